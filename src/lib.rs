@@ -1,0 +1,12 @@
+//! frontier: declarative LLM deployment experiments that put latency, cost and accuracy on one
+//! Pareto frontier.
+//!
+//! Data flow (one module per stage): [`spec`] (the YAML as written) -> [`plan`] (resolved and
+//! checked) -> [`exec`] (schedule, flow, [`client`]) -> [`store`] (Parquet) -> [`eval`]
+//! (scores) -> [`query`] (SQL + Pareto) -> [`report`] (terminal tables).
+
+pub mod client;
+pub mod clock;
+pub mod query;
+pub mod sim;
+pub mod spec;

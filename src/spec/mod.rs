@@ -1,0 +1,493 @@
+//! The pipeline as written: serde types for format v1.
+//!
+//! These types are the single source of truth for the pipeline format. The JSON Schema printed
+//! by `frontier schema` is derived from them (doc comments become descriptions), and the
+//! validator in [`validate`] walks a YAML tree against that schema, so that the schema, the
+//! validator and the deserializer cannot drift apart. Nothing here does I/O or resolves
+//! defaults that depend on other sections: that is the job of [`crate::plan`].
+
+pub mod duration;
+pub mod node;
+pub mod schema;
+pub mod validate;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use duration::HumanDuration;
+
+/// A frontier pipeline (format version 1).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Format version. Only `1` exists.
+    pub version: u32,
+    /// Pipeline name: names the results folder `<out>/<name>/<run_id>/`. Letters, digits, `-`, `_`, `.`.
+    pub name: String,
+    /// Free text shown in `frontier plan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Constants available to every template as `vars.<name>`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, serde_json::Value>,
+    /// Named model servers. Steps refer to them by name (possibly through `{{ grid.x }}`).
+    pub endpoints: BTreeMap<String, EndpointSpec>,
+    /// Named datasets. The workload's dataset supplies one case per row.
+    pub datasets: BTreeMap<String, DatasetSpec>,
+    /// How requests arrive and when a trial stops.
+    pub workload: WorkloadSpec,
+    /// The steps run for every case, in order.
+    pub flow: Vec<StepSpec>,
+    /// Parameters swept across trials. Without a grid the pipeline runs one trial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<GridSpec>,
+    /// Scorers applied to the final step's answer against the dataset's references. The first
+    /// one defines `accuracy` in `configs.parquet`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evaluators: Vec<EvaluatorSpec>,
+    /// Per-request service-level objectives: a request meets the SLO when it succeeded and every
+    /// objective given here holds. `goodput` counts such requests per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloSpec>,
+    /// Named SQL queries run over the results when the run ends; each writes `<name>.parquet`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, QuerySpec>,
+}
+
+/// A value that is either given literally or as a minijinja template resolved per trial
+/// (with `grid` and `vars` in scope), e.g. `"{{ grid.temperature }}"`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum Templated<T> {
+    /// The value itself.
+    Value(T),
+    /// A template whose rendering is parsed as the value.
+    Template(String),
+}
+
+/// A model server.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EndpointSpec {
+    /// Any OpenAI-compatible server: vLLM, SGLang, TGI, llama.cpp's llama-server, hosted APIs.
+    Openai(OpenaiEndpoint),
+    /// The built-in simulated engine, served on an ephemeral loopback port for each trial.
+    Simulated(SimulatedEndpoint),
+}
+
+/// An OpenAI-compatible server.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenaiEndpoint {
+    /// Base URL up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`.
+    pub base_url: String,
+    /// Model name sent in every request.
+    pub model: String,
+    /// Environment variable holding the API key (sent as a bearer token). Keys never go in YAML.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Prices used to compute cost. Without pricing, cost is null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<PricingSpec>,
+}
+
+/// The built-in simulated engine.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedEndpoint {
+    /// Model name the engine reports. Defaults to the endpoint's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Performance and quality model.
+    #[serde(default)]
+    pub profile: SimProfile,
+    /// Prices used to compute cost. Without pricing, cost is null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<PricingSpec>,
+}
+
+/// The simulated engine's model of a server (see README, "The simulated engine").
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimProfile {
+    /// Sequences decoded together (continuous-batching slots, vLLM's max_num_seqs).
+    pub slots: u32,
+    /// KV-cache capacity in tokens: a request is admitted only while the running sequences'
+    /// prompt plus maximum output tokens fit. 0 means unlimited.
+    pub kv_tokens: u64,
+    /// Prefill throughput in prompt tokens per second; a step that admits new sequences takes
+    /// their prompt tokens / prefill_tok_s longer.
+    pub prefill_tok_s: f64,
+    /// Decode step time in milliseconds with one running sequence.
+    pub decode_ms: f64,
+    /// Extra decode step time in milliseconds for each additional running sequence.
+    pub decode_ms_per_seq: f64,
+    /// Probability of answering a known question with its reference at temperature 0.
+    pub quality: f64,
+    /// How much the probability of a correct answer drops per unit of temperature.
+    pub temperature_sensitivity: f64,
+    /// Tokens generated for prompts the engine has no reference for (or when the request asks
+    /// for `ignore_eos`), capped by `max_tokens`.
+    pub default_output_tokens: u32,
+    /// Fraction of requests answered with HTTP 500 (fault injection).
+    pub error_rate: f64,
+    /// Seed of the quality oracle and the fault injector.
+    pub seed: u64,
+}
+
+impl Default for SimProfile {
+    fn default() -> Self {
+        SimProfile {
+            slots: 8,
+            kv_tokens: 0,
+            prefill_tok_s: 10_000.0,
+            decode_ms: 10.0,
+            decode_ms_per_seq: 0.5,
+            quality: 0.8,
+            temperature_sensitivity: 0.1,
+            default_output_tokens: 64,
+            error_rate: 0.0,
+            seed: 0,
+        }
+    }
+}
+
+/// How to price an endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum PricingSpec {
+    /// Per-token prices (hosted APIs): cost per request from its token counts.
+    Tokens(TokenPricing),
+    /// Per-GPU-hour price (self-hosted): cost per trial from its measured window.
+    GpuHour(GpuHourPricing),
+}
+
+/// Per-token prices in USD per million tokens.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenPricing {
+    /// USD per million prompt tokens.
+    pub input_per_mtok: f64,
+    /// USD per million completion tokens.
+    pub output_per_mtok: f64,
+}
+
+/// Rental price of the hardware serving the endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GpuHourPricing {
+    /// USD per GPU-hour.
+    pub gpu_hour_usd: f64,
+    /// GPUs the deployment uses.
+    #[serde(default = "one")]
+    pub gpus: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A dataset file.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// Path to a `.jsonl` or `.csv` file, relative to the pipeline file.
+    pub path: String,
+    /// File format. Inferred from the extension when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<DatasetFormat>,
+    /// Field holding the input (available to templates as `item.input` and by its own name).
+    pub input: String,
+    /// Field holding the reference answer: a string, or a list of acceptable answers (in CSV,
+    /// several answers are separated by `|`). Without it, cases are not scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Field holding a stable case id. Defaults to the row number (0-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Use only the first N rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+/// Dataset file formats.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+/// How requests arrive and when a trial stops.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Dataset whose rows become cases. May be omitted when there is exactly one dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// Arrival process.
+    pub arrival: ArrivalSpec,
+    /// Cases to run per trial (cycling through the dataset; each case runs `grid.repeats`
+    /// times). Defaults to one pass over the dataset when neither `requests` nor `duration` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Templated<u64>>,
+    /// Stop scheduling new cases after this long (e.g. `30s`, `2m`); in-flight ones finish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<HumanDuration>,
+    /// The first N cases of each trial are warm-up: sent and stored with `phase = warmup`, but
+    /// excluded from every statistic and score.
+    #[serde(default)]
+    pub warmup: u64,
+    /// Seed for arrival times and case order.
+    #[serde(default)]
+    pub seed: u64,
+    /// Per-request timeout (default 120s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+}
+
+/// Arrival process. Closed-loop `concurrency` keeps N cases in flight; the open-loop processes
+/// send at precomputed times whether or not earlier requests finished.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ArrivalSpec {
+    /// Closed loop: N cases in flight at all times.
+    Concurrency(Templated<u32>),
+    /// Open loop: evenly spaced arrivals at `rate` per second.
+    Constant(RateSpec),
+    /// Open loop: Poisson arrivals (exponential gaps) at mean `rate` per second.
+    Poisson(RateSpec),
+}
+
+/// An open-loop rate.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateSpec {
+    /// Cases per second.
+    pub rate: Templated<f64>,
+    /// At most this many cases in flight; time spent waiting for a free place is recorded as
+    /// `queue_ms`, never hidden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<Templated<u32>>,
+}
+
+/// One step of the flow. Exactly one kind key (`llm`, ...) besides `id`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// Step id: names the step in `requests.step_id` and in templates as `steps.<id>`.
+    pub id: String,
+    /// Call a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmStepSpec>,
+}
+
+/// Call a model and stream its answer.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmStepSpec {
+    /// Endpoint name, or a template such as `"{{ grid.endpoint }}"`.
+    pub endpoint: String,
+    /// Which API to call. `chat` (default) sends `messages` (a `prompt` becomes one user
+    /// message); `completions` sends `prompt` to `/completions`.
+    #[serde(default)]
+    pub api: ApiKind,
+    /// Prompt template (minijinja; `item`, `grid`, `vars` and `steps` are in scope).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// Chat messages; each content is a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<MessageSpec>>,
+    /// Sampling parameters; each may be a template resolved per trial.
+    #[serde(default)]
+    pub params: ParamsSpec,
+}
+
+/// The OpenAI API a step calls.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKind {
+    /// `POST {base_url}/chat/completions`.
+    #[default]
+    Chat,
+    /// `POST {base_url}/completions`.
+    Completions,
+}
+
+/// A chat message.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSpec {
+    /// `system`, `user` or `assistant`.
+    pub role: Role,
+    /// Content template.
+    pub content: String,
+}
+
+/// Chat roles.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// System prompt.
+    System,
+    /// User turn.
+    User,
+    /// Assistant turn.
+    Assistant,
+}
+
+/// Sampling parameters sent with every request of a step.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ParamsSpec {
+    /// Sampling temperature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<Templated<f64>>,
+    /// Nucleus sampling mass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<Templated<f64>>,
+    /// Maximum completion tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<Templated<u32>>,
+    /// Sampling seed sent to the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<Templated<i64>>,
+    /// Stop sequences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    /// Extra fields merged into the request body as given (server-specific options such as
+    /// vLLM's `ignore_eos` or `top_k`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Parameters swept across trials. `product` takes the cartesian product of its lists; `zip`
+/// walks its lists in lockstep (all the same length) and is crossed with `product`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GridSpec {
+    /// Cartesian product: every combination of the listed values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub product: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Lockstep: the i-th values of every list go together.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub zip: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Run every case this many times per trial (for pass@k and flip rates). Default 1.
+    #[serde(default = "one")]
+    pub repeats: u32,
+}
+
+/// A scorer. The key picks the kind.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum EvaluatorSpec {
+    /// 1 when the normalised answer equals a normalised reference.
+    Exact(NormalizedScorer),
+    /// Token-level F1 (multiset overlap) between the normalised answer and the best reference.
+    TokenF1(NormalizedScorer),
+    /// 1 when the normalised answer contains a normalised reference.
+    Contains(NormalizedScorer),
+    /// 1 when a string similarity (strsim) to the best reference reaches the threshold.
+    Fuzzy(FuzzyScorer),
+}
+
+/// A scorer with a normaliser.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NormalizedScorer {
+    /// Name in `scores.scorer` and `configs.score_<name>`. Defaults to the kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Normaliser applied to answer and references. Default `squad`.
+    #[serde(default)]
+    pub normalize: Normalizer,
+}
+
+/// A fuzzy scorer.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FuzzyScorer {
+    /// Name in `scores.scorer` and `configs.score_<name>`. Defaults to `fuzzy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Similarity measure.
+    #[serde(default)]
+    pub metric: FuzzyMetric,
+    /// Similarity at or above which the answer scores 1 (else 0). The raw similarity is kept
+    /// in `scores.raw`.
+    pub threshold: f64,
+    /// Normaliser applied before comparing. Default `squad`.
+    #[serde(default)]
+    pub normalize: Normalizer,
+}
+
+/// Named normalisers.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalizer {
+    /// SQuAD v1.1: lowercase, remove punctuation, remove articles (a, an, the), collapse
+    /// whitespace.
+    #[default]
+    Squad,
+    /// Trim surrounding whitespace only.
+    Trim,
+    /// Lowercase and collapse whitespace.
+    Lower,
+    /// Compare exactly as given.
+    None,
+}
+
+/// strsim similarity measures (all in [0, 1]).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FuzzyMetric {
+    /// Jaro-Winkler similarity.
+    #[default]
+    JaroWinkler,
+    /// 1 - normalised Levenshtein distance.
+    Levenshtein,
+    /// Sørensen-Dice coefficient over character bigrams.
+    SorensenDice,
+}
+
+/// Per-request service-level objectives (all optional; the ones given must all hold).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SloSpec {
+    /// Maximum time to first token, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    /// Maximum time per output token after the first, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot_ms: Option<f64>,
+    /// Maximum end-to-end latency, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e_ms: Option<f64>,
+}
+
+/// A named query over the run's tables.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySpec {
+    /// SQL over `requests`, `scores`, `configs` (the subset in the README).
+    pub sql: String,
+    /// Mark the Pareto frontier of the query's rows in an `on_frontier` column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pareto: Option<ParetoSpec>,
+}
+
+/// Pareto objectives: columns of the query's result.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ParetoSpec {
+    /// Columns where lower is better.
+    #[serde(default)]
+    pub minimize: Vec<String>,
+    /// Columns where higher is better.
+    #[serde(default)]
+    pub maximize: Vec<String>,
+}
