@@ -7,6 +7,10 @@
 
 pub mod client;
 pub mod clock;
+pub mod error;
+pub mod eval;
+pub mod plan;
 pub mod query;
 pub mod sim;
 pub mod spec;
+pub mod store;

@@ -7,9 +7,11 @@
 //! defaults that depend on other sections: that is the job of [`crate::plan`].
 
 pub mod duration;
+pub mod load;
 pub mod node;
 pub mod schema;
 pub mod validate;
+
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,531 @@
+//! A YAML document as a tree of nodes that remember where they were written.
+//!
+//! serde stops at the first error, but a user fixing a pipeline wants every error at once, each
+//! with its line and column. So the YAML is first read (by serde-saphyr, which reports syntax
+//! errors with a snippet) into this position-carrying tree; [`super::validate`] walks the tree
+//! against the JSON Schema and collects every problem; only then is the tree turned into the
+//! typed [`super::Spec`]. Plan-time checks look positions up by key path with [`Node::find`].
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+/// Where a node was written: 1-based line and column. `line == 0` means unknown (e.g. a value
+/// given with `--set`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loc {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub col: u32,
+}
+
+impl Loc {
+    fn from_saphyr(l: &serde_saphyr::Location) -> Loc {
+        Loc {
+            line: l.line() as u32,
+            col: l.column() as u32,
+        }
+    }
+}
+
+/// One step of a key path: a mapping key or a sequence index.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PathSeg {
+    /// Mapping key.
+    Key(String),
+    /// Sequence index (0-based).
+    Index(usize),
+}
+
+/// A key path such as `flow[0].llm.params.temperature`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyPath(pub Vec<PathSeg>);
+
+impl KeyPath {
+    /// The empty path (the document root).
+    pub fn root() -> Self {
+        KeyPath(Vec::new())
+    }
+
+    /// This path extended by a key.
+    pub fn key(&self, k: &str) -> Self {
+        let mut v = self.0.clone();
+        v.push(PathSeg::Key(k.to_string()));
+        KeyPath(v)
+    }
+
+    /// This path extended by an index.
+    pub fn index(&self, i: usize) -> Self {
+        let mut v = self.0.clone();
+        v.push(PathSeg::Index(i));
+        KeyPath(v)
+    }
+
+    /// Parse a dotted path as written in `--set` (`a.b.0.c` or `a.b[0].c`).
+    pub fn parse_dotted(text: &str) -> Option<Self> {
+        let mut segs = Vec::new();
+        for part in text.split('.') {
+            let (name, mut rest) = match part.find('[') {
+                Some(i) => (&part[..i], &part[i..]),
+                None => (part, ""),
+            };
+            if !name.is_empty() {
+                match name.parse::<usize>() {
+                    Ok(i) if !segs.is_empty() => segs.push(PathSeg::Index(i)),
+                    _ => segs.push(PathSeg::Key(name.to_string())),
+                }
+            } else if rest.is_empty() {
+                return None;
+            }
+            while let Some(r) = rest.strip_prefix('[') {
+                let end = r.find(']')?;
+                segs.push(PathSeg::Index(r[..end].trim().parse().ok()?));
+                rest = &r[end + 1..];
+            }
+            if !rest.is_empty() {
+                return None;
+            }
+        }
+        if segs.is_empty() {
+            None
+        } else {
+            Some(KeyPath(segs))
+        }
+    }
+}
+
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("(document)");
+        }
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                PathSeg::Key(k) if i == 0 => write!(f, "{k}")?,
+                PathSeg::Key(k) => write!(f, ".{k}")?,
+                PathSeg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A YAML node with its position.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// The value.
+    pub kind: NodeKind,
+    /// Where the value starts.
+    pub loc: Loc,
+}
+
+/// A mapping key with its position.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Key {
+    /// The key as text.
+    pub name: String,
+    /// Where the key starts.
+    pub loc: Loc,
+}
+
+/// YAML values (core schema).
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeKind {
+    /// `null`, `~` or empty.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in document order.
+    Map(Vec<(Key, Node)>),
+}
+
+impl NodeKind {
+    /// The YAML/JSON type name used in messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            NodeKind::Null => "null",
+            NodeKind::Bool(_) => "boolean",
+            NodeKind::Int(_) => "integer",
+            NodeKind::Float(_) => "number",
+            NodeKind::Str(_) => "string",
+            NodeKind::Seq(_) => "list",
+            NodeKind::Map(_) => "mapping",
+        }
+    }
+}
+
+impl Node {
+    /// Parse one YAML document. Syntax errors come back as serde-saphyr's rendered message.
+    pub fn parse(text: &str) -> Result<Node, YamlSyntaxError> {
+        let spanned: Spanned<RawKind> =
+            serde_saphyr::from_str(text).map_err(|e| YamlSyntaxError {
+                loc: e.location().map(|l| Loc::from_saphyr(&l)).unwrap_or_default(),
+                message: e.without_snippet().to_string(),
+            })?;
+        Ok(Node::from_spanned(spanned))
+    }
+
+    fn from_spanned(s: Spanned<RawKind>) -> Node {
+        Node {
+            loc: Loc::from_saphyr(&s.referenced),
+            kind: s.value.0,
+        }
+    }
+
+    /// The child at `key` of a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.kind {
+            NodeKind::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The entry (key and value) at `key` of a mapping.
+    pub fn entry(&self, key: &str) -> Option<(&Key, &Node)> {
+        match &self.kind {
+            NodeKind::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.name == key)
+                .map(|(k, v)| (k, v)),
+            _ => None,
+        }
+    }
+
+    /// The node at `path`, if it exists.
+    pub fn find(&self, path: &KeyPath) -> Option<&Node> {
+        let mut node = self;
+        for seg in &path.0 {
+            node = match (seg, &node.kind) {
+                (PathSeg::Key(k), _) => node.get(k)?,
+                (PathSeg::Index(i), NodeKind::Seq(items)) => items.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+
+    /// The best position for a message about `path`: the node itself, else the key that would
+    /// hold it, else the nearest existing ancestor.
+    pub fn locate(&self, path: &KeyPath) -> Loc {
+        let mut node = self;
+        let mut loc = self.loc;
+        for seg in &path.0 {
+            let next = match (seg, &node.kind) {
+                (PathSeg::Key(k), _) => node.entry(k).map(|(key, v)| (key.loc, v)),
+                (PathSeg::Index(i), NodeKind::Seq(items)) => items.get(*i).map(|v| (v.loc, v)),
+                _ => None,
+            };
+            match next {
+                Some((l, v)) => {
+                    loc = if matches!(seg, PathSeg::Key(_)) && v.loc.line == 0 {
+                        l
+                    } else {
+                        v.loc
+                    };
+                    node = v;
+                }
+                None => break,
+            }
+        }
+        loc
+    }
+
+    /// Set the value at `path`, creating mappings along the way. Fails (with the prefix that
+    /// could not be entered) when a path step goes through a scalar or past a list's end.
+    pub fn set(&mut self, path: &KeyPath, value: Node) -> Result<(), KeyPath> {
+        let mut node = self;
+        for (depth, seg) in path.0.iter().enumerate() {
+            let prefix = || KeyPath(path.0[..=depth].to_vec());
+            let last = depth + 1 == path.0.len();
+            if matches!(node.kind, NodeKind::Null) {
+                node.kind = NodeKind::Map(Vec::new());
+            }
+            node = match (seg, &mut node.kind) {
+                (PathSeg::Key(k), NodeKind::Map(entries)) => {
+                    let pos = match entries.iter().position(|(key, _)| &key.name == k) {
+                        Some(p) => p,
+                        None => {
+                            entries.push((
+                                Key {
+                                    name: k.clone(),
+                                    loc: Loc::default(),
+                                },
+                                Node {
+                                    kind: NodeKind::Null,
+                                    loc: Loc::default(),
+                                },
+                            ));
+                            entries.len() - 1
+                        }
+                    };
+                    &mut entries[pos].1
+                }
+                (PathSeg::Index(i), NodeKind::Seq(items)) if *i < items.len() => &mut items[*i],
+                _ => return Err(prefix()),
+            };
+            if last {
+                *node = value;
+                return Ok(());
+            }
+        }
+        *node = value;
+        Ok(())
+    }
+
+    /// Convert to JSON (for the typed deserialisation and for templates).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match &self.kind {
+            NodeKind::Null => Value::Null,
+            NodeKind::Bool(b) => Value::Bool(*b),
+            NodeKind::Int(i) => Value::from(*i),
+            NodeKind::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            NodeKind::Str(s) => Value::String(s.clone()),
+            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A node without position from JSON (used for `--set` values).
+    pub fn from_json(v: &serde_json::Value) -> Node {
+        use serde_json::Value;
+        let kind = match v {
+            Value::Null => NodeKind::Null,
+            Value::Bool(b) => NodeKind::Bool(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => NodeKind::Int(i),
+                None => NodeKind::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => NodeKind::Str(s.clone()),
+            Value::Array(a) => NodeKind::Seq(a.iter().map(Node::from_json).collect()),
+            Value::Object(o) => NodeKind::Map(
+                o.iter()
+                    .map(|(k, v)| {
+                        (
+                            Key {
+                                name: k.clone(),
+                                loc: Loc::default(),
+                            },
+                            Node::from_json(v),
+                        )
+                    })
+                    .collect(),
+            ),
+        };
+        Node {
+            kind,
+            loc: Loc::default(),
+        }
+    }
+}
+
+/// A YAML syntax error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct YamlSyntaxError {
+    /// Where the parser stopped.
+    pub loc: Loc,
+    /// The parser's message.
+    pub message: String,
+}
+
+/// Deserialisation helper: the value of a node whose children are spanned.
+struct RawKind(NodeKind);
+
+/// A mapping key: any scalar, kept as text.
+struct RawKey(String);
+
+impl<'de> Deserialize<'de> for RawKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a scalar mapping key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawKey, E> {
+                Ok(RawKey(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<RawKey, E> {
+                Ok(RawKey(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawKey, E> {
+                Ok(RawKey(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawKey, E> {
+                Ok(RawKey(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawKey, E> {
+                Ok(RawKey(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawKey, E> {
+                Ok(RawKey(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<RawKey, E> {
+                Ok(RawKey("null".into()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawKind;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any YAML value")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<RawKind, E> {
+                Ok(RawKind(NodeKind::Null))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<RawKind, E> {
+                Ok(RawKind(NodeKind::Null))
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<RawKind, D2::Error> {
+                RawKind::deserialize(d)
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawKind, E> {
+                Ok(RawKind(NodeKind::Bool(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawKind, E> {
+                Ok(RawKind(NodeKind::Int(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawKind, E> {
+                Ok(RawKind(match i64::try_from(v) {
+                    Ok(i) => NodeKind::Int(i),
+                    Err(_) => NodeKind::Float(v as f64),
+                }))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<RawKind, E> {
+                Ok(RawKind(match i64::try_from(v) {
+                    Ok(i) => NodeKind::Int(i),
+                    Err(_) => NodeKind::Float(v as f64),
+                }))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<RawKind, E> {
+                Ok(RawKind(match i64::try_from(v) {
+                    Ok(i) => NodeKind::Int(i),
+                    Err(_) => NodeKind::Float(v as f64),
+                }))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawKind, E> {
+                Ok(RawKind(NodeKind::Float(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawKind, E> {
+                Ok(RawKind(NodeKind::Str(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<RawKind, E> {
+                Ok(RawKind(NodeKind::Str(v)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawKind, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<RawKind>>()? {
+                    items.push(Node::from_spanned(item));
+                }
+                Ok(RawKind(NodeKind::Seq(items)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawKind, A::Error> {
+                let mut entries: Vec<(Key, Node)> = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<RawKey>>()? {
+                    let value = map.next_value::<Spanned<RawKind>>()?;
+                    let key = Key {
+                        name: key.value.0,
+                        loc: Loc::from_saphyr(&key.referenced),
+                    };
+                    if entries.iter().any(|(k, _)| k.name == key.name) {
+                        return Err(de::Error::custom(format!(
+                            "duplicate key `{}` at line {}",
+                            key.name, key.loc.line
+                        )));
+                    }
+                    entries.push((key, Node::from_spanned(value)));
+                }
+                Ok(RawKind(NodeKind::Map(entries)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_of_keys_and_values() {
+        let text = "a: 1\nb:\n  c: [x, 2.5]\n  d: true\n";
+        let n = Node::parse(text).unwrap();
+        let c = n.find(&KeyPath::parse_dotted("b.c").unwrap()).unwrap();
+        assert_eq!(c.loc, Loc { line: 3, col: 6 });
+        let x = n.find(&KeyPath::parse_dotted("b.c[1]").unwrap()).unwrap();
+        assert_eq!(x.kind, NodeKind::Float(2.5));
+        assert_eq!(n.get("a").unwrap().kind, NodeKind::Int(1));
+        assert_eq!(
+            n.find(&KeyPath::parse_dotted("b.d").unwrap()).unwrap().kind,
+            NodeKind::Bool(true)
+        );
+        let (k, _) = n.entry("b").unwrap();
+        assert_eq!(k.loc, Loc { line: 2, col: 1 });
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let e = Node::parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(e.loc.line >= 1, "{e:?}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected() {
+        assert!(Node::parse("a: 1\na: 2\n").is_err());
+    }
+
+    #[test]
+    fn set_creates_and_replaces() {
+        let mut n = Node::parse("a:\n  b: 1\nl: [1, 2]\n").unwrap();
+        n.set(&KeyPath::parse_dotted("a.b").unwrap(), Node::from_json(&2.into()))
+            .unwrap();
+        n.set(&KeyPath::parse_dotted("a.c.d").unwrap(), Node::from_json(&"x".into()))
+            .unwrap();
+        n.set(&KeyPath::parse_dotted("l[1]").unwrap(), Node::from_json(&5.into()))
+            .unwrap();
+        assert!(n
+            .set(&KeyPath::parse_dotted("l[7]").unwrap(), Node::from_json(&5.into()))
+            .is_err());
+        assert_eq!(
+            n.to_json(),
+            serde_json::json!({"a": {"b": 2, "c": {"d": "x"}}, "l": [1, 5]})
+        );
+    }
+
+    #[test]
+    fn dotted_paths() {
+        assert_eq!(
+            KeyPath::parse_dotted("flow[0].llm.params").unwrap().to_string(),
+            "flow[0].llm.params"
+        );
+        assert_eq!(
+            KeyPath::parse_dotted("flow.0.llm").unwrap().to_string(),
+            "flow[0].llm"
+        );
+        assert!(KeyPath::parse_dotted("").is_none());
+        assert!(KeyPath::parse_dotted("a[x]").is_none());
+    }
+}

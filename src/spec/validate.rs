@@ -1,0 +1,651 @@
+//! Structural validation: walk a YAML [`Node`] tree against the pipeline's JSON Schema and
+//! collect *every* problem (unknown and misspelt keys, wrong types, missing fields, unknown
+//! enum values), each with its key path, position and a suggestion.
+//!
+//! Using the schema generated from the spec types keeps validator, schema and deserializer in
+//! agreement by construction. Only the subset of JSON Schema that schemars emits is understood.
+
+use serde_json::{Map, Value};
+
+use super::node::{KeyPath, Loc, Node, NodeKind};
+
+/// One problem in a pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Issue {
+    /// Key path of the offending value (or of the missing key).
+    pub path: KeyPath,
+    /// Where it is written (line 0: not in the file, e.g. from `--set`).
+    pub loc: Loc,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl Issue {
+    /// An issue located at `path` in `root`.
+    pub fn at(root: &Node, path: KeyPath, message: impl Into<String>) -> Issue {
+        Issue {
+            loc: root.locate(&path),
+            path,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Add a suggestion.
+    pub fn help(mut self, help: impl Into<String>) -> Issue {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// Every structural problem of `root` against `schema` (empty when it conforms).
+pub fn validate(root: &Node, schema: &Value) -> Vec<Issue> {
+    let mut out = Vec::new();
+    let walker = Walker { root_schema: schema };
+    walker.walk(root, schema, &KeyPath::root(), &mut out);
+    out
+}
+
+/// The candidate closest to `word` by normalised Levenshtein / Jaro-Winkler, if close enough.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let w = word.to_lowercase();
+    let mut best: Option<(&str, f64)> = None;
+    for c in candidates {
+        let cl = c.to_lowercase();
+        let score = strsim::normalized_levenshtein(&w, &cl).max(strsim::jaro_winkler(&w, &cl) - 0.15);
+        if score >= 0.6 && best.is_none_or(|(_, s)| score > s) {
+            best = Some((c, score));
+        }
+    }
+    best.map(|(c, _)| c)
+}
+
+/// A "did you mean" help line, or the list of valid choices.
+pub fn suggestion(word: &str, candidates: &[&str]) -> String {
+    match did_you_mean(word, candidates.iter().copied()) {
+        Some(c) => format!("did you mean `{c}`?"),
+        None => format!("expected one of: {}", quoted_list(candidates)),
+    }
+}
+
+fn quoted_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+struct Walker<'s> {
+    root_schema: &'s Value,
+}
+
+impl<'s> Walker<'s> {
+    fn resolve(&self, mut schema: &'s Value) -> &'s Value {
+        // Follow `$ref` chains (schemars only emits local `#/$defs/...` references).
+        for _ in 0..32 {
+            let Some(r) = schema.get("$ref").and_then(Value::as_str) else {
+                break;
+            };
+            let Some(name) = r.strip_prefix("#/$defs/") else {
+                break;
+            };
+            match self.root_schema.get("$defs").and_then(|d| d.get(name)) {
+                Some(s) => schema = s,
+                None => break,
+            }
+        }
+        schema
+    }
+
+    fn walk(&self, node: &Node, schema: &'s Value, path: &KeyPath, out: &mut Vec<Issue>) {
+        let schema = self.resolve(schema);
+        if let Some(Value::Bool(false)) = Some(schema) {
+            out.push(issue(node, path, "no value is allowed here"));
+            return;
+        }
+        if let Some(branches) = schema
+            .get("oneOf")
+            .or_else(|| schema.get("anyOf"))
+            .and_then(Value::as_array)
+        {
+            self.walk_alternatives(node, branches, path, out);
+            // A schema may combine alternatives with sibling keywords; none of ours do beyond
+            // descriptions, so the alternatives decide.
+            return;
+        }
+        if let Some(types) = schema.get("type") {
+            if !type_matches(&node.kind, types) {
+                out.push(
+                    issue(
+                        node,
+                        path,
+                        format!("expected {}, found {}", describe_types(types), describe_node(node)),
+                    )
+                    .with_help(type_help(types, node)),
+                );
+                return;
+            }
+        }
+        if let Some(c) = schema.get("const") {
+            if !node_equals(node, c) {
+                out.push(issue(node, path, format!("expected `{}`, found {}", plain(c), describe_node(node))));
+                return;
+            }
+        }
+        if let Some(choices) = schema.get("enum").and_then(Value::as_array) {
+            if !choices.iter().any(|c| node_equals(node, c)) {
+                let names: Vec<String> = choices.iter().map(plain).collect();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                let found = match &node.kind {
+                    NodeKind::Str(s) => s.clone(),
+                    _ => describe_node(node),
+                };
+                out.push(
+                    issue(node, path, format!("unknown value `{found}`"))
+                        .with_help(Some(suggestion(&found, &names))),
+                );
+                return;
+            }
+        }
+        self.check_numeric_bounds(node, schema, path, out);
+        match &node.kind {
+            NodeKind::Map(entries) => self.walk_map(node, entries, schema, path, out),
+            NodeKind::Seq(items) => {
+                if let Some(item_schema) = schema.get("items") {
+                    for (i, item) in items.iter().enumerate() {
+                        self.walk(item, item_schema, &path.index(i), out);
+                    }
+                }
+                if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
+                    if (items.len() as u64) < min {
+                        out.push(issue(node, path, format!("needs at least {min} item(s)")));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn walk_map(
+        &self,
+        node: &Node,
+        entries: &[(super::node::Key, Node)],
+        schema: &'s Value,
+        path: &KeyPath,
+        out: &mut Vec<Issue>,
+    ) {
+        let empty = Map::new();
+        let props = schema.get("properties").and_then(Value::as_object).unwrap_or(&empty);
+        let additional = schema.get("additionalProperties");
+        let known: Vec<&str> = props.keys().map(String::as_str).collect();
+        for (key, value) in entries {
+            let child = path.key(&key.name);
+            if let Some(prop_schema) = props.get(&key.name) {
+                self.walk(value, prop_schema, &child, out);
+            } else {
+                match additional {
+                    Some(Value::Bool(false)) => {
+                        let help = if known.is_empty() {
+                            None
+                        } else {
+                            Some(suggestion(&key.name, &known))
+                        };
+                        out.push(Issue {
+                            loc: if key.loc.line > 0 { key.loc } else { node.loc },
+                            path: child,
+                            message: format!("unknown key `{}` in {}", key.name, where_(path)),
+                            help,
+                        });
+                    }
+                    Some(s @ Value::Object(_)) => self.walk(value, s, &child, out),
+                    _ => {}
+                }
+            }
+        }
+        if let Some(required) = schema.get("required").and_then(Value::as_array) {
+            for r in required.iter().filter_map(Value::as_str) {
+                if !entries.iter().any(|(k, _)| k.name == r) {
+                    out.push(Issue {
+                        loc: node.loc,
+                        path: path.key(r),
+                        message: format!("missing field `{r}` in {}", where_(path)),
+                        help: props
+                            .get(r)
+                            .map(|p| self.resolve(p))
+                            .and_then(|p| p.get("description"))
+                            .and_then(Value::as_str)
+                            .map(|d| format!("`{r}`: {}", first_sentence(d))),
+                    });
+                }
+            }
+        }
+    }
+
+    fn walk_alternatives(&self, node: &Node, branches: &'s [Value], path: &KeyPath, out: &mut Vec<Issue>) {
+        let non_null: Vec<&Value> = branches
+            .iter()
+            .filter(|b| self.resolve(b).get("type").and_then(Value::as_str) != Some("null"))
+            .collect();
+        if matches!(node.kind, NodeKind::Null) && non_null.len() < branches.len() {
+            return; // an optional value written as null
+        }
+        let mut attempts: Vec<(usize, Vec<Issue>)> = Vec::new();
+        for (i, b) in non_null.iter().enumerate() {
+            let mut issues = Vec::new();
+            self.walk(node, b, path, &mut issues);
+            if issues.is_empty() {
+                return;
+            }
+            attempts.push((i, issues));
+        }
+        if non_null.is_empty() {
+            return;
+        }
+        if attempts.len() == 1 {
+            out.extend(attempts.swap_remove(0).1);
+            return;
+        }
+        // Externally tagged enum: each branch is an object with exactly one required key.
+        let tags: Vec<&str> = non_null
+            .iter()
+            .filter_map(|b| single_required_key(self.resolve(b)))
+            .collect();
+        let consts: Vec<String> = non_null
+            .iter()
+            .filter_map(|b| self.resolve(b).get("const").map(plain))
+            .collect();
+        if let NodeKind::Map(entries) = &node.kind {
+            if tags.len() == non_null.len() {
+                if let Some((i, _)) = non_null.iter().enumerate().find(|(_, b)| {
+                    single_required_key(self.resolve(b)).is_some_and(|t| entries.iter().any(|(k, _)| k.name == t))
+                }) {
+                    out.extend(attempts.swap_remove(i).1);
+                    return;
+                }
+                let written: Vec<&str> = entries.iter().map(|(k, _)| k.name.as_str()).collect();
+                let (loc, first) = entries
+                    .first()
+                    .map(|(k, _)| (k.loc, k.name.clone()))
+                    .unwrap_or((node.loc, String::new()));
+                out.push(Issue {
+                    loc,
+                    path: if first.is_empty() { path.clone() } else { path.key(&first) },
+                    message: if written.is_empty() {
+                        format!("{} needs one of: {}", where_(path), quoted_list(&tags))
+                    } else {
+                        format!("unknown kind `{}` in {}", written.join("`, `"), where_(path))
+                    },
+                    help: Some(suggestion(&first, &tags)),
+                });
+                return;
+            }
+            // Internally tagged enum (`kind: openai`): pick the branch by its tag's const.
+            if let Some((tag_key, tag_values)) = self.internal_tag(&non_null) {
+                let written = entries.iter().find(|(k, _)| k.name == tag_key);
+                match written {
+                    Some((_, v)) => {
+                        if let Some(i) = tag_values.iter().position(|t| node_equals(v, &Value::String(t.clone()))) {
+                            out.extend(attempts.swap_remove(i).1);
+                        } else {
+                            let names: Vec<&str> = tag_values.iter().map(String::as_str).collect();
+                            let found = match &v.kind {
+                                NodeKind::Str(s) => s.clone(),
+                                _ => describe_node(v),
+                            };
+                            out.push(
+                                issue(v, &path.key(&tag_key), format!("unknown {tag_key} `{found}`"))
+                                    .with_help(Some(suggestion(&found, &names))),
+                            );
+                        }
+                    }
+                    None => out.push(Issue {
+                        loc: node.loc,
+                        path: path.key(&tag_key),
+                        message: format!("missing field `{tag_key}` in {}", where_(path)),
+                        help: Some(format!("one of: {}", quoted_list(&tag_values.iter().map(String::as_str).collect::<Vec<_>>()))),
+                    }),
+                }
+                return;
+            }
+        }
+        // A string enum written as one branch per value.
+        if consts.len() == non_null.len() {
+            let names: Vec<&str> = consts.iter().map(String::as_str).collect();
+            let found = match &node.kind {
+                NodeKind::Str(s) => s.clone(),
+                _ => describe_node(node),
+            };
+            out.push(issue(node, path, format!("unknown value `{found}`")).with_help(Some(suggestion(&found, &names))));
+            return;
+        }
+        // Mismatched type for every branch: one message listing the accepted types.
+        let all_type_errors = attempts.iter().all(|(_, is)| is.len() == 1 && is[0].path == *path && is[0].message.starts_with("expected "));
+        if all_type_errors {
+            let mut accepted: Vec<String> = Vec::new();
+            for b in &non_null {
+                let d = self.describe_branch(b);
+                if !accepted.contains(&d) {
+                    accepted.push(d);
+                }
+            }
+            out.push(issue(
+                node,
+                path,
+                format!("expected {}, found {}", accepted.join(" or "), describe_node(node)),
+            ));
+            return;
+        }
+        // Otherwise report the branch that came closest.
+        if let Some((_, best)) = attempts.into_iter().min_by_key(|(_, is)| is.len()) {
+            out.extend(best);
+        }
+    }
+
+    fn internal_tag(&self, branches: &[&'s Value]) -> Option<(String, Vec<String>)> {
+        let mut key: Option<String> = None;
+        let mut values = Vec::new();
+        for b in branches {
+            let props = self.resolve(b).get("properties")?.as_object()?;
+            let (k, v) = props.iter().find(|(_, p)| p.get("const").is_some())?;
+            if key.as_deref().is_some_and(|existing| existing != k) {
+                return None;
+            }
+            key = Some(k.clone());
+            values.push(plain(v.get("const")?));
+        }
+        key.map(|k| (k, values))
+    }
+
+    fn describe_branch(&self, b: &Value) -> String {
+        let b = self.resolve(b);
+        if let Some(t) = b.get("type") {
+            return describe_types(t);
+        }
+        if let Some(c) = b.get("const") {
+            return format!("`{}`", plain(c));
+        }
+        if let Some(alts) = b.get("oneOf").or_else(|| b.get("anyOf")).and_then(Value::as_array) {
+            let mut names: Vec<String> = Vec::new();
+            for a in alts {
+                let d = self.describe_branch(a);
+                if d != "null" && !names.contains(&d) {
+                    names.push(d);
+                }
+            }
+            return names.join(" or ");
+        }
+        "a value".into()
+    }
+
+    fn check_numeric_bounds(&self, node: &Node, schema: &Value, path: &KeyPath, out: &mut Vec<Issue>) {
+        let v = match node.kind {
+            NodeKind::Int(i) => i as f64,
+            NodeKind::Float(f) => f,
+            _ => return,
+        };
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
+            if v < min {
+                out.push(issue(node, path, format!("must be at least {min}, found {v}")));
+            }
+        }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
+            if v > max {
+                out.push(issue(node, path, format!("must be at most {max}, found {v}")));
+            }
+        }
+        if let Some(fmt) = schema.get("format").and_then(Value::as_str) {
+            let limit = match fmt {
+                "uint8" => Some(u8::MAX as f64),
+                "uint16" => Some(u16::MAX as f64),
+                "uint32" => Some(u32::MAX as f64),
+                "int32" => Some(i32::MAX as f64),
+                _ => None,
+            };
+            if let Some(limit) = limit {
+                if v > limit {
+                    out.push(issue(node, path, format!("must be at most {limit}, found {v}")));
+                }
+            }
+        }
+    }
+}
+
+fn single_required_key(schema: &Value) -> Option<&str> {
+    let req = schema.get("required")?.as_array()?;
+    let props = schema.get("properties")?.as_object()?;
+    if req.len() == 1 && props.len() == 1 {
+        req[0].as_str()
+    } else {
+        None
+    }
+}
+
+fn first_sentence(d: &str) -> String {
+    let one_line = d.replace('\n', " ");
+    match one_line.find(". ") {
+        Some(i) => one_line[..=i].to_string(),
+        None => one_line,
+    }
+}
+
+fn where_(path: &KeyPath) -> String {
+    if path.0.is_empty() {
+        "the pipeline".into()
+    } else {
+        format!("`{path}`")
+    }
+}
+
+fn issue(node: &Node, path: &KeyPath, message: impl Into<String>) -> Issue {
+    Issue {
+        path: path.clone(),
+        loc: node.loc,
+        message: message.into(),
+        help: None,
+    }
+}
+
+trait WithHelp {
+    fn with_help(self, help: Option<String>) -> Self;
+}
+
+impl WithHelp for Issue {
+    fn with_help(mut self, help: Option<String>) -> Self {
+        self.help = help;
+        self
+    }
+}
+
+fn type_matches(kind: &NodeKind, types: &Value) -> bool {
+    let one = |t: &str| match (t, kind) {
+        ("null", NodeKind::Null) => true,
+        ("boolean", NodeKind::Bool(_)) => true,
+        ("integer", NodeKind::Int(_)) => true,
+        ("integer", NodeKind::Float(f)) => f.fract() == 0.0 && f.is_finite(),
+        ("number", NodeKind::Int(_) | NodeKind::Float(_)) => true,
+        ("string", NodeKind::Str(_)) => true,
+        ("array", NodeKind::Seq(_)) => true,
+        ("object", NodeKind::Map(_)) => true,
+        _ => false,
+    };
+    match types {
+        Value::String(t) => one(t),
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(one),
+        _ => true,
+    }
+}
+
+fn describe_types(types: &Value) -> String {
+    let name = |t: &str| match t {
+        "object" => "a mapping",
+        "array" => "a list",
+        "string" => "a string",
+        "integer" => "an integer",
+        "number" => "a number",
+        "boolean" => "true or false",
+        "null" => "null",
+        _ => "a value",
+    };
+    match types {
+        Value::String(t) => name(t).to_string(),
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .map(name)
+            .collect::<Vec<_>>()
+            .join(" or "),
+        _ => "a value".into(),
+    }
+}
+
+fn type_help(types: &Value, node: &Node) -> Option<String> {
+    let wants = |t: &str| match types {
+        Value::String(s) => s == t,
+        Value::Array(ts) => ts.iter().any(|x| x.as_str() == Some(t)),
+        _ => false,
+    };
+    match &node.kind {
+        NodeKind::Str(s) if (wants("number") || wants("integer")) && s.trim().parse::<f64>().is_ok() => {
+            Some(format!("write the number without quotes: {}", s.trim()))
+        }
+        NodeKind::Seq(_) if wants("string") || wants("number") || wants("integer") => {
+            Some("give a single value, not a list".into())
+        }
+        NodeKind::Map(_) if wants("array") => Some("give a list (`- item` lines or `[a, b]`)".into()),
+        _ => None,
+    }
+}
+
+fn describe_node(node: &Node) -> String {
+    match &node.kind {
+        NodeKind::Null => "null".into(),
+        NodeKind::Bool(b) => format!("boolean `{b}`"),
+        NodeKind::Int(i) => format!("integer `{i}`"),
+        NodeKind::Float(f) => format!("number `{f}`"),
+        NodeKind::Str(s) => {
+            let short: String = s.chars().take(40).collect();
+            format!("string `{short}`{}", if s.chars().count() > 40 { "..." } else { "" })
+        }
+        NodeKind::Seq(_) => "a list".into(),
+        NodeKind::Map(_) => "a mapping".into(),
+    }
+}
+
+fn node_equals(node: &Node, v: &Value) -> bool {
+    match (&node.kind, v) {
+        (NodeKind::Str(s), Value::String(t)) => s == t,
+        (NodeKind::Bool(a), Value::Bool(b)) => a == b,
+        (NodeKind::Int(a), Value::Number(n)) => n.as_i64() == Some(*a),
+        (NodeKind::Float(a), Value::Number(n)) => n.as_f64() == Some(*a),
+        (NodeKind::Null, Value::Null) => true,
+        _ => false,
+    }
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::schema::pipeline_schema;
+
+    fn issues(yaml: &str) -> Vec<Issue> {
+        validate(&Node::parse(yaml).unwrap(), &pipeline_schema())
+    }
+
+    const OK: &str = r#"
+version: 1
+name: t
+endpoints:
+  sim: { kind: simulated }
+datasets:
+  qa: { path: qa.jsonl, input: question, reference: answers }
+workload:
+  arrival: { concurrency: 2 }
+flow:
+  - id: answer
+    llm:
+      endpoint: sim
+      prompt: "{{ item.question }}"
+      params: { temperature: "{{ grid.t }}", max_tokens: 16 }
+grid:
+  product: { t: [0.0, 0.5] }
+evaluators:
+  - exact: {}
+  - fuzzy: { threshold: 0.9 }
+"#;
+
+    #[test]
+    fn valid_pipeline_has_no_issues() {
+        assert_eq!(issues(OK), vec![]);
+    }
+
+    #[test]
+    fn misspelt_key_gets_suggestion() {
+        let is = issues(&OK.replace("max_tokens", "max_tokns"));
+        assert_eq!(is.len(), 1, "{is:?}");
+        assert_eq!(is[0].path.to_string(), "flow[0].llm.params.max_tokns");
+        assert_eq!(is[0].help.as_deref(), Some("did you mean `max_tokens`?"));
+        assert_eq!(is[0].loc.line, 15);
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let y = OK
+            .replace("version: 1", "version: one")
+            .replace("concurrency: 2", "concurency: 2")
+            .replace("kind: simulated", "kind: simulatd")
+            .replace("threshold: 0.9", "threshold: [1]");
+        let is = issues(&y);
+        let paths: Vec<String> = is.iter().map(|i| i.path.to_string()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "version",
+                "endpoints.sim.kind",
+                "workload.arrival.concurency",
+                "evaluators[1].fuzzy.threshold"
+            ],
+            "{is:#?}"
+        );
+        assert_eq!(is[1].help.as_deref(), Some("did you mean `simulated`?"));
+        assert_eq!(is[2].help.as_deref(), Some("did you mean `concurrency`?"));
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let is = issues("version: 1\nname: x\n");
+        let paths: Vec<String> = is.iter().map(|i| i.path.to_string()).collect();
+        assert_eq!(paths, vec!["endpoints", "datasets", "workload", "flow"]);
+    }
+
+    #[test]
+    fn templated_number_accepts_string_and_number_but_not_list() {
+        assert!(issues(&OK.replace("max_tokens: 16", "max_tokens: \"{{ grid.m }}\"")).is_empty());
+        let is = issues(&OK.replace("max_tokens: 16", "max_tokens: [16]"));
+        assert_eq!(is.len(), 1);
+        assert!(is[0].message.contains("expected an integer or a string"), "{is:?}");
+    }
+
+    #[test]
+    fn negative_unsigned_is_rejected() {
+        let is = issues(&OK.replace("max_tokens: 16", "max_tokens: -3"));
+        assert_eq!(is.len(), 1, "{is:?}");
+    }
+
+    #[test]
+    fn unknown_enum_value() {
+        let is = issues(&OK.replace("- exact: {}", "- exact: { normalize: squadd }"));
+        assert_eq!(is.len(), 1, "{is:?}");
+        assert_eq!(is[0].help.as_deref(), Some("did you mean `squad`?"));
+    }
+}

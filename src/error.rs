@@ -1,0 +1,119 @@
+//! Errors, sorted by who has to act: the user's pipeline or arguments (exit 2), the run
+//! (exit 1), or a bug in frontier (`Internal`, exit 1). `main` renders them in one place.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::spec::node::Loc;
+use crate::spec::validate::Issue;
+
+/// Every problem found in one pipeline file, with the source for snippets.
+#[derive(Clone, Debug)]
+pub struct PipelineErrors {
+    /// The file as the user named it.
+    pub file: PathBuf,
+    /// Its text (empty when it could not be read).
+    pub source: String,
+    /// The problems, in document order.
+    pub issues: Vec<Issue>,
+}
+
+impl PipelineErrors {
+    /// Render every issue rustc-style: message, `file:line:col`, the source line with a caret,
+    /// the key path and the suggestion.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for issue in &self.issues {
+            render_issue(&mut out, &self.file, &self.source, issue);
+            out.push('\n');
+        }
+        let n = self.issues.len();
+        let _ = writeln!(
+            out,
+            "error: {} is not a valid pipeline ({n} error{})",
+            self.file.display(),
+            if n == 1 { "" } else { "s" }
+        );
+        out
+    }
+}
+
+fn render_issue(out: &mut String, file: &std::path::Path, source: &str, issue: &Issue) {
+    let _ = writeln!(out, "error: {}", issue.message);
+    let Loc { line, col } = issue.loc;
+    if line == 0 {
+        let _ = writeln!(out, "  --> {} (value given with --set)", file.display());
+    } else {
+        let _ = writeln!(out, "  --> {}:{line}:{col}", file.display());
+        if let Some(text) = source.lines().nth(line as usize - 1) {
+            let gutter = line.to_string().len();
+            let pad = " ".repeat(gutter);
+            let caret_at: String = text
+                .chars()
+                .take(col.saturating_sub(1) as usize)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{line} | {text}");
+            let _ = writeln!(out, "{pad} | {caret_at}^");
+        }
+    }
+    if !issue.path.0.is_empty() {
+        let _ = writeln!(out, "   = key: {}", issue.path);
+    }
+    if let Some(help) = &issue.help {
+        let _ = writeln!(out, "   = help: {help}");
+    }
+}
+
+/// Every error frontier reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The pipeline file is invalid (exit 2).
+    #[error("{}", .0.render())]
+    Pipeline(Box<PipelineErrors>),
+    /// Bad command-line usage (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// A query could not run (exit 2: the SQL is the user's).
+    #[error("{0}")]
+    Query(String),
+    /// The run could not complete (exit 1).
+    #[error("{0}")]
+    Run(String),
+    /// Reading or writing a file failed (exit 1).
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A bug in frontier (exit 1). Please report it.
+    #[error("internal error (a bug in frontier, please report it): {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The documented exit code: 2 for invalid pipelines, arguments and queries; 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Pipeline(_) | Error::Usage(_) | Error::Query(_) => 2,
+            Error::Run(_) | Error::Io { .. } | Error::Internal(_) => 1,
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<PipelineErrors> for Error {
+    fn from(e: PipelineErrors) -> Self {
+        Error::Pipeline(Box::new(e))
+    }
+}

@@ -1,0 +1,319 @@
+//! Datasets: JSONL and CSV files mapped to cases (an id, an input, references and the raw
+//! fields for templates).
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::spec::{DatasetFormat, DatasetSpec};
+
+/// One dataset row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// Stable case id (the `id` field, else the 0-based row number).
+    pub id: String,
+    /// The input text.
+    pub input: String,
+    /// Acceptable answers (empty: the case is not scored).
+    pub references: Vec<String>,
+    /// Every field of the row, plus `input`, `id` and `references`, for templates as `item`.
+    pub item: Value,
+}
+
+/// A loaded dataset.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// Name in the pipeline.
+    pub name: String,
+    /// Rows in file order.
+    pub rows: Vec<Row>,
+}
+
+/// Why a dataset could not be loaded. `field` errors point at the mapping key in the pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DatasetError {
+    /// The file could not be read.
+    Read(String),
+    /// The format could not be inferred.
+    Format(String),
+    /// A line of the file is malformed.
+    Parse {
+        /// 1-based line in the dataset file.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A mapped field is missing from a row.
+    Field {
+        /// `input`, `reference` or `id`.
+        mapping: &'static str,
+        /// The field name the pipeline gave.
+        field: String,
+        /// 1-based line in the dataset file.
+        line: usize,
+        /// Fields the row does have.
+        available: Vec<String>,
+    },
+    /// The file has no rows.
+    Empty,
+}
+
+/// Load `spec` relative to `base_dir`.
+pub fn load(name: &str, spec: &DatasetSpec, base_dir: &Path) -> Result<Dataset, DatasetError> {
+    let path = base_dir.join(&spec.path);
+    let format = match spec.format {
+        Some(f) => f,
+        None => match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("jsonl") | Some("ndjson") => DatasetFormat::Jsonl,
+            Some("csv") => DatasetFormat::Csv,
+            _ => {
+                return Err(DatasetError::Format(format!(
+                    "cannot tell the format of `{}` from its extension; add `format: jsonl` or `format: csv`",
+                    spec.path
+                )));
+            }
+        },
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| DatasetError::Read(format!("{}: {e}", path.display())))?;
+    let records = match format {
+        DatasetFormat::Jsonl => parse_jsonl(&text)?,
+        DatasetFormat::Csv => parse_csv(&text)?,
+    };
+    let limit = spec.limit.map(|l| l as usize).unwrap_or(usize::MAX);
+    let mut rows = Vec::new();
+    for (index, (line, record)) in records.into_iter().enumerate().take(limit) {
+        rows.push(to_row(spec, index, line, record, format)?);
+    }
+    if rows.is_empty() {
+        return Err(DatasetError::Empty);
+    }
+    Ok(Dataset {
+        name: name.to_string(),
+        rows,
+    })
+}
+
+fn to_row(
+    spec: &DatasetSpec,
+    index: usize,
+    line: usize,
+    mut record: Map<String, Value>,
+    format: DatasetFormat,
+) -> Result<Row, DatasetError> {
+    let missing = |mapping: &'static str, field: &str, record: &Map<String, Value>| DatasetError::Field {
+        mapping,
+        field: field.to_string(),
+        line,
+        available: record.keys().cloned().collect(),
+    };
+    let input = match record.get(&spec.input) {
+        Some(v) => scalar_text(v),
+        None => return Err(missing("input", &spec.input, &record)),
+    };
+    let references = match &spec.reference {
+        None => Vec::new(),
+        Some(field) => match record.get(field) {
+            None => return Err(missing("reference", field, &record)),
+            Some(Value::Array(items)) => items.iter().map(scalar_text).collect(),
+            Some(Value::Null) => Vec::new(),
+            Some(Value::String(s)) if format == DatasetFormat::Csv => {
+                s.split('|').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+            }
+            Some(v) => vec![scalar_text(v)],
+        },
+    };
+    let id = match &spec.id {
+        None => index.to_string(),
+        Some(field) => match record.get(field) {
+            Some(v) => scalar_text(v),
+            None => return Err(missing("id", field, &record)),
+        },
+    };
+    record.insert("input".into(), Value::String(input.clone()));
+    record.insert("id".into(), Value::String(id.clone()));
+    record.insert(
+        "references".into(),
+        Value::Array(references.iter().cloned().map(Value::String).collect()),
+    );
+    Ok(Row {
+        id,
+        input,
+        references,
+        item: Value::Object(record),
+    })
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_jsonl(text: &str) -> Result<Vec<(usize, Map<String, Value>)>, DatasetError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(m)) => out.push((i + 1, m)),
+            Ok(_) => {
+                return Err(DatasetError::Parse {
+                    line: i + 1,
+                    message: "each line must be a JSON object".into(),
+                });
+            }
+            Err(e) => {
+                return Err(DatasetError::Parse {
+                    line: i + 1,
+                    message: format!("invalid JSON: {e}"),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// RFC 4180 CSV with a header row: quoted fields may hold commas, newlines and `""` quotes.
+fn parse_csv(text: &str) -> Result<Vec<(usize, Map<String, Value>)>, DatasetError> {
+    let records = split_csv(text)?;
+    let mut iter = records.into_iter();
+    let Some((_, header)) = iter.next() else {
+        return Ok(Vec::new());
+    };
+    let header: Vec<String> = header.into_iter().map(|h| h.trim().to_string()).collect();
+    let mut out = Vec::new();
+    for (line, fields) in iter {
+        if fields.len() == 1 && fields[0].is_empty() {
+            continue;
+        }
+        if fields.len() != header.len() {
+            return Err(DatasetError::Parse {
+                line,
+                message: format!("{} fields, but the header has {}", fields.len(), header.len()),
+            });
+        }
+        let map = header
+            .iter()
+            .cloned()
+            .zip(fields.into_iter().map(Value::String))
+            .collect();
+        out.push((line, map));
+    }
+    Ok(out)
+}
+
+fn split_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, DatasetError> {
+    let mut records = Vec::new();
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut in_quotes = false;
+    let mut line = 1usize;
+    let mut record_line = 1usize;
+    let mut chars = text.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        any = true;
+        if in_quotes {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => in_quotes = false,
+                '\n' => {
+                    line += 1;
+                    field.push(c);
+                }
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if field.is_empty() => in_quotes = true,
+            ',' => fields.push(std::mem::take(&mut field)),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                fields.push(std::mem::take(&mut field));
+                records.push((record_line, std::mem::take(&mut fields)));
+                line += 1;
+                record_line = line;
+                any = false;
+            }
+            _ => field.push(c),
+        }
+    }
+    if in_quotes {
+        return Err(DatasetError::Parse {
+            line: record_line,
+            message: "unterminated quoted field".into(),
+        });
+    }
+    if any {
+        fields.push(field);
+        records.push((record_line, fields));
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(path: &str, reference: Option<&str>) -> DatasetSpec {
+        DatasetSpec {
+            path: path.into(),
+            format: None,
+            input: "q".into(),
+            reference: reference.map(String::from),
+            id: None,
+            limit: None,
+        }
+    }
+
+    fn write(name: &str, text: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("frontier-ds-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), text).unwrap();
+        dir
+    }
+
+    #[test]
+    fn jsonl_with_list_references() {
+        let dir = write("a.jsonl", "{\"q\": \"2+2?\", \"a\": [\"4\", \"four\"]}\n\n{\"q\": \"x\", \"a\": \"y\"}\n");
+        let ds = load("d", &spec("a.jsonl", Some("a")), &dir).unwrap();
+        assert_eq!(ds.rows.len(), 2);
+        assert_eq!(ds.rows[0].references, vec!["4", "four"]);
+        assert_eq!(ds.rows[1].references, vec!["y"]);
+        assert_eq!(ds.rows[1].id, "1");
+        assert_eq!(ds.rows[0].item["q"], "2+2?");
+        assert_eq!(ds.rows[0].item["input"], "2+2?");
+    }
+
+    #[test]
+    fn csv_quotes_and_pipes() {
+        let dir = write("b.csv", "q,a\r\n\"Hello, \"\"world\"\"\",x|y\n\"multi\nline\",z\n");
+        let ds = load("d", &spec("b.csv", Some("a")), &dir).unwrap();
+        assert_eq!(ds.rows[0].input, "Hello, \"world\"");
+        assert_eq!(ds.rows[0].references, vec!["x", "y"]);
+        assert_eq!(ds.rows[1].input, "multi\nline");
+    }
+
+    #[test]
+    fn errors_name_the_line_and_field() {
+        let dir = write("c.jsonl", "{\"q\": 1}\n{\"question\": 2}\n");
+        match load("d", &spec("c.jsonl", None), &dir) {
+            Err(DatasetError::Field { line, available, .. }) => {
+                assert_eq!(line, 2);
+                assert_eq!(available, vec!["question"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let dir = write("d.jsonl", "{\"q\": 1}\n{oops\n");
+        assert!(matches!(load("d", &spec("d.jsonl", None), &dir), Err(DatasetError::Parse { line: 2, .. })));
+        assert!(matches!(load("d", &spec("missing.jsonl", None), &dir), Err(DatasetError::Read(_))));
+        assert!(matches!(load("d", &spec("x.txt", None), &dir), Err(DatasetError::Format(_))));
+    }
+}

@@ -1,0 +1,169 @@
+//! Grid expansion: `product` lists crossed, `zip` lists in lockstep, crossed with each other.
+//! Trial ids are stable hashes of the resolved grid point, so the same parameters get the same
+//! id in every run (and `compare` can match trials across runs).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::spec::GridSpec;
+
+/// One combination of grid values.
+pub type GridPoint = BTreeMap<String, Value>;
+
+/// Why a grid cannot be expanded (each names the offending key).
+#[derive(Clone, Debug, PartialEq)]
+pub enum GridError {
+    /// A list with no values: the grid would have no trials.
+    Empty {
+        /// `product` or `zip`.
+        section: &'static str,
+        /// The key.
+        key: String,
+    },
+    /// `zip` lists of different lengths.
+    ZipLength {
+        /// The key whose length differs from the first.
+        key: String,
+        /// Its length.
+        len: usize,
+        /// The first list's length.
+        expected: usize,
+    },
+    /// The same key in `product` and `zip`.
+    Duplicate {
+        /// The key.
+        key: String,
+    },
+}
+
+/// Every grid point, in a stable order (product keys in name order, the last varying fastest;
+/// then zip rows). No grid means one empty point.
+pub fn expand(grid: Option<&GridSpec>) -> Result<Vec<GridPoint>, Vec<GridError>> {
+    let Some(grid) = grid else {
+        return Ok(vec![GridPoint::new()]);
+    };
+    let mut errors = Vec::new();
+    for (section, map) in [("product", &grid.product), ("zip", &grid.zip)] {
+        for (k, v) in map {
+            if v.is_empty() {
+                errors.push(GridError::Empty {
+                    section,
+                    key: k.clone(),
+                });
+            }
+        }
+    }
+    let zip_len = grid.zip.values().next().map(Vec::len).unwrap_or(1);
+    for (k, v) in &grid.zip {
+        if v.len() != zip_len {
+            errors.push(GridError::ZipLength {
+                key: k.clone(),
+                len: v.len(),
+                expected: zip_len,
+            });
+        }
+        if grid.product.contains_key(k) {
+            errors.push(GridError::Duplicate { key: k.clone() });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut points = vec![GridPoint::new()];
+    for (k, values) in &grid.product {
+        let mut next = Vec::with_capacity(points.len() * values.len());
+        for p in &points {
+            for v in values {
+                let mut q = p.clone();
+                q.insert(k.clone(), v.clone());
+                next.push(q);
+            }
+        }
+        points = next;
+    }
+    if !grid.zip.is_empty() {
+        let mut next = Vec::with_capacity(points.len() * zip_len);
+        for p in &points {
+            for i in 0..zip_len {
+                let mut q = p.clone();
+                for (k, values) in &grid.zip {
+                    q.insert(k.clone(), values[i].clone());
+                }
+                next.push(q);
+            }
+        }
+        points = next;
+    }
+    Ok(points)
+}
+
+/// The trial id of a grid point: 12 hex digits of a 64-bit FNV-1a hash of its canonical JSON
+/// (keys sorted, compact).
+pub fn trial_id(point: &GridPoint) -> String {
+    let canonical = serde_json::to_string(point).unwrap_or_default();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in canonical.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{:016x}", h)[..12].to_string()
+}
+
+/// `key=value` pairs for display, e.g. `endpoint=sim-small temperature=0.7`.
+pub fn describe(point: &GridPoint) -> String {
+    if point.is_empty() {
+        return "(no grid)".into();
+    }
+    point
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn grid(product: Value, zip: Value) -> GridSpec {
+        GridSpec {
+            product: serde_json::from_value(product).unwrap(),
+            zip: serde_json::from_value(zip).unwrap(),
+            repeats: 1,
+        }
+    }
+
+    #[test]
+    fn product_times_zip() {
+        let g = grid(json!({"a": [1, 2], "b": ["x", "y", "z"]}), json!({"c": [0.1, 0.2], "d": [true, false]}));
+        let pts = expand(Some(&g)).unwrap();
+        assert_eq!(pts.len(), 12);
+        assert_eq!(describe(&pts[0]), "a=1 b=x c=0.1 d=true");
+        assert_eq!(describe(&pts[1]), "a=1 b=x c=0.2 d=false");
+        assert_eq!(describe(&pts[11]), "a=2 b=z c=0.2 d=false");
+        let ids: std::collections::BTreeSet<String> = pts.iter().map(trial_id).collect();
+        assert_eq!(ids.len(), 12);
+    }
+
+    #[test]
+    fn ids_are_stable() {
+        let mut p = GridPoint::new();
+        p.insert("temperature".into(), json!(0.7));
+        p.insert("endpoint".into(), json!("sim"));
+        assert_eq!(trial_id(&p), trial_id(&p.clone()));
+        assert_eq!(trial_id(&p).len(), 12);
+    }
+
+    #[test]
+    fn errors() {
+        let g = grid(json!({"a": []}), json!({"c": [1, 2], "d": [1], "a": [1, 2]}));
+        let e = expand(Some(&g)).unwrap_err();
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert_eq!(expand(None).unwrap(), vec![GridPoint::new()]);
+    }
+}

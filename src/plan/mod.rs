@@ -1,0 +1,725 @@
+//! The pipeline resolved and checked: datasets opened, grid expanded into trials with stable
+//! ids, per-trial values rendered, templates compiled and rendered once against the first
+//! dataset row (strict mode), endpoints and queries checked. `frontier validate` stops here;
+//! `frontier plan` prints the result; `frontier run` executes it.
+//!
+//! Every problem is collected (not only the first) and located in the pipeline file by key path.
+
+pub mod dataset;
+pub mod grid;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::error::PipelineErrors;
+use crate::eval::Scorer;
+use crate::spec::load::Loaded;
+use crate::spec::node::KeyPath;
+use crate::spec::validate::{Issue, did_you_mean, suggestion};
+use crate::spec::{
+    ApiKind, ArrivalSpec, EndpointSpec, ParamsSpec, QuerySpec, Role, SloSpec, Spec, Templated,
+};
+
+pub use dataset::{Dataset, Row};
+pub use grid::GridPoint;
+pub use template::Templates;
+
+/// Default per-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A runnable pipeline.
+#[derive(Debug)]
+pub struct Plan {
+    /// Pipeline name.
+    pub name: String,
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// The pipeline as loaded (with overrides), for the manifest.
+    pub spec: Spec,
+    /// The workload's dataset.
+    pub dataset: Arc<Dataset>,
+    /// Every dataset by name (the simulated engine learns all of them).
+    pub datasets: BTreeMap<String, Arc<Dataset>>,
+    /// Trials in grid order.
+    pub trials: Vec<Trial>,
+    /// Compiled templates, named `<step id>.prompt` / `<step id>.messages.<i>`.
+    pub templates: Arc<Templates>,
+    /// Scorers; the first defines `accuracy`.
+    pub scorers: Vec<Scorer>,
+    /// Per-request SLO.
+    pub slo: SloSpec,
+    /// Named queries.
+    pub queries: Vec<(String, QuerySpec)>,
+    /// Warm-up cases per trial.
+    pub warmup: u64,
+    /// Repeats of each case per trial.
+    pub repeats: u32,
+    /// Seed.
+    pub seed: u64,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// The first rendered prompt (of the first trial's first step), for `frontier plan`.
+    pub first_prompt: String,
+}
+
+/// One grid point, resolved.
+#[derive(Clone, Debug)]
+pub struct Trial {
+    /// Position in the grid (0-based).
+    pub index: usize,
+    /// Stable id: hash of the grid point.
+    pub id: String,
+    /// The grid values.
+    pub grid: GridPoint,
+    /// Arrival process.
+    pub arrival: Arrival,
+    /// Case executions (including warm-up); `None` runs until `duration`.
+    pub cases: Option<u64>,
+    /// Stop scheduling after this long.
+    pub duration: Option<Duration>,
+    /// The flow's steps with per-trial values resolved.
+    pub steps: Vec<TrialStep>,
+}
+
+/// A resolved arrival process.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arrival {
+    /// N cases in flight.
+    Closed {
+        /// Concurrency.
+        concurrency: u32,
+    },
+    /// Precomputed send times.
+    Open {
+        /// Gap distribution.
+        process: OpenProcess,
+        /// Mean cases per second.
+        rate: f64,
+        /// Cap on cases in flight.
+        max_concurrency: Option<u32>,
+    },
+}
+
+/// Open-loop gap distributions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenProcess {
+    /// Equal gaps of 1/rate.
+    Constant,
+    /// Exponential gaps with mean 1/rate.
+    Poisson,
+}
+
+/// An `llm` step resolved for one trial.
+#[derive(Clone, Debug)]
+pub struct TrialStep {
+    /// Step id.
+    pub step_id: String,
+    /// Endpoint name (a key of `endpoints`).
+    pub endpoint: String,
+    /// The endpoint's definition.
+    pub endpoint_spec: EndpointSpec,
+    /// Model name sent.
+    pub model: String,
+    /// API shape.
+    pub api: ApiKind,
+    /// How the prompt is built.
+    pub prompt: PromptPlan,
+    /// Request body fields other than the prompt/messages (model, sampling, stream options),
+    /// serialised once per trial as a JSON object without its leading `{`.
+    pub body_tail: Arc<str>,
+    /// Resolved sampling parameters (for `requests.parquet` and the oracle).
+    pub temperature: Option<f64>,
+    /// Resolved max_tokens.
+    pub max_tokens: Option<u32>,
+}
+
+/// How a step's prompt is rendered per request.
+#[derive(Clone, Debug)]
+pub enum PromptPlan {
+    /// A single prompt template (sent as one user message on chat).
+    Prompt {
+        /// Template name.
+        template: String,
+    },
+    /// Chat messages: role and template name each.
+    Messages(Vec<(Role, String)>),
+}
+
+impl Plan {
+    /// Total requests the run will send (`None` when a trial is bounded by duration only).
+    pub fn total_requests(&self) -> Option<u64> {
+        let mut total = 0u64;
+        for t in &self.trials {
+            total += t.cases? * t.steps.len() as u64;
+        }
+        Some(total)
+    }
+
+    /// The template context for one case.
+    pub fn context(&self, row: &Row, trial: &Trial, steps: &Map<String, Value>) -> Value {
+        json!({
+            "item": row.item,
+            "grid": trial.grid,
+            "vars": self.spec.vars,
+            "steps": steps,
+        })
+    }
+
+    /// Render a step's messages as the JSON `messages` array, or its completions prompt.
+    pub fn render_prompt(&self, step: &TrialStep, ctx: &Value) -> Result<Value, String> {
+        match &step.prompt {
+            PromptPlan::Prompt { template } => {
+                let text = self.templates.render(template, ctx)?;
+                Ok(match step.api {
+                    ApiKind::Chat => json!([{"role": "user", "content": text}]),
+                    ApiKind::Completions => Value::String(text),
+                })
+            }
+            PromptPlan::Messages(msgs) => {
+                let mut out = Vec::with_capacity(msgs.len());
+                for (role, template) in msgs {
+                    let role = match role {
+                        Role::System => "system",
+                        Role::User => "user",
+                        Role::Assistant => "assistant",
+                    };
+                    out.push(json!({"role": role, "content": self.templates.render(template, ctx)?}));
+                }
+                Ok(Value::Array(out))
+            }
+        }
+    }
+
+    /// The request body for a rendered prompt: `{"messages": ...,` or `{"prompt": ...,`
+    /// followed by the trial's precomputed tail.
+    pub fn body(&self, step: &TrialStep, rendered: &Value) -> bytes::Bytes {
+        let key = match step.api {
+            ApiKind::Chat => "messages",
+            ApiKind::Completions => "prompt",
+        };
+        let mut s = String::with_capacity(256 + step.body_tail.len());
+        s.push_str("{\"");
+        s.push_str(key);
+        s.push_str("\":");
+        s.push_str(&serde_json::to_string(rendered).unwrap_or_else(|_| "null".into()));
+        s.push(',');
+        s.push_str(&step.body_tail);
+        bytes::Bytes::from(s)
+    }
+}
+
+/// Resolve and check a loaded pipeline. Collects every problem.
+pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
+    let spec = &loaded.spec;
+    let mut issues: Vec<Issue> = Vec::new();
+    let at = |path: KeyPath, msg: String| loaded.issue(path, msg);
+    let root = KeyPath::root();
+    let base_dir = loaded
+        .path
+        .parent()
+        .map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() })
+        .unwrap_or_else(|| PathBuf::from("."));
+
+    if spec.version != 1 {
+        issues.push(at(root.key("version"), format!("unsupported version {}", spec.version)).help("this frontier reads version 1"));
+    }
+    if spec.name.is_empty() || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        issues.push(
+            at(root.key("name"), format!("pipeline name `{}` cannot name a folder", spec.name))
+                .help("use letters, digits, `-`, `_` and `.` only"),
+        );
+    }
+    if spec.endpoints.is_empty() {
+        issues.push(at(root.key("endpoints"), "no endpoints are defined".into()).help("add e.g. `sim: { kind: simulated }`"));
+    }
+
+    // Datasets.
+    let mut datasets: BTreeMap<String, Arc<Dataset>> = BTreeMap::new();
+    for (name, ds) in &spec.datasets {
+        let p = root.key("datasets").key(name);
+        match dataset::load(name, ds, &base_dir) {
+            Ok(d) => {
+                datasets.insert(name.clone(), Arc::new(d));
+            }
+            Err(e) => issues.push(dataset_issue(loaded, &p, &base_dir, ds, e)),
+        }
+    }
+    let dataset_name = match &spec.workload.dataset {
+        Some(n) => {
+            if !spec.datasets.contains_key(n) {
+                let names: Vec<&str> = spec.datasets.keys().map(String::as_str).collect();
+                issues.push(
+                    at(root.key("workload").key("dataset"), format!("unknown dataset `{n}`"))
+                        .help(suggestion(n, &names)),
+                );
+            }
+            Some(n.clone())
+        }
+        None => match spec.datasets.len() {
+            1 => spec.datasets.keys().next().cloned(),
+            0 => {
+                issues.push(at(root.key("datasets"), "no datasets are defined".into()).help("add a dataset; its rows become the cases"));
+                None
+            }
+            _ => {
+                issues.push(
+                    at(root.key("workload"), "several datasets are defined; say which one drives the workload".into())
+                        .help(format!("add `dataset:` with one of: {}", spec.datasets.keys().cloned().collect::<Vec<_>>().join(", "))),
+                );
+                None
+            }
+        },
+    };
+    let dataset = dataset_name.as_ref().and_then(|n| datasets.get(n).cloned());
+
+    // Grid.
+    let points = match grid::expand(spec.grid.as_ref()) {
+        Ok(p) => p,
+        Err(errors) => {
+            for e in errors {
+                issues.push(match e {
+                    grid::GridError::Empty { section, key } => at(
+                        root.key("grid").key(section).key(&key),
+                        format!("grid list `{key}` is empty, so the grid has no trials"),
+                    )
+                    .help("give at least one value, or remove the key"),
+                    grid::GridError::ZipLength { key, len, expected } => at(
+                        root.key("grid").key("zip").key(&key),
+                        format!("zip list `{key}` has {len} values but the first zip list has {expected}"),
+                    )
+                    .help("zip lists go in lockstep and must have the same length; use `product` for combinations"),
+                    grid::GridError::Duplicate { key } => at(
+                        root.key("grid").key("zip").key(&key),
+                        format!("grid key `{key}` is in both `product` and `zip`"),
+                    ),
+                });
+            }
+            Vec::new()
+        }
+    };
+    let repeats = spec.grid.as_ref().map(|g| g.repeats).unwrap_or(1);
+    if repeats == 0 {
+        issues.push(at(root.key("grid").key("repeats"), "repeats must be at least 1".into()));
+    }
+
+    // Steps: structure, templates.
+    let mut templates = Templates::new();
+    let mut step_ids: Vec<&str> = Vec::new();
+    if spec.flow.is_empty() {
+        issues.push(at(root.key("flow"), "the flow has no steps".into()).help("add an `llm` step"));
+    }
+    for (i, step) in spec.flow.iter().enumerate() {
+        let p = root.key("flow").index(i);
+        if step.id.is_empty() || !step.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            issues.push(at(p.key("id"), format!("step id `{}` must be letters, digits and `_` (it is used as `steps.{}` in templates)", step.id, step.id)));
+        }
+        if step_ids.contains(&step.id.as_str()) {
+            issues.push(at(p.key("id"), format!("duplicate step id `{}`", step.id)));
+        }
+        step_ids.push(&step.id);
+        let Some(llm) = &step.llm else {
+            issues.push(at(p.clone(), format!("step `{}` has no kind", step.id)).help("add `llm:`"));
+            continue;
+        };
+        let lp = p.key("llm");
+        match (&llm.prompt, &llm.messages) {
+            (Some(_), Some(_)) => issues.push(at(lp.key("messages"), "give either `prompt` or `messages`, not both".into())),
+            (None, None) => issues.push(at(lp.clone(), "the step has neither `prompt` nor `messages`".into()).help("add `prompt: \"{{ item.input }}\"`")),
+            (None, Some(_)) if llm.api == ApiKind::Completions => {
+                issues.push(at(lp.key("messages"), "`messages` needs `api: chat`; the completions API takes a `prompt`".into()))
+            }
+            (Some(msgs_or_prompt), None) => {
+                if let Err(e) = templates.add(&format!("{}.prompt", step.id), msgs_or_prompt) {
+                    issues.push(at(lp.key("prompt"), e));
+                }
+            }
+            (None, Some(msgs)) => {
+                if msgs.is_empty() {
+                    issues.push(at(lp.key("messages"), "`messages` is empty".into()));
+                }
+                for (j, m) in msgs.iter().enumerate() {
+                    if let Err(e) = templates.add(&format!("{}.messages.{j}", step.id), &m.content) {
+                        issues.push(at(lp.key("messages").index(j).key("content"), e));
+                    }
+                }
+            }
+        }
+    }
+
+    // Evaluators.
+    let scorers: Vec<Scorer> = spec.evaluators.iter().map(Scorer::from_spec).collect();
+    for (i, s) in scorers.iter().enumerate() {
+        if scorers[..i].iter().any(|o| o.name == s.name) {
+            issues.push(
+                at(root.key("evaluators").index(i), format!("two evaluators are named `{}`", s.name))
+                    .help("give one of them a `name:`"),
+            );
+        }
+        if !s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            issues.push(at(root.key("evaluators").index(i), format!("evaluator name `{}` must be letters, digits and `_` (it names the column `score_{}`)", s.name, s.name)));
+        }
+    }
+    for (i, e) in spec.evaluators.iter().enumerate() {
+        if let crate::spec::EvaluatorSpec::Fuzzy(f) = e {
+            if !(0.0..=1.0).contains(&f.threshold) {
+                issues.push(at(root.key("evaluators").index(i).key("fuzzy").key("threshold"), format!("threshold {} is outside [0, 1]", f.threshold)));
+            }
+        }
+    }
+    if let Some(slo) = &spec.slo {
+        for (k, v) in [("ttft_ms", slo.ttft_ms), ("tpot_ms", slo.tpot_ms), ("e2e_ms", slo.e2e_ms)] {
+            if v.is_some_and(|v| !(v > 0.0)) {
+                issues.push(at(root.key("slo").key(k), format!("SLO `{k}` must be a positive number of milliseconds")));
+            }
+        }
+    }
+
+    // Workload constants.
+    let warmup = spec.workload.warmup;
+    let duration = match &spec.workload.duration {
+        None => None,
+        Some(d) => match d.to_duration() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                issues.push(at(root.key("workload").key("duration"), e));
+                None
+            }
+        },
+    };
+    let timeout = match &spec.workload.timeout {
+        None => DEFAULT_TIMEOUT,
+        Some(d) => match d.to_duration() {
+            Ok(d) if d > Duration::ZERO => d,
+            Ok(_) => {
+                issues.push(at(root.key("workload").key("timeout"), "timeout must be positive".into()));
+                DEFAULT_TIMEOUT
+            }
+            Err(e) => {
+                issues.push(at(root.key("workload").key("timeout"), e));
+                DEFAULT_TIMEOUT
+            }
+        },
+    };
+
+    // Trials.
+    let first_row = dataset.as_ref().and_then(|d| d.rows.first());
+    let mut trials = Vec::new();
+    let mut first_prompt = String::new();
+    let mut reported: std::collections::BTreeSet<String> = Default::default();
+    for (index, point) in points.iter().enumerate() {
+        let trial_ctx = json!({"grid": point, "vars": spec.vars});
+        let mut trial_issues = Vec::new();
+        let arrival = resolve_arrival(&spec.workload.arrival, &trial_ctx, &templates, loaded, &mut trial_issues);
+        let cases = match &spec.workload.requests {
+            Some(r) => resolve(r, &trial_ctx, &templates, loaded, root.key("workload").key("requests"), &mut trial_issues),
+            None if duration.is_some() => None,
+            None => dataset.as_ref().map(|d| warmup + d.rows.len() as u64 * u64::from(repeats.max(1))),
+        };
+        if cases == Some(0) {
+            trial_issues.push(at(root.key("workload").key("requests"), "requests must be at least 1".into()));
+        }
+        if let Some(c) = cases {
+            if warmup >= c && c > 0 {
+                trial_issues.push(at(root.key("workload").key("warmup"), format!("warmup ({warmup}) leaves none of the {c} requests to measure")));
+            }
+        }
+        let mut steps = Vec::new();
+        for (i, step) in spec.flow.iter().enumerate() {
+            let Some(llm) = &step.llm else { continue };
+            let lp = root.key("flow").index(i).key("llm");
+            let endpoint = match templates.render_str(&llm.endpoint, &trial_ctx) {
+                Ok(e) => e.trim().to_string(),
+                Err(e) => {
+                    trial_issues.push(at(lp.key("endpoint"), e));
+                    continue;
+                }
+            };
+            let Some(endpoint_spec) = spec.endpoints.get(&endpoint) else {
+                let names: Vec<&str> = spec.endpoints.keys().map(String::as_str).collect();
+                let via = if template::is_template(&llm.endpoint) { format!(" (rendered from `{}`)", llm.endpoint) } else { String::new() };
+                trial_issues.push(at(lp.key("endpoint"), format!("unknown endpoint `{endpoint}`{via}")).help(suggestion(&endpoint, &names)));
+                continue;
+            };
+            let model = match endpoint_spec {
+                EndpointSpec::Openai(o) => o.model.clone(),
+                EndpointSpec::Simulated(s) => s.model.clone().unwrap_or_else(|| endpoint.clone()),
+            };
+            let params = resolve_params(&llm.params, &trial_ctx, &templates, loaded, &lp.key("params"), &mut trial_issues);
+            let mut tail = Map::new();
+            tail.insert("model".into(), Value::String(model.clone()));
+            tail.insert("stream".into(), Value::Bool(true));
+            tail.insert("stream_options".into(), json!({"include_usage": true}));
+            for (k, v) in &params.fields {
+                tail.insert(k.clone(), v.clone());
+            }
+            let tail_text = serde_json::to_string(&Value::Object(tail)).unwrap_or_default();
+            let prompt = match (&llm.prompt, &llm.messages) {
+                (Some(_), _) => PromptPlan::Prompt { template: format!("{}.prompt", step.id) },
+                (None, Some(msgs)) => PromptPlan::Messages(msgs.iter().enumerate().map(|(j, m)| (m.role, format!("{}.messages.{j}", step.id))).collect()),
+                (None, None) => continue,
+            };
+            steps.push(TrialStep {
+                step_id: step.id.clone(),
+                endpoint,
+                endpoint_spec: endpoint_spec.clone(),
+                model,
+                api: llm.api,
+                prompt,
+                body_tail: Arc::from(&tail_text[1..]),
+                temperature: params.temperature,
+                max_tokens: params.max_tokens,
+            });
+        }
+        // Render every step's prompt against the first row, with earlier steps' outputs
+        // standing in as empty text, so undefined variables fail before any request.
+        if let Some(row) = first_row {
+            let mut step_outputs = Map::new();
+            let trial_stub = Trial {
+                index,
+                id: String::new(),
+                grid: point.clone(),
+                arrival: arrival.clone(),
+                cases,
+                duration,
+                steps: Vec::new(),
+            };
+            for (si, step) in steps.iter().enumerate() {
+                let ctx = json!({"item": row.item, "grid": point, "vars": spec.vars, "steps": step_outputs});
+                let flow_index = spec.flow.iter().position(|s| s.id == step.step_id).unwrap_or(si);
+                let lp = root.key("flow").index(flow_index).key("llm");
+                let rendered = match &step.prompt {
+                    PromptPlan::Prompt { template } => templates.render(template, &ctx).map_err(|e| (lp.key("prompt"), e)),
+                    PromptPlan::Messages(m) => {
+                        let mut all = String::new();
+                        let mut err = None;
+                        for (j, (_, t)) in m.iter().enumerate() {
+                            match templates.render(t, &ctx) {
+                                Ok(s) => {
+                                    all.push_str(&s);
+                                    all.push('\n');
+                                }
+                                Err(e) => {
+                                    err = Some((lp.key("messages").index(j).key("content"), e));
+                                    break;
+                                }
+                            }
+                        }
+                        match err {
+                            Some(e) => Err(e),
+                            None => Ok(all),
+                        }
+                    }
+                };
+                match rendered {
+                    Ok(text) => {
+                        if index == 0 && si == 0 {
+                            first_prompt = text;
+                        }
+                    }
+                    Err((path, e)) => trial_issues.push(at(path, format!("{e} (rendering against the first row of the dataset)"))),
+                }
+                step_outputs.insert(step.step_id.clone(), json!({"text": ""}));
+            }
+            let _ = trial_stub;
+        }
+        // The same message for every trial would be noise: report each once.
+        for i in trial_issues {
+            let key = format!("{}|{}", i.path, i.message);
+            if reported.insert(key) {
+                issues.push(i);
+            }
+        }
+        trials.push(Trial {
+            index,
+            id: grid::trial_id(point),
+            grid: point.clone(),
+            arrival,
+            cases,
+            duration,
+            steps,
+        });
+    }
+
+    // Queries.
+    let queries: Vec<(String, QuerySpec)> = spec.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    for (name, q) in &queries {
+        let qp = root.key("query").key(name);
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || crate::store::TABLE_NAMES.contains(&name.as_str()) {
+            issues.push(at(qp.clone(), format!("query name `{name}` cannot be used (it names `{name}.parquet`)")).help(format!("use letters, digits, `_` and `-`, and none of: {}", crate::store::TABLE_NAMES.join(", "))));
+        }
+        for e in crate::store::check_query(&q.sql, q.pareto.as_ref(), &scorers) {
+            let path = match e.0 {
+                QueryPart::Sql => qp.key("sql"),
+                QueryPart::Pareto(ref col) => qp.key("pareto").key(col),
+            };
+            let mut issue = at(path, e.1);
+            if let Some(h) = e.2 {
+                issue = issue.help(h);
+            }
+            issues.push(issue);
+        }
+    }
+
+    if !issues.is_empty() {
+        issues.sort_by_key(|i| (i.loc.line == 0, i.loc.line, i.loc.col));
+        return Err(loaded.errors(issues));
+    }
+    let dataset = dataset.ok_or_else(|| loaded.errors(vec![at(root.key("datasets"), "no dataset".into())]))?;
+    Ok(Plan {
+        name: spec.name.clone(),
+        file: loaded.path.clone(),
+        spec: spec.clone(),
+        dataset,
+        datasets,
+        trials,
+        templates: Arc::new(templates),
+        scorers,
+        slo: spec.slo.clone().unwrap_or_default(),
+        queries,
+        warmup,
+        repeats: repeats.max(1),
+        seed: spec.workload.seed,
+        timeout,
+        first_prompt,
+    })
+}
+
+/// Which part of a named query a problem is in.
+#[derive(Clone, Debug, PartialEq)]
+pub enum QueryPart {
+    /// The SQL text.
+    Sql,
+    /// A Pareto objective (`minimize`/`maximize`).
+    Pareto(String),
+}
+
+fn dataset_issue(loaded: &Loaded, p: &KeyPath, base_dir: &std::path::Path, ds: &crate::spec::DatasetSpec, e: dataset::DatasetError) -> Issue {
+    use dataset::DatasetError as E;
+    match e {
+        E::Read(msg) => {
+            let mut issue = loaded.issue(p.key("path"), format!("cannot read dataset: {msg}"));
+            issue.help = Some(format!("paths are relative to the pipeline file's folder ({})", base_dir.display()));
+            issue
+        }
+        E::Format(msg) => loaded.issue(p.key("path"), msg),
+        E::Parse { line, message } => loaded.issue(p.key("path"), format!("{}:{line}: {message}", ds.path)),
+        E::Field { mapping, field, line, available } => {
+            let refs: Vec<&str> = available.iter().map(String::as_str).collect();
+            let help = match did_you_mean(&field, refs.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("the row has: {}", refs.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")),
+            };
+            loaded
+                .issue(p.key(mapping), format!("field `{field}` is missing from {}:{line}", ds.path))
+                .help(help)
+        }
+        E::Empty => loaded.issue(p.key("path"), format!("dataset `{}` has no rows", ds.path)),
+    }
+}
+
+/// Parse a templated value for one trial.
+fn resolve<T: std::str::FromStr + Clone>(
+    v: &Templated<T>,
+    ctx: &Value,
+    templates: &Templates,
+    loaded: &Loaded,
+    path: KeyPath,
+    issues: &mut Vec<Issue>,
+) -> Option<T> {
+    match v {
+        Templated::Value(x) => Some(x.clone()),
+        Templated::Template(t) => match templates.render_str(t, ctx) {
+            Ok(text) => match text.trim().parse::<T>() {
+                Ok(x) => Some(x),
+                Err(_) => {
+                    issues.push(loaded.issue(path, format!("`{t}` rendered to `{text}`, which is not a valid {}", short_type::<T>())));
+                    None
+                }
+            },
+            Err(e) => {
+                issues.push(loaded.issue(path, e));
+                None
+            }
+        },
+    }
+}
+
+fn short_type<T>() -> &'static str {
+    let n = std::any::type_name::<T>();
+    match n {
+        "f64" => "number",
+        "u32" | "u64" => "non-negative integer",
+        "i64" => "integer",
+        _ => "value",
+    }
+}
+
+fn resolve_arrival(a: &ArrivalSpec, ctx: &Value, t: &Templates, loaded: &Loaded, issues: &mut Vec<Issue>) -> Arrival {
+    let p = KeyPath::root().key("workload").key("arrival");
+    match a {
+        ArrivalSpec::Concurrency(c) => {
+            let c = resolve(c, ctx, t, loaded, p.key("concurrency"), issues).unwrap_or(1);
+            if c == 0 {
+                issues.push(loaded.issue(p.key("concurrency"), "concurrency must be at least 1"));
+            }
+            Arrival::Closed { concurrency: c.max(1) }
+        }
+        ArrivalSpec::Constant(r) | ArrivalSpec::Poisson(r) => {
+            let (name, process) = match a {
+                ArrivalSpec::Constant(_) => ("constant", OpenProcess::Constant),
+                _ => ("poisson", OpenProcess::Poisson),
+            };
+            let rate = resolve(&r.rate, ctx, t, loaded, p.key(name).key("rate"), issues).unwrap_or(1.0);
+            if !(rate > 0.0 && rate.is_finite()) {
+                issues.push(loaded.issue(p.key(name).key("rate"), format!("rate must be a positive number of requests per second, found {rate}")));
+            }
+            let max_concurrency = r
+                .max_concurrency
+                .as_ref()
+                .and_then(|m| resolve(m, ctx, t, loaded, p.key(name).key("max_concurrency"), issues));
+            if max_concurrency == Some(0) {
+                issues.push(loaded.issue(p.key(name).key("max_concurrency"), "max_concurrency must be at least 1"));
+            }
+            Arrival::Open { process, rate: if rate > 0.0 && rate.is_finite() { rate } else { 1.0 }, max_concurrency }
+        }
+    }
+}
+
+struct ResolvedParams {
+    fields: Map<String, Value>,
+    temperature: Option<f64>,
+    max_tokens: Option<u32>,
+}
+
+fn resolve_params(p: &ParamsSpec, ctx: &Value, t: &Templates, loaded: &Loaded, path: &KeyPath, issues: &mut Vec<Issue>) -> ResolvedParams {
+    let mut fields = Map::new();
+    for (k, v) in &p.extra {
+        fields.insert(k.clone(), v.clone());
+    }
+    let temperature = p.temperature.as_ref().and_then(|v| resolve(v, ctx, t, loaded, path.key("temperature"), issues));
+    if let Some(x) = temperature {
+        if !(0.0..=10.0).contains(&x) {
+            issues.push(loaded.issue(path.key("temperature"), format!("temperature {x} is out of range")).help("temperatures are usually between 0 and 2"));
+        }
+        fields.insert("temperature".into(), json!(x));
+    }
+    if let Some(x) = p.top_p.as_ref().and_then(|v| resolve(v, ctx, t, loaded, path.key("top_p"), issues)) {
+        fields.insert("top_p".into(), json!(x));
+    }
+    let max_tokens = p.max_tokens.as_ref().and_then(|v| resolve(v, ctx, t, loaded, path.key("max_tokens"), issues));
+    if let Some(x) = max_tokens {
+        fields.insert("max_tokens".into(), json!(x));
+    }
+    if let Some(x) = p.seed.as_ref().and_then(|v| resolve(v, ctx, t, loaded, path.key("seed"), issues)) {
+        fields.insert("seed".into(), json!(x));
+    }
+    if let Some(stop) = &p.stop {
+        fields.insert("stop".into(), json!(stop));
+    }
+    ResolvedParams { fields, temperature, max_tokens }
+}

@@ -1,0 +1,145 @@
+//! minijinja templates in strict mode: an undefined variable is an error, never an empty
+//! string. Errors name the variable and suggest the closest defined one.
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::Value;
+
+use crate::spec::validate::did_you_mean;
+
+/// A set of named, compiled templates.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Templates")
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    /// An empty, strict set.
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        Templates { env }
+    }
+
+    /// Compile `source` under `name`.
+    pub fn add(&mut self, name: &str, source: &str) -> Result<(), String> {
+        self.env
+            .add_template_owned(name.to_string(), source.to_string())
+            .map_err(|e| describe_error(&e))
+    }
+
+    /// Render template `name` with `ctx`.
+    pub fn render(&self, name: &str, ctx: &Value) -> Result<String, String> {
+        let t = self.env.get_template(name).map_err(|e| describe_error(&e))?;
+        t.render(minijinja::Value::from(minijinja::value::Serde(ctx)))
+            .map_err(|e| explain(&e, t.undeclared_variables(true), ctx))
+    }
+
+    /// Compile and render `source` once (for per-trial values such as `"{{ grid.t }}"`).
+    pub fn render_str(&self, source: &str, ctx: &Value) -> Result<String, String> {
+        let t = self.env.template_from_str(source).map_err(|e| describe_error(&e))?;
+        t.render(minijinja::Value::from(minijinja::value::Serde(ctx)))
+            .map_err(|e| explain(&e, t.undeclared_variables(true), ctx))
+    }
+}
+
+/// Whether `text` contains template syntax.
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
+fn describe_error(e: &minijinja::Error) -> String {
+    let what = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+    match e.line() {
+        Some(l) => format!("template error on template line {l}: {what}"),
+        None => format!("template error: {what}"),
+    }
+}
+
+/// Turn a render error into a message; for undefined variables, find which one and suggest a
+/// defined neighbour.
+fn explain(e: &minijinja::Error, vars: std::collections::HashSet<String>, ctx: &Value) -> String {
+    if e.kind() == minijinja::ErrorKind::UndefinedError {
+        let mut vars: Vec<String> = vars.into_iter().collect();
+        vars.sort();
+        for var in vars {
+            if let Some((defined, missing, siblings)) = first_undefined(ctx, &var) {
+                let sibling_refs: Vec<&str> = siblings.iter().map(String::as_str).collect();
+                let full = if defined.is_empty() { missing.clone() } else { format!("{defined}.{missing}") };
+                let help = match did_you_mean(&missing, sibling_refs.iter().copied()) {
+                    Some(s) if defined.is_empty() => format!("; did you mean `{s}`?"),
+                    Some(s) => format!("; did you mean `{defined}.{s}`?"),
+                    None if siblings.is_empty() => String::new(),
+                    None => format!(
+                        "; defined {}: {}",
+                        if defined.is_empty() { "variables".to_string() } else { format!("in `{defined}`") },
+                        sibling_refs.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                let line = e.line().map(|l| format!(" (template line {l})")).unwrap_or_default();
+                return format!("undefined variable `{full}`{line}{help}");
+            }
+        }
+    }
+    describe_error(e)
+}
+
+/// For a dotted variable, the defined prefix, the first missing segment and the keys available
+/// beside it.
+fn first_undefined(ctx: &Value, var: &str) -> Option<(String, String, Vec<String>)> {
+    let mut cur = ctx;
+    let mut prefix: Vec<&str> = Vec::new();
+    for seg in var.split('.') {
+        match cur {
+            Value::Object(m) => match m.get(seg) {
+                Some(v) => {
+                    prefix.push(seg);
+                    cur = v;
+                }
+                None => {
+                    let mut keys: Vec<String> = m.keys().cloned().collect();
+                    keys.sort();
+                    return Some((prefix.join("."), seg.to_string(), keys));
+                }
+            },
+            _ => return None,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strict_undefined_names_the_variable() {
+        let mut t = Templates::new();
+        t.add("p", "Q: {{ item.questoin }}").unwrap();
+        let ctx = json!({"item": {"question": "x", "id": "0"}, "grid": {}});
+        let e = t.render("p", &ctx).unwrap_err();
+        assert_eq!(e, "undefined variable `item.questoin` (template line 1); did you mean `item.question`?");
+        let e = t.render_str("{{ grid.temperature }}", &ctx).unwrap_err();
+        assert!(e.starts_with("undefined variable `grid.temperature`"), "{e}");
+    }
+
+    #[test]
+    fn renders_and_reports_syntax_errors() {
+        let mut t = Templates::new();
+        t.add("p", "{% for d in item.docs %}{{ d }};{% endfor %}").unwrap();
+        assert_eq!(t.render("p", &json!({"item": {"docs": ["a", "b"]}})).unwrap(), "a;b;");
+        assert!(t.add("bad", "{{ item.x ").unwrap_err().contains("template line 1"));
+        assert!(is_template("{{ x }}") && !is_template("plain"));
+    }
+}

@@ -1,0 +1,155 @@
+//! Reading a pipeline file: YAML text -> position-carrying tree -> `--set` overrides ->
+//! structural validation against the schema -> typed [`Spec`].
+
+use std::path::{Path, PathBuf};
+
+use super::node::{KeyPath, Loc, Node, NodeKind};
+use super::schema::pipeline_schema;
+use super::validate::{Issue, validate};
+use super::Spec;
+use crate::error::PipelineErrors;
+
+/// A pipeline that passed structural validation.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The file as named by the user.
+    pub path: PathBuf,
+    /// Its text.
+    pub source: String,
+    /// The tree (with overrides applied), for positions of later messages.
+    pub root: Node,
+    /// The typed pipeline.
+    pub spec: Spec,
+}
+
+impl Loaded {
+    /// A located issue about `path`.
+    pub fn issue(&self, path: KeyPath, message: impl Into<String>) -> Issue {
+        Issue::at(&self.root, path, message)
+    }
+
+    /// Wrap issues into the error type with this file's source.
+    pub fn errors(&self, issues: Vec<Issue>) -> PipelineErrors {
+        PipelineErrors {
+            file: self.path.clone(),
+            source: self.source.clone(),
+            issues,
+        }
+    }
+}
+
+/// Read and structurally validate the pipeline at `path`, applying `key.path=value` overrides.
+pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, PipelineErrors> {
+    let source = std::fs::read_to_string(path).map_err(|e| PipelineErrors {
+        file: path.to_path_buf(),
+        source: String::new(),
+        issues: vec![Issue {
+            path: KeyPath::root(),
+            loc: Loc::default(),
+            message: format!("cannot read the pipeline file: {e}"),
+            help: Some("check the path; pipelines are YAML files such as pipelines/quickstart.yaml".into()),
+        }],
+    })?;
+    load_str(path, source, overrides)
+}
+
+/// Like [`load`] for text already in memory (`path` names it in messages).
+pub fn load_str(path: &Path, source: String, overrides: &[String]) -> Result<Loaded, PipelineErrors> {
+    let fail = |source: &String, issues: Vec<Issue>| PipelineErrors {
+        file: path.to_path_buf(),
+        source: source.clone(),
+        issues,
+    };
+    let mut root = match Node::parse(&source) {
+        Ok(n) => n,
+        Err(e) => {
+            return Err(fail(
+                &source,
+                vec![Issue {
+                    path: KeyPath::root(),
+                    loc: e.loc,
+                    message: format!("invalid YAML: {}", e.message),
+                    help: Some("check indentation, quotes and brackets around this line".into()),
+                }],
+            ));
+        }
+    };
+    if matches!(root.kind, NodeKind::Null) {
+        return Err(fail(
+            &source,
+            vec![Issue {
+                path: KeyPath::root(),
+                loc: Loc { line: 1, col: 1 },
+                message: "the pipeline file is empty".into(),
+                help: Some("start from pipelines/quickstart.yaml or `frontier schema`".into()),
+            }],
+        ));
+    }
+    let mut issues = Vec::new();
+    for o in overrides {
+        if let Err(i) = apply_override(&mut root, o) {
+            issues.push(i);
+        }
+    }
+    issues.extend(validate(&root, &pipeline_schema()));
+    if !issues.is_empty() {
+        return Err(fail(&source, issues));
+    }
+    match serde_json::from_value::<Spec>(root.to_json()) {
+        Ok(spec) => Ok(Loaded {
+            path: path.to_path_buf(),
+            source,
+            root,
+            spec,
+        }),
+        // The schema walk should have caught everything serde rejects; if not, still report
+        // it as the user's error with serde's message rather than panicking.
+        Err(e) => Err(fail(
+            &source,
+            vec![Issue {
+                path: KeyPath::root(),
+                loc: Loc { line: 1, col: 1 },
+                message: format!("invalid pipeline: {e}"),
+                help: None,
+            }],
+        )),
+    }
+}
+
+fn apply_override(root: &mut Node, text: &str) -> Result<(), Issue> {
+    let bad = |message: String| Issue {
+        path: KeyPath::root(),
+        loc: Loc::default(),
+        message,
+        help: Some("write --set key.path=value, e.g. --set workload.requests=10".into()),
+    };
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| bad(format!("--set `{text}` has no `=`")))?;
+    let path = KeyPath::parse_dotted(key.trim()).ok_or_else(|| bad(format!("--set `{text}`: `{key}` is not a key path")))?;
+    // The value is YAML, so numbers, booleans and lists keep their types; anything that does
+    // not parse as YAML is taken as a plain string.
+    let mut node = match Node::parse(value) {
+        Ok(n) => n,
+        Err(_) => Node::from_json(&serde_json::Value::String(value.to_string())),
+    };
+    strip_locations(&mut node);
+    root.set(&path, node).map_err(|prefix| Issue {
+        path: path.clone(),
+        loc: Loc::default(),
+        message: format!("--set `{text}`: `{prefix}` is not a mapping or list entry that can be set"),
+        help: Some("only keys of mappings and existing list items can be overridden".into()),
+    })
+}
+
+fn strip_locations(node: &mut Node) {
+    node.loc = Loc::default();
+    match &mut node.kind {
+        NodeKind::Seq(items) => items.iter_mut().for_each(strip_locations),
+        NodeKind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            k.loc = Loc::default();
+            strip_locations(v);
+        }),
+        _ => {}
+    }
+}

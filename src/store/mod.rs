@@ -1,0 +1,181 @@
+//! Results as Parquet: one file per table in `<out>/<pipeline>/<run_id>/`, written through a
+//! dedicated thread that receives rows over a bounded channel and flushes row groups as the run
+//! goes, so a long run never holds its results in memory and an interrupted run keeps what
+//! completed.
+//!
+//! Column types are ones Spark, DuckDB, Polars and pandas read without casts: Int64, Float64,
+//! Utf8, Boolean, Timestamp(µs, UTC). Key-value metadata carries the run id and schema version.
+
+pub mod columns;
+pub mod tables;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::error::Error;
+pub use columns::Columns;
+pub use tables::{CaseRow, ConfigRow, RequestRow, ScoreRow, check_query, configs_schema, TABLE_NAMES};
+
+/// Version of the Parquet column contract (README, "Results").
+pub const SCHEMA_VERSION: &str = "1";
+
+/// Rows buffered before a row group is flushed to disk.
+const FLUSH_ROWS: usize = 4096;
+
+/// One table being written.
+pub struct TableWriter {
+    path: PathBuf,
+    columns: Columns,
+    writer: ArrowWriter<File>,
+    rows_written: u64,
+}
+
+impl TableWriter {
+    /// Create `<dir>/<name>.parquet` for `schema`.
+    pub fn create(dir: &Path, name: &str, schema: SchemaRef, run_id: &str) -> Result<Self, Error> {
+        let path = dir.join(format!("{name}.parquet"));
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+            .set_key_value_metadata(Some(vec![
+                KeyValue::new("frontier.run_id".into(), run_id.to_string()),
+                KeyValue::new("frontier.schema_version".into(), SCHEMA_VERSION.to_string()),
+                KeyValue::new("frontier.table".into(), name.to_string()),
+            ]))
+            .build();
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+            .map_err(|e| Error::Internal(format!("parquet writer for {}: {e}", path.display())))?;
+        Ok(TableWriter {
+            path,
+            columns: Columns::new(schema),
+            writer,
+            rows_written: 0,
+        })
+    }
+
+    /// Append one row through `fill` (which appends every column in order), flushing a row
+    /// group when enough rows are buffered.
+    pub fn append(&mut self, fill: impl FnOnce(&mut Columns)) -> Result<(), Error> {
+        fill(&mut self.columns);
+        self.columns.end_row();
+        if self.columns.len() >= FLUSH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Write buffered rows as a row group.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        if self.columns.is_empty() {
+            return Ok(());
+        }
+        let n = self.columns.len() as u64;
+        let batch = self.columns.finish();
+        self.writer
+            .write(&batch)
+            .and_then(|_| self.writer.flush())
+            .map_err(|e| Error::Run(format!("writing {}: {e}", self.path.display())))?;
+        self.rows_written += n;
+        Ok(())
+    }
+
+    /// Flush and write the footer. Returns the path and the row count.
+    pub fn close(mut self) -> Result<(PathBuf, u64), Error> {
+        self.flush()?;
+        self.writer
+            .close()
+            .map_err(|e| Error::Run(format!("closing {}: {e}", self.path.display())))?;
+        Ok((self.path, self.rows_written))
+    }
+}
+
+/// Write a whole batch as a Parquet file (for query results and `configs`).
+pub fn write_batch(path: &Path, batch: &arrow_array::RecordBatch, run_id: &str) -> Result<(), Error> {
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new("frontier.run_id".into(), run_id.to_string()),
+            KeyValue::new("frontier.schema_version".into(), SCHEMA_VERSION.to_string()),
+        ]))
+        .build();
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props))
+        .map_err(|e| Error::Internal(format!("parquet writer for {}: {e}", path.display())))?;
+    w.write(batch)
+        .and_then(|_| w.close().map(|_| ()))
+        .map_err(|e| Error::Run(format!("writing {}: {e}", path.display())))
+}
+
+/// A row for one of the streamed tables.
+pub enum Record {
+    /// One LLM call.
+    Request(Box<RequestRow>),
+    /// One flow execution.
+    Case(Box<CaseRow>),
+    /// One score.
+    Score(Box<ScoreRow>),
+}
+
+/// The streamed tables (`requests`, `cases`, `scores`) behind a writer thread.
+pub struct RunWriter {
+    tx: Option<tokio::sync::mpsc::Sender<Record>>,
+    thread: Option<std::thread::JoinHandle<Result<Vec<(PathBuf, u64)>, Error>>>,
+}
+
+impl RunWriter {
+    /// Create the files in `dir` and start the writer thread.
+    pub fn start(dir: &Path, run_id: &str, started_unix_us: i64) -> Result<Self, Error> {
+        let mut requests = TableWriter::create(dir, "requests", tables::requests_schema(), run_id)?;
+        let mut cases = TableWriter::create(dir, "cases", tables::cases_schema(), run_id)?;
+        let mut scores = TableWriter::create(dir, "scores", tables::scores_schema(), run_id)?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Record>(8192);
+        let run_id: Arc<str> = Arc::from(run_id);
+        let thread = std::thread::Builder::new()
+            .name("frontier-store".into())
+            .spawn(move || {
+                let mut first_error: Option<Error> = None;
+                while let Some(rec) = rx.blocking_recv() {
+                    let r = match rec {
+                        Record::Request(r) => requests.append(|c| r.fill(c, &run_id, started_unix_us)),
+                        Record::Case(r) => cases.append(|c| r.fill(c, &run_id)),
+                        Record::Score(r) => scores.append(|c| r.fill(c, &run_id)),
+                    };
+                    if let Err(e) = r {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                let closed = [requests.close(), cases.close(), scores.close()];
+                if let Some(e) = first_error {
+                    return Err(e);
+                }
+                closed.into_iter().collect()
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the writer thread: {e}")))?;
+        Ok(RunWriter {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// A sender for worker tasks.
+    pub fn sender(&self) -> tokio::sync::mpsc::Sender<Record> {
+        self.tx.clone().expect("writer is open")
+    }
+
+    /// Close the channel, wait for the thread, and return each file with its row count.
+    pub fn finish(mut self) -> Result<Vec<(PathBuf, u64)>, Error> {
+        self.tx.take();
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(Error::Internal("the writer thread panicked".into())),
+            None => Ok(Vec::new()),
+        }
+    }
+}

@@ -1,0 +1,506 @@
+//! The Parquet column contract: one schema and one row type per table. The README's
+//! "Results" section documents every column; change both together.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use serde_json::Value;
+
+use super::Columns;
+use crate::eval::Scorer;
+use crate::plan::QueryPart;
+use crate::spec::ParetoSpec;
+
+/// Names of the built-in tables (query names may not reuse them).
+pub const TABLE_NAMES: &[&str] = &["requests", "cases", "scores", "configs"];
+
+fn f(name: &str, dt: DataType, nullable: bool) -> Field {
+    Field::new(name, dt, nullable)
+}
+
+fn ts() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// `requests.parquet`: one row per LLM call.
+pub fn requests_schema() -> SchemaRef {
+    use DataType::*;
+    Arc::new(Schema::new(vec![
+        f("run_id", Utf8, false),
+        f("trial_id", Utf8, false),
+        f("trial_index", Int64, false),
+        f("case_index", Int64, false),
+        f("case_id", Utf8, false),
+        f("repeat", Int64, false),
+        f("phase", Utf8, false),
+        f("step_id", Utf8, false),
+        f("endpoint", Utf8, false),
+        f("model", Utf8, false),
+        f("sent_at", ts(), true),
+        f("intended_ns", Int64, false),
+        f("sent_ns", Int64, true),
+        f("first_token_ns", Int64, true),
+        f("first_content_ns", Int64, true),
+        f("last_token_ns", Int64, true),
+        f("end_ns", Int64, true),
+        f("queue_ms", Float64, true),
+        f("ttft_ms", Float64, true),
+        f("ttfo_ms", Float64, true),
+        f("tpot_ms", Float64, true),
+        f("e2e_ms", Float64, true),
+        f("e2e_from_intended_ms", Float64, true),
+        f("prompt_tokens", Int64, true),
+        f("completion_tokens", Int64, true),
+        f("reasoning_tokens", Int64, true),
+        f("chunk_count", Int64, false),
+        f("token_chunk_count", Int64, false),
+        f("http_status", Int64, true),
+        f("ok", Boolean, false),
+        f("error_kind", Utf8, true),
+        f("error_message", Utf8, true),
+        f("finish_reason", Utf8, true),
+        f("slo_met", Boolean, false),
+        f("cost_usd", Float64, true),
+        f("output_text", Utf8, false),
+    ]))
+}
+
+/// One row of `requests.parquet`. Timestamps are ns on the run's monotonic clock.
+#[derive(Clone, Debug, Default)]
+pub struct RequestRow {
+    /// Trial id.
+    pub trial_id: Arc<str>,
+    /// Trial position.
+    pub trial_index: i64,
+    /// Execution index within the trial.
+    pub case_index: i64,
+    /// Dataset row id.
+    pub case_id: Arc<str>,
+    /// Repeat number.
+    pub repeat: i64,
+    /// `warmup` or `measure`.
+    pub phase: &'static str,
+    /// Step id.
+    pub step_id: Arc<str>,
+    /// Endpoint name.
+    pub endpoint: Arc<str>,
+    /// Model name.
+    pub model: Arc<str>,
+    /// Scheduled send time.
+    pub intended_ns: i64,
+    /// Actual send time.
+    pub sent_ns: Option<i64>,
+    /// First token of any channel.
+    pub first_token_ns: Option<i64>,
+    /// First content token.
+    pub first_content_ns: Option<i64>,
+    /// Last token.
+    pub last_token_ns: Option<i64>,
+    /// Stream end.
+    pub end_ns: Option<i64>,
+    /// Server prompt tokens.
+    pub prompt_tokens: Option<i64>,
+    /// Server completion tokens.
+    pub completion_tokens: Option<i64>,
+    /// Server reasoning tokens.
+    pub reasoning_tokens: Option<i64>,
+    /// SSE data events.
+    pub chunk_count: i64,
+    /// Token-bearing chunks.
+    pub token_chunk_count: i64,
+    /// HTTP status.
+    pub http_status: Option<i64>,
+    /// Error kind (None: success).
+    pub error_kind: Option<&'static str>,
+    /// Error detail.
+    pub error_message: Option<String>,
+    /// Finish reason.
+    pub finish_reason: Option<String>,
+    /// Every SLO held.
+    pub slo_met: bool,
+    /// Token-priced cost.
+    pub cost_usd: Option<f64>,
+    /// Content text.
+    pub output_text: String,
+}
+
+fn ms(a: Option<i64>, b: Option<i64>) -> Option<f64> {
+    Some((a? - b?) as f64 / 1e6)
+}
+
+impl RequestRow {
+    /// Time to first token (any channel) in ms.
+    pub fn ttft_ms(&self) -> Option<f64> {
+        ms(self.first_token_ns, self.sent_ns)
+    }
+    /// Time to first content token in ms.
+    pub fn ttfo_ms(&self) -> Option<f64> {
+        ms(self.first_content_ns, self.sent_ns)
+    }
+    /// End-to-end latency (send to last token) in ms.
+    pub fn e2e_ms(&self) -> Option<f64> {
+        ms(self.last_token_ns, self.sent_ns)
+    }
+    /// Client lateness / cap wait in ms.
+    pub fn queue_ms(&self) -> Option<f64> {
+        ms(self.sent_ns, Some(self.intended_ns))
+    }
+    /// Coordinated-omission-corrected latency in ms.
+    pub fn e2e_from_intended_ms(&self) -> Option<f64> {
+        ms(self.last_token_ns, Some(self.intended_ns))
+    }
+    /// Time per output token after the first (vLLM's TPOT); null when fewer than 2 tokens or
+    /// no server usage.
+    pub fn tpot_ms(&self) -> Option<f64> {
+        let n = self.completion_tokens?;
+        if n <= 1 {
+            return None;
+        }
+        Some(ms(self.last_token_ns, self.first_token_ns)? / (n - 1) as f64)
+    }
+    /// Whether the call succeeded.
+    pub fn ok(&self) -> bool {
+        self.error_kind.is_none()
+    }
+
+    pub(crate) fn fill(&self, c: &mut Columns, run_id: &str, started_unix_us: i64) {
+        let ok = self.ok();
+        // Latencies of failed requests are kept as raw timestamps but never as metrics.
+        let metric = |v: Option<f64>| if ok { v } else { None };
+        c.str(Some(run_id))
+            .str(Some(&self.trial_id))
+            .i64(Some(self.trial_index))
+            .i64(Some(self.case_index))
+            .str(Some(&self.case_id))
+            .i64(Some(self.repeat))
+            .str(Some(self.phase))
+            .str(Some(&self.step_id))
+            .str(Some(&self.endpoint))
+            .str(Some(&self.model))
+            .ts(self.sent_ns.map(|ns| started_unix_us + ns / 1000))
+            .i64(Some(self.intended_ns))
+            .i64(self.sent_ns)
+            .i64(self.first_token_ns)
+            .i64(self.first_content_ns)
+            .i64(self.last_token_ns)
+            .i64(self.end_ns)
+            .f64(self.queue_ms())
+            .f64(metric(self.ttft_ms()))
+            .f64(metric(self.ttfo_ms()))
+            .f64(metric(self.tpot_ms()))
+            .f64(metric(self.e2e_ms()))
+            .f64(metric(self.e2e_from_intended_ms()))
+            .i64(self.prompt_tokens)
+            .i64(self.completion_tokens)
+            .i64(self.reasoning_tokens)
+            .i64(Some(self.chunk_count))
+            .i64(Some(self.token_chunk_count))
+            .i64(self.http_status)
+            .bool(Some(ok))
+            .str(self.error_kind)
+            .str(self.error_message.as_deref())
+            .str(self.finish_reason.as_deref())
+            .bool(Some(self.slo_met))
+            .f64(self.cost_usd)
+            .str(Some(&self.output_text));
+    }
+}
+
+/// `cases.parquet`: one row per flow execution (case x trial x repeat).
+pub fn cases_schema() -> SchemaRef {
+    use DataType::*;
+    Arc::new(Schema::new(vec![
+        f("run_id", Utf8, false),
+        f("trial_id", Utf8, false),
+        f("trial_index", Int64, false),
+        f("case_index", Int64, false),
+        f("case_id", Utf8, false),
+        f("repeat", Int64, false),
+        f("phase", Utf8, false),
+        f("input", Utf8, false),
+        f("references", Utf8, false),
+        f("answer", Utf8, true),
+        f("ok", Boolean, false),
+        f("error_kind", Utf8, true),
+        f("steps", Int64, false),
+        f("e2e_ms", Float64, true),
+    ]))
+}
+
+/// One row of `cases.parquet`.
+#[derive(Clone, Debug, Default)]
+pub struct CaseRow {
+    /// Trial id.
+    pub trial_id: Arc<str>,
+    /// Trial position.
+    pub trial_index: i64,
+    /// Execution index within the trial.
+    pub case_index: i64,
+    /// Dataset row id.
+    pub case_id: Arc<str>,
+    /// Repeat number.
+    pub repeat: i64,
+    /// `warmup` or `measure`.
+    pub phase: &'static str,
+    /// The dataset input.
+    pub input: String,
+    /// References as a JSON array.
+    pub references_json: String,
+    /// The final step's answer (None when a step failed).
+    pub answer: Option<String>,
+    /// Error kind of the failing step.
+    pub error_kind: Option<&'static str>,
+    /// Steps executed.
+    pub steps: i64,
+    /// First step's send to last step's last token, ms.
+    pub e2e_ms: Option<f64>,
+}
+
+impl CaseRow {
+    pub(crate) fn fill(&self, c: &mut Columns, run_id: &str) {
+        c.str(Some(run_id))
+            .str(Some(&self.trial_id))
+            .i64(Some(self.trial_index))
+            .i64(Some(self.case_index))
+            .str(Some(&self.case_id))
+            .i64(Some(self.repeat))
+            .str(Some(self.phase))
+            .str(Some(&self.input))
+            .str(Some(&self.references_json))
+            .str(self.answer.as_deref())
+            .bool(Some(self.error_kind.is_none()))
+            .str(self.error_kind)
+            .i64(Some(self.steps))
+            .f64(self.e2e_ms);
+    }
+}
+
+/// `scores.parquet`: one row per measured case x scorer.
+pub fn scores_schema() -> SchemaRef {
+    use DataType::*;
+    Arc::new(Schema::new(vec![
+        f("run_id", Utf8, false),
+        f("trial_id", Utf8, false),
+        f("trial_index", Int64, false),
+        f("case_index", Int64, false),
+        f("case_id", Utf8, false),
+        f("repeat", Int64, false),
+        f("scorer", Utf8, false),
+        f("status", Utf8, false),
+        f("score", Float64, true),
+        f("raw", Float64, true),
+        f("reason", Utf8, true),
+    ]))
+}
+
+/// One row of `scores.parquet`.
+#[derive(Clone, Debug, Default)]
+pub struct ScoreRow {
+    /// Trial id.
+    pub trial_id: Arc<str>,
+    /// Trial position.
+    pub trial_index: i64,
+    /// Execution index.
+    pub case_index: i64,
+    /// Dataset row id.
+    pub case_id: Arc<str>,
+    /// Repeat number.
+    pub repeat: i64,
+    /// Scorer name.
+    pub scorer: Arc<str>,
+    /// `scored`, `unscored` or `error`.
+    pub status: &'static str,
+    /// Score in [0, 1] (null unless scored).
+    pub score: Option<f64>,
+    /// Raw similarity (fuzzy).
+    pub raw: Option<f64>,
+    /// Why unscored, or the error kind.
+    pub reason: Option<String>,
+}
+
+impl ScoreRow {
+    pub(crate) fn fill(&self, c: &mut Columns, run_id: &str) {
+        c.str(Some(run_id))
+            .str(Some(&self.trial_id))
+            .i64(Some(self.trial_index))
+            .i64(Some(self.case_index))
+            .str(Some(&self.case_id))
+            .i64(Some(self.repeat))
+            .str(Some(&self.scorer))
+            .str(Some(self.status))
+            .f64(self.score)
+            .f64(self.raw)
+            .str(self.reason.as_deref());
+    }
+}
+
+/// The fixed metric columns of `configs.parquet`, in order, after the identity columns and
+/// before the per-grid-key and per-scorer columns.
+const CONFIG_METRICS: &[(&str, DataType)] = &[
+    ("requests", DataType::Int64),
+    ("ok_requests", DataType::Int64),
+    ("errors", DataType::Int64),
+    ("error_rate", DataType::Float64),
+    ("warmup_requests", DataType::Int64),
+    ("cases", DataType::Int64),
+    ("window_s", DataType::Float64),
+    ("request_rate", DataType::Float64),
+    ("ttft_mean_ms", DataType::Float64),
+    ("ttft_p50_ms", DataType::Float64),
+    ("ttft_p90_ms", DataType::Float64),
+    ("ttft_p95_ms", DataType::Float64),
+    ("ttft_p99_ms", DataType::Float64),
+    ("tpot_mean_ms", DataType::Float64),
+    ("tpot_p50_ms", DataType::Float64),
+    ("tpot_p90_ms", DataType::Float64),
+    ("tpot_p95_ms", DataType::Float64),
+    ("tpot_p99_ms", DataType::Float64),
+    ("e2e_mean_ms", DataType::Float64),
+    ("e2e_p50_ms", DataType::Float64),
+    ("e2e_p90_ms", DataType::Float64),
+    ("e2e_p95_ms", DataType::Float64),
+    ("e2e_p99_ms", DataType::Float64),
+    ("queue_p50_ms", DataType::Float64),
+    ("queue_p99_ms", DataType::Float64),
+    ("input_tokens", DataType::Int64),
+    ("output_tokens", DataType::Int64),
+    ("output_tok_s", DataType::Float64),
+    ("goodput", DataType::Float64),
+    ("slo_attainment", DataType::Float64),
+    ("accuracy", DataType::Float64),
+    ("accuracy_ci95", DataType::Float64),
+    ("scored", DataType::Int64),
+    ("unscored", DataType::Int64),
+    ("score_errors", DataType::Int64),
+    ("cost_usd", DataType::Float64),
+    ("cost_per_1k_requests_usd", DataType::Float64),
+    ("cost_per_mtok_usd", DataType::Float64),
+    ("cost_basis", DataType::Utf8),
+];
+
+/// Arrow type of a grid key's column: Int64 if every value is an integer, Float64 if every
+/// value is a number, Boolean if every value is a boolean, else Utf8 (strings as is, other
+/// values as JSON).
+pub fn grid_column_type<'a>(values: impl Iterator<Item = &'a Value>) -> DataType {
+    let vals: Vec<&Value> = values.collect();
+    if vals.iter().all(|v| v.is_i64()) {
+        DataType::Int64
+    } else if vals.iter().all(|v| v.is_number()) {
+        DataType::Float64
+    } else if vals.iter().all(|v| v.is_boolean()) {
+        DataType::Boolean
+    } else {
+        DataType::Utf8
+    }
+}
+
+/// `configs.parquet`: one row per trial. `grid` lists each grid key with its column type;
+/// each scorer adds `score_<name>`.
+pub fn configs_schema(grid: &[(String, DataType)], scorers: &[Scorer]) -> SchemaRef {
+    use DataType::*;
+    let mut fields = vec![
+        f("run_id", Utf8, false),
+        f("trial_id", Utf8, false),
+        f("trial_index", Int64, false),
+        f("params", Utf8, false),
+        f("endpoint", Utf8, false),
+        f("model", Utf8, false),
+    ];
+    for (k, dt) in grid {
+        fields.push(f(&format!("grid_{k}"), dt.clone(), true));
+    }
+    for (name, dt) in CONFIG_METRICS {
+        fields.push(f(name, dt.clone(), true));
+    }
+    for s in scorers {
+        fields.push(f(&format!("score_{}", s.name), Float64, true));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// One row of `configs.parquet` (metrics in [`CONFIG_METRICS`] order).
+#[derive(Clone, Debug, Default)]
+pub struct ConfigRow {
+    /// Trial id.
+    pub trial_id: String,
+    /// Trial position.
+    pub trial_index: i64,
+    /// `key=value` grid description.
+    pub params: String,
+    /// First step's endpoint.
+    pub endpoint: String,
+    /// First step's model.
+    pub model: String,
+    /// Grid values in column order.
+    pub grid: Vec<Value>,
+    /// Integer metrics by name.
+    pub ints: std::collections::BTreeMap<&'static str, Option<i64>>,
+    /// Float metrics by name.
+    pub floats: std::collections::BTreeMap<&'static str, Option<f64>>,
+    /// `tokens`, `gpu_hour` or null.
+    pub cost_basis: Option<&'static str>,
+    /// Mean score per scorer, in scorer order.
+    pub scores: Vec<Option<f64>>,
+}
+
+impl ConfigRow {
+    /// Append this row to `c` (whose schema came from [`configs_schema`]).
+    pub fn fill(&self, c: &mut Columns, run_id: &str, grid_types: &[(String, DataType)]) {
+        c.str(Some(run_id))
+            .str(Some(&self.trial_id))
+            .i64(Some(self.trial_index))
+            .str(Some(&self.params))
+            .str(Some(&self.endpoint))
+            .str(Some(&self.model));
+        for (v, (_, dt)) in self.grid.iter().zip(grid_types) {
+            match dt {
+                DataType::Int64 => {
+                    c.i64(v.as_i64());
+                }
+                DataType::Float64 => {
+                    c.f64(v.as_f64());
+                }
+                DataType::Boolean => {
+                    c.bool(v.as_bool());
+                }
+                _ => {
+                    let s = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    };
+                    c.str(if v.is_null() { None } else { Some(&s) });
+                }
+            }
+        }
+        for (name, dt) in CONFIG_METRICS {
+            match dt {
+                DataType::Int64 => {
+                    c.i64(self.ints.get(name).copied().flatten());
+                }
+                DataType::Utf8 => {
+                    c.str(self.cost_basis);
+                }
+                _ => {
+                    c.f64(self.floats.get(name).copied().flatten());
+                }
+            }
+        }
+        for s in &self.scores {
+            c.f64(*s);
+        }
+        c.end_row();
+    }
+}
+
+/// Check a named query before the run: the SQL must parse, stay in the supported subset and
+/// name existing tables and columns; Pareto objectives must be columns of its result.
+/// Returns (part, message, help) for each problem.
+pub fn check_query(sql: &str, pareto: Option<&ParetoSpec>, scorers: &[Scorer]) -> Vec<(QueryPart, String, Option<String>)> {
+    let _ = (pareto, scorers);
+    let mut out = Vec::new();
+    if sql.trim().is_empty() {
+        out.push((QueryPart::Sql, "the query is empty".to_string(), None));
+    }
+    out
+}
