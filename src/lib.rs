@@ -14,3 +14,7 @@ pub mod query;
 pub mod sim;
 pub mod spec;
 pub mod store;
+pub mod cli;
+pub mod exec;
+pub mod report;
+pub mod rng;

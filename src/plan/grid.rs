@@ -98,16 +98,13 @@ pub fn expand(grid: Option<&GridSpec>) -> Result<Vec<GridPoint>, Vec<GridError>>
     Ok(points)
 }
 
-/// The trial id of a grid point: 12 hex digits of a 64-bit FNV-1a hash of its canonical JSON
-/// (keys sorted, compact).
+/// The trial id of a grid point: 12 hex digits of a 64-bit hash (FNV-1a, then one splitmix64
+/// round) of its canonical JSON (keys sorted, compact).
 pub fn trial_id(point: &GridPoint) -> String {
     let canonical = serde_json::to_string(point).unwrap_or_default();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in canonical.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{:016x}", h)[..12].to_string()
+    // FNV alone barely changes for similar inputs; a splitmix64 round spreads the bits.
+    let mut h = crate::rng::fnv1a64(canonical.as_bytes());
+    format!("{:016x}", crate::rng::splitmix64(&mut h))[..12].to_string()
 }
 
 /// `key=value` pairs for display, e.g. `endpoint=sim-small temperature=0.7`.

@@ -497,11 +497,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                     PromptPlan::Messages(m) => {
                         let mut all = String::new();
                         let mut err = None;
-                        for (j, (_, t)) in m.iter().enumerate() {
+                        for (j, (role, t)) in m.iter().enumerate() {
                             match templates.render(t, &ctx) {
                                 Ok(s) => {
-                                    all.push_str(&s);
-                                    all.push('\n');
+                                    all.push_str(&format!("[{}] {s}\n", format!("{role:?}").to_lowercase()));
                                 }
                                 Err(e) => {
                                     err = Some((lp.key("messages").index(j).key("content"), e));

@@ -65,3 +65,9 @@ impl SimServer {
         todo!("sim helper")
     }
 }
+
+/// Serve until Ctrl-C (for `frontier sim-server`).
+pub async fn serve_forever(config: SimConfig, addr: SocketAddr) -> std::io::Result<()> {
+    let _ = (config, addr);
+    todo!("sim helper")
+}

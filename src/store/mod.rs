@@ -21,7 +21,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::error::Error;
 pub use columns::Columns;
-pub use tables::{CaseRow, ConfigRow, RequestRow, ScoreRow, check_query, configs_schema, TABLE_NAMES};
+pub use tables::{CaseRow, ConfigRow, RequestRow, ScoreRow, TABLE_NAMES, check_query, configs_schema};
 
 /// Version of the Parquet column contract (README, "Results").
 pub const SCHEMA_VERSION: &str = "1";

@@ -1,0 +1,358 @@
+//! The command line: argument types (clap), one function per command, and the one place where
+//! errors become messages and exit codes (README, "Exit codes").
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Error;
+use crate::plan::Plan;
+use crate::spec::load::load;
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: the run failed (every request failed, interrupted, I/O error).
+pub const EXIT_RUN_FAILED: i32 = 1;
+/// Exit code: invalid pipeline, arguments or query.
+pub const EXIT_INVALID: i32 = 2;
+
+/// Declarative LLM deployment experiments: latency, cost and accuracy on one Pareto frontier.
+#[derive(Debug, Parser)]
+#[command(name = "frontier", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline and write its results.
+    Run {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Results root: the run goes to OUT/<pipeline name>/<run id>/.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Override a value of the pipeline, e.g. --set workload.requests=10 (YAML value).
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        set: Vec<String>,
+        /// Never draw the progress bar (it is off anyway when stdout is not a terminal).
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Check pipelines without sending anything (exit 2 if any is invalid).
+    Validate {
+        /// Pipeline files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Override values before validating.
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        set: Vec<String>,
+    },
+    /// Print the expanded grid, the number of requests and the first rendered prompt.
+    Plan {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Override values.
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        set: Vec<String>,
+    },
+    /// Print the JSON Schema of the pipeline format.
+    Schema,
+    /// Run SQL over a finished run's tables (requests, cases, scores, configs, query results).
+    Query {
+        /// The run folder (OUT/<pipeline>/<run id>).
+        run_dir: PathBuf,
+        /// The SQL (the subset in the README; `pareto(table, min(col), max(col))` in FROM).
+        sql: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Serve the simulated engine over HTTP (OpenAI-compatible) until Ctrl-C.
+    SimServer {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        listen: SocketAddr,
+        /// Model name to serve.
+        #[arg(long, default_value = "sim")]
+        model: String,
+        /// Take the profile (and the datasets the engine knows) from this pipeline's
+        /// simulated endpoint named by --endpoint.
+        #[arg(long, requires = "endpoint")]
+        pipeline: Option<PathBuf>,
+        /// The simulated endpoint of --pipeline to serve.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Continuous-batching slots.
+        #[arg(long)]
+        slots: Option<u32>,
+        /// Decode step time with one sequence, ms.
+        #[arg(long)]
+        decode_ms: Option<f64>,
+        /// Prefill throughput, prompt tokens per second.
+        #[arg(long)]
+        prefill_tok_s: Option<f64>,
+        /// Probability of a correct answer at temperature 0.
+        #[arg(long)]
+        quality: Option<f64>,
+        /// Oracle seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+}
+
+/// Output formats of `frontier query`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned text.
+    Table,
+    /// CSV with a header.
+    Csv,
+    /// One JSON object per row.
+    Jsonl,
+}
+
+/// Parse arguments, run, render errors; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_INVALID } else { EXIT_OK };
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let text = e.to_string();
+            let _ = writeln!(std::io::stderr(), "{}", text.trim_end());
+            e.exit_code()
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
+}
+
+/// Write to stdout; a closed pipe (`frontier ... | head`) ends the program successfully.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_OK);
+        }
+    }
+}
+
+fn load_plan(file: &Path, set: &[String]) -> Result<Plan, Error> {
+    let loaded = load(file, set)?;
+    Ok(crate::plan::build(&loaded)?)
+}
+
+fn dispatch(cli: Cli) -> Result<i32, Error> {
+    match cli.command {
+        Command::Run { file, out, set, no_progress } => {
+            let plan = Arc::new(load_plan(&file, &set)?);
+            let opts = crate::exec::RunOptions { out_dir: out, progress: !no_progress };
+            let outcome = runtime()?.block_on(crate::exec::run(plan, &opts))?;
+            emit(&crate::report::summary(&outcome));
+            if outcome.requests > 0 && outcome.failed == outcome.requests {
+                let _ = writeln!(std::io::stderr(), "error: every request failed (see error_kind and error_message in requests.parquet)");
+                return Ok(EXIT_RUN_FAILED);
+            }
+            if outcome.requests == 0 {
+                let _ = writeln!(std::io::stderr(), "error: no request was sent");
+                return Ok(EXIT_RUN_FAILED);
+            }
+            if outcome.interrupted {
+                return Ok(EXIT_RUN_FAILED);
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Validate { files, set } => {
+            let mut failed = 0;
+            for f in &files {
+                match load_plan(f, &set) {
+                    Ok(plan) => emit(&format!(
+                        "ok: {} ({} trial{}, {} requests)\n",
+                        f.display(),
+                        plan.trials.len(),
+                        if plan.trials.len() == 1 { "" } else { "s" },
+                        plan.total_requests().map(|n| n.to_string()).unwrap_or_else(|| "duration-bounded".into())
+                    )),
+                    Err(e) => {
+                        failed += 1;
+                        let _ = writeln!(std::io::stderr(), "{}", e.to_string().trim_end());
+                    }
+                }
+            }
+            Ok(if failed > 0 { EXIT_INVALID } else { EXIT_OK })
+        }
+        Command::Plan { file, set } => {
+            let plan = load_plan(&file, &set)?;
+            emit(&describe_plan(&plan));
+            Ok(EXIT_OK)
+        }
+        Command::Schema => {
+            let schema = crate::spec::schema::pipeline_schema();
+            emit(&(serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"));
+            Ok(EXIT_OK)
+        }
+        Command::Query { run_dir, sql, format } => {
+            if !run_dir.is_dir() {
+                return Err(Error::Usage(format!("{} is not a run folder (expected OUT/<pipeline>/<run id>)", run_dir.display())));
+            }
+            let tables = crate::query::Tables::load_run(&run_dir).map_err(|e| Error::Run(format!("{}: {e}", run_dir.display())))?;
+            let batch = crate::query::execute(&tables, &sql).map_err(|e| crate::report::query_error(&e, &tables, &run_dir, &sql))?;
+            emit(&match format {
+                Format::Table => crate::report::render_table(&batch, None, None),
+                Format::Csv => to_csv(&batch),
+                Format::Jsonl => to_jsonl(&batch),
+            });
+            Ok(EXIT_OK)
+        }
+        Command::SimServer { listen, model, pipeline, endpoint, slots, decode_ms, prefill_tok_s, quality, seed } => {
+            let mut profile = crate::spec::SimProfile::default();
+            let mut knowledge = Vec::new();
+            let mut model = model;
+            if let (Some(p), Some(name)) = (pipeline, endpoint) {
+                let plan = load_plan(&p, &[])?;
+                match plan.spec.endpoints.get(&name) {
+                    Some(crate::spec::EndpointSpec::Simulated(s)) => {
+                        profile = s.profile.clone();
+                        model = s.model.clone().unwrap_or(name.clone());
+                    }
+                    _ => return Err(Error::Usage(format!("{} has no simulated endpoint named `{name}`", p.display()))),
+                }
+                for d in plan.datasets.values() {
+                    knowledge.extend(d.rows.iter().map(|r| (r.input.clone(), r.references.clone())));
+                }
+            }
+            if let Some(v) = slots {
+                profile.slots = v;
+            }
+            if let Some(v) = decode_ms {
+                profile.decode_ms = v;
+            }
+            if let Some(v) = prefill_tok_s {
+                profile.prefill_tok_s = v;
+            }
+            if let Some(v) = quality {
+                profile.quality = v;
+            }
+            if let Some(v) = seed {
+                profile.seed = v;
+            }
+            let cfg = crate::sim::SimConfig {
+                model: model.clone(),
+                profile,
+                knowledge: Arc::new(crate::sim::Knowledge::new(knowledge)),
+            };
+            let _ = writeln!(std::io::stderr(), "simulated engine `{model}` on http://{listen}/v1 (Ctrl-C to stop)");
+            runtime()?
+                .block_on(crate::sim::serve_forever(cfg, listen))
+                .map_err(|e| Error::Run(format!("sim-server on {listen}: {e}")))?;
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+/// The text of `frontier plan`.
+pub fn describe_plan(plan: &Plan) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "pipeline {} ({})", plan.name, plan.file.display());
+    if let Some(d) = &plan.spec.description {
+        let _ = writeln!(out, "  {}", d.trim());
+    }
+    let _ = writeln!(
+        out,
+        "dataset `{}`: {} rows; warmup {}, repeats {}, seed {}",
+        plan.dataset.name,
+        plan.dataset.rows.len(),
+        plan.warmup,
+        plan.repeats,
+        plan.seed
+    );
+    let _ = writeln!(out, "{} trial{}:", plan.trials.len(), if plan.trials.len() == 1 { "" } else { "s" });
+    for t in &plan.trials {
+        let arrival = match &t.arrival {
+            crate::plan::Arrival::Closed { concurrency } => format!("concurrency {concurrency}"),
+            crate::plan::Arrival::Open { process, rate, max_concurrency } => format!(
+                "{} {rate}/s{}",
+                match process {
+                    crate::plan::OpenProcess::Constant => "constant",
+                    crate::plan::OpenProcess::Poisson => "poisson",
+                },
+                max_concurrency.map(|c| format!(" (max {c} in flight)")).unwrap_or_default()
+            ),
+        };
+        let size = match (t.cases, t.duration) {
+            (Some(c), _) => format!("{} requests", c * t.steps.len() as u64),
+            (None, Some(d)) => format!("for {:?}", d),
+            (None, None) => "unbounded".into(),
+        };
+        let endpoints: Vec<&str> = t.steps.iter().map(|s| s.endpoint.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  [{}] {}  {}  endpoint={}  {}  {}",
+            t.index,
+            t.id,
+            crate::plan::grid::describe(&t.grid),
+            endpoints.join(","),
+            arrival,
+            size
+        );
+    }
+    match plan.total_requests() {
+        Some(n) => {
+            let _ = writeln!(out, "requests to send: {n}");
+        }
+        None => {
+            let _ = writeln!(out, "requests to send: bounded by duration");
+        }
+    }
+    let _ = writeln!(out, "scorers: {}", if plan.scorers.is_empty() { "(none)".to_string() } else { plan.scorers.iter().map(|s| s.name.clone()).collect::<Vec<_>>().join(", ") });
+    let _ = writeln!(out, "queries: {}", if plan.queries.is_empty() { "(none)".to_string() } else { plan.queries.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>().join(", ") });
+    let _ = writeln!(out, "first rendered prompt (trial 0, first row):\n---\n{}\n---", plan.first_prompt);
+    out
+}
+
+fn to_csv(batch: &arrow_array::RecordBatch) -> String {
+    let rows = crate::report::rows_as_text(batch);
+    let esc = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = String::new();
+    let header: Vec<String> = batch.schema().fields().iter().map(|f| esc(f.name())).collect();
+    out.push_str(&header.join(","));
+    out.push('\n');
+    for r in rows {
+        out.push_str(&r.iter().map(|c| c.as_deref().map(esc).unwrap_or_default()).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn to_jsonl(batch: &arrow_array::RecordBatch) -> String {
+    let mut out = String::new();
+    for r in crate::report::rows_as_json(batch) {
+        out.push_str(&r.to_string());
+        out.push('\n');
+    }
+    out
+}

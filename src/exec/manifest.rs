@@ -1,0 +1,135 @@
+//! `manifest.json`: what ran (the resolved pipeline, seed, versions), when, and what it wrote.
+//! Written when the run starts (status `running`) and rewritten when it ends.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::plan::Plan;
+
+/// The manifest's content.
+#[derive(Clone, Debug, Serialize)]
+pub struct Manifest {
+    /// frontier's version.
+    pub frontier_version: &'static str,
+    /// Parquet column contract version.
+    pub schema_version: &'static str,
+    /// Run id.
+    pub run_id: String,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Pipeline file as given.
+    pub pipeline_file: String,
+    /// FNV-1a 64 hash of the pipeline file's text (hex).
+    pub pipeline_hash: String,
+    /// Git commit of the pipeline's repository, when it is in one.
+    pub git_commit: Option<String>,
+    /// The pipeline as resolved (after `--set`).
+    pub resolved_pipeline: Value,
+    /// Workload seed.
+    pub seed: u64,
+    /// `running`, `completed`, `interrupted` or `failed` (every request failed).
+    pub status: &'static str,
+    /// Start (UTC).
+    pub started_at: String,
+    /// End (UTC).
+    pub ended_at: Option<String>,
+    /// Trials: index, id, grid values.
+    pub trials: Vec<Value>,
+    /// LLM calls sent.
+    pub requests: u64,
+    /// LLM calls failed.
+    pub failed_requests: u64,
+    /// Files written (relative to the run folder) with row counts.
+    pub files: Vec<Value>,
+}
+
+impl Manifest {
+    /// The manifest of a run that is starting.
+    pub fn running(plan: &Plan, run_id: &str, started: DateTime<Utc>) -> Self {
+        let source = std::fs::read(&plan.file).unwrap_or_default();
+        Manifest {
+            frontier_version: env!("CARGO_PKG_VERSION"),
+            schema_version: crate::store::SCHEMA_VERSION,
+            run_id: run_id.to_string(),
+            pipeline: plan.name.clone(),
+            pipeline_file: plan.file.display().to_string(),
+            pipeline_hash: format!("{:016x}", crate::rng::fnv1a64(&source)),
+            git_commit: git_commit(&plan.file),
+            resolved_pipeline: serde_json::to_value(&plan.spec).unwrap_or(Value::Null),
+            seed: plan.seed,
+            status: "running",
+            started_at: started.to_rfc3339(),
+            ended_at: None,
+            trials: plan
+                .trials
+                .iter()
+                .map(|t| serde_json::json!({"index": t.index, "trial_id": t.id, "grid": t.grid}))
+                .collect(),
+            requests: 0,
+            failed_requests: 0,
+            files: Vec::new(),
+        }
+    }
+
+    /// Record the end of the run.
+    pub fn finish(&mut self, ended: DateTime<Utc>, interrupted: bool, requests: u64, failed: u64, files: &[(PathBuf, u64)], run_dir: &Path) {
+        self.ended_at = Some(ended.to_rfc3339());
+        self.status = if interrupted {
+            "interrupted"
+        } else if requests > 0 && failed == requests {
+            "failed"
+        } else {
+            "completed"
+        };
+        self.requests = requests;
+        self.failed_requests = failed;
+        self.files = files
+            .iter()
+            .map(|(p, rows)| {
+                let rel = p.strip_prefix(run_dir).unwrap_or(p);
+                serde_json::json!({"path": rel.display().to_string(), "rows": rows})
+            })
+            .collect();
+    }
+}
+
+/// Write `manifest.json` into `dir`.
+pub fn write(dir: &Path, m: &Manifest) -> Result<(), Error> {
+    let path = dir.join("manifest.json");
+    let text = serde_json::to_string_pretty(m).map_err(|e| Error::Internal(format!("manifest: {e}")))?;
+    std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))
+}
+
+/// The commit of the repository holding `file`, read from `.git` without running git.
+fn git_commit(file: &Path) -> Option<String> {
+    let mut dir = std::fs::canonicalize(file).ok()?.parent()?.to_path_buf();
+    loop {
+        let git = dir.join(".git");
+        if git.is_dir() {
+            let head = std::fs::read_to_string(git.join("HEAD")).ok()?;
+            let head = head.trim();
+            return match head.strip_prefix("ref: ") {
+                None => Some(head.to_string()),
+                Some(r) => std::fs::read_to_string(git.join(r))
+                    .ok()
+                    .map(|s| s.trim().to_string())
+                    .or_else(|| packed_ref(&git, r)),
+            };
+        }
+        if !dir.pop() {
+            return None;
+        }
+    }
+}
+
+fn packed_ref(git: &Path, name: &str) -> Option<String> {
+    let packed = std::fs::read_to_string(git.join("packed-refs")).ok()?;
+    packed.lines().find_map(|l| {
+        let (hash, r) = l.split_once(' ')?;
+        (r == name).then(|| hash.to_string())
+    })
+}

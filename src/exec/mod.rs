@@ -1,0 +1,654 @@
+//! Running a plan: trials one after another; in each, one schedule drives one worker loop that
+//! starts flow executions (cases), each running its steps through the client; records stream
+//! to the store as they complete; scores are computed on the rayon pool when a trial ends; the
+//! run ends with `configs.parquet`, the named queries and the manifest.
+
+pub mod manifest;
+pub mod schedule;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arrow_array::RecordBatch;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Map, json};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::client::{Api, CallError, CallOutcome, ErrorKind, LlmClient, LlmRequest};
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::eval::{Answer, Score, score_all};
+use crate::plan::{Arrival, Plan, Trial};
+use crate::sim::{Knowledge, SimConfig, SimServer};
+use crate::spec::{ApiKind, EndpointSpec, PricingSpec};
+use crate::store::{CaseRow, Columns, ConfigRow, Record, RequestRow, RunWriter, ScoreRow, configs_schema};
+use schedule::Schedule;
+use stats::{RequestMetrics, TrialResults};
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Results root (`<out>/<pipeline>/<run_id>/`).
+    pub out_dir: PathBuf,
+    /// Draw a progress bar (only when stdout is a terminal).
+    pub progress: bool,
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// Run id.
+    pub run_id: String,
+    /// The run's folder.
+    pub run_dir: PathBuf,
+    /// Files written with their row counts.
+    pub files: Vec<(PathBuf, u64)>,
+    /// The `configs` table.
+    pub configs: RecordBatch,
+    /// Each named query's result.
+    pub queries: Vec<(String, RecordBatch)>,
+    /// LLM calls sent (all phases).
+    pub requests: u64,
+    /// LLM calls that failed.
+    pub failed: u64,
+    /// The run was interrupted (Ctrl-C).
+    pub interrupted: bool,
+    /// Wall time in seconds.
+    pub wall_s: f64,
+}
+
+/// Where a step's requests go during one trial.
+#[derive(Clone)]
+struct StepTarget {
+    url: String,
+    api_key: Option<String>,
+    api: Api,
+    token_prices: Option<(f64, f64)>,
+}
+
+/// State shared by the tasks of one trial.
+struct TrialShared {
+    plan: Arc<Plan>,
+    trial: Trial,
+    trial_id: Arc<str>,
+    targets: Vec<StepTarget>,
+    step_names: Vec<(Arc<str>, Arc<str>, Arc<str>)>,
+    client: LlmClient,
+    clock: Clock,
+    tx: tokio::sync::mpsc::Sender<Record>,
+    metrics: Mutex<Vec<RequestMetrics>>,
+    answers: Mutex<Vec<MeasuredCase>>,
+    progress: ProgressBar,
+    errors: std::sync::atomic::AtomicU64,
+    cancel: watch::Receiver<bool>,
+}
+
+/// A measured case's answer, kept until the trial is scored.
+struct MeasuredCase {
+    case_index: u64,
+    row: usize,
+    repeat: u64,
+    answer: String,
+    error: Option<&'static str>,
+}
+
+/// Run every trial of `plan` and write the results.
+pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error> {
+    let wall_start = Instant::now();
+    let started = chrono::Utc::now();
+    let run_id = format!("{}-{:04x}", started.format("%Y%m%dT%H%M%SZ"), run_suffix());
+    let run_dir = opts.out_dir.join(&plan.name).join(&run_id);
+    std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(&run_dir, e))?;
+    let targets_by_endpoint = resolve_api_keys(&plan)?;
+    manifest::write(&run_dir, &manifest::Manifest::running(&plan, &run_id, started))?;
+
+    let clock = Clock::start();
+    let started_unix_us = started.timestamp_micros() - clock.now_ns() / 1000;
+    let writer = RunWriter::start(&run_dir, &run_id, started_unix_us)?;
+    let client = LlmClient::new().map_err(|e| Error::Run(format!("cannot build the HTTP client: {e}")))?;
+    let knowledge = Arc::new(Knowledge::new(
+        plan.datasets
+            .values()
+            .flat_map(|d| d.rows.iter().map(|r| (r.input.clone(), r.references.clone())))
+            .collect(),
+    ));
+
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = cancel_tx.send(true);
+        }
+    });
+
+    let total = plan.total_requests();
+    let progress = if opts.progress && std::io::stdout().is_terminal() {
+        let pb = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(10));
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} requests  {per_sec}  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let mut config_rows: Vec<ConfigRow> = Vec::new();
+    let (mut sent, mut failed) = (0u64, 0u64);
+    for trial in &plan.trials {
+        if *cancel_rx.borrow() {
+            break;
+        }
+        progress.set_message(format!("trial {}/{} {}", trial.index + 1, plan.trials.len(), crate::plan::grid::describe(&trial.grid)));
+        let (targets, sims) = start_targets(&plan, trial, &targets_by_endpoint, &knowledge).await?;
+        let shared = Arc::new(TrialShared {
+            plan: plan.clone(),
+            trial: trial.clone(),
+            trial_id: Arc::from(trial.id.as_str()),
+            step_names: trial
+                .steps
+                .iter()
+                .map(|s| (Arc::from(s.step_id.as_str()), Arc::from(s.endpoint.as_str()), Arc::from(s.model.as_str())))
+                .collect(),
+            targets,
+            client: client.clone(),
+            clock,
+            tx: writer.sender(),
+            metrics: Mutex::new(Vec::new()),
+            answers: Mutex::new(Vec::new()),
+            progress: progress.clone(),
+            errors: Default::default(),
+            cancel: cancel_rx.clone(),
+        });
+        run_trial(shared.clone()).await;
+        for s in sims {
+            s.shutdown().await;
+        }
+        let shared = Arc::try_unwrap(shared).map_err(|_| Error::Internal("trial tasks outlived their trial".into()))?;
+        let metrics = shared.metrics.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut answers = shared.answers.into_inner().unwrap_or_else(|p| p.into_inner());
+        answers.sort_by_key(|a| a.case_index);
+        sent += metrics.len() as u64;
+        failed += metrics.iter().filter(|m| !m.ok).count() as u64;
+
+        // Score on the rayon pool, away from the I/O tasks.
+        let scores = {
+            let plan = plan.clone();
+            let answers_for_scoring: Vec<(String, usize, Option<&'static str>)> =
+                answers.iter().map(|a| (a.answer.clone(), a.row, a.error)).collect();
+            tokio::task::spawn_blocking(move || {
+                let list: Vec<Answer<'_>> = answers_for_scoring
+                    .iter()
+                    .map(|(text, row, error)| Answer {
+                        text,
+                        references: &plan.dataset.rows[*row].references,
+                        error: *error,
+                    })
+                    .collect();
+                score_all(&plan.scorers, &list)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("scoring task failed: {e}")))?
+        };
+        for (case, case_scores) in answers.iter().zip(&scores) {
+            for (scorer, score) in plan.scorers.iter().zip(case_scores) {
+                let (status, value, raw, reason) = match score {
+                    Score::Scored { value, raw } => ("scored", Some(*value), *raw, None),
+                    Score::Unscored(r) => ("unscored", None, None, Some(r.to_string())),
+                    Score::Error(k) => ("error", None, None, Some(k.clone())),
+                };
+                let row = ScoreRow {
+                    trial_id: shared.trial_id.clone(),
+                    trial_index: trial.index as i64,
+                    case_index: case.case_index as i64,
+                    case_id: Arc::from(plan.dataset.rows[case.row].id.as_str()),
+                    repeat: case.repeat as i64,
+                    scorer: Arc::from(scorer.name.as_str()),
+                    status,
+                    score: value,
+                    raw,
+                    reason,
+                };
+                send(&shared.tx, Record::Score(Box::new(row))).await?;
+            }
+        }
+        let row = stats::summarise(&TrialResults {
+            plan: &plan,
+            trial,
+            requests: &metrics,
+            cases: answers.len() as u64,
+            scores: &scores,
+        });
+        let line = trial_line(trial, plan.trials.len(), &row);
+        if progress.is_hidden() {
+            println!("{line}");
+        } else {
+            progress.println(line);
+        }
+        config_rows.push(row);
+    }
+    progress.finish_and_clear();
+    ctrl_c.abort();
+    let interrupted = *cancel_rx.borrow();
+
+    let mut files = writer.finish()?;
+    // configs.parquet
+    let grid_types: Vec<(String, arrow_schema::DataType)> = grid_types(&plan);
+    let schema = configs_schema(&grid_types, &plan.scorers);
+    let mut cols = Columns::new(schema);
+    for r in &config_rows {
+        r.fill(&mut cols, &run_id, &grid_types);
+    }
+    let configs = cols.finish();
+    let configs_path = run_dir.join("configs.parquet");
+    crate::store::write_batch(&configs_path, &configs, &run_id)?;
+    files.push((configs_path, configs.num_rows() as u64));
+
+    // Named queries over the finished tables.
+    let mut queries = Vec::new();
+    if !plan.queries.is_empty() {
+        let tables = crate::query::Tables::load_run(&run_dir).map_err(|e| Error::Run(format!("loading results for queries: {e}")))?;
+        for (name, q) in &plan.queries {
+            let batch = crate::report::run_named_query(&tables, &run_dir, q)?;
+            let path = run_dir.join(format!("{name}.parquet"));
+            crate::store::write_batch(&path, &batch, &run_id)?;
+            files.push((path, batch.num_rows() as u64));
+            queries.push((name.clone(), batch));
+        }
+    }
+
+    let ended = chrono::Utc::now();
+    let mut m = manifest::Manifest::running(&plan, &run_id, started);
+    m.finish(ended, interrupted, sent, failed, &files, &run_dir);
+    manifest::write(&run_dir, &m)?;
+    files.push((run_dir.join("manifest.json"), 0));
+    Ok(RunOutcome {
+        run_id,
+        run_dir,
+        files,
+        configs,
+        queries,
+        requests: sent,
+        failed,
+        interrupted,
+        wall_s: wall_start.elapsed().as_secs_f64(),
+    })
+}
+
+fn run_suffix() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mut x = u64::from(nanos) ^ (u64::from(std::process::id()) << 32);
+    crate::rng::splitmix64(&mut x) as u16
+}
+
+fn grid_types(plan: &Plan) -> Vec<(String, arrow_schema::DataType)> {
+    let keys: Vec<String> = plan.trials.first().map(|t| t.grid.keys().cloned().collect()).unwrap_or_default();
+    keys.into_iter()
+        .map(|k| {
+            let dt = crate::store::tables::grid_column_type(plan.trials.iter().filter_map(|t| t.grid.get(&k)));
+            (k, dt)
+        })
+        .collect()
+}
+
+fn trial_line(trial: &Trial, n: usize, row: &ConfigRow) -> String {
+    let f = |k: &str| row.floats.get(k).copied().flatten();
+    let fmt = |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "-".into());
+    format!(
+        "trial {}/{} {} {}: {} requests, {} errors, ttft p95 {} ms, e2e p95 {} ms, accuracy {}",
+        trial.index + 1,
+        n,
+        trial.id,
+        crate::plan::grid::describe(&trial.grid),
+        row.ints.get("requests").copied().flatten().unwrap_or(0),
+        row.ints.get("errors").copied().flatten().unwrap_or(0),
+        fmt(f("ttft_p95_ms"), 1),
+        fmt(f("e2e_p95_ms"), 1),
+        fmt(f("accuracy"), 3),
+    )
+}
+
+/// API keys come from the environment, checked before anything is sent.
+fn resolve_api_keys(plan: &Plan) -> Result<HashMap<String, Option<String>>, Error> {
+    let mut keys = HashMap::new();
+    for (name, ep) in &plan.spec.endpoints {
+        if let EndpointSpec::Openai(o) = ep {
+            let used = plan.trials.iter().any(|t| t.steps.iter().any(|s| &s.endpoint == name));
+            let key = match (&o.api_key_env, used) {
+                (Some(var), true) => match std::env::var(var) {
+                    Ok(v) if !v.is_empty() => Some(v),
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "endpoint `{name}` reads its API key from the environment variable `{var}` (endpoints.{name}.api_key_env), which is not set\n  help: export {var}=... before running"
+                        )));
+                    }
+                },
+                _ => None,
+            };
+            keys.insert(name.clone(), key);
+        }
+    }
+    Ok(keys)
+}
+
+/// Start a simulated engine for each simulated endpoint the trial uses and resolve every
+/// step's URL.
+async fn start_targets(
+    plan: &Plan,
+    trial: &Trial,
+    keys: &HashMap<String, Option<String>>,
+    knowledge: &Arc<Knowledge>,
+) -> Result<(Vec<StepTarget>, Vec<SimServer>), Error> {
+    let mut sims: Vec<(String, SimServer)> = Vec::new();
+    let mut targets = Vec::new();
+    for step in &trial.steps {
+        let (base, api_key, pricing) = match &step.endpoint_spec {
+            EndpointSpec::Openai(o) => (
+                o.base_url.trim_end_matches('/').to_string(),
+                keys.get(&step.endpoint).cloned().flatten(),
+                o.pricing.clone(),
+            ),
+            EndpointSpec::Simulated(s) => {
+                let base = match sims.iter().find(|(n, _)| n == &step.endpoint) {
+                    Some((_, srv)) => srv.base_url(),
+                    None => {
+                        let mut profile = s.profile.clone();
+                        let mut x = plan.seed;
+                        profile.seed ^= crate::rng::splitmix64(&mut x);
+                        let cfg = SimConfig {
+                            model: step.model.clone(),
+                            profile,
+                            knowledge: knowledge.clone(),
+                        };
+                        let srv = SimServer::start(cfg, ([127, 0, 0, 1], 0).into())
+                            .await
+                            .map_err(|e| Error::Run(format!("cannot start the simulated engine for `{}`: {e}", step.endpoint)))?;
+                        let url = srv.base_url();
+                        sims.push((step.endpoint.clone(), srv));
+                        url
+                    }
+                };
+                (base, None, s.pricing.clone())
+            }
+        };
+        let (path, api) = match step.api {
+            ApiKind::Chat => ("/chat/completions", Api::Chat),
+            ApiKind::Completions => ("/completions", Api::Completions),
+        };
+        targets.push(StepTarget {
+            url: format!("{base}{path}"),
+            api_key,
+            api,
+            token_prices: match pricing {
+                Some(PricingSpec::Tokens(t)) => Some((t.input_per_mtok, t.output_per_mtok)),
+                _ => None,
+            },
+        });
+    }
+    Ok((targets, sims.into_iter().map(|(_, s)| s).collect()))
+}
+
+async fn send(tx: &tokio::sync::mpsc::Sender<Record>, rec: Record) -> Result<(), Error> {
+    tx.send(rec)
+        .await
+        .map_err(|_| Error::Run("the results writer stopped (see the error above)".into()))
+}
+
+/// The one worker loop: take the next slot, wait for its deadline (open loop), wait for a
+/// place (closed loop, or the open loop's cap), then start the case.
+async fn run_trial(shared: Arc<TrialShared>) {
+    let trial = &shared.trial;
+    let start = Instant::now();
+    let (places, open) = match trial.arrival {
+        Arrival::Closed { concurrency } => (concurrency as usize, false),
+        Arrival::Open { max_concurrency, .. } => (max_concurrency.map(|c| c as usize).unwrap_or(Semaphore::MAX_PERMITS), true),
+    };
+    let limiter = Arc::new(Semaphore::new(places));
+    let seed = shared.plan.seed ^ (trial.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut schedule = Schedule::new(&trial.arrival, start, trial.cases, trial.duration, seed);
+    let mut tasks = JoinSet::new();
+    let mut cancel = shared.cancel.clone();
+    while let Some(slot) = schedule.next_slot() {
+        if *cancel.borrow() {
+            break;
+        }
+        if let Some(deadline) = slot.deadline {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline.into()) => {}
+                _ = cancel.wait_for(|c| *c) => break,
+            }
+        }
+        let permit = tokio::select! {
+            p = limiter.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = cancel.wait_for(|c| *c) => break,
+        };
+        if !open && trial.duration.is_some_and(|d| start.elapsed() >= d) {
+            break;
+        }
+        let intended = slot.deadline.unwrap_or_else(Instant::now);
+        let s = shared.clone();
+        tasks.spawn(async move {
+            run_case(&s, slot.index, intended).await;
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Which dataset row, repeat and phase an execution index maps to: warm-up executions walk the
+/// rows from the start; measured ones go row by row, each `repeats` times, cycling.
+fn case_of(plan: &Plan, index: u64) -> (usize, u64, bool) {
+    let (row, repeat, warmup) = case_of_index(index, plan.warmup, plan.dataset.rows.len() as u64, u64::from(plan.repeats));
+    (row as usize, repeat, warmup)
+}
+
+/// `(row, repeat, is_warmup)` of execution `index` with `warmup` warm-up executions, `rows`
+/// dataset rows and `repeats` repeats.
+pub fn case_of_index(index: u64, warmup: u64, rows: u64, repeats: u64) -> (u64, u64, bool) {
+    if index < warmup {
+        return (index % rows, 0, true);
+    }
+    let m = index - warmup;
+    let pass = m / (rows * repeats);
+    ((m / repeats) % rows, m % repeats + pass * repeats, false)
+}
+
+async fn run_case(s: &TrialShared, index: u64, intended: Instant) {
+    let plan = &s.plan;
+    let (row_idx, repeat, warmup) = case_of(plan, index);
+    let row = &plan.dataset.rows[row_idx];
+    let phase = if warmup { "warmup" } else { "measure" };
+    let case_id: Arc<str> = Arc::from(row.id.as_str());
+    let mut step_outputs = Map::new();
+    let mut answer: Option<String> = None;
+    let mut error_kind: Option<&'static str> = None;
+    let mut first_sent: Option<i64> = None;
+    let mut last_token: Option<i64> = None;
+    let mut steps_run = 0;
+    for (si, step) in s.trial.steps.iter().enumerate() {
+        steps_run += 1;
+        let step_intended = if si == 0 { intended } else { Instant::now() };
+        let ctx = plan.context(row, &s.trial, &step_outputs);
+        let (outcome, forced_kind) = match plan.render_prompt(step, &ctx) {
+            Ok(rendered) => {
+                let req = LlmRequest {
+                    url: s.targets[si].url.clone(),
+                    api_key: s.targets[si].api_key.clone(),
+                    body: plan.body(step, &rendered),
+                    api: s.targets[si].api,
+                    timeout: plan.timeout,
+                };
+                let mut cancel = s.cancel.clone();
+                let o = tokio::select! {
+                    o = s.client.call(&req, &s.clock) => o,
+                    _ = cancel.wait_for(|c| *c) => CallOutcome {
+                        end_ns: Some(s.clock.now_ns()),
+                        error: Some(CallError { kind: ErrorKind::Cancelled, message: "the run was interrupted".into() }),
+                        ..Default::default()
+                    },
+                };
+                (o, None)
+            }
+            // A template that fails on this row (strict mode): the request is never sent.
+            Err(e) => (
+                CallOutcome {
+                    end_ns: Some(s.clock.now_ns()),
+                    error: Some(CallError {
+                        kind: ErrorKind::Connect,
+                        message: e,
+                    }),
+                    ..Default::default()
+                },
+                Some("template"),
+            ),
+        };
+        let rec = request_row(s, si, index, &case_id, repeat, phase, s.clock.ns(step_intended), outcome, forced_kind);
+        first_sent = first_sent.or(rec.sent_ns);
+        last_token = rec.last_token_ns.or(last_token);
+        if let Some(k) = rec.error_kind {
+            s.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            error_kind = Some(k);
+        }
+        let ok = rec.ok();
+        let text = rec.output_text.clone();
+        let _ = send(&s.tx, Record::Request(Box::new(rec))).await;
+        s.progress.inc(1);
+        if !ok {
+            answer = None;
+            break;
+        }
+        step_outputs.insert(step.step_id.clone(), json!({"text": text}));
+        answer = Some(text);
+    }
+    let case = CaseRow {
+        trial_id: s.trial_id.clone(),
+        trial_index: s.trial.index as i64,
+        case_index: index as i64,
+        case_id,
+        repeat: repeat as i64,
+        phase,
+        input: row.input.clone(),
+        references_json: serde_json::to_string(&row.references).unwrap_or_else(|_| "[]".into()),
+        answer: answer.clone(),
+        error_kind,
+        steps: steps_run,
+        e2e_ms: match (first_sent, last_token, error_kind) {
+            (Some(a), Some(b), None) => Some((b - a) as f64 / 1e6),
+            _ => None,
+        },
+    };
+    let _ = send(&s.tx, Record::Case(Box::new(case))).await;
+    if !warmup {
+        if let Ok(mut a) = s.answers.lock() {
+            a.push(MeasuredCase {
+                case_index: index,
+                row: row_idx,
+                repeat,
+                answer: answer.unwrap_or_default(),
+                error: error_kind,
+            });
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn request_row(
+    s: &TrialShared,
+    si: usize,
+    index: u64,
+    case_id: &Arc<str>,
+    repeat: u64,
+    phase: &'static str,
+    intended_ns: i64,
+    o: CallOutcome,
+    forced_kind: Option<&'static str>,
+) -> RequestRow {
+    let (step_id, endpoint, model) = s.step_names[si].clone();
+    let error_kind = o.error.as_ref().map(|e| forced_kind.unwrap_or(e.kind.as_str()));
+    let mut row = RequestRow {
+        trial_id: s.trial_id.clone(),
+        trial_index: s.trial.index as i64,
+        case_index: index as i64,
+        case_id: case_id.clone(),
+        repeat: repeat as i64,
+        phase,
+        step_id,
+        endpoint,
+        model,
+        intended_ns,
+        sent_ns: o.sent_ns,
+        first_token_ns: o.first_token_ns,
+        first_content_ns: o.first_content_ns,
+        last_token_ns: o.last_token_ns,
+        end_ns: o.end_ns,
+        prompt_tokens: o.usage.prompt_tokens,
+        completion_tokens: o.usage.completion_tokens,
+        reasoning_tokens: o.usage.reasoning_tokens,
+        chunk_count: i64::from(o.chunk_count),
+        token_chunk_count: i64::from(o.token_chunk_count),
+        http_status: o.http_status.map(i64::from),
+        error_kind,
+        error_message: o.error.map(|e| e.message),
+        finish_reason: o.finish_reason,
+        slo_met: false,
+        cost_usd: None,
+        output_text: o.text,
+    };
+    let slo = &s.plan.slo;
+    let within = |limit: Option<f64>, v: Option<f64>| match limit {
+        None => true,
+        Some(l) => v.is_some_and(|v| v <= l),
+    };
+    row.slo_met = row.ok() && within(slo.ttft_ms, row.ttft_ms()) && within(slo.tpot_ms, row.tpot_ms()) && within(slo.e2e_ms, row.e2e_ms());
+    if let Some((input, output)) = s.targets[si].token_prices {
+        row.cost_usd = match (row.prompt_tokens, row.completion_tokens) {
+            (Some(p), Some(c)) => Some(p as f64 * input / 1e6 + c as f64 * output / 1e6),
+            _ => None,
+        };
+    }
+    let ok = row.ok();
+    let metric = RequestMetrics {
+        ok,
+        warmup: phase == "warmup",
+        intended_ns,
+        end_ns: row.end_ns,
+        ttft_ms: if ok { row.ttft_ms() } else { None },
+        tpot_ms: if ok { row.tpot_ms() } else { None },
+        e2e_ms: if ok { row.e2e_ms() } else { None },
+        queue_ms: row.queue_ms(),
+        prompt_tokens: row.prompt_tokens,
+        completion_tokens: row.completion_tokens,
+        slo_met: row.slo_met,
+        cost_usd: row.cost_usd,
+        step: si,
+    };
+    if let Ok(mut m) = s.metrics.lock() {
+        m.push(metric);
+    }
+    row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_mapping_covers_rows_and_repeats() {
+        // 3 rows, 2 repeats, 1 warm-up: index 0 is warm-up row 0; then (row, repeat) pairs
+        // (0,0) (0,1) (1,0) (1,1) (2,0) (2,1) and a second pass with repeats 2, 3.
+        let got: Vec<(u64, u64, bool)> = (0..9).map(|i| case_of_index(i, 1, 3, 2)).collect();
+        assert_eq!(
+            got,
+            vec![(0, 0, true), (0, 0, false), (0, 1, false), (1, 0, false), (1, 1, false), (2, 0, false), (2, 1, false), (0, 2, false), (0, 3, false)]
+        );
+    }
+}

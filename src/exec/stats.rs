@@ -1,0 +1,306 @@
+//! Per-trial summaries (`configs.parquet`) from the compact per-request metrics a trial keeps.
+//! Definitions: README "Metrics"; percentiles are exact over stored samples with linear
+//! interpolation (NumPy's default).
+
+use std::collections::BTreeMap;
+
+use crate::eval::Score;
+use crate::plan::{Plan, Trial};
+use crate::spec::{EndpointSpec, PricingSpec};
+use crate::store::ConfigRow;
+
+/// What a trial keeps per measured request (a few numbers, not the record).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestMetrics {
+    /// Success.
+    pub ok: bool,
+    /// Warm-up requests are counted but excluded from everything else.
+    pub warmup: bool,
+    /// Scheduled send, ns.
+    pub intended_ns: i64,
+    /// Stream end (or failure), ns.
+    pub end_ns: Option<i64>,
+    /// Metrics (successful requests only).
+    pub ttft_ms: Option<f64>,
+    /// TPOT.
+    pub tpot_ms: Option<f64>,
+    /// E2E.
+    pub e2e_ms: Option<f64>,
+    /// Lateness.
+    pub queue_ms: Option<f64>,
+    /// Server prompt tokens.
+    pub prompt_tokens: Option<i64>,
+    /// Server completion tokens.
+    pub completion_tokens: Option<i64>,
+    /// Every SLO held.
+    pub slo_met: bool,
+    /// Token-priced cost.
+    pub cost_usd: Option<f64>,
+    /// Index of the step (for per-endpoint pricing).
+    pub step: usize,
+}
+
+/// Linear-interpolation percentile of sorted samples (`p` in [0, 1]).
+pub fn percentile_sorted(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let h = (sorted.len() - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    if v.is_empty() {
+        None
+    } else {
+        Some(v.iter().sum::<f64>() / v.len() as f64)
+    }
+}
+
+/// Two-sided 97.5% quantile of Student's t with `df` degrees of freedom.
+pub fn t975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+        2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+    if df == 0 {
+        return f64::NAN;
+    }
+    if df <= 30 {
+        return TABLE[df - 1];
+    }
+    // Cornish-Fisher expansion around the normal quantile.
+    let z: f64 = 1.959_963_984_540_054;
+    let d = df as f64;
+    z + (z.powi(3) + z) / (4.0 * d) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
+}
+
+/// Half-width of the 95% Student-t confidence interval of the mean (null below 2 samples).
+pub fn ci95_half_width(v: &[f64]) -> Option<f64> {
+    if v.len() < 2 {
+        return None;
+    }
+    let m = mean(v)?;
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+    Some(t975(v.len() - 1) * (var / v.len() as f64).sqrt())
+}
+
+/// Everything needed to summarise one trial.
+pub struct TrialResults<'a> {
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The trial.
+    pub trial: &'a Trial,
+    /// Per-request metrics (warm-up included, flagged).
+    pub requests: &'a [RequestMetrics],
+    /// Measured cases.
+    pub cases: u64,
+    /// Scores `[case][scorer]` of measured cases.
+    pub scores: &'a [Vec<Score>],
+}
+
+/// Build the trial's `configs` row.
+pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
+    let measured: Vec<&RequestMetrics> = r.requests.iter().filter(|m| !m.warmup).collect();
+    let n = measured.len() as i64;
+    let ok = measured.iter().filter(|m| m.ok).count() as i64;
+    let collect = |f: fn(&RequestMetrics) -> Option<f64>| {
+        let mut v: Vec<f64> = measured.iter().filter(|m| m.ok).filter_map(|m| f(m)).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let ttft = collect(|m| m.ttft_ms);
+    let tpot = collect(|m| m.tpot_ms);
+    let e2e = collect(|m| m.e2e_ms);
+    let mut queue: Vec<f64> = measured.iter().filter_map(|m| m.queue_ms).collect();
+    queue.sort_by(f64::total_cmp);
+
+    let window_s = {
+        let start = measured.iter().map(|m| m.intended_ns).min();
+        let end = measured.iter().filter_map(|m| m.end_ns).max();
+        match (start, end) {
+            (Some(s), Some(e)) if e > s => Some((e - s) as f64 / 1e9),
+            _ => None,
+        }
+    };
+    let per_s = |count: f64| window_s.map(|w| count / w);
+    // Token totals are only stated when every successful request reported usage.
+    let sum_tokens = |f: fn(&RequestMetrics) -> Option<i64>| -> Option<i64> {
+        let mut total = 0i64;
+        for m in measured.iter().filter(|m| m.ok) {
+            total += f(m)?;
+        }
+        Some(total)
+    };
+    let input_tokens = sum_tokens(|m| m.prompt_tokens);
+    let output_tokens = sum_tokens(|m| m.completion_tokens);
+    let good = measured.iter().filter(|m| m.ok && m.slo_met).count() as f64;
+
+    // Cost: per-token prices per request, GPU-hour prices per endpoint over the window.
+    let mut cost: Option<f64> = Some(0.0);
+    let mut bases: Vec<&'static str> = Vec::new();
+    let mut gpu_endpoints: Vec<&str> = Vec::new();
+    for (i, step) in r.trial.steps.iter().enumerate() {
+        let pricing = match &step.endpoint_spec {
+            EndpointSpec::Openai(o) => o.pricing.as_ref(),
+            EndpointSpec::Simulated(s) => s.pricing.as_ref(),
+        };
+        match pricing {
+            None => cost = None,
+            Some(PricingSpec::Tokens(_)) => {
+                bases.push("tokens");
+                for m in measured.iter().filter(|m| m.step == i) {
+                    match (m.cost_usd, m.ok) {
+                        (Some(c), _) => cost = cost.map(|t| t + c),
+                        // A failed request without usage cost nothing we can know of; a
+                        // successful one without usage makes the total unknown.
+                        (None, false) => {}
+                        (None, true) => cost = None,
+                    }
+                }
+            }
+            Some(PricingSpec::GpuHour(g)) => {
+                bases.push("gpu_hour");
+                if !gpu_endpoints.contains(&step.endpoint.as_str()) {
+                    gpu_endpoints.push(&step.endpoint);
+                    cost = match (cost, window_s) {
+                        (Some(t), Some(w)) => Some(t + g.gpu_hour_usd * f64::from(g.gpus) * w / 3600.0),
+                        _ => None,
+                    };
+                }
+            }
+        }
+    }
+    bases.dedup();
+    let cost_basis = match (cost.is_some(), bases.as_slice()) {
+        (false, _) | (true, []) => None,
+        (true, [one]) => Some(*one),
+        (true, _) => Some("mixed"),
+    };
+    let cost = if cost_basis.is_some() { cost } else { None };
+
+    // Scores: mean over scored cases per scorer; the first scorer is `accuracy`.
+    let mut score_means = Vec::new();
+    let mut first_values: Vec<f64> = Vec::new();
+    let (mut scored, mut unscored, mut errored) = (0i64, 0i64, 0i64);
+    for si in 0..r.plan.scorers.len() {
+        let values: Vec<f64> = r
+            .scores
+            .iter()
+            .filter_map(|case| match case.get(si) {
+                Some(Score::Scored { value, .. }) => Some(*value),
+                _ => None,
+            })
+            .collect();
+        if si == 0 {
+            for case in r.scores {
+                match case.first() {
+                    Some(Score::Scored { .. }) => scored += 1,
+                    Some(Score::Unscored(_)) => unscored += 1,
+                    Some(Score::Error(_)) => errored += 1,
+                    None => {}
+                }
+            }
+            first_values = values.clone();
+        }
+        score_means.push(mean(&values));
+    }
+    let has_scorers = !r.plan.scorers.is_empty();
+
+    let mut ints: BTreeMap<&'static str, Option<i64>> = BTreeMap::new();
+    ints.insert("requests", Some(n));
+    ints.insert("ok_requests", Some(ok));
+    ints.insert("errors", Some(n - ok));
+    ints.insert("warmup_requests", Some(r.requests.len() as i64 - n));
+    ints.insert("cases", Some(r.cases as i64));
+    ints.insert("input_tokens", input_tokens);
+    ints.insert("output_tokens", output_tokens);
+    ints.insert("scored", has_scorers.then_some(scored));
+    ints.insert("unscored", has_scorers.then_some(unscored));
+    ints.insert("score_errors", has_scorers.then_some(errored));
+    let mut floats: BTreeMap<&'static str, Option<f64>> = BTreeMap::new();
+    floats.insert("error_rate", (n > 0).then(|| (n - ok) as f64 / n as f64));
+    floats.insert("window_s", window_s);
+    floats.insert("request_rate", per_s(n as f64));
+    for (name, v) in [("ttft", &ttft), ("tpot", &tpot), ("e2e", &e2e)] {
+        let key = |suffix: &str| -> &'static str {
+            // The metric names are a fixed set; leak-free lookup in the static column list.
+            match (name, suffix) {
+                ("ttft", "mean") => "ttft_mean_ms",
+                ("ttft", "p50") => "ttft_p50_ms",
+                ("ttft", "p90") => "ttft_p90_ms",
+                ("ttft", "p95") => "ttft_p95_ms",
+                ("ttft", "p99") => "ttft_p99_ms",
+                ("tpot", "mean") => "tpot_mean_ms",
+                ("tpot", "p50") => "tpot_p50_ms",
+                ("tpot", "p90") => "tpot_p90_ms",
+                ("tpot", "p95") => "tpot_p95_ms",
+                ("tpot", "p99") => "tpot_p99_ms",
+                ("e2e", "mean") => "e2e_mean_ms",
+                ("e2e", "p50") => "e2e_p50_ms",
+                ("e2e", "p90") => "e2e_p90_ms",
+                ("e2e", "p95") => "e2e_p95_ms",
+                _ => "e2e_p99_ms",
+            }
+        };
+        floats.insert(key("mean"), mean(v));
+        floats.insert(key("p50"), percentile_sorted(v, 0.50));
+        floats.insert(key("p90"), percentile_sorted(v, 0.90));
+        floats.insert(key("p95"), percentile_sorted(v, 0.95));
+        floats.insert(key("p99"), percentile_sorted(v, 0.99));
+    }
+    floats.insert("queue_p50_ms", percentile_sorted(&queue, 0.50));
+    floats.insert("queue_p99_ms", percentile_sorted(&queue, 0.99));
+    floats.insert("output_tok_s", output_tokens.and_then(|t| per_s(t as f64)));
+    floats.insert("goodput", per_s(good));
+    floats.insert("slo_attainment", (n > 0).then(|| good / n as f64));
+    floats.insert("accuracy", score_means.first().copied().flatten());
+    floats.insert("accuracy_ci95", ci95_half_width(&first_values));
+    floats.insert("cost_usd", cost);
+    floats.insert("cost_per_1k_requests_usd", cost.and_then(|c| (r.cases > 0).then(|| c / r.cases as f64 * 1000.0)));
+    floats.insert("cost_per_mtok_usd", cost.and_then(|c| output_tokens.filter(|t| *t > 0).map(|t| c / t as f64 * 1e6)));
+
+    let first = r.trial.steps.first();
+    ConfigRow {
+        trial_id: r.trial.id.clone(),
+        trial_index: r.trial.index as i64,
+        params: crate::plan::grid::describe(&r.trial.grid),
+        endpoint: first.map(|s| s.endpoint.clone()).unwrap_or_default(),
+        model: first.map(|s| s.model.clone()).unwrap_or_default(),
+        grid: r.trial.grid.values().cloned().collect(),
+        ints,
+        floats,
+        cost_basis,
+        scores: score_means,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_match_numpy_linear() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(percentile_sorted(&v, 0.5), Some(2.5));
+        assert_eq!(percentile_sorted(&v, 0.0), Some(1.0));
+        assert_eq!(percentile_sorted(&v, 1.0), Some(4.0));
+        // numpy.percentile([1,2,3,4], 90) == 3.7
+        assert!((percentile_sorted(&v, 0.9).unwrap() - 3.7).abs() < 1e-12);
+        assert_eq!(percentile_sorted(&[], 0.5), None);
+        assert_eq!(percentile_sorted(&[7.0], 0.99), Some(7.0));
+    }
+
+    #[test]
+    fn t_quantiles() {
+        assert!((t975(1) - 12.706).abs() < 1e-3);
+        assert!((t975(60) - 2.000).abs() < 2e-3);
+        assert!((t975(1000) - 1.962).abs() < 1e-3);
+        // mean of [0, 1] x 50: sd 0.5025, n 100 -> 1.984 * 0.05025
+        let v: Vec<f64> = (0..100).map(|i| f64::from(i % 2)).collect();
+        assert!((ci95_half_width(&v).unwrap() - 0.0997).abs() < 1e-3);
+        assert_eq!(ci95_half_width(&[1.0]), None);
+    }
+}

@@ -1,0 +1,280 @@
+//! Terminal output: tables of Arrow batches, the end-of-run summary with the Pareto frontier
+//! marked, and named-query execution (SQL, then the Pareto reduction).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_schema::DataType;
+
+use crate::error::Error;
+use crate::exec::RunOutcome;
+use crate::query::pareto::{Direction, Objective};
+use crate::query::{Tables, duckdb_command, execute};
+use crate::spec::QuerySpec;
+
+/// Run a named query: its SQL, then the Pareto marking from `pareto:` if given.
+pub fn run_named_query(tables: &Tables, run_dir: &Path, q: &QuerySpec) -> Result<RecordBatch, Error> {
+    let batch = execute(tables, &q.sql).map_err(|e| query_error(&e, tables, run_dir, &q.sql))?;
+    match &q.pareto {
+        None => Ok(batch),
+        Some(p) => {
+            let objectives: Vec<Objective> = p
+                .minimize
+                .iter()
+                .map(|c| Objective { column: c.clone(), direction: Direction::Minimize })
+                .chain(p.maximize.iter().map(|c| Objective { column: c.clone(), direction: Direction::Maximize }))
+                .collect();
+            crate::query::pareto::mark(&batch, &objectives).map_err(|e| query_error(&e, tables, run_dir, &q.sql))
+        }
+    }
+}
+
+/// A query error with the DuckDB command that runs the same SQL on the same files.
+pub fn query_error(e: &crate::query::QueryError, tables: &Tables, run_dir: &Path, sql: &str) -> Error {
+    Error::Query(format!(
+        "query failed: {e}\n  help: frontier evaluates a subset of SQL (README, \"Queries\"); DuckDB runs any SQL on the same files:\n    {}",
+        duckdb_command(run_dir, &tables.names(), sql)
+    ))
+}
+
+/// Format one cell for the terminal: floats with up to 4 significant decimals, nulls as `-`.
+fn cell(array: &dyn Array, row: usize) -> String {
+    if array.is_null(row) {
+        return "-".into();
+    }
+    match array.data_type() {
+        DataType::Float64 | DataType::Float32 => {
+            let v = arrow_cast::cast::cast(&array.slice(row, 1), &DataType::Float64)
+                .ok()
+                .and_then(|a| a.as_any().downcast_ref::<arrow_array::Float64Array>().map(|f| f.value(0)));
+            match v {
+                Some(v) => format_float(v),
+                None => "?".into(),
+            }
+        }
+        DataType::Boolean => {
+            let b = array.as_any().downcast_ref::<BooleanArray>().map(|b| b.value(row)).unwrap_or(false);
+            if b { "yes".into() } else { "no".into() }
+        }
+        _ => {
+            let opts = FormatOptions::default().with_null("-");
+            match ArrayFormatter::try_new(array, &opts) {
+                Ok(f) => f.value(row).to_string(),
+                Err(_) => "?".into(),
+            }
+        }
+    }
+}
+
+/// Floats: integers as is, otherwise enough decimals for 4 significant digits (at most 4).
+pub fn format_float(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    let a = v.abs();
+    let decimals = if a >= 1000.0 {
+        0
+    } else if a >= 100.0 {
+        1
+    } else if a >= 10.0 {
+        2
+    } else if a >= 1.0 {
+        3
+    } else {
+        4
+    };
+    format!("{v:.decimals$}")
+}
+
+/// Render a batch as an aligned text table. `marker` names a Boolean column rendered as a
+/// leading `*` column instead of its own.
+pub fn render_table(batch: &RecordBatch, columns: Option<&[&str]>, marker: Option<&str>) -> String {
+    let schema = batch.schema();
+    let indices: Vec<usize> = match columns {
+        Some(cols) => cols.iter().filter_map(|c| schema.index_of(c).ok()).collect(),
+        None => (0..schema.fields().len()).filter(|i| Some(schema.field(*i).name().as_str()) != marker).collect(),
+    };
+    let mark_col = marker.and_then(|m| schema.index_of(m).ok()).and_then(|i| batch.column(i).as_any().downcast_ref::<BooleanArray>().cloned());
+    let mut header: Vec<String> = indices.iter().map(|i| schema.field(*i).name().clone()).collect();
+    if mark_col.is_some() {
+        header.insert(0, "frontier".into());
+    }
+    let mut rows: Vec<Vec<String>> = Vec::with_capacity(batch.num_rows());
+    for r in 0..batch.num_rows() {
+        let mut row: Vec<String> = indices.iter().map(|i| cell(batch.column(*i).as_ref(), r)).collect();
+        if let Some(m) = &mark_col {
+            row.insert(0, if m.is_valid(r) && m.value(r) { "*".into() } else { String::new() });
+        }
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0))
+        .collect();
+    let numeric: Vec<bool> = {
+        let mut v: Vec<bool> = indices
+            .iter()
+            .map(|i| schema.field(*i).data_type().is_numeric())
+            .collect();
+        if mark_col.is_some() {
+            v.insert(0, false);
+        }
+        v
+    };
+    let mut out = String::new();
+    let line = |out: &mut String, cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(c, s)| {
+                let pad = widths[c].saturating_sub(s.chars().count());
+                if numeric[c] { format!("{}{s}", " ".repeat(pad)) } else { format!("{s}{}", " ".repeat(pad)) }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
+    };
+    line(&mut out, &header);
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    let _ = writeln!(out, "{}", rule.join("  "));
+    for r in &rows {
+        line(&mut out, r);
+    }
+    let _ = writeln!(out, "({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" });
+    out
+}
+
+/// The columns of `configs` shown at the end of a run.
+pub const SUMMARY_COLUMNS: &[&str] = &[
+    "trial_id",
+    "params",
+    "requests",
+    "error_rate",
+    "ttft_p50_ms",
+    "ttft_p95_ms",
+    "tpot_p50_ms",
+    "e2e_p95_ms",
+    "output_tok_s",
+    "goodput",
+    "accuracy",
+    "cost_per_1k_requests_usd",
+];
+
+/// The end-of-run report: each named query's result (frontier rows marked `*`), then the files.
+pub fn summary(outcome: &RunOutcome) -> String {
+    let mut out = String::new();
+    if outcome.queries.is_empty() {
+        let _ = writeln!(out, "\nconfigs ({} trials):", outcome.configs.num_rows());
+        out.push_str(&render_table(&outcome.configs, Some(SUMMARY_COLUMNS), None));
+    }
+    for (name, batch) in &outcome.queries {
+        let marked = batch.schema().index_of("on_frontier").is_ok();
+        let _ = writeln!(
+            out,
+            "\nquery `{name}` ({} rows{}):",
+            batch.num_rows(),
+            if marked { ", * = on the Pareto frontier" } else { "" }
+        );
+        out.push_str(&render_table(batch, None, marked.then_some("on_frontier")));
+    }
+    let _ = writeln!(
+        out,
+        "\n{} requests sent, {} failed, in {:.1} s{}",
+        outcome.requests,
+        outcome.failed,
+        outcome.wall_s,
+        if outcome.interrupted { " (interrupted: results so far are written)" } else { "" }
+    );
+    let _ = writeln!(out, "results in {}:", outcome.run_dir.display());
+    for (path, rows) in &outcome.files {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if name == "manifest.json" {
+            let _ = writeln!(out, "  {}", path.display());
+        } else {
+            let _ = writeln!(out, "  {}  ({rows} rows)", path.display());
+        }
+    }
+    out
+}
+
+/// Every cell as text (`None` for null), full precision, for CSV.
+pub fn rows_as_text(batch: &RecordBatch) -> Vec<Vec<Option<String>>> {
+    let opts = FormatOptions::default();
+    let formatters: Vec<Option<ArrayFormatter<'_>>> = batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).ok()).collect();
+    (0..batch.num_rows())
+        .map(|r| {
+            batch
+                .columns()
+                .iter()
+                .zip(&formatters)
+                .map(|(c, f)| if c.is_null(r) { None } else { f.as_ref().map(|f| f.value(r).to_string()) })
+                .collect()
+        })
+        .collect()
+}
+
+/// Every row as a JSON object with typed values (numbers, strings, booleans, null).
+pub fn rows_as_json(batch: &RecordBatch) -> Vec<serde_json::Value> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int32Type, Int64Type};
+    use serde_json::Value;
+    let schema = batch.schema();
+    let text = rows_as_text(batch);
+    (0..batch.num_rows())
+        .map(|r| {
+            let mut m = serde_json::Map::new();
+            for (i, f) in schema.fields().iter().enumerate() {
+                let c = batch.column(i);
+                let v = if c.is_null(r) {
+                    Value::Null
+                } else {
+                    match c.data_type() {
+                        DataType::Int64 => Value::from(c.as_primitive::<Int64Type>().value(r)),
+                        DataType::Int32 => Value::from(c.as_primitive::<Int32Type>().value(r)),
+                        DataType::Float64 => serde_json::Number::from_f64(c.as_primitive::<Float64Type>().value(r)).map(Value::Number).unwrap_or(Value::Null),
+                        DataType::Boolean => Value::Bool(c.as_boolean().value(r)),
+                        _ => text[r][i].clone().map(Value::String).unwrap_or(Value::Null),
+                    }
+                };
+                m.insert(f.name().clone(), v);
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use arrow_array::{Float64Array, StringArray};
+    use arrow_schema::{Field, Schema};
+
+    #[test]
+    fn tables_align_and_mark() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("ttft_ms", DataType::Float64, true),
+            Field::new("on_frontier", DataType::Boolean, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec!["a", "bbb"])),
+                Arc::new(Float64Array::from(vec![Some(12.3456), None])),
+                Arc::new(BooleanArray::from(vec![true, false])),
+            ],
+        )
+        .unwrap();
+        let t = render_table(&batch, None, Some("on_frontier"));
+        assert_eq!(t, "frontier  name  ttft_ms\n--------  ----  -------\n*         a       12.35\n          bbb         -\n(2 rows)\n");
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(format_float(0.123456), "0.1235");
+        assert_eq!(format_float(1234.5), "1234");
+        assert_eq!(format_float(2.0), "2.000");
+    }
+}
