@@ -16,6 +16,8 @@ pub struct PipelineErrors {
     pub source: String,
     /// The problems, in document order.
     pub issues: Vec<Issue>,
+    /// Found by the structural pass (keys and types), which stops the semantic checks.
+    pub structural: bool,
 }
 
 impl PipelineErrors {
@@ -26,6 +28,9 @@ impl PipelineErrors {
         for issue in &self.issues {
             render_issue(&mut out, &self.file, &self.source, issue);
             out.push('\n');
+        }
+        if self.structural {
+            out.push_str("note: the remaining checks (datasets, templates, endpoint names, SQL) run once these are fixed\n\n");
         }
         let n = self.issues.len();
         let _ = writeln!(
@@ -41,13 +46,13 @@ impl PipelineErrors {
 fn render_issue(out: &mut String, file: &std::path::Path, source: &str, issue: &Issue) {
     let _ = writeln!(out, "error: {}", issue.message);
     let Loc { line, col } = issue.loc;
+    let mut pad = " ".to_string();
     if line == 0 {
         let _ = writeln!(out, "  --> {} (value given with --set)", file.display());
     } else {
         let _ = writeln!(out, "  --> {}:{line}:{col}", file.display());
         if let Some(text) = source.lines().nth(line as usize - 1) {
-            let gutter = line.to_string().len();
-            let pad = " ".repeat(gutter);
+            pad = " ".repeat(line.to_string().len());
             let caret_at: String = text
                 .chars()
                 .take(col.saturating_sub(1) as usize)
@@ -59,10 +64,10 @@ fn render_issue(out: &mut String, file: &std::path::Path, source: &str, issue: &
         }
     }
     if !issue.path.0.is_empty() {
-        let _ = writeln!(out, "   = key: {}", issue.path);
+        let _ = writeln!(out, "{pad} = key: {}", issue.path);
     }
     if let Some(help) = &issue.help {
-        let _ = writeln!(out, "   = help: {help}");
+        let _ = writeln!(out, "{pad} = help: {help}");
     }
 }
 

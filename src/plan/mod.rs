@@ -319,7 +319,8 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             issues.push(at(p.key("id"), format!("step id `{}` must be letters, digits and `_` (it is used as `steps.{}` in templates)", step.id, step.id)));
         }
         if step_ids.contains(&step.id.as_str()) {
-            issues.push(at(p.key("id"), format!("duplicate step id `{}`", step.id)));
+            issues.push(at(p.key("id"), format!("duplicate step id `{}`", step.id)).help("step ids name `steps.<id>` in templates and must be unique"));
+            continue;
         }
         step_ids.push(&step.id);
         let Some(llm) = &step.llm else {
@@ -328,7 +329,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         };
         let lp = p.key("llm");
         match (&llm.prompt, &llm.messages) {
-            (Some(_), Some(_)) => issues.push(at(lp.key("messages"), "give either `prompt` or `messages`, not both".into())),
+            (Some(prompt), Some(_)) => {
+                issues.push(at(lp.key("messages"), "give either `prompt` or `messages`, not both".into()));
+                let _ = templates.add(&format!("{}.prompt", step.id), prompt);
+            }
             (None, None) => issues.push(at(lp.clone(), "the step has neither `prompt` nor `messages`".into()).help("add `prompt: \"{{ item.input }}\"`")),
             (None, Some(_)) if llm.api == ApiKind::Completions => {
                 issues.push(at(lp.key("messages"), "`messages` needs `api: chat`; the completions API takes a `prompt`".into()))

@@ -34,6 +34,7 @@ impl Loaded {
             file: self.path.clone(),
             source: self.source.clone(),
             issues,
+            structural: false,
         }
     }
 }
@@ -43,6 +44,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, PipelineErrors>
     let source = std::fs::read_to_string(path).map_err(|e| PipelineErrors {
         file: path.to_path_buf(),
         source: String::new(),
+        structural: false,
         issues: vec![Issue {
             path: KeyPath::root(),
             loc: Loc::default(),
@@ -59,6 +61,7 @@ pub fn load_str(path: &Path, source: String, overrides: &[String]) -> Result<Loa
         file: path.to_path_buf(),
         source: source.clone(),
         issues,
+        structural: true,
     };
     let mut root = match Node::parse(&source) {
         Ok(n) => n,

@@ -181,6 +181,8 @@ impl<'s> Walker<'s> {
         let props = schema.get("properties").and_then(Value::as_object).unwrap_or(&empty);
         let additional = schema.get("additionalProperties");
         let known: Vec<&str> = props.keys().map(String::as_str).collect();
+        // A misspelt required key is reported once, as the misspelling, not again as missing.
+        let mut suggested: Vec<&str> = Vec::new();
         for (key, value) in entries {
             let child = path.key(&key.name);
             if let Some(prop_schema) = props.get(&key.name) {
@@ -188,13 +190,16 @@ impl<'s> Walker<'s> {
             } else {
                 match additional {
                     Some(Value::Bool(false)) => {
+                        if let Some(s) = did_you_mean(&key.name, known.iter().copied()) {
+                            suggested.push(s);
+                        }
                         let help = if known.is_empty() {
                             None
                         } else {
                             Some(suggestion(&key.name, &known))
                         };
                         out.push(Issue {
-                            loc: if key.loc.line > 0 { key.loc } else { node.loc },
+                            loc: key.loc,
                             path: child,
                             message: format!("unknown key `{}` in {}", key.name, where_(path)),
                             help,
@@ -207,7 +212,7 @@ impl<'s> Walker<'s> {
         }
         if let Some(required) = schema.get("required").and_then(Value::as_array) {
             for r in required.iter().filter_map(Value::as_str) {
-                if !entries.iter().any(|(k, _)| k.name == r) {
+                if !entries.iter().any(|(k, _)| k.name == r) && !suggested.contains(&r) {
                     out.push(Issue {
                         loc: node.loc,
                         path: path.key(r),

@@ -1,0 +1,116 @@
+//! Pipeline validation: every shipped pipeline validates, and every broken pipeline in
+//! tests/broken/ gives the message in its `.expected` snapshot (regenerate with
+//! `UPDATE_SNAPSHOTS=1 cargo test --test validate`, then review the diff).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn check(path: &Path) -> Result<frontier::plan::Plan, String> {
+    let loaded = frontier::spec::load::load(path, &[]).map_err(|e| e.render())?;
+    frontier::plan::build(&loaded).map_err(|e| e.render())
+}
+
+fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::from(dir)];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn shipped_pipelines_validate() {
+    let files: Vec<PathBuf> = yaml_files("pipelines").into_iter().chain(yaml_files("examples")).collect();
+    assert!(files.iter().any(|f| f.ends_with("quickstart.yaml")), "{files:?}");
+    for f in files {
+        if let Err(e) = check(&f) {
+            panic!("{} does not validate:\n{e}", f.display());
+        }
+    }
+}
+
+#[test]
+fn broken_pipelines_match_snapshots() {
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let files = yaml_files("tests/broken");
+    assert!(files.len() >= 15, "only {} broken pipelines", files.len());
+    let mut mismatches = Vec::new();
+    for f in &files {
+        let got = match check(f) {
+            Ok(_) => format!("UNEXPECTEDLY VALID: {}\n", f.display()),
+            Err(e) => e,
+        };
+        let snap = f.with_extension("expected");
+        if update {
+            std::fs::write(&snap, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&snap).unwrap_or_else(|_| format!("(missing snapshot {})", snap.display()));
+        if got != want {
+            mismatches.push(format!("--- {}\n+++ actual\n{got}", snap.display()));
+        }
+    }
+    assert!(mismatches.is_empty(), "{} snapshot(s) differ:\n{}", mismatches.len(), mismatches.join("\n"));
+}
+
+#[test]
+fn every_broken_pipeline_locates_its_error() {
+    for f in yaml_files("tests/broken") {
+        let e = check(&f).expect_err("broken pipeline validated");
+        assert!(e.contains(&format!("--> {}", f.display())), "{}: no location:\n{e}", f.display());
+        if !f.ends_with("empty-file.yaml") && !f.ends_with("invalid-yaml.yaml") {
+            assert!(e.contains("= key: "), "{}: no key path:\n{e}", f.display());
+        }
+    }
+}
+
+#[test]
+fn validate_command_exit_codes() {
+    let bin = env!("CARGO_BIN_EXE_frontier");
+    let ok = Command::new(bin).args(["validate", "pipelines/quickstart.yaml"]).output().unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let bad = Command::new(bin)
+        .args(["validate", "pipelines/quickstart.yaml", "tests/broken/misspelt-key.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("did you mean `arrival`?"), "{stderr}");
+    let missing = Command::new(bin).args(["validate", "no/such/file.yaml"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let usage = Command::new(bin).args(["run"]).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn set_overrides_apply_and_are_validated() {
+    let loaded = frontier::spec::load::load(Path::new("pipelines/quickstart.yaml"), &["workload.requests=6".into(), "grid.product.temperature=[0.3]".into()]).unwrap();
+    let plan = frontier::plan::build(&loaded).unwrap();
+    assert_eq!(plan.trials.len(), 3);
+    assert_eq!(plan.total_requests(), Some(18));
+    let err = frontier::spec::load::load(Path::new("pipelines/quickstart.yaml"), &["workload.requestz=6".into()]).unwrap_err();
+    let text = err.render();
+    assert!(text.contains("did you mean `requests`?"), "{text}");
+    assert!(text.contains("value given with --set"), "{text}");
+}
+
+#[test]
+fn schema_command_prints_the_schema() {
+    let out = Command::new(env!("CARGO_BIN_EXE_frontier")).arg("schema").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["additionalProperties"], serde_json::json!(false));
+    for key in ["version", "name", "endpoints", "datasets", "workload", "flow", "grid", "evaluators", "slo", "query"] {
+        assert!(v["properties"].get(key).is_some(), "schema lacks {key}");
+    }
+}
