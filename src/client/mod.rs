@@ -114,6 +114,9 @@ pub struct CallOutcome {
     pub last_token_ns: Option<i64>,
     /// Stream closed (or the error was observed).
     pub end_ns: Option<i64>,
+    /// Arrival time of every token-bearing chunk, in order (`len() == token_chunk_count`):
+    /// the raw material for inter-chunk and inter-token latency. Added by the client module.
+    pub token_chunk_ns: Vec<i64>,
     /// HTTP status of the response, if one arrived.
     pub http_status: Option<u16>,
     /// Server-reported usage (authoritative token counts).

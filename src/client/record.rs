@@ -38,11 +38,6 @@ impl Recorder {
         }
     }
 
-    /// Has the outcome been decided (success at `[DONE]`, or an error)?
-    pub fn is_finished(&self) -> bool {
-        self.saw_done || self.out.error.is_some()
-    }
-
     /// One SSE body frame that arrived at `now_ns`. Breaks when the stream is over.
     pub fn sse_frame(&mut self, frame: &[u8], now_ns: i64) -> Flow {
         let Recorder {
@@ -176,6 +171,7 @@ fn apply_chunk(out: &mut CallOutcome, chunk: Chunk<'_>, now_ns: i64) {
         out.token_chunk_count += 1;
         out.first_token_ns.get_or_insert(now_ns);
         out.last_token_ns = Some(now_ns);
+        out.token_chunk_ns.push(now_ns);
     }
     if let Some(content) = tokens.content {
         out.first_content_ns.get_or_insert(now_ns);

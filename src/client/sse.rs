@@ -108,19 +108,15 @@ impl Fields {
                 self.event.clear();
                 self.event.extend_from_slice(value);
             }
-            b"id" => {
-                if !value.contains(&0) {
-                    self.id.clear();
-                    self.id.extend_from_slice(value);
-                }
+            b"id" if !value.contains(&0) => {
+                self.id.clear();
+                self.id.extend_from_slice(value);
             }
-            b"retry" => {
-                if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                    // Saturate instead of failing on absurd values.
-                    self.retry_ms = Some(value.iter().fold(0u64, |acc, &d| {
-                        acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-                    }));
-                }
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                // Saturate instead of failing on absurd values.
+                self.retry_ms = Some(value.iter().fold(0u64, |acc, &d| {
+                    acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+                }));
             }
             _ => {}
         }

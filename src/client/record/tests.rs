@@ -56,6 +56,7 @@ fn vllm_chat_role_chunk_and_usage_only_chunk() {
     assert_eq!(out.first_token_ns, Some(at(1)));
     assert_eq!(out.first_content_ns, Some(at(1)));
     assert_eq!(out.last_token_ns, Some(at(3)));
+    assert_eq!(out.token_chunk_ns, vec![at(1), at(2), at(3)]);
     assert_eq!(out.end_ns, Some(at(6)), "end at [DONE]");
     assert_eq!(out.finish_reason.as_deref(), Some("stop"));
     assert_eq!(
@@ -77,6 +78,7 @@ fn whole_stream_in_one_frame_gives_one_timestamp() {
     assert_eq!(out.token_chunk_count, by_frame.token_chunk_count);
     assert_eq!(out.first_token_ns, Some(at(0)));
     assert_eq!(out.last_token_ns, Some(at(0)));
+    assert_eq!(out.token_chunk_ns, vec![at(0); 3]);
     assert_eq!(out.end_ns, Some(at(0)));
 }
 
