@@ -453,3 +453,15 @@ async fn every_response_frame_split_is_handled_over_the_wire() {
         assert_eq!(out.text, "ab", "split {split}");
     }
 }
+
+#[test]
+fn call_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let client = LlmClient::new().unwrap();
+    let req = request("http://127.0.0.1:9/".into());
+    let clock = Clock::start();
+    let call = client.call(&req, &clock);
+    assert_send(&call);
+    let until = client.call_until(&req, &clock, std::future::pending());
+    assert_send(&until);
+}

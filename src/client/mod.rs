@@ -4,6 +4,37 @@
 //!
 //! Nothing heavy happens per chunk: the SSE parser ([`sse`]) works on bytes, each `data:` event
 //! is parsed once into borrowed fields, and only text deltas are appended.
+//!
+//! # Timestamps
+//! - `sent_ns`: taken immediately before the built request is handed to reqwest, so it includes
+//!   connecting when no pooled connection is free (as every serving benchmark does).
+//! - One `Instant` per network frame; every event completed by that frame gets it. An event split
+//!   across frames is timed by the frame that completes it.
+//! - `first_token_ns` / `last_token_ns`: frames of the first / last chunk with non-empty content,
+//!   reasoning (`reasoning_content` or `reasoning`) or a tool-call delta (function name or
+//!   argument text). Role-only, empty, finish-only and usage-only chunks are not tokens.
+//!   `first_content_ns`: first chunk with non-empty `content` (or completions `text`).
+//! - `end_ns`: the frame with `[DONE]`, the clean end of the body, or the moment the error was
+//!   observed (including the timeout firing).
+//! - Non-streaming JSON (2xx `application/json`): first/last token and end are the moment the
+//!   whole body had arrived.
+//!
+//! # Error kinds
+//! - `Connect`: the request could not be built (bad URL) or `execute` failed before a response
+//!   head arrived (refused, DNS, TLS, connection closed before answering).
+//! - `HttpStatus`: non-2xx (redirects are not followed); message `"<status>: <server message>"`,
+//!   the message taken from a JSON error body (first 64 KiB) or else the body text.
+//! - `ServerError`: an error object in the stream (`{"error": ...}`, `{"object": "error"}`,
+//!   llama.cpp's `error:` field, `event: error`) or a 2xx JSON body that is an error. Text so far
+//!   is kept.
+//! - `MalformedChunk`: a `data:` payload that is not a JSON object of the expected shape, or a
+//!   2xx JSON body without choices.
+//! - `StreamCut`: the transport failed while reading the body (e.g. the socket closed inside a
+//!   chunked body or before `Content-Length` bytes).
+//! - `Incomplete`: the body ended cleanly (chunked terminator, or close for a close-delimited
+//!   body) without `[DONE]` and without any finish reason. With a finish reason it is a success.
+//! - `Timeout`: `LlmRequest::timeout` elapsed (it covers the whole exchange).
+//! - `Cancelled`: the future given to [`LlmClient::call_until`] completed first.
 
 mod chunk;
 mod record;
