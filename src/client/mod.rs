@@ -4,14 +4,50 @@
 //!
 //! Nothing heavy happens per chunk: the SSE parser ([`sse`]) works on bytes, each `data:` event
 //! is parsed once into borrowed fields, and only text deltas are appended.
+//!
+//! # Timestamps
+//! - `sent_ns`: taken immediately before the built request is handed to reqwest, so it includes
+//!   connecting when no pooled connection is free (as every serving benchmark does).
+//! - One `Instant` per network frame; every event completed by that frame gets it. An event split
+//!   across frames is timed by the frame that completes it.
+//! - `first_token_ns` / `last_token_ns`: frames of the first / last chunk with non-empty content,
+//!   reasoning (`reasoning_content` or `reasoning`) or a tool-call delta (function name or
+//!   argument text). Role-only, empty, finish-only and usage-only chunks are not tokens.
+//!   `first_content_ns`: first chunk with non-empty `content` (or completions `text`).
+//! - `end_ns`: the frame with `[DONE]`, the clean end of the body, or the moment the error was
+//!   observed (including the timeout firing).
+//! - Non-streaming JSON (2xx `application/json`): first/last token and end are the moment the
+//!   whole body had arrived.
+//!
+//! # Error kinds
+//! - `Connect`: the request could not be built (bad URL) or `execute` failed before a response
+//!   head arrived (refused, DNS, TLS, connection closed before answering).
+//! - `HttpStatus`: non-2xx (redirects are not followed); message `"<status>: <server message>"`,
+//!   the message taken from a JSON error body (first 64 KiB) or else the body text.
+//! - `ServerError`: an error object in the stream (`{"error": ...}`, `{"object": "error"}`,
+//!   llama.cpp's `error:` field, `event: error`) or a 2xx JSON body that is an error. Text so far
+//!   is kept.
+//! - `MalformedChunk`: a `data:` payload that is not a JSON object of the expected shape, or a
+//!   2xx JSON body without choices.
+//! - `StreamCut`: the transport failed while reading the body (e.g. the socket closed inside a
+//!   chunked body or before `Content-Length` bytes).
+//! - `Incomplete`: the body ended cleanly (chunked terminator, or close for a close-delimited
+//!   body) without `[DONE]` and without any finish reason. With a finish reason it is a success.
+//! - `Timeout`: `LlmRequest::timeout` elapsed (it covers the whole exchange).
+//! - `Cancelled`: the future given to [`LlmClient::call_until`] completed first.
 
+mod chunk;
+mod record;
 pub mod sse;
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 use crate::clock::Clock;
+use record::Recorder;
 
 /// Which OpenAI API a request uses (decides where the delta text is in each chunk).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +145,9 @@ pub struct CallOutcome {
     pub last_token_ns: Option<i64>,
     /// Stream closed (or the error was observed).
     pub end_ns: Option<i64>,
+    /// Arrival time of every token-bearing chunk, in order (`len() == token_chunk_count`):
+    /// the raw material for inter-chunk and inter-token latency. Added by the client module.
+    pub token_chunk_ns: Vec<i64>,
     /// HTTP status of the response, if one arrived.
     pub http_status: Option<u16>,
     /// Server-reported usage (authoritative token counts).
@@ -127,7 +166,16 @@ pub struct CallOutcome {
     pub error: Option<CallError>,
 }
 
-/// The pooled HTTP client.
+/// Most of an error body read for its message; the rest is not waited for.
+const ERROR_BODY_MAX_BYTES: usize = 64 * 1024;
+/// Largest non-streaming JSON response accepted.
+const JSON_BODY_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// How long to wait, after `[DONE]`, for the body's end so the connection can be reused.
+const DRAIN_AFTER_DONE: Duration = Duration::from_millis(200);
+/// Most bytes read while draining after `[DONE]`.
+const DRAIN_MAX_BYTES: usize = 1024 * 1024;
+
+/// The pooled HTTP client. Cheap to clone: clones share one connection pool.
 #[derive(Clone)]
 pub struct LlmClient {
     http: reqwest::Client,
@@ -135,14 +183,226 @@ pub struct LlmClient {
 
 impl LlmClient {
     /// A client with connection pooling and rustls (ring provider).
+    ///
+    /// No global timeout (each [`LlmRequest`] carries its own), no redirects (a POST must not
+    /// silently become a GET; a 3xx is reported as `http_status`), `TCP_NODELAY` so small request
+    /// writes are not delayed, and a large idle pool so high concurrency reuses connections.
     pub fn new() -> Result<Self, reqwest::Error> {
-        todo!("client helper")
+        // Another part of the process may have installed a provider first; that is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(4096)
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(LlmClient { http })
     }
 
     /// Send one request and stream the answer, recording timestamps on `clock`.
     /// Never panics and never returns early without an outcome: failures are in `error`.
     pub async fn call(&self, req: &LlmRequest, clock: &Clock) -> CallOutcome {
-        let _ = (req, clock, &self.http);
-        todo!("client helper")
+        self.call_until(req, clock, std::future::pending()).await
     }
+
+    /// Like [`call`](LlmClient::call), but stops when `cancel` completes, returning what was
+    /// measured so far with [`ErrorKind::Cancelled`] (unless the request already finished).
+    pub async fn call_until(
+        &self,
+        req: &LlmRequest,
+        clock: &Clock,
+        cancel: impl Future<Output = ()>,
+    ) -> CallOutcome {
+        let deadline = tokio::time::Instant::now().checked_add(req.timeout);
+        let mut rec = Recorder::new();
+        let ended = {
+            let exchange = self.exchange(req, clock, &mut rec);
+            let expiry = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                leftover = exchange => Ended::Exchanged(leftover),
+                () = expiry => Ended::TimedOut,
+                () = cancel => Ended::Cancelled,
+            }
+        };
+        match ended {
+            Ended::Exchanged(Some(response)) => drain(response, deadline).await,
+            Ended::Exchanged(None) => {}
+            Ended::TimedOut => {
+                let message = format!(
+                    "no complete response within {:?} ({} data events received)",
+                    req.timeout, rec.out.chunk_count
+                );
+                rec.fail(ErrorKind::Timeout, message, clock.now_ns());
+            }
+            Ended::Cancelled => {
+                rec.fail(ErrorKind::Cancelled, "run interrupted", clock.now_ns());
+            }
+        }
+        rec.into_outcome()
+    }
+
+    /// The whole exchange. Returns the response when its body should be drained (the outcome is
+    /// decided but the connection could still go back to the pool).
+    async fn exchange(
+        &self,
+        req: &LlmRequest,
+        clock: &Clock,
+        rec: &mut Recorder,
+    ) -> Option<reqwest::Response> {
+        let mut builder = self
+            .http
+            .post(&req.url)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(req.body.clone());
+        if let Some(key) = &req.api_key {
+            builder = builder.bearer_auth(key);
+        }
+        let request = match builder.build() {
+            Ok(request) => request,
+            Err(e) => {
+                let message = format!("invalid request: {}", error_chain(&e));
+                rec.fail(ErrorKind::Connect, message, clock.now_ns());
+                return None;
+            }
+        };
+        rec.out.sent_ns = Some(clock.now_ns());
+        let mut response = match self.http.execute(request).await {
+            Ok(response) => response,
+            Err(e) => {
+                rec.fail(ErrorKind::Connect, error_chain(&e), clock.now_ns());
+                return None;
+            }
+        };
+        let status = response.status();
+        rec.out.http_status = Some(status.as_u16());
+
+        if !status.is_success() {
+            let (body, _) = read_body(&mut response, ERROR_BODY_MAX_BYTES, clock).await;
+            rec.http_status(status, &body, clock.now_ns());
+            return None;
+        }
+
+        if is_json(&response) {
+            let (body, read) = read_body(&mut response, JSON_BODY_MAX_BYTES, clock).await;
+            match read {
+                BodyRead::Complete(now_ns) => rec.json_body(&body, now_ns),
+                BodyRead::TooLarge(now_ns) => {
+                    let message = format!("JSON response larger than {JSON_BODY_MAX_BYTES} bytes");
+                    rec.fail(ErrorKind::MalformedChunk, message, now_ns);
+                }
+                BodyRead::Failed(e, now_ns) => rec.fail(ErrorKind::StreamCut, e, now_ns),
+            }
+            return None;
+        }
+
+        loop {
+            match response.chunk().await {
+                Ok(Some(frame)) => {
+                    // One timestamp per network frame, shared by every event in it.
+                    let now_ns = clock.now_ns();
+                    if rec.sse_frame(&frame, now_ns).is_break() {
+                        // Drain only after a clean `[DONE]`; after an error the connection is dropped.
+                        return rec.out.error.is_none().then_some(response);
+                    }
+                }
+                Ok(None) => {
+                    rec.sse_eof(clock.now_ns());
+                    return None;
+                }
+                Err(e) => {
+                    rec.fail(ErrorKind::StreamCut, error_chain(&e), clock.now_ns());
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// How `call_until`'s race ended.
+enum Ended {
+    Exchanged(Option<reqwest::Response>),
+    TimedOut,
+    Cancelled,
+}
+
+/// Is the response a whole JSON document rather than an event stream?
+fn is_json(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let mime = v.split(';').next().unwrap_or("").trim();
+            mime.eq_ignore_ascii_case("application/json")
+        })
+}
+
+/// How a capped body read ended, with the time it ended.
+enum BodyRead {
+    Complete(i64),
+    TooLarge(i64),
+    Failed(String, i64),
+}
+
+/// Read a body up to `max` bytes (the bytes read, and how the read ended).
+async fn read_body(
+    response: &mut reqwest::Response,
+    max: usize,
+    clock: &Clock,
+) -> (Vec<u8>, BodyRead) {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(frame)) => {
+                let room = max - body.len();
+                if frame.len() > room {
+                    body.extend_from_slice(&frame[..room]);
+                    return (body, BodyRead::TooLarge(clock.now_ns()));
+                }
+                body.extend_from_slice(&frame);
+            }
+            Ok(None) => return (body, BodyRead::Complete(clock.now_ns())),
+            Err(e) => return (body, BodyRead::Failed(error_chain(&e), clock.now_ns())),
+        }
+    }
+}
+
+/// After `[DONE]`, read the rest of the body briefly so the connection returns to the pool;
+/// give up (dropping the connection) if it does not end promptly.
+async fn drain(mut response: reqwest::Response, deadline: Option<tokio::time::Instant>) {
+    let mut limit = tokio::time::Instant::now() + DRAIN_AFTER_DONE;
+    if let Some(deadline) = deadline {
+        limit = limit.min(deadline);
+    }
+    let _ = tokio::time::timeout_at(limit, async {
+        let mut read = 0;
+        while let Ok(Some(frame)) = response.chunk().await {
+            read += frame.len();
+            if read > DRAIN_MAX_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// An error and its sources, joined with ": " (reqwest's top-level message alone hides the
+/// cause, e.g. "connection refused").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }

@@ -1,0 +1,191 @@
+//! Turns a response body, frame by frame, into a [`CallOutcome`]: timestamps, counts, text and
+//! the error kind. Kept apart from the HTTP code so recorded streams can be replayed in tests
+//! with synthetic frame times.
+//!
+//! Every event in a frame gets that frame's timestamp (taken once, when the frame arrived).
+
+use std::ops::ControlFlow;
+
+use super::chunk::{Chunk, error_body_message, quote};
+use super::sse::{Event, SseParser};
+use super::{CallError, CallOutcome, ErrorKind};
+
+/// Whether the body should keep being read.
+pub(crate) type Flow = ControlFlow<()>;
+
+/// Accumulates one request's outcome.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    pub out: CallOutcome,
+    parser: SseParser,
+    saw_done: bool,
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Recorder::default()
+    }
+
+    /// Record a failure observed at `now_ns` (keeps everything measured so far). The first
+    /// error wins.
+    pub fn fail(&mut self, kind: ErrorKind, message: impl Into<String>, now_ns: i64) {
+        if self.out.error.is_none() {
+            self.out.error = Some(CallError {
+                kind,
+                message: message.into(),
+            });
+            self.out.end_ns = Some(now_ns);
+        }
+    }
+
+    /// One SSE body frame that arrived at `now_ns`. Breaks when the stream is over.
+    pub fn sse_frame(&mut self, frame: &[u8], now_ns: i64) -> Flow {
+        let Recorder {
+            out,
+            parser,
+            saw_done,
+        } = self;
+        parser.feed(frame, |event| on_event(out, saw_done, event, now_ns))
+    }
+
+    /// The SSE body ended cleanly at `now_ns`: flush a last unterminated event, then decide.
+    pub fn sse_eof(&mut self, now_ns: i64) {
+        let Recorder {
+            out,
+            parser,
+            saw_done,
+        } = self;
+        if parser
+            .finish(|event| on_event(out, saw_done, event, now_ns))
+            .is_break()
+        {
+            return;
+        }
+        if self.out.finish_reason.is_some() {
+            // Some servers (older llama.cpp) end after the finish reason without `[DONE]`.
+            self.out.end_ns = Some(now_ns);
+        } else {
+            let message = format!(
+                "stream ended without [DONE] or a finish_reason after {} data events",
+                self.out.chunk_count
+            );
+            self.fail(ErrorKind::Incomplete, message, now_ns);
+        }
+    }
+
+    /// A whole non-streaming JSON response body, complete at `now_ns`.
+    pub fn json_body(&mut self, body: &[u8], now_ns: i64) {
+        let out = &mut self.out;
+        out.chunk_count = 1;
+        match Chunk::parse(body) {
+            Err(e) => {
+                let message = format!("response body is not a completion ({e}): {}", quote(body));
+                self.fail(ErrorKind::MalformedChunk, message, now_ns);
+            }
+            Ok(chunk) => {
+                if let Some(message) = chunk.error_message() {
+                    self.fail(ErrorKind::ServerError, message, now_ns);
+                } else if chunk.choice.is_none() {
+                    let message = format!("response has no choice with index 0: {}", quote(body));
+                    self.fail(ErrorKind::MalformedChunk, message, now_ns);
+                } else {
+                    apply_chunk(out, chunk, now_ns);
+                    out.end_ns = Some(now_ns);
+                }
+            }
+        }
+    }
+
+    /// A non-2xx response with (the first bytes of) its body, complete at `now_ns`.
+    pub fn http_status(&mut self, status: reqwest::StatusCode, body: &[u8], now_ns: i64) {
+        let detail = error_body_message(body);
+        let message = if detail.is_empty() {
+            status.to_string()
+        } else {
+            format!("{status}: {detail}")
+        };
+        self.fail(ErrorKind::HttpStatus, message, now_ns);
+    }
+
+    pub fn into_outcome(self) -> CallOutcome {
+        self.out
+    }
+}
+
+fn on_event(out: &mut CallOutcome, saw_done: &mut bool, event: Event<'_>, now_ns: i64) -> Flow {
+    let fail = |out: &mut CallOutcome, kind: ErrorKind, message: String| {
+        out.error = Some(CallError { kind, message });
+        out.end_ns = Some(now_ns);
+        ControlFlow::Break(())
+    };
+    // llama.cpp's `error:` field, or a standard `event: error`.
+    if !event.error.is_empty() || event.event == b"error" {
+        let payload = if event.error.is_empty() {
+            event.data
+        } else {
+            event.error
+        };
+        return fail(out, ErrorKind::ServerError, error_body_message(payload));
+    }
+    let data = event.data.trim_ascii();
+    if data.is_empty() {
+        // A keep-alive `data:` line with nothing in it.
+        return ControlFlow::Continue(());
+    }
+    if data == b"[DONE]" {
+        *saw_done = true;
+        out.end_ns = Some(now_ns);
+        return ControlFlow::Break(());
+    }
+    out.chunk_count += 1;
+    match Chunk::parse(data) {
+        Err(e) => fail(
+            out,
+            ErrorKind::MalformedChunk,
+            format!(
+                "data event is not a completion chunk ({e}): {}",
+                quote(data)
+            ),
+        ),
+        Ok(chunk) => match chunk.error_message() {
+            Some(message) => fail(out, ErrorKind::ServerError, message),
+            None => {
+                apply_chunk(out, chunk, now_ns);
+                ControlFlow::Continue(())
+            }
+        },
+    }
+}
+
+/// Fold one (non-error) chunk into the outcome.
+fn apply_chunk(out: &mut CallOutcome, chunk: Chunk<'_>, now_ns: i64) {
+    if let Some(usage) = chunk.usage {
+        // Servers with continuous usage stats send a cumulative object per chunk: last wins.
+        out.usage = usage.into();
+    }
+    let Some(choice) = chunk.choice else {
+        return;
+    };
+    let tokens = choice.tokens();
+    if tokens.any() {
+        out.token_chunk_count += 1;
+        out.first_token_ns.get_or_insert(now_ns);
+        out.last_token_ns = Some(now_ns);
+        out.token_chunk_ns.push(now_ns);
+    }
+    if let Some(content) = tokens.content {
+        out.first_content_ns.get_or_insert(now_ns);
+        out.text.push_str(content);
+    }
+    if let Some(reasoning) = tokens.reasoning {
+        out.reasoning_text.push_str(reasoning);
+    }
+    if out.finish_reason.is_none()
+        && let Some(reason) = choice.finish_reason()
+    {
+        out.finish_reason = Some(reason.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,467 @@
+//! End-to-end client tests against the scripted loopback server in `tests/common`: measured
+//! timestamps against scripted delays, and every error kind from a real socket.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{Framing, Script, TestServer};
+use frontier::client::{Api, CallOutcome, ErrorKind, LlmClient, LlmRequest};
+use frontier::clock::Clock;
+
+const MS: i64 = 1_000_000;
+
+fn request(url: String) -> LlmRequest {
+    LlmRequest {
+        url,
+        api_key: None,
+        body: Bytes::from_static(
+            br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"#,
+        ),
+        api: Api::Chat,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+async fn call(server: &TestServer) -> CallOutcome {
+    let client = LlmClient::new().unwrap();
+    client
+        .call(
+            &request(server.url("/v1/chat/completions")),
+            &Clock::start(),
+        )
+        .await
+}
+
+fn kind(out: &CallOutcome) -> Option<ErrorKind> {
+    out.error.as_ref().map(|e| e.kind)
+}
+
+fn ms(ns: i64) -> f64 {
+    ns as f64 / MS as f64
+}
+
+/// First token after 50 ms, then 4 more 10 ms apart: the last token at 90 ms.
+fn paced_script() -> Script {
+    Script::sse(Framing::Chunked)
+        .data(r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#)
+        .sleep_ms(50)
+        .content("one")
+        .sleep_ms(10)
+        .content(" two")
+        .sleep_ms(10)
+        .content(" three")
+        .sleep_ms(10)
+        .content(" four")
+        .sleep_ms(10)
+        .content(" five")
+        .finish("stop")
+        .usage(12, 5)
+        .done()
+}
+
+/// Tight tolerance for a measured latency over its scripted value.
+const TIGHT_MS: f64 = 8.0;
+/// Bound that must hold even on a badly loaded machine (still far below the next token).
+const LOOSE_MS: f64 = 40.0;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttft_and_e2e_match_scripted_delays() {
+    let server = common::start(paced_script()).await;
+    let client = LlmClient::new().unwrap();
+    let req = request(server.url("/v1/chat/completions"));
+    // Warm up: the first call also pays for connecting (counted in its TTFT, as it should be).
+    assert_eq!(client.call(&req, &Clock::start()).await.error, None);
+    // Scheduling hiccups on a loaded 2-core machine can delay one attempt; a systematic error
+    // (buffering frames, timing the wrong event) fails every attempt.
+    let mut within_tight = false;
+    for attempt in 0..3 {
+        let clock = Clock::start();
+        let out = client.call(&req, &clock).await;
+        assert_eq!(out.error, None);
+        assert_eq!(out.text, "one two three four five");
+        assert_eq!(out.token_chunk_count, 5);
+        assert_eq!(out.chunk_count, 8, "role chunk, 5 tokens, finish, usage");
+        assert_eq!(out.usage.completion_tokens, Some(5));
+        assert_eq!(out.http_status, Some(200));
+
+        let sent = out.sent_ns.unwrap();
+        let ttft = ms(out.first_token_ns.unwrap() - sent);
+        let e2e = ms(out.last_token_ns.unwrap() - sent);
+        assert_eq!(out.first_content_ns, out.first_token_ns);
+        assert!(out.end_ns.unwrap() >= out.last_token_ns.unwrap());
+
+        // Causality: the server slept 50 ms (90 ms) after it had the request.
+        assert!(ttft >= 50.0, "ttft {ttft} ms");
+        assert!(e2e >= 90.0, "e2e {e2e} ms");
+        assert!(ttft < 50.0 + LOOSE_MS, "ttft {ttft} ms");
+        assert!(e2e < 90.0 + LOOSE_MS, "e2e {e2e} ms");
+
+        // Each token chunk is timed at its own frame, never before the server wrote it.
+        let exchange = &server.exchanges()[attempt + 1];
+        assert!(sent <= clock.ns(exchange.received));
+        // Writes: 0 head, 1 role chunk, 2..=6 tokens.
+        let token_writes: Vec<i64> = exchange.writes[2..7].iter().map(|&t| clock.ns(t)).collect();
+        let lags: Vec<f64> = out
+            .token_chunk_ns
+            .iter()
+            .zip(&token_writes)
+            .map(|(&seen, &written)| ms(seen - written))
+            .collect();
+        assert!(lags.iter().all(|&lag| lag >= 0.0), "lags {lags:?}");
+        assert!(lags.iter().all(|&lag| lag < LOOSE_MS), "lags {lags:?}");
+
+        let to_server = ms(clock.ns(exchange.received) - sent);
+        let first_write = ms(token_writes[0] - sent);
+        eprintln!(
+            "attempt {attempt}: ttft {ttft:.2} ms, e2e {e2e:.2} ms, sent->received {to_server:.2} ms, \
+             sent->first token write {first_write:.2} ms, lags {lags:?}"
+        );
+        if ttft < 50.0 + TIGHT_MS && e2e < 90.0 + TIGHT_MS && lags.iter().all(|&lag| lag < TIGHT_MS)
+        {
+            within_tight = true;
+            break;
+        }
+    }
+    assert!(
+        within_tight,
+        "no attempt within {TIGHT_MS} ms of the script"
+    );
+}
+
+#[tokio::test]
+async fn request_is_a_json_post_with_bearer_auth() {
+    let server = common::start(paced_script()).await;
+    let client = LlmClient::new().unwrap();
+    let mut req = request(server.url("/v1/chat/completions"));
+    req.api_key = Some("sk-test-123".into());
+    let out = client.call(&req, &Clock::start()).await;
+    assert_eq!(out.error, None);
+    let exchange = &server.exchanges()[0];
+    let head = exchange.head.to_ascii_lowercase();
+    assert!(
+        head.starts_with("post /v1/chat/completions http/1.1\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\ncontent-type: application/json\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nauthorization: bearer sk-test-123\r\n"),
+        "{head}"
+    );
+    assert_eq!(exchange.body, req.body.as_ref());
+}
+
+#[tokio::test]
+async fn http_error_statuses_carry_the_server_message() {
+    let cases = [
+        (
+            500,
+            r#"{"error":{"message":"CUDA out of memory","type":"server_error","code":500}}"#,
+            "CUDA out of memory",
+        ),
+        (
+            429,
+            r#"{"error":{"message":"Rate limit reached for requests","type":"requests","code":"rate_limit_exceeded"}}"#,
+            "Rate limit reached for requests",
+        ),
+        (
+            400,
+            r#"{"object":"error","message":"max_tokens is too large","type":"BadRequestError","param":null,"code":400}"#,
+            "max_tokens is too large",
+        ),
+    ];
+    for (status, body, message) in cases {
+        let server = common::start(Script::full(status, "application/json", body)).await;
+        let out = call(&server).await;
+        assert_eq!(kind(&out), Some(ErrorKind::HttpStatus), "{status}");
+        assert_eq!(out.http_status, Some(status));
+        let error = out.error.unwrap();
+        assert!(error.message.contains(message), "{}", error.message);
+        assert!(
+            error.message.starts_with(&status.to_string()),
+            "{}",
+            error.message
+        );
+        assert_eq!(out.first_token_ns, None);
+        assert!(out.end_ns.unwrap() >= out.sent_ns.unwrap());
+    }
+    // A non-JSON error body is quoted as text.
+    let server = common::start(Script::full(503, "text/html", "<h1>upstream down</h1>")).await;
+    let out = call(&server).await;
+    assert_eq!(kind(&out), Some(ErrorKind::HttpStatus));
+    assert!(
+        out.error
+            .unwrap()
+            .message
+            .contains("<h1>upstream down</h1>")
+    );
+}
+
+#[tokio::test]
+async fn socket_closed_inside_a_chunked_body_is_a_stream_cut() {
+    // The chunked body never gets its terminating `0\r\n\r\n`: the transport reports an
+    // incomplete message, which is a broken stream, not a clean end.
+    let server = common::start(
+        Script::sse(Framing::Chunked)
+            .content("partial")
+            .sleep_ms(5)
+            .content(" answer")
+            .cut(),
+    )
+    .await;
+    let out = call(&server).await;
+    assert_eq!(kind(&out), Some(ErrorKind::StreamCut), "{:?}", out.error);
+    assert_eq!(out.text, "partial answer", "text so far is kept");
+    assert_eq!(out.token_chunk_count, 2);
+    assert!(out.first_token_ns.is_some());
+    assert!(out.end_ns.unwrap() >= out.last_token_ns.unwrap());
+}
+
+#[tokio::test]
+async fn socket_closed_in_the_middle_of_a_chunk_is_a_stream_cut() {
+    let server = common::start(
+        Script::sse(Framing::Chunked)
+            .content("partial")
+            .raw("40\r\ndata: {\"choi")
+            .cut(),
+    )
+    .await;
+    let out = call(&server).await;
+    assert_eq!(kind(&out), Some(ErrorKind::StreamCut), "{:?}", out.error);
+    assert_eq!(out.text, "partial");
+}
+
+#[tokio::test]
+async fn connection_close_body_ending_early_is_incomplete() {
+    // Without a length or chunking, closing the socket IS the end of the body: the transport
+    // sees a clean end, and the stream lacks both `[DONE]` and a finish reason.
+    let server = common::start(
+        Script::sse(Framing::Close)
+            .content("partial")
+            .content(" answer")
+            .cut(),
+    )
+    .await;
+    let out = call(&server).await;
+    assert_eq!(kind(&out), Some(ErrorKind::Incomplete), "{:?}", out.error);
+    assert_eq!(out.text, "partial answer");
+    assert_eq!(out.chunk_count, 2);
+}
+
+#[tokio::test]
+async fn missing_done_after_finish_reason_is_success() {
+    for framing in [Framing::Chunked, Framing::Close] {
+        let server = common::start(
+            Script::sse(framing)
+                .content("ok")
+                .finish("stop")
+                .usage(3, 1)
+                .end(),
+        )
+        .await;
+        let out = call(&server).await;
+        assert_eq!(out.error, None, "{framing:?}");
+        assert_eq!(out.text, "ok");
+        assert_eq!(out.finish_reason.as_deref(), Some("stop"));
+        assert_eq!(out.usage.completion_tokens, Some(1));
+    }
+}
+
+#[tokio::test]
+async fn missing_done_and_finish_reason_with_a_proper_end_is_incomplete() {
+    let server = common::start(Script::sse(Framing::Chunked).content("ok").end()).await;
+    let out = call(&server).await;
+    assert_eq!(kind(&out), Some(ErrorKind::Incomplete));
+    assert_eq!(out.text, "ok");
+}
+
+#[tokio::test]
+async fn malformed_chunk() {
+    let server = common::start(
+        Script::sse(Framing::Chunked)
+            .content("fine")
+            .data("{\"choices\": [oops")
+            .content("never seen")
+            .done(),
+    )
+    .await;
+    let out = call(&server).await;
+    assert_eq!(kind(&out), Some(ErrorKind::MalformedChunk));
+    assert!(out.error.unwrap().message.contains("[oops"));
+    assert_eq!(out.text, "fine");
+}
+
+#[tokio::test]
+async fn mid_stream_error_object_is_a_server_error() {
+    let server = common::start(
+        Script::sse(Framing::Chunked)
+            .content("so far")
+            .data(r#"{"error":{"object":"error","message":"engine died","type":"InternalServerError","code":500}}"#)
+            .done(),
+    )
+    .await;
+    let out = call(&server).await;
+    assert_eq!(kind(&out), Some(ErrorKind::ServerError));
+    assert_eq!(out.error.unwrap().message, "engine died");
+    assert_eq!(out.text, "so far");
+    assert_eq!(out.http_status, Some(200));
+}
+
+#[tokio::test]
+async fn timeout_mid_stream_keeps_what_was_measured() {
+    let server = common::start(
+        Script::sse(Framing::Chunked)
+            .content("slow")
+            .sleep_ms(5_000)
+            .content("never")
+            .done(),
+    )
+    .await;
+    let client = LlmClient::new().unwrap();
+    let mut req = request(server.url("/v1/chat/completions"));
+    req.timeout = Duration::from_millis(300);
+    let out = client.call(&req, &Clock::start()).await;
+    assert_eq!(kind(&out), Some(ErrorKind::Timeout));
+    assert_eq!(out.text, "slow");
+    assert!(out.first_token_ns.is_some());
+    let elapsed = ms(out.end_ns.unwrap() - out.sent_ns.unwrap());
+    assert!((300.0..300.0 + LOOSE_MS).contains(&elapsed), "{elapsed} ms");
+}
+
+#[tokio::test]
+async fn timeout_before_the_response_head() {
+    let server = common::start(Script::silent(Framing::Chunked).sleep_ms(5_000)).await;
+    let client = LlmClient::new().unwrap();
+    let mut req = request(server.url("/v1/chat/completions"));
+    req.timeout = Duration::from_millis(200);
+    let out = client.call(&req, &Clock::start()).await;
+    assert_eq!(kind(&out), Some(ErrorKind::Timeout));
+    assert_eq!(out.http_status, None);
+    assert!(out.sent_ns.is_some());
+    assert_eq!(out.first_token_ns, None);
+}
+
+#[tokio::test]
+async fn connection_refused_is_connect() {
+    let addr = common::refused_addr().await;
+    let client = LlmClient::new().unwrap();
+    let out = client
+        .call(
+            &request(format!("http://{addr}/v1/chat/completions")),
+            &Clock::start(),
+        )
+        .await;
+    assert_eq!(kind(&out), Some(ErrorKind::Connect));
+    let message = out.error.unwrap().message.to_lowercase();
+    assert!(message.contains("refused"), "{message}");
+    assert!(out.sent_ns.is_some() && out.end_ns.is_some());
+    assert_eq!(out.http_status, None);
+}
+
+#[tokio::test]
+async fn server_closing_without_answering_is_connect() {
+    let server = common::start(Script::silent(Framing::Close).cut()).await;
+    let out = call(&server).await;
+    assert_eq!(kind(&out), Some(ErrorKind::Connect), "{:?}", out.error);
+}
+
+#[tokio::test]
+async fn invalid_url_is_connect() {
+    let client = LlmClient::new().unwrap();
+    let out = client
+        .call(&request("not a url".into()), &Clock::start())
+        .await;
+    assert_eq!(kind(&out), Some(ErrorKind::Connect));
+    assert_eq!(out.sent_ns, None, "nothing was sent");
+}
+
+#[tokio::test]
+async fn non_streaming_json_response() {
+    let body = r#"{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Paris"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9}}"#;
+    let server = common::start(Script::full(200, "application/json; charset=utf-8", body)).await;
+    let out = call(&server).await;
+    assert_eq!(out.error, None);
+    assert_eq!(out.text, "Paris");
+    assert_eq!(out.finish_reason.as_deref(), Some("stop"));
+    assert_eq!(out.usage.prompt_tokens, Some(7));
+    assert_eq!(out.first_token_ns, out.last_token_ns);
+    assert_eq!(out.first_token_ns, out.end_ns);
+    assert!(out.first_token_ns.unwrap() >= out.sent_ns.unwrap());
+}
+
+#[tokio::test]
+async fn connections_are_reused_after_done() {
+    let server = common::start(paced_script()).await;
+    let client = LlmClient::new().unwrap();
+    let req = request(server.url("/v1/chat/completions"));
+    let clock = Clock::start();
+    for _ in 0..3 {
+        assert_eq!(client.call(&req, &clock).await.error, None);
+    }
+    assert_eq!(server.exchanges().len(), 3);
+    assert_eq!(
+        server.connections(),
+        1,
+        "one pooled connection for sequential calls"
+    );
+}
+
+#[tokio::test]
+async fn cancellation_keeps_what_was_measured() {
+    let server = common::start(
+        Script::sse(Framing::Chunked)
+            .content("early")
+            .sleep_ms(5_000)
+            .done(),
+    )
+    .await;
+    let client = LlmClient::new().unwrap();
+    let req = request(server.url("/v1/chat/completions"));
+    let out = client
+        .call_until(
+            &req,
+            &Clock::start(),
+            tokio::time::sleep(Duration::from_millis(100)),
+        )
+        .await;
+    assert_eq!(kind(&out), Some(ErrorKind::Cancelled));
+    assert_eq!(out.text, "early");
+}
+
+#[tokio::test]
+async fn every_response_frame_split_is_handled_over_the_wire() {
+    // The same SSE bytes split into awkward chunks (inside `data:`, inside CRLF).
+    let stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\r\n\r\n\
+                  data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},\"finish_reason\":\"stop\"}]}\r\n\r\n\
+                  data: [DONE]\r\n\r\n";
+    for split in [1, 7, 60, 61, 62, stream.len() - 1] {
+        let (a, b) = stream.split_at(split);
+        let server = common::start(
+            Script::sse(Framing::Chunked)
+                .body(a)
+                .sleep_ms(2)
+                .body(b)
+                .end(),
+        )
+        .await;
+        let out = call(&server).await;
+        assert_eq!(out.error, None, "split {split}");
+        assert_eq!(out.text, "ab", "split {split}");
+    }
+}
+
+#[test]
+fn call_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let client = LlmClient::new().unwrap();
+    let req = request("http://127.0.0.1:9/".into());
+    let clock = Clock::start();
+    let call = client.call(&req, &clock);
+    assert_send(&call);
+    let until = client.call_until(&req, &clock, std::future::pending());
+    assert_send(&until);
+}
