@@ -124,7 +124,11 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { EXIT_INVALID } else { EXIT_OK };
+            return if e.use_stderr() {
+                EXIT_INVALID
+            } else {
+                EXIT_OK
+            };
         }
     };
     match dispatch(cli) {
@@ -161,13 +165,24 @@ fn load_plan(file: &Path, set: &[String]) -> Result<Plan, Error> {
 
 fn dispatch(cli: Cli) -> Result<i32, Error> {
     match cli.command {
-        Command::Run { file, out, set, no_progress } => {
+        Command::Run {
+            file,
+            out,
+            set,
+            no_progress,
+        } => {
             let plan = Arc::new(load_plan(&file, &set)?);
-            let opts = crate::exec::RunOptions { out_dir: out, progress: !no_progress };
+            let opts = crate::exec::RunOptions {
+                out_dir: out,
+                progress: !no_progress,
+            };
             let outcome = runtime()?.block_on(crate::exec::run(plan, &opts))?;
             emit(&crate::report::summary(&outcome));
             if outcome.requests > 0 && outcome.failed == outcome.requests {
-                let _ = writeln!(std::io::stderr(), "error: every request failed (see error_kind and error_message in requests.parquet)");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: every request failed (see error_kind and error_message in requests.parquet)"
+                );
                 return Ok(EXIT_RUN_FAILED);
             }
             if outcome.requests == 0 {
@@ -188,7 +203,9 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
                         f.display(),
                         plan.trials.len(),
                         if plan.trials.len() == 1 { "" } else { "s" },
-                        plan.total_requests().map(|n| n.to_string()).unwrap_or_else(|| "duration-bounded".into())
+                        plan.total_requests()
+                            .map(|n| n.to_string())
+                            .unwrap_or_else(|| "duration-bounded".into())
                     )),
                     Err(e) => {
                         failed += 1;
@@ -208,12 +225,21 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             emit(&(serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"));
             Ok(EXIT_OK)
         }
-        Command::Query { run_dir, sql, format } => {
+        Command::Query {
+            run_dir,
+            sql,
+            format,
+        } => {
             if !run_dir.is_dir() {
-                return Err(Error::Usage(format!("{} is not a run folder (expected OUT/<pipeline>/<run id>)", run_dir.display())));
+                return Err(Error::Usage(format!(
+                    "{} is not a run folder (expected OUT/<pipeline>/<run id>)",
+                    run_dir.display()
+                )));
             }
-            let tables = crate::query::Tables::load_run(&run_dir).map_err(|e| Error::Run(format!("{}: {e}", run_dir.display())))?;
-            let batch = crate::query::execute(&tables, &sql).map_err(|e| crate::report::query_error(&e, &tables, &run_dir, &sql))?;
+            let tables = crate::query::Tables::load_run(&run_dir)
+                .map_err(|e| Error::Run(format!("{}: {e}", run_dir.display())))?;
+            let batch = crate::query::execute(&tables, &sql)
+                .map_err(|e| crate::report::query_error(&e, &tables, &run_dir, &sql))?;
             emit(&match format {
                 Format::Table => crate::report::render_table(&batch, None, None),
                 Format::Csv => to_csv(&batch),
@@ -221,7 +247,17 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             });
             Ok(EXIT_OK)
         }
-        Command::SimServer { listen, model, pipeline, endpoint, slots, decode_ms, prefill_tok_s, quality, seed } => {
+        Command::SimServer {
+            listen,
+            model,
+            pipeline,
+            endpoint,
+            slots,
+            decode_ms,
+            prefill_tok_s,
+            quality,
+            seed,
+        } => {
             let mut profile = crate::spec::SimProfile::default();
             let mut knowledge = Vec::new();
             let mut model = model;
@@ -232,10 +268,19 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
                         profile = s.profile.clone();
                         model = s.model.clone().unwrap_or(name.clone());
                     }
-                    _ => return Err(Error::Usage(format!("{} has no simulated endpoint named `{name}`", p.display()))),
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "{} has no simulated endpoint named `{name}`",
+                            p.display()
+                        )));
+                    }
                 }
                 for d in plan.datasets.values() {
-                    knowledge.extend(d.rows.iter().map(|r| (r.input.clone(), r.references.clone())));
+                    knowledge.extend(
+                        d.rows
+                            .iter()
+                            .map(|r| (r.input.clone(), r.references.clone())),
+                    );
                 }
             }
             if let Some(v) = slots {
@@ -258,7 +303,10 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
                 profile,
                 knowledge: Arc::new(crate::sim::Knowledge::new(knowledge)),
             };
-            let _ = writeln!(std::io::stderr(), "simulated engine `{model}` on http://{listen}/v1 (Ctrl-C to stop)");
+            let _ = writeln!(
+                std::io::stderr(),
+                "simulated engine `{model}` on http://{listen}/v1 (Ctrl-C to stop)"
+            );
             runtime()?
                 .block_on(crate::sim::serve_forever(cfg, listen))
                 .map_err(|e| Error::Run(format!("sim-server on {listen}: {e}")))?;
@@ -284,17 +332,28 @@ pub fn describe_plan(plan: &Plan) -> String {
         plan.repeats,
         plan.seed
     );
-    let _ = writeln!(out, "{} trial{}:", plan.trials.len(), if plan.trials.len() == 1 { "" } else { "s" });
+    let _ = writeln!(
+        out,
+        "{} trial{}:",
+        plan.trials.len(),
+        if plan.trials.len() == 1 { "" } else { "s" }
+    );
     for t in &plan.trials {
         let arrival = match &t.arrival {
             crate::plan::Arrival::Closed { concurrency } => format!("concurrency {concurrency}"),
-            crate::plan::Arrival::Open { process, rate, max_concurrency } => format!(
+            crate::plan::Arrival::Open {
+                process,
+                rate,
+                max_concurrency,
+            } => format!(
                 "{} {rate}/s{}",
                 match process {
                     crate::plan::OpenProcess::Constant => "constant",
                     crate::plan::OpenProcess::Poisson => "poisson",
                 },
-                max_concurrency.map(|c| format!(" (max {c} in flight)")).unwrap_or_default()
+                max_concurrency
+                    .map(|c| format!(" (max {c} in flight)"))
+                    .unwrap_or_default()
             ),
         };
         let size = match (t.cases, t.duration) {
@@ -322,9 +381,37 @@ pub fn describe_plan(plan: &Plan) -> String {
             let _ = writeln!(out, "requests to send: bounded by duration");
         }
     }
-    let _ = writeln!(out, "scorers: {}", if plan.scorers.is_empty() { "(none)".to_string() } else { plan.scorers.iter().map(|s| s.name.clone()).collect::<Vec<_>>().join(", ") });
-    let _ = writeln!(out, "queries: {}", if plan.queries.is_empty() { "(none)".to_string() } else { plan.queries.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>().join(", ") });
-    let _ = writeln!(out, "first rendered prompt (trial 0, first row):\n---\n{}\n---", plan.first_prompt);
+    let _ = writeln!(
+        out,
+        "scorers: {}",
+        if plan.scorers.is_empty() {
+            "(none)".to_string()
+        } else {
+            plan.scorers
+                .iter()
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "queries: {}",
+        if plan.queries.is_empty() {
+            "(none)".to_string()
+        } else {
+            plan.queries
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "first rendered prompt (trial 0, first row):\n---\n{}\n---",
+        plan.first_prompt
+    );
     out
 }
 
@@ -338,11 +425,21 @@ fn to_csv(batch: &arrow_array::RecordBatch) -> String {
         }
     };
     let mut out = String::new();
-    let header: Vec<String> = batch.schema().fields().iter().map(|f| esc(f.name())).collect();
+    let header: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| esc(f.name()))
+        .collect();
     out.push_str(&header.join(","));
     out.push('\n');
     for r in rows {
-        out.push_str(&r.iter().map(|c| c.as_deref().map(esc).unwrap_or_default()).collect::<Vec<_>>().join(","));
+        out.push_str(
+            &r.iter()
+                .map(|c| c.as_deref().map(esc).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         out.push('\n');
     }
     out

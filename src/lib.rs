@@ -5,16 +5,16 @@
 //! checked) -> [`exec`] (schedule, flow, [`client`]) -> [`store`] (Parquet) -> [`eval`]
 //! (scores) -> [`query`] (SQL + Pareto) -> [`report`] (terminal tables).
 
+pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod error;
 pub mod eval;
+pub mod exec;
 pub mod plan;
 pub mod query;
+pub mod report;
+pub mod rng;
 pub mod sim;
 pub mod spec;
 pub mod store;
-pub mod cli;
-pub mod exec;
-pub mod report;
-pub mod rng;

@@ -14,7 +14,9 @@ fn yaml_files(dir: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::from(dir)];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -30,8 +32,14 @@ fn yaml_files(dir: &str) -> Vec<PathBuf> {
 
 #[test]
 fn shipped_pipelines_validate() {
-    let files: Vec<PathBuf> = yaml_files("pipelines").into_iter().chain(yaml_files("examples")).collect();
-    assert!(files.iter().any(|f| f.ends_with("quickstart.yaml")), "{files:?}");
+    let files: Vec<PathBuf> = yaml_files("pipelines")
+        .into_iter()
+        .chain(yaml_files("examples"))
+        .collect();
+    assert!(
+        files.iter().any(|f| f.ends_with("quickstart.yaml")),
+        "{files:?}"
+    );
     for f in files {
         if let Err(e) = check(&f) {
             panic!("{} does not validate:\n{e}", f.display());
@@ -55,19 +63,29 @@ fn broken_pipelines_match_snapshots() {
             std::fs::write(&snap, &got).unwrap();
             continue;
         }
-        let want = std::fs::read_to_string(&snap).unwrap_or_else(|_| format!("(missing snapshot {})", snap.display()));
+        let want = std::fs::read_to_string(&snap)
+            .unwrap_or_else(|_| format!("(missing snapshot {})", snap.display()));
         if got != want {
             mismatches.push(format!("--- {}\n+++ actual\n{got}", snap.display()));
         }
     }
-    assert!(mismatches.is_empty(), "{} snapshot(s) differ:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} snapshot(s) differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 #[test]
 fn every_broken_pipeline_locates_its_error() {
     for f in yaml_files("tests/broken") {
         let e = check(&f).expect_err("broken pipeline validated");
-        assert!(e.contains(&format!("--> {}", f.display())), "{}: no location:\n{e}", f.display());
+        assert!(
+            e.contains(&format!("--> {}", f.display())),
+            "{}: no location:\n{e}",
+            f.display()
+        );
         if !f.ends_with("empty-file.yaml") && !f.ends_with("invalid-yaml.yaml") {
             assert!(e.contains("= key: "), "{}: no key path:\n{e}", f.display());
         }
@@ -77,16 +95,31 @@ fn every_broken_pipeline_locates_its_error() {
 #[test]
 fn validate_command_exit_codes() {
     let bin = env!("CARGO_BIN_EXE_frontier");
-    let ok = Command::new(bin).args(["validate", "pipelines/quickstart.yaml"]).output().unwrap();
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = Command::new(bin)
+        .args(["validate", "pipelines/quickstart.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let bad = Command::new(bin)
-        .args(["validate", "pipelines/quickstart.yaml", "tests/broken/misspelt-key.yaml"])
+        .args([
+            "validate",
+            "pipelines/quickstart.yaml",
+            "tests/broken/misspelt-key.yaml",
+        ])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("did you mean `arrival`?"), "{stderr}");
-    let missing = Command::new(bin).args(["validate", "no/such/file.yaml"]).output().unwrap();
+    let missing = Command::new(bin)
+        .args(["validate", "no/such/file.yaml"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     let usage = Command::new(bin).args(["run"]).output().unwrap();
     assert_eq!(usage.status.code(), Some(2));
@@ -94,11 +127,22 @@ fn validate_command_exit_codes() {
 
 #[test]
 fn set_overrides_apply_and_are_validated() {
-    let loaded = frontier::spec::load::load(Path::new("pipelines/quickstart.yaml"), &["workload.requests=6".into(), "grid.product.temperature=[0.3]".into()]).unwrap();
+    let loaded = frontier::spec::load::load(
+        Path::new("pipelines/quickstart.yaml"),
+        &[
+            "workload.requests=6".into(),
+            "grid.product.temperature=[0.3]".into(),
+        ],
+    )
+    .unwrap();
     let plan = frontier::plan::build(&loaded).unwrap();
     assert_eq!(plan.trials.len(), 3);
     assert_eq!(plan.total_requests(), Some(18));
-    let err = frontier::spec::load::load(Path::new("pipelines/quickstart.yaml"), &["workload.requestz=6".into()]).unwrap_err();
+    let err = frontier::spec::load::load(
+        Path::new("pipelines/quickstart.yaml"),
+        &["workload.requestz=6".into()],
+    )
+    .unwrap_err();
     let text = err.render();
     assert!(text.contains("did you mean `requests`?"), "{text}");
     assert!(text.contains("value given with --set"), "{text}");
@@ -106,11 +150,25 @@ fn set_overrides_apply_and_are_validated() {
 
 #[test]
 fn schema_command_prints_the_schema() {
-    let out = Command::new(env!("CARGO_BIN_EXE_frontier")).arg("schema").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .arg("schema")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["additionalProperties"], serde_json::json!(false));
-    for key in ["version", "name", "endpoints", "datasets", "workload", "flow", "grid", "evaluators", "slo", "query"] {
+    for key in [
+        "version",
+        "name",
+        "endpoints",
+        "datasets",
+        "workload",
+        "flow",
+        "grid",
+        "evaluators",
+        "slo",
+        "query",
+    ] {
         assert!(v["properties"].get(key).is_some(), "schema lacks {key}");
     }
 }

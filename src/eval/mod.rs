@@ -87,7 +87,10 @@ impl Scorer {
                 value: f64::from(u8::from(best >= threshold)),
                 raw: Some(best),
             },
-            _ => Score::Scored { value: best, raw: None },
+            _ => Score::Scored {
+                value: best,
+                raw: None,
+            },
         }
     }
 }
@@ -97,7 +100,11 @@ pub fn normalize(n: Normalizer, text: &str) -> String {
     match n {
         Normalizer::None => text.to_string(),
         Normalizer::Trim => text.trim().to_string(),
-        Normalizer::Lower => text.to_lowercase().split_whitespace().collect::<Vec<_>>().join(" "),
+        Normalizer::Lower => text
+            .to_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
         Normalizer::Squad => squad(text),
     }
 }
@@ -232,13 +239,19 @@ mod tests {
     fn scorers_golden() {
         let exact = Scorer::from_spec(&EvaluatorSpec::Exact(NormalizedScorer::default()));
         assert_eq!(value(exact.score("The Paris.", &refs(&["paris"]))), 1.0);
-        assert_eq!(value(exact.score("Paris, France", &refs(&["paris", "Paris, France"]))), 1.0);
+        assert_eq!(
+            value(exact.score("Paris, France", &refs(&["paris", "Paris, France"]))),
+            1.0
+        );
         assert_eq!(value(exact.score("Lyon", &refs(&["paris"]))), 0.0);
         assert_eq!(exact.score("x", &[]), Score::Unscored("no_reference"));
 
         let f1 = Scorer::from_spec(&EvaluatorSpec::TokenF1(NormalizedScorer::default()));
         // pred: {eiffel, tower, paris}, ref: {eiffel, tower}: p=2/3, r=1, f1=0.8
-        assert!((value(f1.score("the Eiffel Tower, Paris", &refs(&["Eiffel Tower"]))) - 0.8).abs() < 1e-12);
+        assert!(
+            (value(f1.score("the Eiffel Tower, Paris", &refs(&["Eiffel Tower"]))) - 0.8).abs()
+                < 1e-12
+        );
         assert_eq!(value(f1.score("", &refs(&["x"]))), 0.0);
         assert_eq!(value(f1.score("the", &refs(&["a"]))), 1.0); // both normalise to empty
         // multiset: repeated tokens count once per occurrence
@@ -278,7 +291,10 @@ mod tests {
         for _ in 0..2000 {
             let mut mk = || {
                 let n = (next() % 5) as usize;
-                (0..n).map(|_| words[(next() % words.len() as u64) as usize]).collect::<Vec<_>>().join(" ")
+                (0..n)
+                    .map(|_| words[(next() % words.len() as u64) as usize])
+                    .collect::<Vec<_>>()
+                    .join(" ")
             };
             let (a, b) = (mk(), mk());
             let (na, nb) = (squad(&a), squad(&b));
@@ -295,11 +311,25 @@ mod tests {
         let out = score_all(
             std::slice::from_ref(&exact),
             &[
-                Answer { text: "x", references: &r, error: None },
-                Answer { text: "", references: &r, error: Some("timeout") },
+                Answer {
+                    text: "x",
+                    references: &r,
+                    error: None,
+                },
+                Answer {
+                    text: "",
+                    references: &r,
+                    error: Some("timeout"),
+                },
             ],
         );
-        assert_eq!(out[0][0], Score::Scored { value: 1.0, raw: None });
+        assert_eq!(
+            out[0][0],
+            Score::Scored {
+                value: 1.0,
+                raw: None
+            }
+        );
         assert_eq!(out[1][0], Score::Error("timeout".into()));
     }
 }

@@ -76,7 +76,15 @@ impl Manifest {
     }
 
     /// Record the end of the run.
-    pub fn finish(&mut self, ended: DateTime<Utc>, interrupted: bool, requests: u64, failed: u64, files: &[(PathBuf, u64)], run_dir: &Path) {
+    pub fn finish(
+        &mut self,
+        ended: DateTime<Utc>,
+        interrupted: bool,
+        requests: u64,
+        failed: u64,
+        files: &[(PathBuf, u64)],
+        run_dir: &Path,
+    ) {
         self.ended_at = Some(ended.to_rfc3339());
         self.status = if interrupted {
             "interrupted"
@@ -100,7 +108,8 @@ impl Manifest {
 /// Write `manifest.json` into `dir`.
 pub fn write(dir: &Path, m: &Manifest) -> Result<(), Error> {
     let path = dir.join("manifest.json");
-    let text = serde_json::to_string_pretty(m).map_err(|e| Error::Internal(format!("manifest: {e}")))?;
+    let text =
+        serde_json::to_string_pretty(m).map_err(|e| Error::Internal(format!("manifest: {e}")))?;
     std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))
 }
 

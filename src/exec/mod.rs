@@ -26,7 +26,9 @@ use crate::eval::{Answer, Score, score_all};
 use crate::plan::{Arrival, Plan, Trial};
 use crate::sim::{Knowledge, SimConfig, SimServer};
 use crate::spec::{ApiKind, EndpointSpec, PricingSpec};
-use crate::store::{CaseRow, Columns, ConfigRow, Record, RequestRow, RunWriter, ScoreRow, configs_schema};
+use crate::store::{
+    CaseRow, Columns, ConfigRow, Record, RequestRow, RunWriter, ScoreRow, configs_schema,
+};
 use schedule::Schedule;
 use stats::{RequestMetrics, TrialResults};
 
@@ -105,16 +107,24 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     let run_dir = opts.out_dir.join(&plan.name).join(&run_id);
     std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(&run_dir, e))?;
     let targets_by_endpoint = resolve_api_keys(&plan)?;
-    manifest::write(&run_dir, &manifest::Manifest::running(&plan, &run_id, started))?;
+    manifest::write(
+        &run_dir,
+        &manifest::Manifest::running(&plan, &run_id, started),
+    )?;
 
     let clock = Clock::start();
     let started_unix_us = started.timestamp_micros() - clock.now_ns() / 1000;
     let writer = RunWriter::start(&run_dir, &run_id, started_unix_us)?;
-    let client = LlmClient::new().map_err(|e| Error::Run(format!("cannot build the HTTP client: {e}")))?;
+    let client =
+        LlmClient::new().map_err(|e| Error::Run(format!("cannot build the HTTP client: {e}")))?;
     let knowledge = Arc::new(Knowledge::new(
         plan.datasets
             .values()
-            .flat_map(|d| d.rows.iter().map(|r| (r.input.clone(), r.references.clone())))
+            .flat_map(|d| {
+                d.rows
+                    .iter()
+                    .map(|r| (r.input.clone(), r.references.clone()))
+            })
             .collect(),
     ));
 
@@ -129,9 +139,11 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     let progress = if opts.progress && std::io::stdout().is_terminal() {
         let pb = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(10));
         pb.set_style(
-            ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} requests  {per_sec}  {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} requests  {per_sec}  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         pb
     } else {
@@ -144,7 +156,12 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
         if *cancel_rx.borrow() {
             break;
         }
-        progress.set_message(format!("trial {}/{} {}", trial.index + 1, plan.trials.len(), crate::plan::grid::describe(&trial.grid)));
+        progress.set_message(format!(
+            "trial {}/{} {}",
+            trial.index + 1,
+            plan.trials.len(),
+            crate::plan::grid::describe(&trial.grid)
+        ));
         let (targets, sims) = start_targets(&plan, trial, &targets_by_endpoint, &knowledge).await?;
         let shared = Arc::new(TrialShared {
             plan: plan.clone(),
@@ -153,7 +170,13 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
             step_names: trial
                 .steps
                 .iter()
-                .map(|s| (Arc::from(s.step_id.as_str()), Arc::from(s.endpoint.as_str()), Arc::from(s.model.as_str())))
+                .map(|s| {
+                    (
+                        Arc::from(s.step_id.as_str()),
+                        Arc::from(s.endpoint.as_str()),
+                        Arc::from(s.model.as_str()),
+                    )
+                })
                 .collect(),
             targets,
             client: client.clone(),
@@ -169,9 +192,16 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
         for s in sims {
             s.shutdown().await;
         }
-        let shared = Arc::try_unwrap(shared).map_err(|_| Error::Internal("trial tasks outlived their trial".into()))?;
-        let metrics = shared.metrics.into_inner().unwrap_or_else(|p| p.into_inner());
-        let mut answers = shared.answers.into_inner().unwrap_or_else(|p| p.into_inner());
+        let shared = Arc::try_unwrap(shared)
+            .map_err(|_| Error::Internal("trial tasks outlived their trial".into()))?;
+        let metrics = shared
+            .metrics
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut answers = shared
+            .answers
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
         answers.sort_by_key(|a| a.case_index);
         sent += metrics.len() as u64;
         failed += metrics.iter().filter(|m| !m.ok).count() as u64;
@@ -179,8 +209,10 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
         // Score on the rayon pool, away from the I/O tasks.
         let scores = {
             let plan = plan.clone();
-            let answers_for_scoring: Vec<(String, usize, Option<&'static str>)> =
-                answers.iter().map(|a| (a.answer.clone(), a.row, a.error)).collect();
+            let answers_for_scoring: Vec<(String, usize, Option<&'static str>)> = answers
+                .iter()
+                .map(|a| (a.answer.clone(), a.row, a.error))
+                .collect();
             tokio::task::spawn_blocking(move || {
                 let list: Vec<Answer<'_>> = answers_for_scoring
                     .iter()
@@ -252,7 +284,8 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     // Named queries over the finished tables.
     let mut queries = Vec::new();
     if !plan.queries.is_empty() {
-        let tables = crate::query::Tables::load_run(&run_dir).map_err(|e| Error::Run(format!("loading results for queries: {e}")))?;
+        let tables = crate::query::Tables::load_run(&run_dir)
+            .map_err(|e| Error::Run(format!("loading results for queries: {e}")))?;
         for (name, q) in &plan.queries {
             let batch = crate::report::run_named_query(&tables, &run_dir, q)?;
             let path = run_dir.join(format!("{name}.parquet"));
@@ -290,10 +323,16 @@ fn run_suffix() -> u16 {
 }
 
 fn grid_types(plan: &Plan) -> Vec<(String, arrow_schema::DataType)> {
-    let keys: Vec<String> = plan.trials.first().map(|t| t.grid.keys().cloned().collect()).unwrap_or_default();
+    let keys: Vec<String> = plan
+        .trials
+        .first()
+        .map(|t| t.grid.keys().cloned().collect())
+        .unwrap_or_default();
     keys.into_iter()
         .map(|k| {
-            let dt = crate::store::tables::grid_column_type(plan.trials.iter().filter_map(|t| t.grid.get(&k)));
+            let dt = crate::store::tables::grid_column_type(
+                plan.trials.iter().filter_map(|t| t.grid.get(&k)),
+            );
             (k, dt)
         })
         .collect()
@@ -301,7 +340,10 @@ fn grid_types(plan: &Plan) -> Vec<(String, arrow_schema::DataType)> {
 
 fn trial_line(trial: &Trial, n: usize, row: &ConfigRow) -> String {
     let f = |k: &str| row.floats.get(k).copied().flatten();
-    let fmt = |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "-".into());
+    let fmt = |v: Option<f64>, digits: usize| {
+        v.map(|x| format!("{x:.digits$}"))
+            .unwrap_or_else(|| "-".into())
+    };
     format!(
         "trial {}/{} {} {}: {} requests, {} errors, ttft p95 {} ms, e2e p95 {} ms, accuracy {}",
         trial.index + 1,
@@ -321,7 +363,10 @@ fn resolve_api_keys(plan: &Plan) -> Result<HashMap<String, Option<String>>, Erro
     let mut keys = HashMap::new();
     for (name, ep) in &plan.spec.endpoints {
         if let EndpointSpec::Openai(o) = ep {
-            let used = plan.trials.iter().any(|t| t.steps.iter().any(|s| &s.endpoint == name));
+            let used = plan
+                .trials
+                .iter()
+                .any(|t| t.steps.iter().any(|s| &s.endpoint == name));
             let key = match (&o.api_key_env, used) {
                 (Some(var), true) => match std::env::var(var) {
                     Ok(v) if !v.is_empty() => Some(v),
@@ -370,7 +415,12 @@ async fn start_targets(
                         };
                         let srv = SimServer::start(cfg, ([127, 0, 0, 1], 0).into())
                             .await
-                            .map_err(|e| Error::Run(format!("cannot start the simulated engine for `{}`: {e}", step.endpoint)))?;
+                            .map_err(|e| {
+                                Error::Run(format!(
+                                    "cannot start the simulated engine for `{}`: {e}",
+                                    step.endpoint
+                                ))
+                            })?;
                         let url = srv.base_url();
                         sims.push((step.endpoint.clone(), srv));
                         url
@@ -409,7 +459,14 @@ async fn run_trial(shared: Arc<TrialShared>) {
     let start = Instant::now();
     let (places, open) = match trial.arrival {
         Arrival::Closed { concurrency } => (concurrency as usize, false),
-        Arrival::Open { max_concurrency, .. } => (max_concurrency.map(|c| c as usize).unwrap_or(Semaphore::MAX_PERMITS), true),
+        Arrival::Open {
+            max_concurrency, ..
+        } => (
+            max_concurrency
+                .map(|c| c as usize)
+                .unwrap_or(Semaphore::MAX_PERMITS),
+            true,
+        ),
     };
     let limiter = Arc::new(Semaphore::new(places));
     let seed = shared.plan.seed ^ (trial.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -447,7 +504,12 @@ async fn run_trial(shared: Arc<TrialShared>) {
 /// Which dataset row, repeat and phase an execution index maps to: warm-up executions walk the
 /// rows from the start; measured ones go row by row, each `repeats` times, cycling.
 fn case_of(plan: &Plan, index: u64) -> (usize, u64, bool) {
-    let (row, repeat, warmup) = case_of_index(index, plan.warmup, plan.dataset.rows.len() as u64, u64::from(plan.repeats));
+    let (row, repeat, warmup) = case_of_index(
+        index,
+        plan.warmup,
+        plan.dataset.rows.len() as u64,
+        u64::from(plan.repeats),
+    );
     (row as usize, repeat, warmup)
 }
 
@@ -488,15 +550,10 @@ async fn run_case(s: &TrialShared, index: u64, intended: Instant) {
                     timeout: plan.timeout,
                 };
                 let mut cancel = s.cancel.clone();
-                let o = tokio::select! {
-                    o = s.client.call(&req, &s.clock) => o,
-                    _ = cancel.wait_for(|c| *c) => CallOutcome {
-                        end_ns: Some(s.clock.now_ns()),
-                        error: Some(CallError { kind: ErrorKind::Cancelled, message: "the run was interrupted".into() }),
-                        ..Default::default()
-                    },
+                let interrupted = async move {
+                    let _ = cancel.wait_for(|c| *c).await;
                 };
-                (o, None)
+                (s.client.call_until(&req, &s.clock, interrupted).await, None)
             }
             // A template that fails on this row (strict mode): the request is never sent.
             Err(e) => (
@@ -511,7 +568,17 @@ async fn run_case(s: &TrialShared, index: u64, intended: Instant) {
                 Some("template"),
             ),
         };
-        let rec = request_row(s, si, index, &case_id, repeat, phase, s.clock.ns(step_intended), outcome, forced_kind);
+        let rec = request_row(
+            s,
+            si,
+            index,
+            &case_id,
+            repeat,
+            phase,
+            s.clock.ns(step_intended),
+            outcome,
+            forced_kind,
+        );
         first_sent = first_sent.or(rec.sent_ns);
         last_token = rec.last_token_ns.or(last_token);
         if let Some(k) = rec.error_kind {
@@ -573,7 +640,10 @@ fn request_row(
     forced_kind: Option<&'static str>,
 ) -> RequestRow {
     let (step_id, endpoint, model) = s.step_names[si].clone();
-    let error_kind = o.error.as_ref().map(|e| forced_kind.unwrap_or(e.kind.as_str()));
+    let error_kind = o
+        .error
+        .as_ref()
+        .map(|e| forced_kind.unwrap_or(e.kind.as_str()));
     let mut row = RequestRow {
         trial_id: s.trial_id.clone(),
         trial_index: s.trial.index as i64,
@@ -608,7 +678,10 @@ fn request_row(
         None => true,
         Some(l) => v.is_some_and(|v| v <= l),
     };
-    row.slo_met = row.ok() && within(slo.ttft_ms, row.ttft_ms()) && within(slo.tpot_ms, row.tpot_ms()) && within(slo.e2e_ms, row.e2e_ms());
+    row.slo_met = row.ok()
+        && within(slo.ttft_ms, row.ttft_ms())
+        && within(slo.tpot_ms, row.tpot_ms())
+        && within(slo.e2e_ms, row.e2e_ms());
     if let Some((input, output)) = s.targets[si].token_prices {
         row.cost_usd = match (row.prompt_tokens, row.completion_tokens) {
             (Some(p), Some(c)) => Some(p as f64 * input / 1e6 + c as f64 * output / 1e6),
@@ -648,7 +721,17 @@ mod tests {
         let got: Vec<(u64, u64, bool)> = (0..9).map(|i| case_of_index(i, 1, 3, 2)).collect();
         assert_eq!(
             got,
-            vec![(0, 0, true), (0, 0, false), (0, 1, false), (1, 0, false), (1, 1, false), (2, 0, false), (2, 1, false), (0, 2, false), (0, 3, false)]
+            vec![
+                (0, 0, true),
+                (0, 0, false),
+                (0, 1, false),
+                (1, 0, false),
+                (1, 1, false),
+                (2, 0, false),
+                (2, 1, false),
+                (0, 2, false),
+                (0, 3, false)
+            ]
         );
     }
 }

@@ -38,7 +38,13 @@ struct Gaps {
 impl Schedule {
     /// A schedule for `arrival` starting at `start`, with at most `limit` executions and no
     /// deadline later than `start + duration`.
-    pub fn new(arrival: &Arrival, start: Instant, limit: Option<u64>, duration: Option<Duration>, seed: u64) -> Self {
+    pub fn new(
+        arrival: &Arrival,
+        start: Instant,
+        limit: Option<u64>,
+        duration: Option<Duration>,
+        seed: u64,
+    ) -> Self {
         let gaps = match arrival {
             Arrival::Closed { .. } => None,
             Arrival::Open { process, rate, .. } => Some(Gaps {
@@ -105,14 +111,31 @@ mod tests {
     fn constant_is_evenly_spaced_from_start() {
         let t0 = Instant::now();
         let mut s = Schedule::new(&open(OpenProcess::Constant, 4.0), t0, Some(3), None, 1);
-        let d: Vec<Duration> = std::iter::from_fn(|| s.next_slot()).map(|x| x.deadline.unwrap() - t0).collect();
-        assert_eq!(d, vec![Duration::ZERO, Duration::from_millis(250), Duration::from_millis(500)]);
+        let d: Vec<Duration> = std::iter::from_fn(|| s.next_slot())
+            .map(|x| x.deadline.unwrap() - t0)
+            .collect();
+        assert_eq!(
+            d,
+            vec![
+                Duration::ZERO,
+                Duration::from_millis(250),
+                Duration::from_millis(500)
+            ]
+        );
     }
 
     #[test]
     fn poisson_rate_and_determinism() {
         let t0 = Instant::now();
-        let mk = || Schedule::new(&open(OpenProcess::Poisson, 100.0), t0, Some(20_001), None, 42);
+        let mk = || {
+            Schedule::new(
+                &open(OpenProcess::Poisson, 100.0),
+                t0,
+                Some(20_001),
+                None,
+                42,
+            )
+        };
         let a: Vec<Slot> = std::iter::from_fn({
             let mut s = mk();
             move || s.next_slot()
@@ -128,7 +151,10 @@ mod tests {
         let rate = 20_000.0 / span;
         assert!((rate - 100.0).abs() < 3.0, "{rate}");
         // Exponential gaps: the coefficient of variation is 1.
-        let gaps: Vec<f64> = a.windows(2).map(|w| (w[1].deadline.unwrap() - w[0].deadline.unwrap()).as_secs_f64()).collect();
+        let gaps: Vec<f64> = a
+            .windows(2)
+            .map(|w| (w[1].deadline.unwrap() - w[0].deadline.unwrap()).as_secs_f64())
+            .collect();
         let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
         let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
         assert!((var.sqrt() / mean - 1.0).abs() < 0.05);
@@ -137,7 +163,13 @@ mod tests {
     #[test]
     fn duration_bounds_open_loop_and_limit_bounds_closed_loop() {
         let t0 = Instant::now();
-        let mut s = Schedule::new(&open(OpenProcess::Constant, 10.0), t0, None, Some(Duration::from_secs(1)), 1);
+        let mut s = Schedule::new(
+            &open(OpenProcess::Constant, 10.0),
+            t0,
+            None,
+            Some(Duration::from_secs(1)),
+            1,
+        );
         assert_eq!(std::iter::from_fn(|| s.next_slot()).count(), 10);
         let mut s = Schedule::new(&Arrival::Closed { concurrency: 2 }, t0, Some(5), None, 1);
         let v: Vec<Slot> = std::iter::from_fn(|| s.next_slot()).collect();

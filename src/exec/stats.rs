@@ -62,8 +62,9 @@ fn mean(v: &[f64]) -> Option<f64> {
 /// Two-sided 97.5% quantile of Student's t with `df` degrees of freedom.
 pub fn t975(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
-        2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
     ];
     if df == 0 {
         return f64::NAN;
@@ -74,7 +75,8 @@ pub fn t975(df: usize) -> f64 {
     // Cornish-Fisher expansion around the normal quantile.
     let z: f64 = 1.959_963_984_540_054;
     let d = df as f64;
-    z + (z.powi(3) + z) / (4.0 * d) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
+    z + (z.powi(3) + z) / (4.0 * d)
+        + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
 }
 
 /// Half-width of the 95% Student-t confidence interval of the mean (null below 2 samples).
@@ -107,7 +109,11 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
     let n = measured.len() as i64;
     let ok = measured.iter().filter(|m| m.ok).count() as i64;
     let collect = |f: fn(&RequestMetrics) -> Option<f64>| {
-        let mut v: Vec<f64> = measured.iter().filter(|m| m.ok).filter_map(|m| f(m)).collect();
+        let mut v: Vec<f64> = measured
+            .iter()
+            .filter(|m| m.ok)
+            .filter_map(|m| f(m))
+            .collect();
         v.sort_by(f64::total_cmp);
         v
     };
@@ -166,7 +172,9 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
                 if !gpu_endpoints.contains(&step.endpoint.as_str()) {
                     gpu_endpoints.push(&step.endpoint);
                     cost = match (cost, window_s) {
-                        (Some(t), Some(w)) => Some(t + g.gpu_hour_usd * f64::from(g.gpus) * w / 3600.0),
+                        (Some(t), Some(w)) => {
+                            Some(t + g.gpu_hour_usd * f64::from(g.gpus) * w / 3600.0)
+                        }
                         _ => None,
                     };
                 }
@@ -259,8 +267,14 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
     floats.insert("accuracy", score_means.first().copied().flatten());
     floats.insert("accuracy_ci95", ci95_half_width(&first_values));
     floats.insert("cost_usd", cost);
-    floats.insert("cost_per_1k_requests_usd", cost.and_then(|c| (r.cases > 0).then(|| c / r.cases as f64 * 1000.0)));
-    floats.insert("cost_per_mtok_usd", cost.and_then(|c| output_tokens.filter(|t| *t > 0).map(|t| c / t as f64 * 1e6)));
+    floats.insert(
+        "cost_per_1k_requests_usd",
+        cost.and_then(|c| (r.cases > 0).then(|| c / r.cases as f64 * 1000.0)),
+    );
+    floats.insert(
+        "cost_per_mtok_usd",
+        cost.and_then(|c| output_tokens.filter(|t| *t > 0).map(|t| c / t as f64 * 1e6)),
+    );
 
     let first = r.trial.steps.first();
     ConfigRow {

@@ -63,7 +63,12 @@ pub fn load(name: &str, spec: &DatasetSpec, base_dir: &Path) -> Result<Dataset, 
     let path = base_dir.join(&spec.path);
     let format = match spec.format {
         Some(f) => f,
-        None => match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        None => match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("jsonl") | Some("ndjson") => DatasetFormat::Jsonl,
             Some("csv") => DatasetFormat::Csv,
             _ => {
@@ -74,7 +79,8 @@ pub fn load(name: &str, spec: &DatasetSpec, base_dir: &Path) -> Result<Dataset, 
             }
         },
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| DatasetError::Read(format!("{}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| DatasetError::Read(format!("{}: {e}", path.display())))?;
     let records = match format {
         DatasetFormat::Jsonl => parse_jsonl(&text)?,
         DatasetFormat::Csv => parse_csv(&text)?,
@@ -100,12 +106,13 @@ fn to_row(
     mut record: Map<String, Value>,
     format: DatasetFormat,
 ) -> Result<Row, DatasetError> {
-    let missing = |mapping: &'static str, field: &str, record: &Map<String, Value>| DatasetError::Field {
-        mapping,
-        field: field.to_string(),
-        line,
-        available: record.keys().cloned().collect(),
-    };
+    let missing =
+        |mapping: &'static str, field: &str, record: &Map<String, Value>| DatasetError::Field {
+            mapping,
+            field: field.to_string(),
+            line,
+            available: record.keys().cloned().collect(),
+        };
     let input = match record.get(&spec.input) {
         Some(v) => scalar_text(v),
         None => return Err(missing("input", &spec.input, &record)),
@@ -116,9 +123,11 @@ fn to_row(
             None => return Err(missing("reference", field, &record)),
             Some(Value::Array(items)) => items.iter().map(scalar_text).collect(),
             Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) if format == DatasetFormat::Csv => {
-                s.split('|').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
-            }
+            Some(Value::String(s)) if format == DatasetFormat::Csv => s
+                .split('|')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
             Some(v) => vec![scalar_text(v)],
         },
     };
@@ -192,7 +201,11 @@ fn parse_csv(text: &str) -> Result<Vec<(usize, Map<String, Value>)>, DatasetErro
         if fields.len() != header.len() {
             return Err(DatasetError::Parse {
                 line,
-                message: format!("{} fields, but the header has {}", fields.len(), header.len()),
+                message: format!(
+                    "{} fields, but the header has {}",
+                    fields.len(),
+                    header.len()
+                ),
             });
         }
         let map = header
@@ -282,7 +295,10 @@ mod tests {
 
     #[test]
     fn jsonl_with_list_references() {
-        let dir = write("a.jsonl", "{\"q\": \"2+2?\", \"a\": [\"4\", \"four\"]}\n\n{\"q\": \"x\", \"a\": \"y\"}\n");
+        let dir = write(
+            "a.jsonl",
+            "{\"q\": \"2+2?\", \"a\": [\"4\", \"four\"]}\n\n{\"q\": \"x\", \"a\": \"y\"}\n",
+        );
         let ds = load("d", &spec("a.jsonl", Some("a")), &dir).unwrap();
         assert_eq!(ds.rows.len(), 2);
         assert_eq!(ds.rows[0].references, vec!["4", "four"]);
@@ -294,7 +310,10 @@ mod tests {
 
     #[test]
     fn csv_quotes_and_pipes() {
-        let dir = write("b.csv", "q,a\r\n\"Hello, \"\"world\"\"\",x|y\n\"multi\nline\",z\n");
+        let dir = write(
+            "b.csv",
+            "q,a\r\n\"Hello, \"\"world\"\"\",x|y\n\"multi\nline\",z\n",
+        );
         let ds = load("d", &spec("b.csv", Some("a")), &dir).unwrap();
         assert_eq!(ds.rows[0].input, "Hello, \"world\"");
         assert_eq!(ds.rows[0].references, vec!["x", "y"]);
@@ -305,15 +324,26 @@ mod tests {
     fn errors_name_the_line_and_field() {
         let dir = write("c.jsonl", "{\"q\": 1}\n{\"question\": 2}\n");
         match load("d", &spec("c.jsonl", None), &dir) {
-            Err(DatasetError::Field { line, available, .. }) => {
+            Err(DatasetError::Field {
+                line, available, ..
+            }) => {
                 assert_eq!(line, 2);
                 assert_eq!(available, vec!["question"]);
             }
             other => panic!("{other:?}"),
         }
         let dir = write("d.jsonl", "{\"q\": 1}\n{oops\n");
-        assert!(matches!(load("d", &spec("d.jsonl", None), &dir), Err(DatasetError::Parse { line: 2, .. })));
-        assert!(matches!(load("d", &spec("missing.jsonl", None), &dir), Err(DatasetError::Read(_))));
-        assert!(matches!(load("d", &spec("x.txt", None), &dir), Err(DatasetError::Format(_))));
+        assert!(matches!(
+            load("d", &spec("d.jsonl", None), &dir),
+            Err(DatasetError::Parse { line: 2, .. })
+        ));
+        assert!(matches!(
+            load("d", &spec("missing.jsonl", None), &dir),
+            Err(DatasetError::Read(_))
+        ));
+        assert!(matches!(
+            load("d", &spec("x.txt", None), &dir),
+            Err(DatasetError::Format(_))
+        ));
     }
 }

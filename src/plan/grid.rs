@@ -137,7 +137,10 @@ mod tests {
 
     #[test]
     fn product_times_zip() {
-        let g = grid(json!({"a": [1, 2], "b": ["x", "y", "z"]}), json!({"c": [0.1, 0.2], "d": [true, false]}));
+        let g = grid(
+            json!({"a": [1, 2], "b": ["x", "y", "z"]}),
+            json!({"c": [0.1, 0.2], "d": [true, false]}),
+        );
         let pts = expand(Some(&g)).unwrap();
         assert_eq!(pts.len(), 12);
         assert_eq!(describe(&pts[0]), "a=1 b=x c=0.1 d=true");
@@ -158,7 +161,10 @@ mod tests {
 
     #[test]
     fn errors() {
-        let g = grid(json!({"a": []}), json!({"c": [1, 2], "d": [1], "a": [1, 2]}));
+        let g = grid(
+            json!({"a": []}),
+            json!({"c": [1, 2], "d": [1], "a": [1, 2]}),
+        );
         let e = expand(Some(&g)).unwrap_err();
         assert_eq!(e.len(), 3, "{e:?}");
         assert_eq!(expand(None).unwrap(), vec![GridPoint::new()]);

@@ -188,7 +188,9 @@ impl Plan {
                         Role::User => "user",
                         Role::Assistant => "assistant",
                     };
-                    out.push(json!({"role": role, "content": self.templates.render(template, ctx)?}));
+                    out.push(
+                        json!({"role": role, "content": self.templates.render(template, ctx)?}),
+                    );
                 }
                 Ok(Value::Array(out))
             }
@@ -222,20 +224,43 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     let base_dir = loaded
         .path
         .parent()
-        .map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() })
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            }
+        })
         .unwrap_or_else(|| PathBuf::from("."));
 
     if spec.version != 1 {
-        issues.push(at(root.key("version"), format!("unsupported version {}", spec.version)).help("this frontier reads version 1"));
-    }
-    if spec.name.is_empty() || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
         issues.push(
-            at(root.key("name"), format!("pipeline name `{}` cannot name a folder", spec.name))
-                .help("use letters, digits, `-`, `_` and `.` only"),
+            at(
+                root.key("version"),
+                format!("unsupported version {}", spec.version),
+            )
+            .help("this frontier reads version 1"),
+        );
+    }
+    if spec.name.is_empty()
+        || !spec
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        issues.push(
+            at(
+                root.key("name"),
+                format!("pipeline name `{}` cannot name a folder", spec.name),
+            )
+            .help("use letters, digits, `-`, `_` and `.` only"),
         );
     }
     if spec.endpoints.is_empty() {
-        issues.push(at(root.key("endpoints"), "no endpoints are defined".into()).help("add e.g. `sim: { kind: simulated }`"));
+        issues.push(
+            at(root.key("endpoints"), "no endpoints are defined".into())
+                .help("add e.g. `sim: { kind: simulated }`"),
+        );
     }
 
     // Datasets.
@@ -254,8 +279,11 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             if !spec.datasets.contains_key(n) {
                 let names: Vec<&str> = spec.datasets.keys().map(String::as_str).collect();
                 issues.push(
-                    at(root.key("workload").key("dataset"), format!("unknown dataset `{n}`"))
-                        .help(suggestion(n, &names)),
+                    at(
+                        root.key("workload").key("dataset"),
+                        format!("unknown dataset `{n}`"),
+                    )
+                    .help(suggestion(n, &names)),
                 );
             }
             Some(n.clone())
@@ -263,13 +291,22 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         None => match spec.datasets.len() {
             1 => spec.datasets.keys().next().cloned(),
             0 => {
-                issues.push(at(root.key("datasets"), "no datasets are defined".into()).help("add a dataset; its rows become the cases"));
+                issues.push(
+                    at(root.key("datasets"), "no datasets are defined".into())
+                        .help("add a dataset; its rows become the cases"),
+                );
                 None
             }
             _ => {
                 issues.push(
-                    at(root.key("workload"), "several datasets are defined; say which one drives the workload".into())
-                        .help(format!("add `dataset:` with one of: {}", spec.datasets.keys().cloned().collect::<Vec<_>>().join(", "))),
+                    at(
+                        root.key("workload"),
+                        "several datasets are defined; say which one drives the workload".into(),
+                    )
+                    .help(format!(
+                        "add `dataset:` with one of: {}",
+                        spec.datasets.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )),
                 );
                 None
             }
@@ -304,7 +341,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     };
     let repeats = spec.grid.as_ref().map(|g| g.repeats).unwrap_or(1);
     if repeats == 0 {
-        issues.push(at(root.key("grid").key("repeats"), "repeats must be at least 1".into()));
+        issues.push(at(
+            root.key("grid").key("repeats"),
+            "repeats must be at least 1".into(),
+        ));
     }
 
     // Steps: structure, templates.
@@ -315,28 +355,47 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     }
     for (i, step) in spec.flow.iter().enumerate() {
         let p = root.key("flow").index(i);
-        if step.id.is_empty() || !step.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if step.id.is_empty()
+            || !step
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             issues.push(at(p.key("id"), format!("step id `{}` must be letters, digits and `_` (it is used as `steps.{}` in templates)", step.id, step.id)));
         }
         if step_ids.contains(&step.id.as_str()) {
-            issues.push(at(p.key("id"), format!("duplicate step id `{}`", step.id)).help("step ids name `steps.<id>` in templates and must be unique"));
+            issues.push(
+                at(p.key("id"), format!("duplicate step id `{}`", step.id))
+                    .help("step ids name `steps.<id>` in templates and must be unique"),
+            );
             continue;
         }
         step_ids.push(&step.id);
         let Some(llm) = &step.llm else {
-            issues.push(at(p.clone(), format!("step `{}` has no kind", step.id)).help("add `llm:`"));
+            issues
+                .push(at(p.clone(), format!("step `{}` has no kind", step.id)).help("add `llm:`"));
             continue;
         };
         let lp = p.key("llm");
         match (&llm.prompt, &llm.messages) {
             (Some(prompt), Some(_)) => {
-                issues.push(at(lp.key("messages"), "give either `prompt` or `messages`, not both".into()));
+                issues.push(at(
+                    lp.key("messages"),
+                    "give either `prompt` or `messages`, not both".into(),
+                ));
                 let _ = templates.add(&format!("{}.prompt", step.id), prompt);
             }
-            (None, None) => issues.push(at(lp.clone(), "the step has neither `prompt` nor `messages`".into()).help("add `prompt: \"{{ item.input }}\"`")),
-            (None, Some(_)) if llm.api == ApiKind::Completions => {
-                issues.push(at(lp.key("messages"), "`messages` needs `api: chat`; the completions API takes a `prompt`".into()))
-            }
+            (None, None) => issues.push(
+                at(
+                    lp.clone(),
+                    "the step has neither `prompt` nor `messages`".into(),
+                )
+                .help("add `prompt: \"{{ item.input }}\"`"),
+            ),
+            (None, Some(_)) if llm.api == ApiKind::Completions => issues.push(at(
+                lp.key("messages"),
+                "`messages` needs `api: chat`; the completions API takes a `prompt`".into(),
+            )),
             (Some(msgs_or_prompt), None) => {
                 if let Err(e) = templates.add(&format!("{}.prompt", step.id), msgs_or_prompt) {
                     issues.push(at(lp.key("prompt"), e));
@@ -347,7 +406,8 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                     issues.push(at(lp.key("messages"), "`messages` is empty".into()));
                 }
                 for (j, m) in msgs.iter().enumerate() {
-                    if let Err(e) = templates.add(&format!("{}.messages.{j}", step.id), &m.content) {
+                    if let Err(e) = templates.add(&format!("{}.messages.{j}", step.id), &m.content)
+                    {
                         issues.push(at(lp.key("messages").index(j).key("content"), e));
                     }
                 }
@@ -360,25 +420,45 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     for (i, s) in scorers.iter().enumerate() {
         if scorers[..i].iter().any(|o| o.name == s.name) {
             issues.push(
-                at(root.key("evaluators").index(i), format!("two evaluators are named `{}`", s.name))
-                    .help("give one of them a `name:`"),
+                at(
+                    root.key("evaluators").index(i),
+                    format!("two evaluators are named `{}`", s.name),
+                )
+                .help("give one of them a `name:`"),
             );
         }
-        if !s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if !s
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             issues.push(at(root.key("evaluators").index(i), format!("evaluator name `{}` must be letters, digits and `_` (it names the column `score_{}`)", s.name, s.name)));
         }
     }
     for (i, e) in spec.evaluators.iter().enumerate() {
         if let crate::spec::EvaluatorSpec::Fuzzy(f) = e {
             if !(0.0..=1.0).contains(&f.threshold) {
-                issues.push(at(root.key("evaluators").index(i).key("fuzzy").key("threshold"), format!("threshold {} is outside [0, 1]", f.threshold)));
+                issues.push(at(
+                    root.key("evaluators")
+                        .index(i)
+                        .key("fuzzy")
+                        .key("threshold"),
+                    format!("threshold {} is outside [0, 1]", f.threshold),
+                ));
             }
         }
     }
     if let Some(slo) = &spec.slo {
-        for (k, v) in [("ttft_ms", slo.ttft_ms), ("tpot_ms", slo.tpot_ms), ("e2e_ms", slo.e2e_ms)] {
+        for (k, v) in [
+            ("ttft_ms", slo.ttft_ms),
+            ("tpot_ms", slo.tpot_ms),
+            ("e2e_ms", slo.e2e_ms),
+        ] {
             if v.is_some_and(|v| !(v > 0.0)) {
-                issues.push(at(root.key("slo").key(k), format!("SLO `{k}` must be a positive number of milliseconds")));
+                issues.push(at(
+                    root.key("slo").key(k),
+                    format!("SLO `{k}` must be a positive number of milliseconds"),
+                ));
             }
         }
     }
@@ -400,7 +480,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         Some(d) => match d.to_duration() {
             Ok(d) if d > Duration::ZERO => d,
             Ok(_) => {
-                issues.push(at(root.key("workload").key("timeout"), "timeout must be positive".into()));
+                issues.push(at(
+                    root.key("workload").key("timeout"),
+                    "timeout must be positive".into(),
+                ));
                 DEFAULT_TIMEOUT
             }
             Err(e) => {
@@ -418,18 +501,39 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     for (index, point) in points.iter().enumerate() {
         let trial_ctx = json!({"grid": point, "vars": spec.vars});
         let mut trial_issues = Vec::new();
-        let arrival = resolve_arrival(&spec.workload.arrival, &trial_ctx, &templates, loaded, &mut trial_issues);
+        let arrival = resolve_arrival(
+            &spec.workload.arrival,
+            &trial_ctx,
+            &templates,
+            loaded,
+            &mut trial_issues,
+        );
         let cases = match &spec.workload.requests {
-            Some(r) => resolve(r, &trial_ctx, &templates, loaded, root.key("workload").key("requests"), &mut trial_issues),
+            Some(r) => resolve(
+                r,
+                &trial_ctx,
+                &templates,
+                loaded,
+                root.key("workload").key("requests"),
+                &mut trial_issues,
+            ),
             None if duration.is_some() => None,
-            None => dataset.as_ref().map(|d| warmup + d.rows.len() as u64 * u64::from(repeats.max(1))),
+            None => dataset
+                .as_ref()
+                .map(|d| warmup + d.rows.len() as u64 * u64::from(repeats.max(1))),
         };
         if cases == Some(0) {
-            trial_issues.push(at(root.key("workload").key("requests"), "requests must be at least 1".into()));
+            trial_issues.push(at(
+                root.key("workload").key("requests"),
+                "requests must be at least 1".into(),
+            ));
         }
         if let Some(c) = cases {
             if warmup >= c && c > 0 {
-                trial_issues.push(at(root.key("workload").key("warmup"), format!("warmup ({warmup}) leaves none of the {c} requests to measure")));
+                trial_issues.push(at(
+                    root.key("workload").key("warmup"),
+                    format!("warmup ({warmup}) leaves none of the {c} requests to measure"),
+                ));
             }
         }
         let mut steps = Vec::new();
@@ -445,15 +549,32 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             };
             let Some(endpoint_spec) = spec.endpoints.get(&endpoint) else {
                 let names: Vec<&str> = spec.endpoints.keys().map(String::as_str).collect();
-                let via = if template::is_template(&llm.endpoint) { format!(" (rendered from `{}`)", llm.endpoint) } else { String::new() };
-                trial_issues.push(at(lp.key("endpoint"), format!("unknown endpoint `{endpoint}`{via}")).help(suggestion(&endpoint, &names)));
+                let via = if template::is_template(&llm.endpoint) {
+                    format!(" (rendered from `{}`)", llm.endpoint)
+                } else {
+                    String::new()
+                };
+                trial_issues.push(
+                    at(
+                        lp.key("endpoint"),
+                        format!("unknown endpoint `{endpoint}`{via}"),
+                    )
+                    .help(suggestion(&endpoint, &names)),
+                );
                 continue;
             };
             let model = match endpoint_spec {
                 EndpointSpec::Openai(o) => o.model.clone(),
                 EndpointSpec::Simulated(s) => s.model.clone().unwrap_or_else(|| endpoint.clone()),
             };
-            let params = resolve_params(&llm.params, &trial_ctx, &templates, loaded, &lp.key("params"), &mut trial_issues);
+            let params = resolve_params(
+                &llm.params,
+                &trial_ctx,
+                &templates,
+                loaded,
+                &lp.key("params"),
+                &mut trial_issues,
+            );
             let mut tail = Map::new();
             tail.insert("model".into(), Value::String(model.clone()));
             tail.insert("stream".into(), Value::Bool(true));
@@ -463,8 +584,15 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             }
             let tail_text = serde_json::to_string(&Value::Object(tail)).unwrap_or_default();
             let prompt = match (&llm.prompt, &llm.messages) {
-                (Some(_), _) => PromptPlan::Prompt { template: format!("{}.prompt", step.id) },
-                (None, Some(msgs)) => PromptPlan::Messages(msgs.iter().enumerate().map(|(j, m)| (m.role, format!("{}.messages.{j}", step.id))).collect()),
+                (Some(_), _) => PromptPlan::Prompt {
+                    template: format!("{}.prompt", step.id),
+                },
+                (None, Some(msgs)) => PromptPlan::Messages(
+                    msgs.iter()
+                        .enumerate()
+                        .map(|(j, m)| (m.role, format!("{}.messages.{j}", step.id)))
+                        .collect(),
+                ),
                 (None, None) => continue,
             };
             steps.push(TrialStep {
@@ -494,17 +622,26 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             };
             for (si, step) in steps.iter().enumerate() {
                 let ctx = json!({"item": row.item, "grid": point, "vars": spec.vars, "steps": step_outputs});
-                let flow_index = spec.flow.iter().position(|s| s.id == step.step_id).unwrap_or(si);
+                let flow_index = spec
+                    .flow
+                    .iter()
+                    .position(|s| s.id == step.step_id)
+                    .unwrap_or(si);
                 let lp = root.key("flow").index(flow_index).key("llm");
                 let rendered = match &step.prompt {
-                    PromptPlan::Prompt { template } => templates.render(template, &ctx).map_err(|e| (lp.key("prompt"), e)),
+                    PromptPlan::Prompt { template } => templates
+                        .render(template, &ctx)
+                        .map_err(|e| (lp.key("prompt"), e)),
                     PromptPlan::Messages(m) => {
                         let mut all = String::new();
                         let mut err = None;
                         for (j, (role, t)) in m.iter().enumerate() {
                             match templates.render(t, &ctx) {
                                 Ok(s) => {
-                                    all.push_str(&format!("[{}] {s}\n", format!("{role:?}").to_lowercase()));
+                                    all.push_str(&format!(
+                                        "[{}] {s}\n",
+                                        format!("{role:?}").to_lowercase()
+                                    ));
                                 }
                                 Err(e) => {
                                     err = Some((lp.key("messages").index(j).key("content"), e));
@@ -524,7 +661,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                             first_prompt = text;
                         }
                     }
-                    Err((path, e)) => trial_issues.push(at(path, format!("{e} (rendering against the first row of the dataset)"))),
+                    Err((path, e)) => trial_issues.push(at(
+                        path,
+                        format!("{e} (rendering against the first row of the dataset)"),
+                    )),
                 }
                 step_outputs.insert(step.step_id.clone(), json!({"text": ""}));
             }
@@ -549,11 +689,28 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     }
 
     // Queries.
-    let queries: Vec<(String, QuerySpec)> = spec.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let queries: Vec<(String, QuerySpec)> = spec
+        .query
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (name, q) in &queries {
         let qp = root.key("query").key(name);
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || crate::store::TABLE_NAMES.contains(&name.as_str()) {
-            issues.push(at(qp.clone(), format!("query name `{name}` cannot be used (it names `{name}.parquet`)")).help(format!("use letters, digits, `_` and `-`, and none of: {}", crate::store::TABLE_NAMES.join(", "))));
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || crate::store::TABLE_NAMES.contains(&name.as_str())
+        {
+            issues.push(
+                at(
+                    qp.clone(),
+                    format!("query name `{name}` cannot be used (it names `{name}.parquet`)"),
+                )
+                .help(format!(
+                    "use letters, digits, `_` and `-`, and none of: {}",
+                    crate::store::TABLE_NAMES.join(", ")
+                )),
+            );
         }
         for e in crate::store::check_query(&q.sql, q.pareto.as_ref(), &scorers) {
             let path = match e.0 {
@@ -572,7 +729,8 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         issues.sort_by_key(|i| (i.loc.line == 0, i.loc.line, i.loc.col));
         return Err(loaded.errors(issues));
     }
-    let dataset = dataset.ok_or_else(|| loaded.errors(vec![at(root.key("datasets"), "no dataset".into())]))?;
+    let dataset = dataset
+        .ok_or_else(|| loaded.errors(vec![at(root.key("datasets"), "no dataset".into())]))?;
     Ok(Plan {
         name: spec.name.clone(),
         file: loaded.path.clone(),
@@ -601,24 +759,49 @@ pub enum QueryPart {
     Pareto(String),
 }
 
-fn dataset_issue(loaded: &Loaded, p: &KeyPath, base_dir: &std::path::Path, ds: &crate::spec::DatasetSpec, e: dataset::DatasetError) -> Issue {
+fn dataset_issue(
+    loaded: &Loaded,
+    p: &KeyPath,
+    base_dir: &std::path::Path,
+    ds: &crate::spec::DatasetSpec,
+    e: dataset::DatasetError,
+) -> Issue {
     use dataset::DatasetError as E;
     match e {
         E::Read(msg) => {
             let mut issue = loaded.issue(p.key("path"), format!("cannot read dataset: {msg}"));
-            issue.help = Some(format!("paths are relative to the pipeline file's folder ({})", base_dir.display()));
+            issue.help = Some(format!(
+                "paths are relative to the pipeline file's folder ({})",
+                base_dir.display()
+            ));
             issue
         }
         E::Format(msg) => loaded.issue(p.key("path"), msg),
-        E::Parse { line, message } => loaded.issue(p.key("path"), format!("{}:{line}: {message}", ds.path)),
-        E::Field { mapping, field, line, available } => {
+        E::Parse { line, message } => {
+            loaded.issue(p.key("path"), format!("{}:{line}: {message}", ds.path))
+        }
+        E::Field {
+            mapping,
+            field,
+            line,
+            available,
+        } => {
             let refs: Vec<&str> = available.iter().map(String::as_str).collect();
             let help = match did_you_mean(&field, refs.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => format!("the row has: {}", refs.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")),
+                None => format!(
+                    "the row has: {}",
+                    refs.iter()
+                        .map(|r| format!("`{r}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             };
             loaded
-                .issue(p.key(mapping), format!("field `{field}` is missing from {}:{line}", ds.path))
+                .issue(
+                    p.key(mapping),
+                    format!("field `{field}` is missing from {}:{line}", ds.path),
+                )
                 .help(help)
         }
         E::Empty => loaded.issue(p.key("path"), format!("dataset `{}` has no rows", ds.path)),
@@ -640,7 +823,13 @@ fn resolve<T: std::str::FromStr + Clone>(
             Ok(text) => match text.trim().parse::<T>() {
                 Ok(x) => Some(x),
                 Err(_) => {
-                    issues.push(loaded.issue(path, format!("`{t}` rendered to `{text}`, which is not a valid {}", short_type::<T>())));
+                    issues.push(loaded.issue(
+                        path,
+                        format!(
+                            "`{t}` rendered to `{text}`, which is not a valid {}",
+                            short_type::<T>()
+                        ),
+                    ));
                     None
                 }
             },
@@ -662,7 +851,13 @@ fn short_type<T>() -> &'static str {
     }
 }
 
-fn resolve_arrival(a: &ArrivalSpec, ctx: &Value, t: &Templates, loaded: &Loaded, issues: &mut Vec<Issue>) -> Arrival {
+fn resolve_arrival(
+    a: &ArrivalSpec,
+    ctx: &Value,
+    t: &Templates,
+    loaded: &Loaded,
+    issues: &mut Vec<Issue>,
+) -> Arrival {
     let p = KeyPath::root().key("workload").key("arrival");
     match a {
         ArrivalSpec::Concurrency(c) => {
@@ -670,25 +865,48 @@ fn resolve_arrival(a: &ArrivalSpec, ctx: &Value, t: &Templates, loaded: &Loaded,
             if c == 0 {
                 issues.push(loaded.issue(p.key("concurrency"), "concurrency must be at least 1"));
             }
-            Arrival::Closed { concurrency: c.max(1) }
+            Arrival::Closed {
+                concurrency: c.max(1),
+            }
         }
         ArrivalSpec::Constant(r) | ArrivalSpec::Poisson(r) => {
             let (name, process) = match a {
                 ArrivalSpec::Constant(_) => ("constant", OpenProcess::Constant),
                 _ => ("poisson", OpenProcess::Poisson),
             };
-            let rate = resolve(&r.rate, ctx, t, loaded, p.key(name).key("rate"), issues).unwrap_or(1.0);
+            let rate =
+                resolve(&r.rate, ctx, t, loaded, p.key(name).key("rate"), issues).unwrap_or(1.0);
             if !(rate > 0.0 && rate.is_finite()) {
-                issues.push(loaded.issue(p.key(name).key("rate"), format!("rate must be a positive number of requests per second, found {rate}")));
+                issues.push(loaded.issue(
+                    p.key(name).key("rate"),
+                    format!("rate must be a positive number of requests per second, found {rate}"),
+                ));
             }
-            let max_concurrency = r
-                .max_concurrency
-                .as_ref()
-                .and_then(|m| resolve(m, ctx, t, loaded, p.key(name).key("max_concurrency"), issues));
+            let max_concurrency = r.max_concurrency.as_ref().and_then(|m| {
+                resolve(
+                    m,
+                    ctx,
+                    t,
+                    loaded,
+                    p.key(name).key("max_concurrency"),
+                    issues,
+                )
+            });
             if max_concurrency == Some(0) {
-                issues.push(loaded.issue(p.key(name).key("max_concurrency"), "max_concurrency must be at least 1"));
+                issues.push(loaded.issue(
+                    p.key(name).key("max_concurrency"),
+                    "max_concurrency must be at least 1",
+                ));
             }
-            Arrival::Open { process, rate: if rate > 0.0 && rate.is_finite() { rate } else { 1.0 }, max_concurrency }
+            Arrival::Open {
+                process,
+                rate: if rate > 0.0 && rate.is_finite() {
+                    rate
+                } else {
+                    1.0
+                },
+                max_concurrency,
+            }
         }
     }
 }
@@ -699,30 +917,62 @@ struct ResolvedParams {
     max_tokens: Option<u32>,
 }
 
-fn resolve_params(p: &ParamsSpec, ctx: &Value, t: &Templates, loaded: &Loaded, path: &KeyPath, issues: &mut Vec<Issue>) -> ResolvedParams {
+fn resolve_params(
+    p: &ParamsSpec,
+    ctx: &Value,
+    t: &Templates,
+    loaded: &Loaded,
+    path: &KeyPath,
+    issues: &mut Vec<Issue>,
+) -> ResolvedParams {
     let mut fields = Map::new();
     for (k, v) in &p.extra {
         fields.insert(k.clone(), v.clone());
     }
-    let temperature = p.temperature.as_ref().and_then(|v| resolve(v, ctx, t, loaded, path.key("temperature"), issues));
+    let temperature = p
+        .temperature
+        .as_ref()
+        .and_then(|v| resolve(v, ctx, t, loaded, path.key("temperature"), issues));
     if let Some(x) = temperature {
         if !(0.0..=10.0).contains(&x) {
-            issues.push(loaded.issue(path.key("temperature"), format!("temperature {x} is out of range")).help("temperatures are usually between 0 and 2"));
+            issues.push(
+                loaded
+                    .issue(
+                        path.key("temperature"),
+                        format!("temperature {x} is out of range"),
+                    )
+                    .help("temperatures are usually between 0 and 2"),
+            );
         }
         fields.insert("temperature".into(), json!(x));
     }
-    if let Some(x) = p.top_p.as_ref().and_then(|v| resolve(v, ctx, t, loaded, path.key("top_p"), issues)) {
+    if let Some(x) = p
+        .top_p
+        .as_ref()
+        .and_then(|v| resolve(v, ctx, t, loaded, path.key("top_p"), issues))
+    {
         fields.insert("top_p".into(), json!(x));
     }
-    let max_tokens = p.max_tokens.as_ref().and_then(|v| resolve(v, ctx, t, loaded, path.key("max_tokens"), issues));
+    let max_tokens = p
+        .max_tokens
+        .as_ref()
+        .and_then(|v| resolve(v, ctx, t, loaded, path.key("max_tokens"), issues));
     if let Some(x) = max_tokens {
         fields.insert("max_tokens".into(), json!(x));
     }
-    if let Some(x) = p.seed.as_ref().and_then(|v| resolve(v, ctx, t, loaded, path.key("seed"), issues)) {
+    if let Some(x) = p
+        .seed
+        .as_ref()
+        .and_then(|v| resolve(v, ctx, t, loaded, path.key("seed"), issues))
+    {
         fields.insert("seed".into(), json!(x));
     }
     if let Some(stop) = &p.stop {
         fields.insert("stop".into(), json!(stop));
     }
-    ResolvedParams { fields, temperature, max_tokens }
+    ResolvedParams {
+        fields,
+        temperature,
+        max_tokens,
+    }
 }

@@ -40,14 +40,20 @@ impl Templates {
 
     /// Render template `name` with `ctx`.
     pub fn render(&self, name: &str, ctx: &Value) -> Result<String, String> {
-        let t = self.env.get_template(name).map_err(|e| describe_error(&e))?;
+        let t = self
+            .env
+            .get_template(name)
+            .map_err(|e| describe_error(&e))?;
         t.render(minijinja::Value::from(minijinja::value::Serde(ctx)))
             .map_err(|e| explain(&e, t.undeclared_variables(true), ctx))
     }
 
     /// Compile and render `source` once (for per-trial values such as `"{{ grid.t }}"`).
     pub fn render_str(&self, source: &str, ctx: &Value) -> Result<String, String> {
-        let t = self.env.template_from_str(source).map_err(|e| describe_error(&e))?;
+        let t = self
+            .env
+            .template_from_str(source)
+            .map_err(|e| describe_error(&e))?;
         t.render(minijinja::Value::from(minijinja::value::Serde(ctx)))
             .map_err(|e| explain(&e, t.undeclared_variables(true), ctx))
     }
@@ -59,7 +65,10 @@ pub fn is_template(text: &str) -> bool {
 }
 
 fn describe_error(e: &minijinja::Error) -> String {
-    let what = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+    let what = e
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| e.kind().to_string());
     match e.line() {
         Some(l) => format!("template error on template line {l}: {what}"),
         None => format!("template error: {what}"),
@@ -75,18 +84,33 @@ fn explain(e: &minijinja::Error, vars: std::collections::HashSet<String>, ctx: &
         for var in vars {
             if let Some((defined, missing, siblings)) = first_undefined(ctx, &var) {
                 let sibling_refs: Vec<&str> = siblings.iter().map(String::as_str).collect();
-                let full = if defined.is_empty() { missing.clone() } else { format!("{defined}.{missing}") };
+                let full = if defined.is_empty() {
+                    missing.clone()
+                } else {
+                    format!("{defined}.{missing}")
+                };
                 let help = match did_you_mean(&missing, sibling_refs.iter().copied()) {
                     Some(s) if defined.is_empty() => format!("; did you mean `{s}`?"),
                     Some(s) => format!("; did you mean `{defined}.{s}`?"),
                     None if siblings.is_empty() => String::new(),
                     None => format!(
                         "; defined {}: {}",
-                        if defined.is_empty() { "variables".to_string() } else { format!("in `{defined}`") },
-                        sibling_refs.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                        if defined.is_empty() {
+                            "variables".to_string()
+                        } else {
+                            format!("in `{defined}`")
+                        },
+                        sibling_refs
+                            .iter()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 };
-                let line = e.line().map(|l| format!(" (template line {l})")).unwrap_or_default();
+                let line = e
+                    .line()
+                    .map(|l| format!(" (template line {l})"))
+                    .unwrap_or_default();
                 return format!("undefined variable `{full}`{line}{help}");
             }
         }
@@ -129,17 +153,32 @@ mod tests {
         t.add("p", "Q: {{ item.questoin }}").unwrap();
         let ctx = json!({"item": {"question": "x", "id": "0"}, "grid": {}});
         let e = t.render("p", &ctx).unwrap_err();
-        assert_eq!(e, "undefined variable `item.questoin` (template line 1); did you mean `item.question`?");
+        assert_eq!(
+            e,
+            "undefined variable `item.questoin` (template line 1); did you mean `item.question`?"
+        );
         let e = t.render_str("{{ grid.temperature }}", &ctx).unwrap_err();
-        assert!(e.starts_with("undefined variable `grid.temperature`"), "{e}");
+        assert!(
+            e.starts_with("undefined variable `grid.temperature`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn renders_and_reports_syntax_errors() {
         let mut t = Templates::new();
-        t.add("p", "{% for d in item.docs %}{{ d }};{% endfor %}").unwrap();
-        assert_eq!(t.render("p", &json!({"item": {"docs": ["a", "b"]}})).unwrap(), "a;b;");
-        assert!(t.add("bad", "{{ item.x ").unwrap_err().contains("template line 1"));
+        t.add("p", "{% for d in item.docs %}{{ d }};{% endfor %}")
+            .unwrap();
+        assert_eq!(
+            t.render("p", &json!({"item": {"docs": ["a", "b"]}}))
+                .unwrap(),
+            "a;b;"
+        );
+        assert!(
+            t.add("bad", "{{ item.x ")
+                .unwrap_err()
+                .contains("template line 1")
+        );
         assert!(is_template("{{ x }}") && !is_template("plain"));
     }
 }

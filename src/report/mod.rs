@@ -15,7 +15,11 @@ use crate::query::{Tables, duckdb_command, execute};
 use crate::spec::QuerySpec;
 
 /// Run a named query: its SQL, then the Pareto marking from `pareto:` if given.
-pub fn run_named_query(tables: &Tables, run_dir: &Path, q: &QuerySpec) -> Result<RecordBatch, Error> {
+pub fn run_named_query(
+    tables: &Tables,
+    run_dir: &Path,
+    q: &QuerySpec,
+) -> Result<RecordBatch, Error> {
     let batch = execute(tables, &q.sql).map_err(|e| query_error(&e, tables, run_dir, &q.sql))?;
     match &q.pareto {
         None => Ok(batch),
@@ -23,16 +27,28 @@ pub fn run_named_query(tables: &Tables, run_dir: &Path, q: &QuerySpec) -> Result
             let objectives: Vec<Objective> = p
                 .minimize
                 .iter()
-                .map(|c| Objective { column: c.clone(), direction: Direction::Minimize })
-                .chain(p.maximize.iter().map(|c| Objective { column: c.clone(), direction: Direction::Maximize }))
+                .map(|c| Objective {
+                    column: c.clone(),
+                    direction: Direction::Minimize,
+                })
+                .chain(p.maximize.iter().map(|c| Objective {
+                    column: c.clone(),
+                    direction: Direction::Maximize,
+                }))
                 .collect();
-            crate::query::pareto::mark(&batch, &objectives).map_err(|e| query_error(&e, tables, run_dir, &q.sql))
+            crate::query::pareto::mark(&batch, &objectives)
+                .map_err(|e| query_error(&e, tables, run_dir, &q.sql))
         }
     }
 }
 
 /// A query error with the DuckDB command that runs the same SQL on the same files.
-pub fn query_error(e: &crate::query::QueryError, tables: &Tables, run_dir: &Path, sql: &str) -> Error {
+pub fn query_error(
+    e: &crate::query::QueryError,
+    tables: &Tables,
+    run_dir: &Path,
+    sql: &str,
+) -> Error {
     Error::Query(format!(
         "query failed: {e}\n  help: frontier evaluates a subset of SQL (README, \"Queries\"); DuckDB runs any SQL on the same files:\n    {}",
         duckdb_command(run_dir, &tables.names(), sql)
@@ -48,14 +64,22 @@ fn cell(array: &dyn Array, row: usize) -> String {
         DataType::Float64 | DataType::Float32 => {
             let v = arrow_cast::cast::cast(&array.slice(row, 1), &DataType::Float64)
                 .ok()
-                .and_then(|a| a.as_any().downcast_ref::<arrow_array::Float64Array>().map(|f| f.value(0)));
+                .and_then(|a| {
+                    a.as_any()
+                        .downcast_ref::<arrow_array::Float64Array>()
+                        .map(|f| f.value(0))
+                });
             match v {
                 Some(v) => format_float(v),
                 None => "?".into(),
             }
         }
         DataType::Boolean => {
-            let b = array.as_any().downcast_ref::<BooleanArray>().map(|b| b.value(row)).unwrap_or(false);
+            let b = array
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .map(|b| b.value(row))
+                .unwrap_or(false);
             if b { "yes".into() } else { "no".into() }
         }
         _ => {
@@ -93,24 +117,54 @@ pub fn format_float(v: f64) -> String {
 pub fn render_table(batch: &RecordBatch, columns: Option<&[&str]>, marker: Option<&str>) -> String {
     let schema = batch.schema();
     let indices: Vec<usize> = match columns {
-        Some(cols) => cols.iter().filter_map(|c| schema.index_of(c).ok()).collect(),
-        None => (0..schema.fields().len()).filter(|i| Some(schema.field(*i).name().as_str()) != marker).collect(),
+        Some(cols) => cols
+            .iter()
+            .filter_map(|c| schema.index_of(c).ok())
+            .collect(),
+        None => (0..schema.fields().len())
+            .filter(|i| Some(schema.field(*i).name().as_str()) != marker)
+            .collect(),
     };
-    let mark_col = marker.and_then(|m| schema.index_of(m).ok()).and_then(|i| batch.column(i).as_any().downcast_ref::<BooleanArray>().cloned());
-    let mut header: Vec<String> = indices.iter().map(|i| schema.field(*i).name().clone()).collect();
+    let mark_col = marker.and_then(|m| schema.index_of(m).ok()).and_then(|i| {
+        batch
+            .column(i)
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .cloned()
+    });
+    let mut header: Vec<String> = indices
+        .iter()
+        .map(|i| schema.field(*i).name().clone())
+        .collect();
     if mark_col.is_some() {
         header.insert(0, "frontier".into());
     }
     let mut rows: Vec<Vec<String>> = Vec::with_capacity(batch.num_rows());
     for r in 0..batch.num_rows() {
-        let mut row: Vec<String> = indices.iter().map(|i| cell(batch.column(*i).as_ref(), r)).collect();
+        let mut row: Vec<String> = indices
+            .iter()
+            .map(|i| cell(batch.column(*i).as_ref(), r))
+            .collect();
         if let Some(m) = &mark_col {
-            row.insert(0, if m.is_valid(r) && m.value(r) { "*".into() } else { String::new() });
+            row.insert(
+                0,
+                if m.is_valid(r) && m.value(r) {
+                    "*".into()
+                } else {
+                    String::new()
+                },
+            );
         }
         rows.push(row);
     }
     let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let numeric: Vec<bool> = {
         let mut v: Vec<bool> = indices
@@ -129,7 +183,11 @@ pub fn render_table(batch: &RecordBatch, columns: Option<&[&str]>, marker: Optio
             .enumerate()
             .map(|(c, s)| {
                 let pad = widths[c].saturating_sub(s.chars().count());
-                if numeric[c] { format!("{}{s}", " ".repeat(pad)) } else { format!("{s}{}", " ".repeat(pad)) }
+                if numeric[c] {
+                    format!("{}{s}", " ".repeat(pad))
+                } else {
+                    format!("{s}{}", " ".repeat(pad))
+                }
             })
             .collect();
         let _ = writeln!(out, "{}", parts.join("  ").trim_end());
@@ -140,7 +198,12 @@ pub fn render_table(batch: &RecordBatch, columns: Option<&[&str]>, marker: Optio
     for r in &rows {
         line(&mut out, r);
     }
-    let _ = writeln!(out, "({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" });
+    let _ = writeln!(
+        out,
+        "({} row{})",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    );
     out
 }
 
@@ -173,7 +236,11 @@ pub fn summary(outcome: &RunOutcome) -> String {
             out,
             "\nquery `{name}` ({} rows{}):",
             batch.num_rows(),
-            if marked { ", * = on the Pareto frontier" } else { "" }
+            if marked {
+                ", * = on the Pareto frontier"
+            } else {
+                ""
+            }
         );
         out.push_str(&render_table(batch, None, marked.then_some("on_frontier")));
     }
@@ -183,11 +250,18 @@ pub fn summary(outcome: &RunOutcome) -> String {
         outcome.requests,
         outcome.failed,
         outcome.wall_s,
-        if outcome.interrupted { " (interrupted: results so far are written)" } else { "" }
+        if outcome.interrupted {
+            " (interrupted: results so far are written)"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(out, "results in {}:", outcome.run_dir.display());
     for (path, rows) in &outcome.files {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         if name == "manifest.json" {
             let _ = writeln!(out, "  {}", path.display());
         } else {
@@ -200,14 +274,24 @@ pub fn summary(outcome: &RunOutcome) -> String {
 /// Every cell as text (`None` for null), full precision, for CSV.
 pub fn rows_as_text(batch: &RecordBatch) -> Vec<Vec<Option<String>>> {
     let opts = FormatOptions::default();
-    let formatters: Vec<Option<ArrayFormatter<'_>>> = batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).ok()).collect();
+    let formatters: Vec<Option<ArrayFormatter<'_>>> = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).ok())
+        .collect();
     (0..batch.num_rows())
         .map(|r| {
             batch
                 .columns()
                 .iter()
                 .zip(&formatters)
-                .map(|(c, f)| if c.is_null(r) { None } else { f.as_ref().map(|f| f.value(r).to_string()) })
+                .map(|(c, f)| {
+                    if c.is_null(r) {
+                        None
+                    } else {
+                        f.as_ref().map(|f| f.value(r).to_string())
+                    }
+                })
                 .collect()
         })
         .collect()
@@ -231,7 +315,11 @@ pub fn rows_as_json(batch: &RecordBatch) -> Vec<serde_json::Value> {
                     match c.data_type() {
                         DataType::Int64 => Value::from(c.as_primitive::<Int64Type>().value(r)),
                         DataType::Int32 => Value::from(c.as_primitive::<Int32Type>().value(r)),
-                        DataType::Float64 => serde_json::Number::from_f64(c.as_primitive::<Float64Type>().value(r)).map(Value::Number).unwrap_or(Value::Null),
+                        DataType::Float64 => {
+                            serde_json::Number::from_f64(c.as_primitive::<Float64Type>().value(r))
+                                .map(Value::Number)
+                                .unwrap_or(Value::Null)
+                        }
                         DataType::Boolean => Value::Bool(c.as_boolean().value(r)),
                         _ => text[r][i].clone().map(Value::String).unwrap_or(Value::Null),
                     }
@@ -268,7 +356,10 @@ mod tests {
         )
         .unwrap();
         let t = render_table(&batch, None, Some("on_frontier"));
-        assert_eq!(t, "frontier  name  ttft_ms\n--------  ----  -------\n*         a       12.35\n          bbb         -\n(2 rows)\n");
+        assert_eq!(
+            t,
+            "frontier  name  ttft_ms\n--------  ----  -------\n*         a       12.35\n          bbb         -\n(2 rows)\n"
+        );
     }
 
     #[test]

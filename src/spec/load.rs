@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Spec;
 use super::node::{KeyPath, Loc, Node, NodeKind};
 use super::schema::pipeline_schema;
 use super::validate::{Issue, validate};
-use super::Spec;
 use crate::error::PipelineErrors;
 
 /// A pipeline that passed structural validation.
@@ -49,14 +49,20 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, PipelineErrors>
             path: KeyPath::root(),
             loc: Loc::default(),
             message: format!("cannot read the pipeline file: {e}"),
-            help: Some("check the path; pipelines are YAML files such as pipelines/quickstart.yaml".into()),
+            help: Some(
+                "check the path; pipelines are YAML files such as pipelines/quickstart.yaml".into(),
+            ),
         }],
     })?;
     load_str(path, source, overrides)
 }
 
 /// Like [`load`] for text already in memory (`path` names it in messages).
-pub fn load_str(path: &Path, source: String, overrides: &[String]) -> Result<Loaded, PipelineErrors> {
+pub fn load_str(
+    path: &Path,
+    source: String,
+    overrides: &[String],
+) -> Result<Loaded, PipelineErrors> {
     let fail = |source: &String, issues: Vec<Issue>| PipelineErrors {
         file: path.to_path_buf(),
         source: source.clone(),
@@ -129,7 +135,8 @@ fn apply_override(root: &mut Node, text: &str) -> Result<(), Issue> {
     let (key, value) = text
         .split_once('=')
         .ok_or_else(|| bad(format!("--set `{text}` has no `=`")))?;
-    let path = KeyPath::parse_dotted(key.trim()).ok_or_else(|| bad(format!("--set `{text}`: `{key}` is not a key path")))?;
+    let path = KeyPath::parse_dotted(key.trim())
+        .ok_or_else(|| bad(format!("--set `{text}`: `{key}` is not a key path")))?;
     // The value is YAML, so numbers, booleans and lists keep their types; anything that does
     // not parse as YAML is taken as a plain string.
     let mut node = match Node::parse(value) {
@@ -140,7 +147,9 @@ fn apply_override(root: &mut Node, text: &str) -> Result<(), Issue> {
     root.set(&path, node).map_err(|prefix| Issue {
         path: path.clone(),
         loc: Loc::default(),
-        message: format!("--set `{text}`: `{prefix}` is not a mapping or list entry that can be set"),
+        message: format!(
+            "--set `{text}`: `{prefix}` is not a mapping or list entry that can be set"
+        ),
         help: Some("only keys of mappings and existing list items can be overridden".into()),
     })
 }

@@ -12,7 +12,6 @@ pub mod node;
 pub mod schema;
 pub mod validate;
 
-
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;

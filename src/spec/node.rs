@@ -169,7 +169,10 @@ impl Node {
     pub fn parse(text: &str) -> Result<Node, YamlSyntaxError> {
         let spanned: Spanned<RawKind> =
             serde_saphyr::from_str(text).map_err(|e| YamlSyntaxError {
-                loc: e.location().map(|l| Loc::from_saphyr(&l)).unwrap_or_default(),
+                loc: e
+                    .location()
+                    .map(|l| Loc::from_saphyr(&l))
+                    .unwrap_or_default(),
                 message: e.without_snippet().to_string(),
             })?;
         Ok(Node::from_spanned(spanned))
@@ -500,15 +503,28 @@ mod tests {
     #[test]
     fn set_creates_and_replaces() {
         let mut n = Node::parse("a:\n  b: 1\nl: [1, 2]\n").unwrap();
-        n.set(&KeyPath::parse_dotted("a.b").unwrap(), Node::from_json(&2.into()))
-            .unwrap();
-        n.set(&KeyPath::parse_dotted("a.c.d").unwrap(), Node::from_json(&"x".into()))
-            .unwrap();
-        n.set(&KeyPath::parse_dotted("l[1]").unwrap(), Node::from_json(&5.into()))
-            .unwrap();
-        assert!(n
-            .set(&KeyPath::parse_dotted("l[7]").unwrap(), Node::from_json(&5.into()))
-            .is_err());
+        n.set(
+            &KeyPath::parse_dotted("a.b").unwrap(),
+            Node::from_json(&2.into()),
+        )
+        .unwrap();
+        n.set(
+            &KeyPath::parse_dotted("a.c.d").unwrap(),
+            Node::from_json(&"x".into()),
+        )
+        .unwrap();
+        n.set(
+            &KeyPath::parse_dotted("l[1]").unwrap(),
+            Node::from_json(&5.into()),
+        )
+        .unwrap();
+        assert!(
+            n.set(
+                &KeyPath::parse_dotted("l[7]").unwrap(),
+                Node::from_json(&5.into())
+            )
+            .is_err()
+        );
         assert_eq!(
             n.to_json(),
             serde_json::json!({"a": {"b": 2, "c": {"d": "x"}}, "l": [1, 5]})
@@ -518,7 +534,9 @@ mod tests {
     #[test]
     fn dotted_paths() {
         assert_eq!(
-            KeyPath::parse_dotted("flow[0].llm.params").unwrap().to_string(),
+            KeyPath::parse_dotted("flow[0].llm.params")
+                .unwrap()
+                .to_string(),
             "flow[0].llm.params"
         );
         assert_eq!(

@@ -43,18 +43,24 @@ impl Issue {
 /// Every structural problem of `root` against `schema` (empty when it conforms).
 pub fn validate(root: &Node, schema: &Value) -> Vec<Issue> {
     let mut out = Vec::new();
-    let walker = Walker { root_schema: schema };
+    let walker = Walker {
+        root_schema: schema,
+    };
     walker.walk(root, schema, &KeyPath::root(), &mut out);
     out
 }
 
 /// The candidate closest to `word` by normalised Levenshtein / Jaro-Winkler, if close enough.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let w = word.to_lowercase();
     let mut best: Option<(&str, f64)> = None;
     for c in candidates {
         let cl = c.to_lowercase();
-        let score = strsim::normalized_levenshtein(&w, &cl).max(strsim::jaro_winkler(&w, &cl) - 0.15);
+        let score =
+            strsim::normalized_levenshtein(&w, &cl).max(strsim::jaro_winkler(&w, &cl) - 0.15);
         if score >= 0.6 && best.is_none_or(|(_, s)| score > s) {
             best = Some((c, score));
         }
@@ -122,7 +128,11 @@ impl<'s> Walker<'s> {
                     issue(
                         node,
                         path,
-                        format!("expected {}, found {}", describe_types(types), describe_node(node)),
+                        format!(
+                            "expected {}, found {}",
+                            describe_types(types),
+                            describe_node(node)
+                        ),
                     )
                     .with_help(type_help(types, node)),
                 );
@@ -131,7 +141,11 @@ impl<'s> Walker<'s> {
         }
         if let Some(c) = schema.get("const") {
             if !node_equals(node, c) {
-                out.push(issue(node, path, format!("expected `{}`, found {}", plain(c), describe_node(node))));
+                out.push(issue(
+                    node,
+                    path,
+                    format!("expected `{}`, found {}", plain(c), describe_node(node)),
+                ));
                 return;
             }
         }
@@ -178,7 +192,10 @@ impl<'s> Walker<'s> {
         out: &mut Vec<Issue>,
     ) {
         let empty = Map::new();
-        let props = schema.get("properties").and_then(Value::as_object).unwrap_or(&empty);
+        let props = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
         let additional = schema.get("additionalProperties");
         let known: Vec<&str> = props.keys().map(String::as_str).collect();
         // A misspelt required key is reported once, as the misspelling, not again as missing.
@@ -229,7 +246,13 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn walk_alternatives(&self, node: &Node, branches: &'s [Value], path: &KeyPath, out: &mut Vec<Issue>) {
+    fn walk_alternatives(
+        &self,
+        node: &Node,
+        branches: &'s [Value],
+        path: &KeyPath,
+        out: &mut Vec<Issue>,
+    ) {
         let non_null: Vec<&Value> = branches
             .iter()
             .filter(|b| self.resolve(b).get("type").and_then(Value::as_str) != Some("null"))
@@ -265,7 +288,8 @@ impl<'s> Walker<'s> {
         if let NodeKind::Map(entries) = &node.kind {
             if tags.len() == non_null.len() {
                 if let Some((i, _)) = non_null.iter().enumerate().find(|(_, b)| {
-                    single_required_key(self.resolve(b)).is_some_and(|t| entries.iter().any(|(k, _)| k.name == t))
+                    single_required_key(self.resolve(b))
+                        .is_some_and(|t| entries.iter().any(|(k, _)| k.name == t))
                 }) {
                     out.extend(attempts.swap_remove(i).1);
                     return;
@@ -277,11 +301,19 @@ impl<'s> Walker<'s> {
                     .unwrap_or((node.loc, String::new()));
                 out.push(Issue {
                     loc,
-                    path: if first.is_empty() { path.clone() } else { path.key(&first) },
+                    path: if first.is_empty() {
+                        path.clone()
+                    } else {
+                        path.key(&first)
+                    },
                     message: if written.is_empty() {
                         format!("{} needs one of: {}", where_(path), quoted_list(&tags))
                     } else {
-                        format!("unknown kind `{}` in {}", written.join("`, `"), where_(path))
+                        format!(
+                            "unknown kind `{}` in {}",
+                            written.join("`, `"),
+                            where_(path)
+                        )
                     },
                     help: Some(suggestion(&first, &tags)),
                 });
@@ -292,7 +324,10 @@ impl<'s> Walker<'s> {
                 let written = entries.iter().find(|(k, _)| k.name == tag_key);
                 match written {
                     Some((_, v)) => {
-                        if let Some(i) = tag_values.iter().position(|t| node_equals(v, &Value::String(t.clone()))) {
+                        if let Some(i) = tag_values
+                            .iter()
+                            .position(|t| node_equals(v, &Value::String(t.clone())))
+                        {
                             out.extend(attempts.swap_remove(i).1);
                         } else {
                             let names: Vec<&str> = tag_values.iter().map(String::as_str).collect();
@@ -301,8 +336,12 @@ impl<'s> Walker<'s> {
                                 _ => describe_node(v),
                             };
                             out.push(
-                                issue(v, &path.key(&tag_key), format!("unknown {tag_key} `{found}`"))
-                                    .with_help(Some(suggestion(&found, &names))),
+                                issue(
+                                    v,
+                                    &path.key(&tag_key),
+                                    format!("unknown {tag_key} `{found}`"),
+                                )
+                                .with_help(Some(suggestion(&found, &names))),
                             );
                         }
                     }
@@ -310,7 +349,10 @@ impl<'s> Walker<'s> {
                         loc: node.loc,
                         path: path.key(&tag_key),
                         message: format!("missing field `{tag_key}` in {}", where_(path)),
-                        help: Some(format!("one of: {}", quoted_list(&tag_values.iter().map(String::as_str).collect::<Vec<_>>()))),
+                        help: Some(format!(
+                            "one of: {}",
+                            quoted_list(&tag_values.iter().map(String::as_str).collect::<Vec<_>>())
+                        )),
                     }),
                 }
                 return;
@@ -323,11 +365,16 @@ impl<'s> Walker<'s> {
                 NodeKind::Str(s) => s.clone(),
                 _ => describe_node(node),
             };
-            out.push(issue(node, path, format!("unknown value `{found}`")).with_help(Some(suggestion(&found, &names))));
+            out.push(
+                issue(node, path, format!("unknown value `{found}`"))
+                    .with_help(Some(suggestion(&found, &names))),
+            );
             return;
         }
         // Mismatched type for every branch: one message listing the accepted types.
-        let all_type_errors = attempts.iter().all(|(_, is)| is.len() == 1 && is[0].path == *path && is[0].message.starts_with("expected "));
+        let all_type_errors = attempts.iter().all(|(_, is)| {
+            is.len() == 1 && is[0].path == *path && is[0].message.starts_with("expected ")
+        });
         if all_type_errors {
             let mut accepted: Vec<String> = Vec::new();
             for b in &non_null {
@@ -339,7 +386,11 @@ impl<'s> Walker<'s> {
             out.push(issue(
                 node,
                 path,
-                format!("expected {}, found {}", accepted.join(" or "), describe_node(node)),
+                format!(
+                    "expected {}, found {}",
+                    accepted.join(" or "),
+                    describe_node(node)
+                ),
             ));
             return;
         }
@@ -372,7 +423,11 @@ impl<'s> Walker<'s> {
         if let Some(c) = b.get("const") {
             return format!("`{}`", plain(c));
         }
-        if let Some(alts) = b.get("oneOf").or_else(|| b.get("anyOf")).and_then(Value::as_array) {
+        if let Some(alts) = b
+            .get("oneOf")
+            .or_else(|| b.get("anyOf"))
+            .and_then(Value::as_array)
+        {
             let mut names: Vec<String> = Vec::new();
             for a in alts {
                 let d = self.describe_branch(a);
@@ -385,7 +440,13 @@ impl<'s> Walker<'s> {
         "a value".into()
     }
 
-    fn check_numeric_bounds(&self, node: &Node, schema: &Value, path: &KeyPath, out: &mut Vec<Issue>) {
+    fn check_numeric_bounds(
+        &self,
+        node: &Node,
+        schema: &Value,
+        path: &KeyPath,
+        out: &mut Vec<Issue>,
+    ) {
         let v = match node.kind {
             NodeKind::Int(i) => i as f64,
             NodeKind::Float(f) => f,
@@ -393,12 +454,20 @@ impl<'s> Walker<'s> {
         };
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
             if v < min {
-                out.push(issue(node, path, format!("must be at least {min}, found {v}")));
+                out.push(issue(
+                    node,
+                    path,
+                    format!("must be at least {min}, found {v}"),
+                ));
             }
         }
         if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
             if v > max {
-                out.push(issue(node, path, format!("must be at most {max}, found {v}")));
+                out.push(issue(
+                    node,
+                    path,
+                    format!("must be at most {max}, found {v}"),
+                ));
             }
         }
         if let Some(fmt) = schema.get("format").and_then(Value::as_str) {
@@ -411,7 +480,11 @@ impl<'s> Walker<'s> {
             };
             if let Some(limit) = limit {
                 if v > limit {
-                    out.push(issue(node, path, format!("must be at most {limit}, found {v}")));
+                    out.push(issue(
+                        node,
+                        path,
+                        format!("must be at most {limit}, found {v}"),
+                    ));
                 }
             }
         }
@@ -514,13 +587,17 @@ fn type_help(types: &Value, node: &Node) -> Option<String> {
         _ => false,
     };
     match &node.kind {
-        NodeKind::Str(s) if (wants("number") || wants("integer")) && s.trim().parse::<f64>().is_ok() => {
+        NodeKind::Str(s)
+            if (wants("number") || wants("integer")) && s.trim().parse::<f64>().is_ok() =>
+        {
             Some(format!("write the number without quotes: {}", s.trim()))
         }
         NodeKind::Seq(_) if wants("string") || wants("number") || wants("integer") => {
             Some("give a single value, not a list".into())
         }
-        NodeKind::Map(_) if wants("array") => Some("give a list (`- item` lines or `[a, b]`)".into()),
+        NodeKind::Map(_) if wants("array") => {
+            Some("give a list (`- item` lines or `[a, b]`)".into())
+        }
         _ => None,
     }
 }
@@ -533,7 +610,10 @@ fn describe_node(node: &Node) -> String {
         NodeKind::Float(f) => format!("number `{f}`"),
         NodeKind::Str(s) => {
             let short: String = s.chars().take(40).collect();
-            format!("string `{short}`{}", if s.chars().count() > 40 { "..." } else { "" })
+            format!(
+                "string `{short}`{}",
+                if s.chars().count() > 40 { "..." } else { "" }
+            )
         }
         NodeKind::Seq(_) => "a list".into(),
         NodeKind::Map(_) => "a mapping".into(),
@@ -638,7 +718,10 @@ evaluators:
         assert!(issues(&OK.replace("max_tokens: 16", "max_tokens: \"{{ grid.m }}\"")).is_empty());
         let is = issues(&OK.replace("max_tokens: 16", "max_tokens: [16]"));
         assert_eq!(is.len(), 1);
-        assert!(is[0].message.contains("expected an integer or a string"), "{is:?}");
+        assert!(
+            is[0].message.contains("expected an integer or a string"),
+            "{is:?}"
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::builder::{
+    BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
 
@@ -116,7 +118,12 @@ impl Columns {
 
     /// Close the current row (every column must have been appended once).
     pub fn end_row(&mut self) {
-        debug_assert_eq!(self.cursor, self.cols.len(), "row of {} has a wrong column count", self.schema.fields().len());
+        debug_assert_eq!(
+            self.cursor,
+            self.cols.len(),
+            "row of {} has a wrong column count",
+            self.schema.fields().len()
+        );
         self.cursor = 0;
         self.rows += 1;
     }

@@ -21,7 +21,9 @@ use parquet::file::properties::WriterProperties;
 
 use crate::error::Error;
 pub use columns::Columns;
-pub use tables::{CaseRow, ConfigRow, RequestRow, ScoreRow, TABLE_NAMES, check_query, configs_schema};
+pub use tables::{
+    CaseRow, ConfigRow, RequestRow, ScoreRow, TABLE_NAMES, check_query, configs_schema,
+};
 
 /// Version of the Parquet column contract (README, "Results").
 pub const SCHEMA_VERSION: &str = "1";
@@ -97,7 +99,11 @@ impl TableWriter {
 }
 
 /// Write a whole batch as a Parquet file (for query results and `configs`).
-pub fn write_batch(path: &Path, batch: &arrow_array::RecordBatch, run_id: &str) -> Result<(), Error> {
+pub fn write_batch(
+    path: &Path,
+    batch: &arrow_array::RecordBatch,
+    run_id: &str,
+) -> Result<(), Error> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
@@ -143,7 +149,9 @@ impl RunWriter {
                 let mut first_error: Option<Error> = None;
                 while let Some(rec) = rx.blocking_recv() {
                     let r = match rec {
-                        Record::Request(r) => requests.append(|c| r.fill(c, &run_id, started_unix_us)),
+                        Record::Request(r) => {
+                            requests.append(|c| r.fill(c, &run_id, started_unix_us))
+                        }
                         Record::Case(r) => cases.append(|c| r.fill(c, &run_id)),
                         Record::Score(r) => scores.append(|c| r.fill(c, &run_id)),
                     };

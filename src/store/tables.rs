@@ -496,7 +496,11 @@ impl ConfigRow {
 /// Check a named query before the run: the SQL must parse, stay in the supported subset and
 /// name existing tables and columns; Pareto objectives must be columns of its result.
 /// Returns (part, message, help) for each problem.
-pub fn check_query(sql: &str, pareto: Option<&ParetoSpec>, scorers: &[Scorer]) -> Vec<(QueryPart, String, Option<String>)> {
+pub fn check_query(
+    sql: &str,
+    pareto: Option<&ParetoSpec>,
+    scorers: &[Scorer],
+) -> Vec<(QueryPart, String, Option<String>)> {
     let _ = (pareto, scorers);
     let mut out = Vec::new();
     if sql.trim().is_empty() {

@@ -1,0 +1,450 @@
+//! End to end: the `frontier` binary runs pipelines on the built-in simulated engine (real HTTP
+//! on loopback), writes Parquet, and DuckDB (the Python package) reads every file back and
+//! recomputes the summaries from the raw rows.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, RecordBatch};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_frontier")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let d = std::env::temp_dir().join(format!(
+        "frontier-e2e-{name}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Run `frontier run` and return (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .output()
+        .expect("frontier runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// The run folder and `file -> rows` as printed at the end of the run.
+fn printed_files(stdout: &str) -> (PathBuf, Vec<(PathBuf, u64)>) {
+    let dir = stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("results in ")
+                .and_then(|r| r.strip_suffix(':'))
+        })
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("no results line in:\n{stdout}"));
+    let files = stdout
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let (path, rest) = l.split_once("  (")?;
+            let rows = rest.strip_suffix(" rows)")?.parse().ok()?;
+            Some((PathBuf::from(path), rows))
+        })
+        .collect();
+    (dir, files)
+}
+
+fn read_parquet(path: &Path) -> RecordBatch {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let schema = batches.first().map(|b| b.schema()).unwrap();
+    arrow_select::concat::concat_batches(&schema, &batches).unwrap()
+}
+
+fn f64_col(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    let c = b
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    let c = arrow_cast::cast::cast(c, &arrow_schema::DataType::Float64).unwrap();
+    let a = c.as_primitive::<Float64Type>();
+    (0..a.len())
+        .map(|i| if a.is_null(i) { None } else { Some(a.value(i)) })
+        .collect()
+}
+
+fn python_duckdb(script: &str) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python3 runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No module named 'duckdb'") {
+        panic!(
+            "the DuckDB Python package is missing: run `pip install duckdb` (.ci/run installs it)"
+        );
+    }
+    assert!(out.status.success(), "python failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn quickstart_end_to_end_with_duckdb_readback() {
+    let out = temp_dir("quickstart");
+    let (code, stdout, stderr) = run(&[
+        "run",
+        "pipelines/quickstart.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let (run_dir, files) = printed_files(&stdout);
+    assert!(
+        run_dir.starts_with(out.join("quickstart")),
+        "{}",
+        run_dir.display()
+    );
+    for name in [
+        "requests.parquet",
+        "cases.parquet",
+        "scores.parquet",
+        "configs.parquet",
+        "frontier.parquet",
+        "manifest.json",
+    ] {
+        assert!(
+            run_dir.join(name).is_file(),
+            "{name} missing in {}",
+            run_dir.display()
+        );
+    }
+    let rows = |name: &str| {
+        files
+            .iter()
+            .find(|(p, _)| p.ends_with(name))
+            .map(|(_, r)| *r)
+            .unwrap_or_else(|| panic!("{name} not printed"))
+    };
+
+    // One row per request sent: 6 trials x (4 warm-up + 40 measured) cases x 1 step.
+    let requests = read_parquet(&run_dir.join("requests.parquet"));
+    assert_eq!(requests.num_rows(), 264);
+    assert_eq!(rows("requests.parquet"), 264);
+    assert!(stdout.contains("264 requests sent, 0 failed"), "{stdout}");
+    let configs = read_parquet(&run_dir.join("configs.parquet"));
+    assert_eq!(configs.num_rows(), 6);
+
+    // The frontier: non-empty, and no row on it is dominated by another row.
+    let frontier = read_parquet(&run_dir.join("frontier.parquet"));
+    let on = frontier
+        .column_by_name("on_frontier")
+        .unwrap()
+        .as_boolean()
+        .clone();
+    let ttft = f64_col(&frontier, "ttft_p95_ms");
+    let cost = f64_col(&frontier, "cost_per_1k_requests_usd");
+    let acc = f64_col(&frontier, "accuracy");
+    let n = frontier.num_rows();
+    assert!(n > 0 && (0..n).any(|i| on.value(i)), "empty frontier");
+    let dominates = |a: usize, b: usize| {
+        let (ta, tb, ca, cb, aa, ab) = (
+            ttft[a].unwrap(),
+            ttft[b].unwrap(),
+            cost[a].unwrap(),
+            cost[b].unwrap(),
+            acc[a].unwrap(),
+            acc[b].unwrap(),
+        );
+        ta <= tb && ca <= cb && aa >= ab && (ta < tb || ca < cb || aa > ab)
+    };
+    for i in (0..n).filter(|i| on.value(*i)) {
+        for j in 0..n {
+            assert!(!dominates(j, i), "frontier row {i} is dominated by row {j}");
+        }
+    }
+    // Every dominated row is dominated by someone.
+    for i in (0..n).filter(|i| !on.value(*i)) {
+        assert!(
+            (0..n).any(|j| dominates(j, i)),
+            "row {i} is off the frontier but undominated"
+        );
+    }
+    // Accuracy differs across profiles: the large model beats the small one at temperature 0.
+    let endpoints = configs
+        .column_by_name("endpoint")
+        .unwrap()
+        .as_string::<i32>()
+        .clone();
+    let temps = f64_col(&configs, "grid_temperature");
+    let accs = f64_col(&configs, "accuracy");
+    let acc_of = |ep: &str, t: f64| {
+        (0..6)
+            .find(|i| endpoints.value(*i) == ep && temps[*i] == Some(t))
+            .and_then(|i| accs[i])
+            .unwrap()
+    };
+    assert!(
+        acc_of("large", 0.0) > acc_of("small", 0.0),
+        "large {} small {}",
+        acc_of("large", 0.0),
+        acc_of("small", 0.0)
+    );
+
+    // DuckDB reads every file as is; its row counts and recomputed metrics match frontier's.
+    let d = run_dir.display();
+    let script = format!(
+        r#"
+import duckdb, json
+d = "{d}"
+con = duckdb.connect()
+for t in ["requests", "cases", "scores", "configs", "frontier"]:
+    con.execute(f"CREATE VIEW {{t}} AS SELECT * FROM read_parquet('{{d}}/{{t}}.parquet')")
+out = {{}}
+out["counts"] = {{t: con.execute(f"SELECT count(*) FROM {{t}}").fetchone()[0] for t in ["requests", "cases", "scores", "configs", "frontier"]}}
+out["types"] = dict(con.execute("SELECT column_name, data_type FROM (DESCRIBE requests)").fetchall())
+out["check"] = con.execute('''
+  WITH r AS (
+    SELECT trial_id,
+           count(*) AS n,
+           quantile_cont(ttft_ms, 0.5) FILTER (WHERE ok) AS ttft_p50,
+           quantile_cont(ttft_ms, 0.95) FILTER (WHERE ok) AS ttft_p95,
+           quantile_cont(e2e_ms, 0.99) FILTER (WHERE ok) AS e2e_p99,
+           sum(completion_tokens) AS out_tok
+    FROM requests WHERE phase = 'measure' GROUP BY trial_id),
+  s AS (SELECT trial_id, avg(score) AS acc, count(*) AS scored FROM scores WHERE scorer = 'exact' AND status = 'scored' GROUP BY trial_id)
+  SELECT c.trial_id,
+         max(abs(c.ttft_p50_ms - r.ttft_p50)), max(abs(c.ttft_p95_ms - r.ttft_p95)), max(abs(c.e2e_p99_ms - r.e2e_p99)),
+         max(abs(c.accuracy - s.acc)), sum(c.requests - r.n), sum(c.output_tokens - r.out_tok), sum(c.scored - s.scored)
+  FROM configs c JOIN r USING (trial_id) JOIN s USING (trial_id) GROUP BY c.trial_id
+''').fetchall()
+out["warmup"] = con.execute("SELECT count(*) FROM requests WHERE phase = 'warmup'").fetchone()[0]
+out["meta"] = con.execute("SELECT value FROM parquet_kv_metadata('{{}}/requests.parquet'.format(d)) WHERE key = 'frontier.schema_version'").fetchone()[0].decode()
+print(json.dumps(out, default=str))
+"#
+    );
+    let v: serde_json::Value = serde_json::from_str(python_duckdb(&script).trim()).unwrap();
+    for (t, file) in [
+        ("requests", "requests.parquet"),
+        ("cases", "cases.parquet"),
+        ("scores", "scores.parquet"),
+        ("configs", "configs.parquet"),
+        ("frontier", "frontier.parquet"),
+    ] {
+        assert_eq!(
+            v["counts"][t].as_u64(),
+            Some(rows(file)),
+            "{t}: DuckDB vs printed"
+        );
+    }
+    assert_eq!(
+        v["counts"]["scores"].as_u64(),
+        Some(6 * 40 * 4),
+        "6 trials x 40 measured cases x 4 scorers"
+    );
+    assert_eq!(v["warmup"].as_u64(), Some(24));
+    assert_eq!(v["meta"], "1");
+    assert_eq!(v["types"]["sent_at"], "TIMESTAMP WITH TIME ZONE");
+    assert_eq!(v["types"]["ttft_ms"], "DOUBLE");
+    assert_eq!(v["types"]["completion_tokens"], "BIGINT");
+    let checks = v["check"].as_array().unwrap();
+    assert_eq!(checks.len(), 6);
+    for row in checks {
+        let r = row.as_array().unwrap();
+        for (i, what) in [
+            (1, "ttft p50"),
+            (2, "ttft p95"),
+            (3, "e2e p99"),
+            (4, "accuracy"),
+        ] {
+            assert!(
+                r[i].as_f64().unwrap() < 1e-9,
+                "{what} differs from DuckDB for {}: {row}",
+                r[0]
+            );
+        }
+        for (i, what) in [
+            (5, "request count"),
+            (6, "output tokens"),
+            (7, "scored count"),
+        ] {
+            assert_eq!(
+                r[i].as_i64(),
+                Some(0),
+                "{what} differs from DuckDB for {}: {row}",
+                r[0]
+            );
+        }
+    }
+
+    // The manifest records the resolved pipeline, seed and status.
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["status"], "completed");
+    assert_eq!(m["seed"], 7);
+    assert_eq!(m["requests"], 264);
+    assert_eq!(m["resolved_pipeline"]["name"], "quickstart");
+    assert_eq!(m["trials"].as_array().unwrap().len(), 6);
+
+    // `frontier query` runs SQL over the finished run.
+    let (code, q, e) = run(&[
+        "query",
+        run_dir.to_str().unwrap(),
+        "SELECT count(*) AS n FROM requests WHERE phase = 'measure'",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(q.trim(), r#"{"n":240}"#);
+    let (code, _, e) = run(&[
+        "query",
+        run_dir.to_str().unwrap(),
+        "SELECT * FROM requests r WHERE r.trial_id IN (SELECT trial_id FROM configs)",
+    ]);
+    assert_eq!(code, 2);
+    assert!(e.contains("duckdb"), "{e}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+fn write_pipeline(dir: &Path, body: &str) -> PathBuf {
+    let root = std::env::current_dir().unwrap();
+    let text = body.replace(
+        "DATASET",
+        &root.join("datasets/qa-mini.jsonl").display().to_string(),
+    );
+    let p = dir.join("p.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn every_request_failing_exits_1_with_error_rows() {
+    let out = temp_dir("unreachable");
+    // A loopback port that nothing listens on: bind, read the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = write_pipeline(
+        &out,
+        &format!(
+            r#"
+version: 1
+name: unreachable
+endpoints:
+  down: {{ kind: openai, base_url: "http://127.0.0.1:{port}/v1", model: m }}
+datasets:
+  qa: {{ path: DATASET, input: question, reference: answers, limit: 5 }}
+workload: {{ arrival: {{ concurrency: 2 }} }}
+flow:
+  - id: answer
+    llm: {{ endpoint: down, prompt: "{{{{ item.question }}}}" }}
+evaluators: [ {{ exact: {{}} }} ]
+"#
+        ),
+    );
+    let (code, stdout, stderr) = run(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("every request failed"), "{stderr}");
+    let (run_dir, _) = printed_files(&stdout);
+    let requests = read_parquet(&run_dir.join("requests.parquet"));
+    assert_eq!(requests.num_rows(), 5);
+    let kinds = requests
+        .column_by_name("error_kind")
+        .unwrap()
+        .as_string::<i32>()
+        .clone();
+    assert!((0..5).all(|i| kinds.value(i) == "connect"));
+    assert!(f64_col(&requests, "ttft_ms").iter().all(Option::is_none));
+    let scores = read_parquet(&run_dir.join("scores.parquet"));
+    let status = scores
+        .column_by_name("status")
+        .unwrap()
+        .as_string::<i32>()
+        .clone();
+    assert!((0..scores.num_rows()).all(|i| status.value(i) == "error"));
+    let configs = read_parquet(&run_dir.join("configs.parquet"));
+    assert_eq!(f64_col(&configs, "error_rate"), vec![Some(1.0)]);
+    assert_eq!(
+        f64_col(&configs, "accuracy"),
+        vec![None],
+        "no scored case: accuracy is null, not 0"
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["status"], "failed");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn injected_server_errors_are_rows_and_open_loop_records_queueing() {
+    let out = temp_dir("faults");
+    let p = write_pipeline(
+        &out,
+        r#"
+version: 1
+name: faults
+endpoints:
+  flaky:
+    kind: simulated
+    profile: { slots: 1, decode_ms: 5, decode_ms_per_seq: 0, prefill_tok_s: 100000, error_rate: 0.3, seed: 3 }
+    pricing: { input_per_mtok: 1.0, output_per_mtok: 2.0 }
+datasets:
+  qa: { path: DATASET, input: question, reference: answers, limit: 20 }
+workload:
+  arrival: { constant: { rate: 400, max_concurrency: 2 } }
+  requests: 40
+flow:
+  - id: answer
+    llm: { endpoint: flaky, prompt: "{{ item.question }}", params: { max_tokens: 8 } }
+evaluators: [ { exact: {} } ]
+"#,
+    );
+    let (code, stdout, stderr) = run(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let (run_dir, _) = printed_files(&stdout);
+    let requests = read_parquet(&run_dir.join("requests.parquet"));
+    assert_eq!(requests.num_rows(), 40);
+    let kinds = requests
+        .column_by_name("error_kind")
+        .unwrap()
+        .as_string::<i32>()
+        .clone();
+    let status = f64_col(&requests, "http_status");
+    let errors: Vec<usize> = (0..40).filter(|i| !kinds.is_null(*i)).collect();
+    assert!(
+        !errors.is_empty() && errors.len() < 40,
+        "{} errors",
+        errors.len()
+    );
+    for i in &errors {
+        assert_eq!(kinds.value(*i), "http_status");
+        assert_eq!(status[*i], Some(500.0));
+    }
+    // 400/s offered to a server that serves one request at a time with a cap of 2 in flight:
+    // the cap wait shows up as queue_ms.
+    let queue = f64_col(&requests, "queue_ms");
+    let max_queue = queue.iter().flatten().fold(0.0f64, |a, b| a.max(*b));
+    assert!(max_queue > 20.0, "max queue_ms {max_queue}");
+    // Token-priced cost per successful request.
+    let cost = f64_col(&requests, "cost_usd");
+    assert!(
+        (0..40)
+            .filter(|i| kinds.is_null(*i))
+            .all(|i| cost[i].is_some_and(|c| c > 0.0))
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
