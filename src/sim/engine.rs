@@ -21,6 +21,8 @@
 //! connection closed.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -101,6 +103,7 @@ struct Running {
 #[derive(Clone, Debug)]
 pub(crate) struct EngineHandle {
     tx: mpsc::UnboundedSender<Job>,
+    steps: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Job {
@@ -113,6 +116,12 @@ impl std::fmt::Debug for Job {
 }
 
 impl EngineHandle {
+    /// Steps run so far.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn steps(&self) -> u64 {
+        self.steps.load(Ordering::Relaxed)
+    }
+
     /// Queue a sequence that will emit `output_tokens` tokens (at least 1). The receiver's value
     /// is the number of tokens emitted so far; it closes without reaching `output_tokens` only
     /// if the engine stopped. Dropping the receiver cancels the sequence. `None` if the engine
@@ -137,11 +146,12 @@ impl EngineHandle {
 /// Start the scheduler task on the current runtime.
 pub(crate) fn spawn(params: EngineParams) -> (EngineHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(params, rx));
-    (EngineHandle { tx }, task)
+    let steps = Arc::new(AtomicU64::new(0));
+    let task = tokio::spawn(run(params, rx, steps.clone()));
+    (EngineHandle { tx, steps }, task)
 }
 
-async fn run(params: EngineParams, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run(params: EngineParams, mut rx: mpsc::UnboundedReceiver<Job>, steps: Arc<AtomicU64>) {
     let mut waiting: VecDeque<Job> = VecDeque::new();
     let mut running: Vec<Running> = Vec::with_capacity(params.slots.min(1024));
     let mut kv_used: u64 = 0;
@@ -198,6 +208,7 @@ async fn run(params: EngineParams, mut rx: mpsc::UnboundedReceiver<Job>) {
             tokio::task::yield_now().await;
         }
         clock = Some(deadline);
+        steps.fetch_add(1, Ordering::Relaxed);
 
         running.retain_mut(|seq| {
             seq.emitted += 1;
@@ -258,6 +269,11 @@ mod tests {
             last = now;
         }
         assert_eq!(last, 50);
+        // Idle with zero costs: the engine parks instead of stepping.
+        let steps = engine.steps();
+        assert_eq!(steps, 50);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(engine.steps(), steps);
         drop(engine);
         task.await.expect("engine ends when its handles are gone");
     }

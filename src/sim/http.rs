@@ -235,9 +235,24 @@ struct Accepted {
     include_usage: bool,
 }
 
+/// A request refused before it reached the engine.
+struct Rejection {
+    status: StatusCode,
+    message: String,
+}
+
+impl Rejection {
+    fn into_response(self) -> Response<Body> {
+        error(self.status, self.message)
+    }
+}
+
 /// Parse and validate a completion request.
-fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Response<Body>> {
-    let bad = |message: String| error(StatusCode::BAD_REQUEST, message);
+fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Rejection> {
+    let bad = |message: String| Rejection {
+        status: StatusCode::BAD_REQUEST,
+        message,
+    };
     let req: CompletionRequest =
         serde_json::from_slice(body).map_err(|e| bad(format!("Invalid request body: {e}")))?;
     let model = req
@@ -245,10 +260,10 @@ fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Response<
         .as_deref()
         .ok_or_else(|| bad("missing field `model`".into()))?;
     if model != state.model {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            format!("The model `{model}` does not exist."),
-        ));
+        return Err(Rejection {
+            status: StatusCode::NOT_FOUND,
+            message: format!("The model `{model}` does not exist."),
+        });
     }
     let prompt = prompt_text(&req, api).map_err(bad)?;
     let max_tokens = match req.max_completion_tokens.or(req.max_tokens) {
@@ -290,7 +305,7 @@ fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Response<
 /// the profile's seed, so a sequential run fails the same requests every time.
 fn inject_fault(state: &AppState) -> bool {
     let rate = state.profile.error_rate;
-    if !(rate > 0.0) {
+    if rate.is_nan() || rate <= 0.0 {
         return false;
     }
     let draw = state.fault_draws.fetch_add(1, Ordering::Relaxed);
@@ -319,7 +334,7 @@ async fn completion(state: &AppState, req: Request<Incoming>, api: Api) -> Respo
     };
     let accepted = match accept(state, &body, api) {
         Ok(accepted) => accepted,
-        Err(response) => return response,
+        Err(rejection) => return rejection.into_response(),
     };
     if inject_fault(state) {
         return error(

@@ -205,7 +205,7 @@ fn confusable(candidate: &str, references: &[String]) -> bool {
 /// A plausible wrong answer for entry `id`: the first reference of another known input, picked
 /// by the hash, that cannot pass for a reference of `id`; [`FALLBACK_WRONG_ANSWER`] if a few
 /// picks all could.
-fn wrong_answer<'k>(entries: &'k [(String, Vec<String>)], id: usize, h: u64) -> &'k str {
+fn wrong_answer(entries: &[(String, Vec<String>)], id: usize, h: u64) -> &str {
     let others = entries.len().saturating_sub(1) as u64;
     if others > 0 {
         for attempt in 1..=4u64 {
