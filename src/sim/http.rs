@@ -636,11 +636,14 @@ impl SseStream {
         let done = ready == self.total;
         let token_start = if from == 0 { 0 } else { self.ends[from - 1] };
         let text_len = self.ends[to - 1] - token_start;
+        // Exact size, so that the Vec becomes `Bytes` without another allocation.
         let mut capacity = text_len
-            + (to - from) * (self.token_prefix.len() + self.last_suffix.len())
+            + (to - from) * (self.token_prefix.len() + self.token_suffix.len())
             + self.role_event.as_ref().map_or(0, Vec::len);
         if done {
-            capacity += self.usage_event.as_ref().map_or(0, Vec::len) + DONE_EVENT.len();
+            capacity += self.last_suffix.len() - self.token_suffix.len()
+                + self.usage_event.as_ref().map_or(0, Vec::len)
+                + DONE_EVENT.len();
         }
         let mut out = Vec::with_capacity(capacity);
         if let Some(role) = self.role_event.take() {
@@ -663,6 +666,7 @@ impl SseStream {
             out.extend_from_slice(DONE_EVENT);
             self.finished = true;
         }
+        debug_assert_eq!(out.len(), capacity);
         self.sent = ready;
         Some(Bytes::from(out))
     }
