@@ -1,5 +1,16 @@
 //! The built-in simulated engine: an OpenAI-compatible server with a continuous-batching
 //! performance model and a seeded quality oracle (README, "The simulated engine").
+//!
+//! Why a simulator: every pipeline must run with no real server (quick start, tests, CI), and
+//! the numbers it produces must behave like a real deployment's, or the frontier built from
+//! them teaches nothing. So latency comes from a scheduler that batches like vLLM (TTFT and
+//! tails grow with load and shrink with slots), and accuracy from an oracle that answers
+//! known questions correctly with a configured, temperature-dependent probability.
+//!
+//! - `engine`: the scheduler task (slots, FIFO queue, KV capacity, step timing).
+//! - `oracle`: which answer a request gets, and finding known inputs in prompts.
+//! - `tokens`: the simulated tokenizer (`ceil(bytes / 4)` prompt tokens, word output tokens).
+//! - `http`: routes, request validation and vLLM-shaped JSON and SSE.
 
 mod engine;
 mod hash;
@@ -77,6 +88,7 @@ pub struct SimConfig {
 /// continuous-batching scheduler task.
 ///
 /// Dropping a `SimServer` without [`SimServer::shutdown`] aborts its tasks.
+#[derive(Debug)]
 pub struct SimServer {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,

@@ -165,13 +165,14 @@ pub(crate) fn correct_probability(profile: &SimProfile, temperature: f64) -> f64
     if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) }
 }
 
-/// The hash that decides a request's answer.
+/// The hash that decides a request's answer. The request seed only counts when sampling
+/// (temperature > 0): greedy decoding gives the same answer whatever the seed.
 fn request_hash(profile_seed: u64, req: &AnswerRequest<'_>, temperature: f64) -> u64 {
     let mut h = hash_bytes(mix64(profile_seed), req.prompt.as_bytes());
     h = mix64(h ^ temperature.to_bits());
     match req.seed {
-        Some(seed) => mix64(mix64(h ^ 1) ^ seed as u64),
-        None => mix64(h),
+        Some(seed) if temperature > 0.0 => mix64(mix64(h ^ 1) ^ seed as u64),
+        _ => mix64(h),
     }
 }
 
@@ -440,6 +441,18 @@ mod tests {
             seen.into_iter().collect::<Vec<_>>(),
             ["alpha".to_string(), "beta".to_string()]
         );
+        // Greedy decoding ignores the seed.
+        let greedy: std::collections::BTreeSet<_> = (0..64)
+            .map(|s| {
+                let req = AnswerRequest {
+                    seed: Some(s),
+                    temperature: Some(0.0),
+                    ..base
+                };
+                plan_output(&prof, &e, &index, &req).text
+            })
+            .collect();
+        assert_eq!(greedy.len(), 1);
     }
 
     #[test]
