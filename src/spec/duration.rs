@@ -23,9 +23,7 @@ impl HumanDuration {
             HumanDuration::Text(t) => parse_seconds(t)?,
         };
         if !secs.is_finite() || secs < 0.0 {
-            return Err(format!(
-                "duration must be a non-negative number, got {secs}"
-            ));
+            return Err(format!("duration must be a non-negative number, got {secs}"));
         }
         Ok(Duration::from_secs_f64(secs))
     }
