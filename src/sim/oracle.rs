@@ -1,0 +1,544 @@
+//! The quality oracle: what the engine answers.
+//!
+//! A prompt that contains a known input is answered with that input's first reference with
+//! probability `p = clamp(quality - temperature_sensitivity * temperature, 0, 1)`, and otherwise
+//! with a plausible wrong answer. The coin is a hash of (profile seed, prompt, temperature,
+//! request seed), so the same request always gets the same answer and a run is reproducible;
+//! distinct prompts get independent coins, so accuracy over a dataset converges to `p`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use memchr::memmem;
+
+use super::hash::{MixBuildHasher, hash_bytes, mix64, unit_f64};
+use super::tokens::{push_filler, word_ends};
+use crate::spec::SimProfile;
+
+/// Temperature assumed when a request does not send one (the OpenAI and vLLM default).
+pub(crate) const DEFAULT_TEMPERATURE: f64 = 1.0;
+
+/// The answer given when no other known answer is safely wrong.
+const FALLBACK_WRONG_ANSWER: &str = "I don't know.";
+
+/// Bytes of the window used to index known inputs.
+const WINDOW: usize = 8;
+
+/// Finds known inputs inside prompts in one pass over the prompt.
+///
+/// Each input of at least [`WINDOW`] bytes is indexed by the 8 bytes in its middle (more
+/// distinctive than its start: questions share openings such as "What is "). Scanning a prompt
+/// looks every 8-byte window up in the map and verifies the candidates, so the cost grows with
+/// the prompt's length, not with the number of known inputs. Shorter inputs are searched with
+/// `memmem`.
+#[derive(Debug, Default)]
+pub(crate) struct InputIndex {
+    windows: HashMap<u64, Vec<(u32, u32)>, MixBuildHasher>,
+    short: Vec<u32>,
+}
+
+fn window_at(bytes: &[u8], pos: usize) -> u64 {
+    u64::from_le_bytes(bytes[pos..pos + WINDOW].try_into().expect("window"))
+}
+
+impl InputIndex {
+    /// Index the inputs of `entries` (empty inputs are never matched).
+    pub(crate) fn build(entries: &[(String, Vec<String>)]) -> Self {
+        let mut index = InputIndex::default();
+        for (id, (input, _)) in entries.iter().enumerate() {
+            let bytes = input.as_bytes();
+            let id = u32::try_from(id).expect("fewer than 2^32 known inputs");
+            if bytes.is_empty() {
+                continue;
+            }
+            if bytes.len() < WINDOW {
+                index.short.push(id);
+            } else {
+                let offset = (bytes.len() - WINDOW) / 2;
+                let key = window_at(bytes, offset);
+                index
+                    .windows
+                    .entry(key)
+                    .or_default()
+                    .push((id, offset as u32));
+            }
+        }
+        index
+    }
+
+    /// The entry whose input occurs in `prompt`: the longest one if several do (ties go to the
+    /// earlier entry).
+    pub(crate) fn find(&self, entries: &[(String, Vec<String>)], prompt: &str) -> Option<usize> {
+        let prompt = prompt.as_bytes();
+        let mut best: Option<(usize, usize)> = None; // (input length, entry)
+        let mut consider = |id: usize| {
+            let len = entries[id].0.len();
+            let better = match best {
+                None => true,
+                Some((best_len, best_id)) => len > best_len || (len == best_len && id < best_id),
+            };
+            if better {
+                best = Some((len, id));
+            }
+        };
+        if prompt.len() >= WINDOW && !self.windows.is_empty() {
+            for pos in 0..=prompt.len() - WINDOW {
+                let Some(candidates) = self.windows.get(&window_at(prompt, pos)) else {
+                    continue;
+                };
+                for &(id, offset) in candidates {
+                    let offset = offset as usize;
+                    if pos >= offset
+                        && prompt[pos - offset..].starts_with(entries[id as usize].0.as_bytes())
+                    {
+                        consider(id as usize);
+                    }
+                }
+            }
+        }
+        for &id in &self.short {
+            if memmem::find(prompt, entries[id as usize].0.as_bytes()).is_some() {
+                consider(id as usize);
+            }
+        }
+        best.map(|(_, id)| id)
+    }
+}
+
+/// Why generation ended (OpenAI's `finish_reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FinishReason {
+    /// The model ended its answer.
+    Stop,
+    /// `max_tokens` was reached.
+    Length,
+}
+
+impl FinishReason {
+    /// The wire name.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+        }
+    }
+}
+
+/// The request fields the oracle looks at.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AnswerRequest<'a> {
+    /// Prompt text (chat: message contents joined by newlines).
+    pub prompt: &'a str,
+    /// Sampling temperature as sent (None: [`DEFAULT_TEMPERATURE`]).
+    pub temperature: Option<f64>,
+    /// Request `seed`.
+    pub seed: Option<i64>,
+    /// `max_completion_tokens` or `max_tokens`.
+    pub max_tokens: Option<u32>,
+    /// vLLM's `ignore_eos`: generate exactly `max_tokens`.
+    pub ignore_eos: bool,
+}
+
+/// What the engine will generate for one request, decided before generation starts.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct PlannedOutput {
+    /// The full completion text.
+    pub text: String,
+    /// End offset in `text` of each output token (at least one token).
+    pub token_ends: Vec<usize>,
+    /// Finish reason reported with the last token.
+    pub finish: FinishReason,
+    /// For a known prompt: whether the oracle chose the reference.
+    pub correct: Option<bool>,
+}
+
+impl PlannedOutput {
+    /// Completion tokens.
+    pub(crate) fn tokens(&self) -> u32 {
+        self.token_ends.len() as u32
+    }
+}
+
+/// `clamp(quality - temperature_sensitivity * temperature, 0, 1)`.
+pub(crate) fn correct_probability(profile: &SimProfile, temperature: f64) -> f64 {
+    let p = profile.quality - profile.temperature_sensitivity * temperature;
+    if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) }
+}
+
+/// The hash that decides a request's answer. The request seed only counts when sampling
+/// (temperature > 0): greedy decoding gives the same answer whatever the seed.
+fn request_hash(profile_seed: u64, req: &AnswerRequest<'_>, temperature: f64) -> u64 {
+    let mut h = hash_bytes(mix64(profile_seed), req.prompt.as_bytes());
+    h = mix64(h ^ temperature.to_bits());
+    match req.seed {
+        Some(seed) if temperature > 0.0 => mix64(mix64(h ^ 1) ^ seed as u64),
+        _ => mix64(h),
+    }
+}
+
+/// Lower-case alphanumeric words joined by single spaces: enough to tell whether a candidate
+/// wrong answer would be scored as right by a lenient scorer.
+fn loose(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
+}
+
+/// Whether `candidate` could pass for one of `references` (equal, or one contains the other
+/// after loose normalisation).
+fn confusable(candidate: &str, references: &[String]) -> bool {
+    let candidate = loose(candidate);
+    candidate.is_empty()
+        || references.iter().any(|r| {
+            let r = loose(r);
+            candidate.contains(&r) || r.contains(&candidate)
+        })
+}
+
+/// A plausible wrong answer for entry `id`: the first reference of another known input, picked
+/// by the hash, that cannot pass for a reference of `id`; [`FALLBACK_WRONG_ANSWER`] if a few
+/// picks all could.
+fn wrong_answer(entries: &[(String, Vec<String>)], id: usize, h: u64) -> &str {
+    let others = entries.len().saturating_sub(1) as u64;
+    if others > 0 {
+        for attempt in 1..=4u64 {
+            let mut other = (mix64(h ^ attempt.wrapping_mul(0xA5A5_A5A5)) % others) as usize;
+            if other >= id {
+                other += 1;
+            }
+            if let Some(candidate) = entries[other].1.first()
+                && !confusable(candidate, &entries[id].1)
+            {
+                return candidate;
+            }
+        }
+    }
+    FALLBACK_WRONG_ANSWER
+}
+
+/// Decide the completion for a request.
+pub(crate) fn plan_output(
+    profile: &SimProfile,
+    entries: &[(String, Vec<String>)],
+    index: &InputIndex,
+    req: &AnswerRequest<'_>,
+) -> PlannedOutput {
+    let temperature = req.temperature.unwrap_or(DEFAULT_TEMPERATURE);
+    let known = index
+        .find(entries, req.prompt)
+        .filter(|&id| !entries[id].1.is_empty());
+    let (answer, correct): (Option<Cow<'_, str>>, Option<bool>) = match known {
+        Some(id) => {
+            let h = request_hash(profile.seed, req, temperature);
+            let correct = unit_f64(h) < correct_probability(profile, temperature);
+            let text = if correct {
+                entries[id].1[0].as_str()
+            } else {
+                wrong_answer(entries, id, h)
+            };
+            (Some(Cow::Borrowed(text)), Some(correct))
+        }
+        None => (None, None),
+    };
+    let default_tokens = profile.default_output_tokens.max(1) as usize;
+    let mut text = String::new();
+    let mut token_ends = Vec::new();
+    let finish;
+    if req.ignore_eos {
+        // Exactly max_tokens: the answer (if any) and then whatever the model rambles on with.
+        let target = req.max_tokens.map_or(default_tokens, |m| m.max(1) as usize);
+        if let Some(answer) = &answer {
+            word_ends(answer, &mut token_ends);
+            token_ends.truncate(target);
+            text.push_str(&answer[..*token_ends.last().expect("one token")]);
+        }
+        let missing = target - token_ends.len();
+        push_filler(&mut text, &mut token_ends, missing);
+        finish = FinishReason::Length;
+    } else if let Some(answer) = &answer {
+        word_ends(answer, &mut token_ends);
+        match req.max_tokens {
+            Some(max) if token_ends.len() > max.max(1) as usize => {
+                token_ends.truncate(max.max(1) as usize);
+                finish = FinishReason::Length;
+            }
+            _ => finish = FinishReason::Stop,
+        }
+        text.push_str(&answer[..*token_ends.last().expect("one token")]);
+    } else {
+        let (count, reason) = match req.max_tokens {
+            Some(max) if (max as usize) < default_tokens => {
+                (max.max(1) as usize, FinishReason::Length)
+            }
+            _ => (default_tokens, FinishReason::Stop),
+        };
+        push_filler(&mut text, &mut token_ends, count);
+        finish = reason;
+    }
+    PlannedOutput {
+        text,
+        token_ends,
+        finish,
+        correct,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(pairs: &[(&str, &str)]) -> Vec<(String, Vec<String>)> {
+        pairs
+            .iter()
+            .map(|(q, a)| (q.to_string(), vec![a.to_string()]))
+            .collect()
+    }
+
+    fn request(prompt: &str) -> AnswerRequest<'_> {
+        AnswerRequest {
+            prompt,
+            temperature: Some(0.0),
+            seed: None,
+            max_tokens: None,
+            ignore_eos: false,
+        }
+    }
+
+    fn profile(quality: f64, sensitivity: f64, seed: u64) -> SimProfile {
+        SimProfile {
+            quality,
+            temperature_sensitivity: sensitivity,
+            seed,
+            ..SimProfile::default()
+        }
+    }
+
+    #[test]
+    fn finds_inputs_inside_prompts_and_prefers_the_longest() {
+        let e = entries(&[
+            ("capital of France", "Paris"),
+            ("What is the capital of France?", "Paris, France"),
+            ("Rome", "Italy"),
+            ("", "never"),
+        ]);
+        let index = InputIndex::build(&e);
+        let find = |p: &str| index.find(&e, p);
+        assert_eq!(find("Q: What is the capital of France?\nA:"), Some(1));
+        assert_eq!(find("the capital of France, please"), Some(0));
+        assert_eq!(find("When in Rome"), Some(2));
+        assert_eq!(find("What is the capital of Spain?"), None);
+        assert_eq!(find(""), None);
+        // Inputs at the very start and end of the prompt.
+        assert_eq!(find("capital of France"), Some(0));
+    }
+
+    #[test]
+    fn matches_every_entry_of_a_large_set() {
+        let e: Vec<_> = (0..2000)
+            .map(|i| {
+                (
+                    format!("What is the answer to question {i}?"),
+                    vec![i.to_string()],
+                )
+            })
+            .collect();
+        let index = InputIndex::build(&e);
+        for i in (0..2000).step_by(37) {
+            let prompt = format!("Context: none.\nWhat is the answer to question {i}?\nAnswer:");
+            assert_eq!(index.find(&e, &prompt), Some(i));
+        }
+    }
+
+    #[test]
+    fn probability_follows_quality_and_temperature() {
+        assert_eq!(correct_probability(&profile(0.8, 0.1, 0), 0.0), 0.8);
+        assert!((correct_probability(&profile(0.8, 0.1, 0), 1.0) - 0.7).abs() < 1e-12);
+        assert_eq!(correct_probability(&profile(0.2, 0.5, 0), 1.0), 0.0);
+        assert_eq!(correct_probability(&profile(1.5, 0.0, 0), 0.0), 1.0);
+        assert_eq!(correct_probability(&profile(f64::NAN, 0.0, 0), 0.0), 0.0);
+    }
+
+    /// Correct answers over `n` distinct known prompts.
+    fn outcomes(profile: &SimProfile, n: usize, temperature: f64) -> Vec<bool> {
+        let e: Vec<_> = (0..n)
+            .map(|i| {
+                (
+                    format!("Question number {i}: what is it?"),
+                    vec![format!("answer {i}")],
+                )
+            })
+            .collect();
+        let index = InputIndex::build(&e);
+        (0..n)
+            .map(|i| {
+                let prompt = format!("Question number {i}: what is it?");
+                let req = AnswerRequest {
+                    temperature: Some(temperature),
+                    ..request(&prompt)
+                };
+                let out = plan_output(profile, &e, &index, &req);
+                let correct = out.correct.expect("known");
+                assert_eq!(correct, out.text == format!("answer {i}"), "{}", out.text);
+                correct
+            })
+            .collect()
+    }
+
+    #[test]
+    fn correct_rate_matches_p_and_is_reproducible() {
+        let n = 4000;
+        for (quality, sensitivity, temperature) in
+            [(0.8, 0.1, 0.0), (0.9, 0.5, 1.0), (0.3, 0.0, 0.7)]
+        {
+            let p = quality - sensitivity * temperature;
+            let prof = profile(quality, sensitivity, 42);
+            let first = outcomes(&prof, n, temperature);
+            let rate = first.iter().filter(|&&c| c).count() as f64 / n as f64;
+            let sd = (p * (1.0 - p) / n as f64).sqrt();
+            assert!((rate - p).abs() < 4.0 * sd, "rate {rate} vs p {p}");
+            assert_eq!(
+                first,
+                outcomes(&prof, n, temperature),
+                "same seed, same answers"
+            );
+            assert_ne!(
+                first,
+                outcomes(&profile(quality, sensitivity, 43), n, temperature)
+            );
+        }
+    }
+
+    #[test]
+    fn same_request_same_answer_and_seed_matters() {
+        let e = entries(&[("alpha question", "alpha"), ("beta question", "beta")]);
+        let index = InputIndex::build(&e);
+        let prof = profile(0.5, 0.0, 7);
+        let base = AnswerRequest {
+            temperature: Some(0.7),
+            ..request("alpha question")
+        };
+        let once = plan_output(&prof, &e, &index, &base);
+        assert_eq!(once, plan_output(&prof, &e, &index, &base));
+        // Across request seeds both outcomes occur.
+        let seen: std::collections::BTreeSet<_> = (0..64)
+            .map(|s| {
+                let req = AnswerRequest {
+                    seed: Some(s),
+                    ..base
+                };
+                plan_output(&prof, &e, &index, &req).text
+            })
+            .collect();
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            ["alpha".to_string(), "beta".to_string()]
+        );
+        // Greedy decoding ignores the seed.
+        let greedy: std::collections::BTreeSet<_> = (0..64)
+            .map(|s| {
+                let req = AnswerRequest {
+                    seed: Some(s),
+                    temperature: Some(0.0),
+                    ..base
+                };
+                plan_output(&prof, &e, &index, &req).text
+            })
+            .collect();
+        assert_eq!(greedy.len(), 1);
+    }
+
+    #[test]
+    fn wrong_answers_cannot_pass_for_the_reference() {
+        let e = entries(&[
+            ("q one", "Paris"),
+            ("q two", "paris"),
+            ("q three", "Paris, France"),
+        ]);
+        let index = InputIndex::build(&e);
+        let out = plan_output(&profile(0.0, 0.0, 1), &e, &index, &request("q one"));
+        assert_eq!(out.correct, Some(false));
+        assert_eq!(out.text, FALLBACK_WRONG_ANSWER);
+    }
+
+    #[test]
+    fn max_tokens_truncates_the_answer() {
+        let e = entries(&[("question", "The answer is forty two")]);
+        let index = InputIndex::build(&e);
+        let prof = profile(1.0, 0.0, 0);
+        let full = plan_output(&prof, &e, &index, &request("question"));
+        assert_eq!(full.text, "The answer is forty two");
+        assert_eq!(full.tokens(), 5);
+        assert_eq!(full.finish, FinishReason::Stop);
+        let req = AnswerRequest {
+            max_tokens: Some(2),
+            ..request("question")
+        };
+        let cut = plan_output(&prof, &e, &index, &req);
+        assert_eq!(cut.text, "The answer");
+        assert_eq!(cut.finish, FinishReason::Length);
+        let req = AnswerRequest {
+            max_tokens: Some(5),
+            ..request("question")
+        };
+        assert_eq!(
+            plan_output(&prof, &e, &index, &req).finish,
+            FinishReason::Stop
+        );
+    }
+
+    #[test]
+    fn unknown_prompts_get_filler() {
+        let prof = SimProfile {
+            default_output_tokens: 10,
+            ..SimProfile::default()
+        };
+        let index = InputIndex::default();
+        let out = plan_output(&prof, &[], &index, &request("anything"));
+        assert_eq!((out.tokens(), out.finish), (10, FinishReason::Stop));
+        assert_eq!(out.correct, None);
+        let req = AnswerRequest {
+            max_tokens: Some(4),
+            ..request("anything")
+        };
+        let out = plan_output(&prof, &[], &index, &req);
+        assert_eq!((out.tokens(), out.finish), (4, FinishReason::Length));
+        assert_eq!(out.text, "lorem ipsum dolor sit");
+    }
+
+    #[test]
+    fn ignore_eos_generates_exactly_max_tokens() {
+        let e = entries(&[("question", "The answer is forty two")]);
+        let index = InputIndex::build(&e);
+        let prof = profile(1.0, 0.0, 0);
+        for max in [1, 3, 5, 100] {
+            for prompt in ["question", "unknown"] {
+                let req = AnswerRequest {
+                    max_tokens: Some(max),
+                    ignore_eos: true,
+                    ..request(prompt)
+                };
+                let out = plan_output(&prof, &e, &index, &req);
+                assert_eq!(out.tokens(), max);
+                assert_eq!(out.finish, FinishReason::Length);
+                assert_eq!(*out.token_ends.last().unwrap(), out.text.len());
+            }
+        }
+        let req = AnswerRequest {
+            max_tokens: Some(7),
+            ignore_eos: true,
+            ..request("question")
+        };
+        assert_eq!(
+            plan_output(&prof, &e, &index, &req).text,
+            "The answer is forty two lorem ipsum"
+        );
+    }
+}
