@@ -172,3 +172,13 @@ fn schema_command_prints_the_schema() {
         assert!(v["properties"].get(key).is_some(), "schema lacks {key}");
     }
 }
+
+#[test]
+fn readme_pipeline_is_the_shipped_example() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let section = &readme[readme.find("## A complete pipeline, annotated").expect("section")..];
+    let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let end = start + section[start..].find("```").unwrap();
+    let file = std::fs::read_to_string("examples/annotated/pipeline.yaml").unwrap();
+    assert_eq!(&section[start..end], file, "README's annotated pipeline and examples/annotated/pipeline.yaml differ");
+}

@@ -88,6 +88,8 @@ struct TrialShared {
     progress: ProgressBar,
     errors: std::sync::atomic::AtomicU64,
     cancel: watch::Receiver<bool>,
+    /// Progress-bar label of the trial.
+    label: String,
 }
 
 /// A measured case's answer, kept until the trial is scored.
@@ -156,12 +158,13 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
         if *cancel_rx.borrow() {
             break;
         }
-        progress.set_message(format!(
+        let label = format!(
             "trial {}/{} {}",
             trial.index + 1,
             plan.trials.len(),
             crate::plan::grid::describe(&trial.grid)
-        ));
+        );
+        progress.set_message(label.clone());
         let (targets, sims) = start_targets(&plan, trial, &targets_by_endpoint, &knowledge).await?;
         let shared = Arc::new(TrialShared {
             plan: plan.clone(),
@@ -187,6 +190,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
             progress: progress.clone(),
             errors: Default::default(),
             cancel: cancel_rx.clone(),
+            label,
         });
         run_trial(shared.clone()).await;
         for s in sims {
@@ -582,7 +586,8 @@ async fn run_case(s: &TrialShared, index: u64, intended: Instant) {
         first_sent = first_sent.or(rec.sent_ns);
         last_token = rec.last_token_ns.or(last_token);
         if let Some(k) = rec.error_kind {
-            s.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let n = s.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            s.progress.set_message(format!("{}  errors: {n} (last: {k})", s.label));
             error_kind = Some(k);
         }
         let ok = rec.ok();

@@ -339,6 +339,20 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             Vec::new()
         }
     };
+    // A grid key that nothing references would run identical trials under different ids.
+    if let Some(g) = &spec.grid {
+        let referenced_in = serde_json::to_string(&(&spec.flow, &spec.workload, &spec.endpoints)).unwrap_or_default();
+        for (section, map) in [("product", &g.product), ("zip", &g.zip)] {
+            for key in map.keys() {
+                if !references_grid_key(&referenced_in, key) {
+                    issues.push(
+                        at(root.key("grid").key(section).key(key), format!("grid key `{key}` is not used by any template, so its trials would be identical"))
+                            .help(format!("reference it as `{{{{ grid.{key} }}}}` (e.g. in a step's params) or remove it")),
+                    );
+                }
+            }
+        }
+    }
     let repeats = spec.grid.as_ref().map(|g| g.repeats).unwrap_or(1);
     if repeats == 0 {
         issues.push(at(
@@ -748,6 +762,21 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         timeout,
         first_prompt,
     })
+}
+
+/// Whether `text` mentions `grid.<key>` (or `grid["key"]` / `grid['key']`) as a whole name.
+fn references_grid_key(text: &str, key: &str) -> bool {
+    let dotted = format!("grid.{key}");
+    let mut from = 0;
+    while let Some(i) = text[from..].find(&dotted) {
+        let end = from + i + dotted.len();
+        let next = text[end..].chars().next();
+        if !next.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            return true;
+        }
+        from = end;
+    }
+    text.contains(&format!("grid[\\\"{key}\\\"]")) || text.contains(&format!("grid['{key}']"))
 }
 
 /// Which part of a named query a problem is in.

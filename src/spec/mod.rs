@@ -113,13 +113,14 @@ pub struct SimulatedEndpoint {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimProfile {
-    /// Sequences decoded together (continuous-batching slots, vLLM's max_num_seqs).
+    /// Sequences decoded together (continuous-batching slots, vLLM's max_num_seqs); 0 acts
+    /// as 1.
     pub slots: u32,
     /// KV-cache capacity in tokens: a request is admitted only while the running sequences'
     /// prompt plus maximum output tokens fit. 0 means unlimited.
     pub kv_tokens: u64,
     /// Prefill throughput in prompt tokens per second; a step that admits new sequences takes
-    /// their prompt tokens / prefill_tok_s longer.
+    /// their prompt tokens / prefill_tok_s longer. 0 or less makes prefill free.
     pub prefill_tok_s: f64,
     /// Decode step time in milliseconds with one running sequence.
     pub decode_ms: f64,
@@ -130,7 +131,7 @@ pub struct SimProfile {
     /// How much the probability of a correct answer drops per unit of temperature.
     pub temperature_sensitivity: f64,
     /// Tokens generated for prompts the engine has no reference for (or when the request asks
-    /// for `ignore_eos`), capped by `max_tokens`.
+    /// for `ignore_eos` without `max_tokens`), capped by `max_tokens`; 0 acts as 1.
     pub default_output_tokens: u32,
     /// Fraction of requests answered with HTTP 500 (fault injection).
     pub error_rate: f64,
