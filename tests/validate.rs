@@ -176,9 +176,15 @@ fn schema_command_prints_the_schema() {
 #[test]
 fn readme_pipeline_is_the_shipped_example() {
     let readme = std::fs::read_to_string("README.md").unwrap();
-    let section = &readme[readme.find("## A complete pipeline, annotated").expect("section")..];
+    let section = &readme[readme
+        .find("## A complete pipeline, annotated")
+        .expect("section")..];
     let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
     let end = start + section[start..].find("```").unwrap();
     let file = std::fs::read_to_string("examples/annotated/pipeline.yaml").unwrap();
-    assert_eq!(&section[start..end], file, "README's annotated pipeline and examples/annotated/pipeline.yaml differ");
+    assert_eq!(
+        &section[start..end],
+        file,
+        "README's annotated pipeline and examples/annotated/pipeline.yaml differ"
+    );
 }

@@ -274,11 +274,10 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
 
     let mut files = writer.finish()?;
     // configs.parquet
-    let grid_types: Vec<(String, arrow_schema::DataType)> = grid_types(&plan);
-    let schema = configs_schema(&grid_types, &plan.scorers);
+    let schema = configs_schema(&plan.grid_types, &plan.scorers);
     let mut cols = Columns::new(schema);
     for r in &config_rows {
-        r.fill(&mut cols, &run_id, &grid_types);
+        r.fill(&mut cols, &run_id, &plan.grid_types);
     }
     let configs = cols.finish();
     let configs_path = run_dir.join("configs.parquet");
@@ -324,22 +323,6 @@ fn run_suffix() -> u16 {
         .unwrap_or(0);
     let mut x = u64::from(nanos) ^ (u64::from(std::process::id()) << 32);
     crate::rng::splitmix64(&mut x) as u16
-}
-
-fn grid_types(plan: &Plan) -> Vec<(String, arrow_schema::DataType)> {
-    let keys: Vec<String> = plan
-        .trials
-        .first()
-        .map(|t| t.grid.keys().cloned().collect())
-        .unwrap_or_default();
-    keys.into_iter()
-        .map(|k| {
-            let dt = crate::store::tables::grid_column_type(
-                plan.trials.iter().filter_map(|t| t.grid.get(&k)),
-            );
-            (k, dt)
-        })
-        .collect()
 }
 
 fn trial_line(trial: &Trial, n: usize, row: &ConfigRow) -> String {
@@ -587,7 +570,8 @@ async fn run_case(s: &TrialShared, index: u64, intended: Instant) {
         last_token = rec.last_token_ns.or(last_token);
         if let Some(k) = rec.error_kind {
             let n = s.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            s.progress.set_message(format!("{}  errors: {n} (last: {k})", s.label));
+            s.progress
+                .set_message(format!("{}  errors: {n} (last: {k})", s.label));
             error_kind = Some(k);
         }
         let ok = rec.ok();

@@ -65,6 +65,8 @@ pub struct Plan {
     pub timeout: Duration,
     /// The first rendered prompt (of the first trial's first step), for `frontier plan`.
     pub first_prompt: String,
+    /// Grid keys with the Arrow type of their `configs.grid_<key>` column.
+    pub grid_types: Vec<(String, arrow_schema::DataType)>,
 }
 
 /// One grid point, resolved.
@@ -341,7 +343,8 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     };
     // A grid key that nothing references would run identical trials under different ids.
     if let Some(g) = &spec.grid {
-        let referenced_in = serde_json::to_string(&(&spec.flow, &spec.workload, &spec.endpoints)).unwrap_or_default();
+        let referenced_in = serde_json::to_string(&(&spec.flow, &spec.workload, &spec.endpoints))
+            .unwrap_or_default();
         for (section, map) in [("product", &g.product), ("zip", &g.zip)] {
             for key in map.keys() {
                 if !references_grid_key(&referenced_in, key) {
@@ -702,7 +705,19 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         });
     }
 
-    // Queries.
+    // Queries, checked against the tables' schemas.
+    let grid_types: Vec<(String, arrow_schema::DataType)> = points
+        .first()
+        .map(|p| p.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| {
+            let dt =
+                crate::store::tables::grid_column_type(points.iter().filter_map(|p| p.get(&k)));
+            (k, dt)
+        })
+        .collect();
+    let configs_schema = crate::store::configs_schema(&grid_types, &scorers);
     let queries: Vec<(String, QuerySpec)> = spec
         .query
         .iter()
@@ -726,7 +741,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 )),
             );
         }
-        for e in crate::store::check_query(&q.sql, q.pareto.as_ref(), &scorers) {
+        for e in crate::store::check_query(&q.sql, q.pareto.as_ref(), configs_schema.clone()) {
             let path = match e.0 {
                 QueryPart::Sql => qp.key("sql"),
                 QueryPart::Pareto(ref col) => qp.key("pareto").key(col),
@@ -761,6 +776,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         seed: spec.workload.seed,
         timeout,
         first_prompt,
+        grid_types,
     })
 }
 

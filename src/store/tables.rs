@@ -493,18 +493,60 @@ impl ConfigRow {
     }
 }
 
-/// Check a named query before the run: the SQL must parse, stay in the supported subset and
-/// name existing tables and columns; Pareto objectives must be columns of its result.
-/// Returns (part, message, help) for each problem.
+/// Check a named query before the run against empty tables with the run's schemas: the SQL
+/// must parse, stay in the supported subset and name existing tables and columns; Pareto
+/// objectives must be numeric columns of its result. Returns (part, message, help) per problem.
 pub fn check_query(
     sql: &str,
     pareto: Option<&ParetoSpec>,
-    scorers: &[Scorer],
+    configs: SchemaRef,
 ) -> Vec<(QueryPart, String, Option<String>)> {
-    let _ = (pareto, scorers);
+    let mut tables = crate::query::Tables::new();
+    tables.insert("requests", requests_schema(), Vec::new());
+    tables.insert("cases", cases_schema(), Vec::new());
+    tables.insert("scores", scores_schema(), Vec::new());
+    tables.insert("configs", configs, Vec::new());
+    let result = match crate::query::execute(&tables, sql) {
+        Ok(b) => b,
+        Err(e) => {
+            return vec![(
+                QueryPart::Sql,
+                e.to_string(),
+                Some("frontier runs a subset of SQL over requests, cases, scores and configs (README, \"Queries\")".into()),
+            )];
+        }
+    };
     let mut out = Vec::new();
-    if sql.trim().is_empty() {
-        out.push((QueryPart::Sql, "the query is empty".to_string(), None));
+    if let Some(p) = pareto {
+        let schema = result.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        if p.minimize.is_empty() && p.maximize.is_empty() {
+            out.push((
+                QueryPart::Pareto("minimize".into()),
+                "`pareto` needs at least one objective".into(),
+                Some("add `minimize: [...]` and/or `maximize: [...]`".into()),
+            ));
+        }
+        for (dir, cols) in [("minimize", &p.minimize), ("maximize", &p.maximize)] {
+            for c in cols {
+                match schema.field_with_name(c) {
+                    Ok(f) if f.data_type().is_numeric() => {}
+                    Ok(f) => out.push((
+                        QueryPart::Pareto(dir.into()),
+                        format!(
+                            "pareto objective `{c}` is a {} column, not a number",
+                            f.data_type()
+                        ),
+                        None,
+                    )),
+                    Err(_) => out.push((
+                        QueryPart::Pareto(dir.into()),
+                        format!("pareto objective `{c}` is not a column of the query's result"),
+                        Some(crate::spec::validate::suggestion(c, &names)),
+                    )),
+                }
+            }
+        }
     }
     out
 }
