@@ -151,10 +151,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// Write to stdout; a closed pipe (`frontier ... | head`) ends the program successfully.
 fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(EXIT_OK);
-        }
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(EXIT_OK);
     }
 }
 

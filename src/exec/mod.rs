@@ -603,16 +603,14 @@ async fn run_case(s: &TrialShared, index: u64, intended: Instant) {
         },
     };
     let _ = send(&s.tx, Record::Case(Box::new(case))).await;
-    if !warmup {
-        if let Ok(mut a) = s.answers.lock() {
-            a.push(MeasuredCase {
-                case_index: index,
-                row: row_idx,
-                repeat,
-                answer: answer.unwrap_or_default(),
-                error: error_kind,
-            });
-        }
+    if !warmup && let Ok(mut a) = s.answers.lock() {
+        a.push(MeasuredCase {
+            case_index: index,
+            row: row_idx,
+            repeat,
+            answer: answer.unwrap_or_default(),
+            error: error_kind,
+        });
     }
 }
 

@@ -58,6 +58,9 @@ pub enum DatasetError {
     Empty,
 }
 
+/// A parsed row with its 1-based line in the file.
+type Record = (usize, Map<String, Value>);
+
 /// Load `spec` relative to `base_dir`.
 pub fn load(name: &str, spec: &DatasetSpec, base_dir: &Path) -> Result<Dataset, DatasetError> {
     let path = base_dir.join(&spec.path);
@@ -160,7 +163,7 @@ fn scalar_text(v: &Value) -> String {
     }
 }
 
-fn parse_jsonl(text: &str) -> Result<Vec<(usize, Map<String, Value>)>, DatasetError> {
+fn parse_jsonl(text: &str) -> Result<Vec<Record>, DatasetError> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -186,7 +189,7 @@ fn parse_jsonl(text: &str) -> Result<Vec<(usize, Map<String, Value>)>, DatasetEr
 }
 
 /// RFC 4180 CSV with a header row: quoted fields may hold commas, newlines and `""` quotes.
-fn parse_csv(text: &str) -> Result<Vec<(usize, Map<String, Value>)>, DatasetError> {
+fn parse_csv(text: &str) -> Result<Vec<Record>, DatasetError> {
     let records = split_csv(text)?;
     let mut iter = records.into_iter();
     let Some((_, header)) = iter.next() else {

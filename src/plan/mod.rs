@@ -453,16 +453,16 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         }
     }
     for (i, e) in spec.evaluators.iter().enumerate() {
-        if let crate::spec::EvaluatorSpec::Fuzzy(f) = e {
-            if !(0.0..=1.0).contains(&f.threshold) {
-                issues.push(at(
-                    root.key("evaluators")
-                        .index(i)
-                        .key("fuzzy")
-                        .key("threshold"),
-                    format!("threshold {} is outside [0, 1]", f.threshold),
-                ));
-            }
+        if let crate::spec::EvaluatorSpec::Fuzzy(f) = e
+            && !(0.0..=1.0).contains(&f.threshold)
+        {
+            issues.push(at(
+                root.key("evaluators")
+                    .index(i)
+                    .key("fuzzy")
+                    .key("threshold"),
+                format!("threshold {} is outside [0, 1]", f.threshold),
+            ));
         }
     }
     if let Some(slo) = &spec.slo {
@@ -471,7 +471,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             ("tpot_ms", slo.tpot_ms),
             ("e2e_ms", slo.e2e_ms),
         ] {
-            if v.is_some_and(|v| !(v > 0.0)) {
+            if v.is_some_and(|v| v.is_nan() || v <= 0.0) {
                 issues.push(at(
                     root.key("slo").key(k),
                     format!("SLO `{k}` must be a positive number of milliseconds"),
@@ -545,13 +545,14 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 "requests must be at least 1".into(),
             ));
         }
-        if let Some(c) = cases {
-            if warmup >= c && c > 0 {
-                trial_issues.push(at(
-                    root.key("workload").key("warmup"),
-                    format!("warmup ({warmup}) leaves none of the {c} requests to measure"),
-                ));
-            }
+        if let Some(c) = cases
+            && warmup >= c
+            && c > 0
+        {
+            trial_issues.push(at(
+                root.key("workload").key("warmup"),
+                format!("warmup ({warmup}) leaves none of the {c} requests to measure"),
+            ));
         }
         let mut steps = Vec::new();
         for (i, step) in spec.flow.iter().enumerate() {

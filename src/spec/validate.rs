@@ -122,47 +122,47 @@ impl<'s> Walker<'s> {
             // descriptions, so the alternatives decide.
             return;
         }
-        if let Some(types) = schema.get("type") {
-            if !type_matches(&node.kind, types) {
-                out.push(
-                    issue(
-                        node,
-                        path,
-                        format!(
-                            "expected {}, found {}",
-                            describe_types(types),
-                            describe_node(node)
-                        ),
-                    )
-                    .with_help(type_help(types, node)),
-                );
-                return;
-            }
-        }
-        if let Some(c) = schema.get("const") {
-            if !node_equals(node, c) {
-                out.push(issue(
+        if let Some(types) = schema.get("type")
+            && !type_matches(&node.kind, types)
+        {
+            out.push(
+                issue(
                     node,
                     path,
-                    format!("expected `{}`, found {}", plain(c), describe_node(node)),
-                ));
-                return;
-            }
+                    format!(
+                        "expected {}, found {}",
+                        describe_types(types),
+                        describe_node(node)
+                    ),
+                )
+                .with_help(type_help(types, node)),
+            );
+            return;
         }
-        if let Some(choices) = schema.get("enum").and_then(Value::as_array) {
-            if !choices.iter().any(|c| node_equals(node, c)) {
-                let names: Vec<String> = choices.iter().map(plain).collect();
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                let found = match &node.kind {
-                    NodeKind::Str(s) => s.clone(),
-                    _ => describe_node(node),
-                };
-                out.push(
-                    issue(node, path, format!("unknown value `{found}`"))
-                        .with_help(Some(suggestion(&found, &names))),
-                );
-                return;
-            }
+        if let Some(c) = schema.get("const")
+            && !node_equals(node, c)
+        {
+            out.push(issue(
+                node,
+                path,
+                format!("expected `{}`, found {}", plain(c), describe_node(node)),
+            ));
+            return;
+        }
+        if let Some(choices) = schema.get("enum").and_then(Value::as_array)
+            && !choices.iter().any(|c| node_equals(node, c))
+        {
+            let names: Vec<String> = choices.iter().map(plain).collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let found = match &node.kind {
+                NodeKind::Str(s) => s.clone(),
+                _ => describe_node(node),
+            };
+            out.push(
+                issue(node, path, format!("unknown value `{found}`"))
+                    .with_help(Some(suggestion(&found, &names))),
+            );
+            return;
         }
         self.check_numeric_bounds(node, schema, path, out);
         match &node.kind {
@@ -173,10 +173,10 @@ impl<'s> Walker<'s> {
                         self.walk(item, item_schema, &path.index(i), out);
                     }
                 }
-                if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-                    if (items.len() as u64) < min {
-                        out.push(issue(node, path, format!("needs at least {min} item(s)")));
-                    }
+                if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+                    && (items.len() as u64) < min
+                {
+                    out.push(issue(node, path, format!("needs at least {min} item(s)")));
                 }
             }
             _ => {}
@@ -452,23 +452,23 @@ impl<'s> Walker<'s> {
             NodeKind::Float(f) => f,
             _ => return,
         };
-        if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-            if v < min {
-                out.push(issue(
-                    node,
-                    path,
-                    format!("must be at least {min}, found {v}"),
-                ));
-            }
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+            && v < min
+        {
+            out.push(issue(
+                node,
+                path,
+                format!("must be at least {min}, found {v}"),
+            ));
         }
-        if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-            if v > max {
-                out.push(issue(
-                    node,
-                    path,
-                    format!("must be at most {max}, found {v}"),
-                ));
-            }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
+            && v > max
+        {
+            out.push(issue(
+                node,
+                path,
+                format!("must be at most {max}, found {v}"),
+            ));
         }
         if let Some(fmt) = schema.get("format").and_then(Value::as_str) {
             let limit = match fmt {
@@ -478,14 +478,14 @@ impl<'s> Walker<'s> {
                 "int32" => Some(i32::MAX as f64),
                 _ => None,
             };
-            if let Some(limit) = limit {
-                if v > limit {
-                    out.push(issue(
-                        node,
-                        path,
-                        format!("must be at most {limit}, found {v}"),
-                    ));
-                }
+            if let Some(limit) = limit
+                && v > limit
+            {
+                out.push(issue(
+                    node,
+                    path,
+                    format!("must be at most {limit}, found {v}"),
+                ));
             }
         }
     }

@@ -129,10 +129,13 @@ pub enum Record {
     Score(Box<ScoreRow>),
 }
 
+/// Files written with their row counts.
+pub type Written = Vec<(PathBuf, u64)>;
+
 /// The streamed tables (`requests`, `cases`, `scores`) behind a writer thread.
 pub struct RunWriter {
     tx: Option<tokio::sync::mpsc::Sender<Record>>,
-    thread: Option<std::thread::JoinHandle<Result<Vec<(PathBuf, u64)>, Error>>>,
+    thread: Option<std::thread::JoinHandle<Result<Written, Error>>>,
 }
 
 impl RunWriter {
