@@ -8,6 +8,7 @@ use sqlparser::ast::{
     FunctionArguments, Spanned, UnaryOperator, Value,
 };
 
+use super::cast::{Rounding, float_to_int};
 use super::error::{QueryError, Result, closest};
 use super::expr::{
     AggCall, AggFunc, ArithOp, CastTarget, CmpOp, Expr, ExprKind, Scalar, ScalarFunc, is_numeric,
@@ -293,6 +294,21 @@ impl<'a> Binder<'a> {
                 check_cast(&inner.ty, &to, e)?;
                 let try_cast = matches!(kind, CastKind::TryCast | CastKind::SafeCast);
                 let ty = to.data_type();
+                // `2.5` is a DECIMAL literal in DuckDB, and DECIMAL -> integer rounds half away
+                // from zero (DOUBLE -> integer rounds half to even): fold it here.
+                if let (
+                    ExprKind::Literal(Scalar::Float(f)),
+                    CastTarget::Int { min, max, sql_name },
+                ) = (&inner.kind, &to)
+                {
+                    return match float_to_int(*f, *min, *max, Rounding::HalfAway) {
+                        Some(i) => Ok(Expr::literal(Scalar::Int(i))),
+                        None if try_cast => Ok(Expr::new(ExprKind::Literal(Scalar::Null), ty)),
+                        None => Err(QueryError::Execution(format!(
+                            "could not convert {f} to {sql_name} in `{e}`"
+                        ))),
+                    };
+                }
                 if inner.ty == ty && !matches!(to, CastTarget::Int { .. } | CastTarget::Float32) {
                     return Ok(inner);
                 }

@@ -1,12 +1,13 @@
-//! CAST with DuckDB's rules where they differ from Arrow's: DOUBLE -> integer rounds half away
-//! from zero (Arrow truncates), strings are trimmed before parsing numbers, integer targets
-//! check the SQL type's range, and DOUBLE -> VARCHAR prints like DuckDB (`1.0`, `1e+16`).
+//! CAST with DuckDB's rules where they differ from Arrow's: DOUBLE -> integer rounds half to
+//! even while strings (and decimal literals, see `bind`) round half away from zero (Arrow
+//! truncates); strings are trimmed before parsing numbers; integer targets check the SQL type's
+//! range; DOUBLE -> VARCHAR prints like DuckDB (`1.0`, `1e+16`).
 
 use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, new_null_array};
 use arrow_schema::DataType;
 
@@ -46,7 +47,7 @@ pub(crate) fn cast(array: &ArrayRef, to: &CastTarget, try_cast: bool) -> Result<
                     }
                     DataType::Float64 => {
                         let v = array.as_primitive::<Float64Type>().value(i);
-                        float_to_int(v, *min, *max)
+                        float_to_int(v, *min, *max, Rounding::HalfEven)
                             .map(Some)
                             .ok_or_else(|| format_double(v))
                     }
@@ -56,10 +57,11 @@ pub(crate) fn cast(array: &ArrayRef, to: &CastTarget, try_cast: bool) -> Result<
                         let t = s.trim();
                         let parsed = match t.parse::<i64>() {
                             Ok(v) => in_range(v).then_some(v),
+                            // Read as a decimal: half away from zero.
                             Err(_) => t
                                 .parse::<f64>()
                                 .ok()
-                                .and_then(|f| float_to_int(f, *min, *max)),
+                                .and_then(|f| float_to_int(f, *min, *max, Rounding::HalfAway)),
                         };
                         parsed.map(Some).ok_or_else(|| format!("'{s}'"))
                     }
@@ -159,20 +161,49 @@ pub(crate) fn cast(array: &ArrayRef, to: &CastTarget, try_cast: bool) -> Result<
             }
             Ok(Arc::new(BooleanArray::from(out)))
         }
-        CastTarget::Timestamp(_) => {
+        CastTarget::Timestamp(tz) => {
+            // Parse (or convert) to UTC microseconds without a zone, then attach the zone:
+            // Arrow's parser only knows offset zones ("+00:00") without chrono-tz, and a zone
+            // is metadata on UTC values anyway.
             let options = arrow_cast::CastOptions {
                 safe: try_cast,
                 ..Default::default()
             };
-            arrow_cast::cast_with_options(array, &target, &options)
-                .map_err(|e| QueryError::Execution(format!("could not convert to TIMESTAMP: {e}")))
+            let naive = DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, None);
+            let utc = match from {
+                DataType::Timestamp(..) => arrow_cast::cast_with_options(
+                    array,
+                    &DataType::Timestamp(
+                        arrow_schema::TimeUnit::Microsecond,
+                        Some("+00:00".into()),
+                    ),
+                    &options,
+                )?,
+                _ => arrow_cast::cast_with_options(array, &naive, &options).map_err(|e| {
+                    QueryError::Execution(format!("could not convert to TIMESTAMP: {e}"))
+                })?,
+            };
+            let micros = utc.as_primitive::<TimestampMicrosecondType>().clone();
+            Ok(Arc::new(micros.with_timezone_opt(tz.clone())))
         }
     }
 }
 
-/// Round half away from zero, as DuckDB's DOUBLE -> integer cast; `None` if out of range or NaN.
-fn float_to_int(v: f64, min: i64, max: i64) -> Option<i64> {
-    let r = v.round();
+/// How a fractional value becomes an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rounding {
+    /// DuckDB's DOUBLE -> integer cast (nearbyint): 2.5 -> 2, 3.5 -> 4.
+    HalfEven,
+    /// DuckDB's DECIMAL (and so decimal literal and string) -> integer cast: 2.5 -> 3.
+    HalfAway,
+}
+
+/// `None` if out of range or NaN.
+pub(crate) fn float_to_int(v: f64, min: i64, max: i64, rounding: Rounding) -> Option<i64> {
+    let r = match rounding {
+        Rounding::HalfEven => v.round_ties_even(),
+        Rounding::HalfAway => v.round(),
+    };
     // i64::MAX as f64 rounds up to 2^63, which is already out of range.
     if r.is_nan() || r < min as f64 || r >= (max as f64) + 1.0 {
         return None;
@@ -255,12 +286,19 @@ mod tests {
     }
 
     #[test]
-    fn double_to_int_rounds_half_away_from_zero() {
-        assert_eq!(float_to_int(2.5, i64::MIN, i64::MAX), Some(3));
-        assert_eq!(float_to_int(-2.5, i64::MIN, i64::MAX), Some(-3));
-        assert_eq!(float_to_int(1.7, i64::MIN, i64::MAX), Some(2));
-        assert_eq!(float_to_int(3e9, i32::MIN as i64, i32::MAX as i64), None);
-        assert_eq!(float_to_int(f64::NAN, i64::MIN, i64::MAX), None);
-        assert_eq!(float_to_int(9.3e18, i64::MIN, i64::MAX), None);
+    fn fractions_round_like_duckdb() {
+        let (lo, hi) = (i64::MIN, i64::MAX);
+        // DOUBLE -> BIGINT: half to even.
+        assert_eq!(float_to_int(2.5, lo, hi, Rounding::HalfEven), Some(2));
+        assert_eq!(float_to_int(3.5, lo, hi, Rounding::HalfEven), Some(4));
+        assert_eq!(float_to_int(-2.5, lo, hi, Rounding::HalfEven), Some(-2));
+        // DECIMAL / VARCHAR -> BIGINT: half away from zero.
+        assert_eq!(float_to_int(2.5, lo, hi, Rounding::HalfAway), Some(3));
+        assert_eq!(float_to_int(-2.5, lo, hi, Rounding::HalfAway), Some(-3));
+        assert_eq!(float_to_int(1.7, lo, hi, Rounding::HalfEven), Some(2));
+        let (i32_lo, i32_hi) = (i32::MIN as i64, i32::MAX as i64);
+        assert_eq!(float_to_int(3e9, i32_lo, i32_hi, Rounding::HalfEven), None);
+        assert_eq!(float_to_int(f64::NAN, lo, hi, Rounding::HalfEven), None);
+        assert_eq!(float_to_int(9.3e18, lo, hi, Rounding::HalfEven), None);
     }
 }

@@ -102,7 +102,14 @@ mod tests {
             Some("b"),
             None,
         ]));
-        let (li, ri) = hash_join(&[l.clone()], &[r.clone()], 4, 4, JoinKind::Inner).unwrap();
+        let (li, ri) = hash_join(
+            std::slice::from_ref(&l),
+            std::slice::from_ref(&r),
+            4,
+            4,
+            JoinKind::Inner,
+        )
+        .unwrap();
         assert_eq!(li.values().to_vec(), vec![0, 1, 1]);
         assert_eq!(
             ri.iter().collect::<Vec<_>>(),
