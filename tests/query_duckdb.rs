@@ -1,0 +1,353 @@
+//! Differential tests: every supported query form runs in frontier's evaluator and in DuckDB
+//! (Python package) over the same Parquet files, and must give the same rows.
+//!
+//! The queries live in `tests/common_query/differential.sql`. DuckDB is required: without it
+//! these tests fail with "pip install duckdb"; they never skip.
+
+mod common_query;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use common_query::{DuckResult, Val, batch_rows, build, load_cases, require_duckdb, run_duckdb};
+use frontier::query::{QueryError, Tables, duckdb_command, execute};
+
+/// The run directory with the Parquet files, written once per test process.
+fn run_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = common_query::temp_dir("query-duckdb");
+        build().write_parquet(&dir);
+        dir
+    })
+}
+
+fn table_names() -> Vec<String> {
+    build().names()
+}
+
+fn is_ordered(sql: &str) -> bool {
+    let statements =
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::DuckDbDialect {}, sql)
+            .expect("test SQL parses");
+    matches!(&statements[0], sqlparser::ast::Statement::Query(q) if q.order_by.is_some())
+}
+
+fn show(rows: &[Vec<Val>]) -> String {
+    rows.iter()
+        .take(20)
+        .map(|r| format!("  {r:?}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + if rows.len() > 20 { "\n  ..." } else { "" }
+}
+
+fn rows_equal(a: &[Vec<Val>], b: &[Vec<Val>]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(u, v)| u.same(v)))
+}
+
+/// Same rows ignoring order: sort both, compare; if float rounding put equal rows in
+/// different sort positions, fall back to greedy matching.
+fn multiset_equal(a: &[Vec<Val>], b: &[Vec<Val>]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let key = |r: &Vec<Val>| {
+        r.iter()
+            .map(Val::sort_key)
+            .collect::<Vec<_>>()
+            .join("\u{1}")
+    };
+    let mut sa = a.to_vec();
+    let mut sb = b.to_vec();
+    sa.sort_by_key(key);
+    sb.sort_by_key(key);
+    if rows_equal(&sa, &sb) {
+        return true;
+    }
+    let mut used = vec![false; b.len()];
+    a.iter().all(|row| {
+        let found = (0..b.len()).find(|&j| {
+            !used[j] && rows_equal(std::slice::from_ref(row), std::slice::from_ref(&b[j]))
+        });
+        found.map(|j| used[j] = true).is_some()
+    })
+}
+
+#[test]
+fn differential_queries_match_duckdb() {
+    require_duckdb();
+    let dir = run_dir();
+    let tables = Tables::load_run(dir).expect("load run");
+    assert_eq!(tables.names(), {
+        let mut n = table_names();
+        n.sort();
+        n
+    });
+    let cases = load_cases();
+    let duck_sql: Vec<String> = cases.iter().map(|c| c.duckdb_sql.clone()).collect();
+    let duck = run_duckdb(dir, &table_names(), &duck_sql);
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for (case, duck) in cases.iter().zip(&duck) {
+        let ours = execute(&tables, &case.sql);
+        match (&case.expect_error, ours, duck) {
+            (Some(expected), Err(err), DuckResult::Error(_)) => {
+                if !err.to_string().contains(expected.as_str()) {
+                    failures.push(format!(
+                        "{}: error should mention {expected:?}, got: {err}",
+                        case.name
+                    ));
+                }
+            }
+            (Some(_), ours, duck) => failures.push(format!(
+                "{}: both engines should fail; frontier: {}, duckdb: {}",
+                case.name,
+                match ours {
+                    Ok(_) => "ok".to_string(),
+                    Err(e) => e.to_string(),
+                },
+                match duck {
+                    DuckResult::Rows(_) => "ok".to_string(),
+                    DuckResult::Error(e) => e.clone(),
+                }
+            )),
+            (None, Err(err), _) => failures.push(format!("{}: frontier failed: {err}", case.name)),
+            (None, Ok(_), DuckResult::Error(e)) => {
+                failures.push(format!("{}: DuckDB failed: {e}", case.name))
+            }
+            (None, Ok(batch), DuckResult::Rows(expected)) => {
+                compared += 1;
+                let got = batch_rows(&batch);
+                let width_ok = expected
+                    .first()
+                    .is_none_or(|r| r.len() == batch.num_columns());
+                let ordered = is_ordered(&case.sql);
+                let same = width_ok
+                    && if ordered {
+                        rows_equal(&got, expected)
+                    } else {
+                        multiset_equal(&got, expected)
+                    };
+                if !same {
+                    failures.push(format!(
+                        "{} ({}): rows differ\nfrontier ({} rows):\n{}\nduckdb ({} rows):\n{}",
+                        case.name,
+                        if ordered { "ordered" } else { "multiset" },
+                        got.len(),
+                        show(&got),
+                        expected.len(),
+                        show(expected)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+    assert!(
+        compared >= 40,
+        "only {compared} queries compared row by row"
+    );
+}
+
+/// The pipeline validator runs queries on tables with schemas and no rows: every query of the
+/// golden file must pass there, and SQL errors (names, types, grouping) must still be caught.
+#[test]
+fn validation_on_empty_tables_matches_full_run() {
+    let run = build();
+    let empty = run.empty_tables();
+    let mut full = Tables::new();
+    for (name, batch) in &run.tables {
+        full.insert(name, batch.schema(), vec![batch.clone()]);
+    }
+    for case in load_cases() {
+        let on_full = execute(&full, &case.sql);
+        let on_empty = execute(&empty, &case.sql);
+        match (on_full, on_empty) {
+            (Ok(_), Ok(batch)) => {
+                // Aggregates without GROUP BY give one row even on empty input.
+                assert!(
+                    batch.num_rows() <= 1,
+                    "{}: rows from empty tables",
+                    case.name
+                )
+            }
+            (Err(e), Ok(_)) => assert!(
+                !e.is_sql_error(),
+                "{}: SQL error not caught on empty tables: {e}",
+                case.name
+            ),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{}", case.name),
+            (Ok(_), Err(e)) => panic!("{}: fails only on empty tables: {e}", case.name),
+        }
+    }
+}
+
+/// Outside the subset: an `Unsupported` error that names the construct, on empty tables as on
+/// full ones, while DuckDB runs the same SQL (the fallback `duckdb_command` offers).
+#[test]
+fn unsupported_constructs_are_named_and_run_in_duckdb() {
+    require_duckdb();
+    let cases: &[(&str, &str)] = &[
+        (
+            "SELECT trial_id, rank() OVER (ORDER BY accuracy) FROM configs",
+            "window function",
+        ),
+        (
+            "SELECT trial_id FROM configs WHERE requests > (SELECT avg(requests) FROM configs)",
+            "subquery in an expression",
+        ),
+        (
+            "SELECT trial_id FROM configs WHERE trial_id IN (SELECT trial_id FROM scores)",
+            "IN (subquery)",
+        ),
+        (
+            "SELECT trial_id FROM configs c WHERE EXISTS (SELECT 1 FROM scores s WHERE s.trial_id = c.trial_id)",
+            "EXISTS",
+        ),
+        (
+            "SELECT trial_id FROM configs UNION SELECT trial_id FROM scores",
+            "UNION",
+        ),
+        (
+            "SELECT trial_id FROM configs UNION ALL SELECT trial_id FROM scores",
+            "UNION ALL",
+        ),
+        (
+            "SELECT trial_id FROM configs INTERSECT SELECT trial_id FROM scores",
+            "INTERSECT",
+        ),
+        (
+            "SELECT c.trial_id FROM configs c RIGHT JOIN scores s ON c.trial_id = s.trial_id",
+            "RIGHT JOIN",
+        ),
+        (
+            "SELECT c.trial_id FROM configs c FULL JOIN scores s ON c.trial_id = s.trial_id",
+            "FULL JOIN",
+        ),
+        (
+            "SELECT c.trial_id FROM configs c CROSS JOIN scores s",
+            "CROSS JOIN",
+        ),
+        (
+            "SELECT c.trial_id FROM configs c, scores s",
+            "separated by commas",
+        ),
+        (
+            "SELECT c.trial_id FROM configs c JOIN scores s ON c.trial_id = s.trial_id AND s.score > 0.5",
+            "join condition",
+        ),
+        (
+            "SELECT c.trial_id FROM configs c JOIN scores s ON c.requests > s.case_index",
+            "join condition",
+        ),
+        ("SELECT list(trial_id) FROM configs", "function `list`"),
+        (
+            "SELECT DISTINCT ON (endpoint) endpoint, trial_id FROM configs",
+            "DISTINCT ON",
+        ),
+        (
+            "SELECT trial_id FROM configs QUALIFY row_number() OVER (PARTITION BY endpoint ORDER BY trial_id) = 1",
+            "QUALIFY",
+        ),
+        (
+            "SELECT endpoint, temperature, count(*) FROM configs GROUP BY ROLLUP (endpoint, temperature)",
+            "ROLLUP",
+        ),
+        ("SELECT * EXCLUDE (endpoint) FROM configs", "EXCLUDE"),
+        (
+            "SELECT count(*) FILTER (WHERE requests > 0) FROM configs",
+            "FILTER",
+        ),
+        (
+            "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r",
+            "WITH RECURSIVE",
+        ),
+        (
+            "SELECT * FROM read_parquet('configs.parquet')",
+            "table function `read_parquet`",
+        ),
+        (
+            "SELECT CAST(started_at AS DATE) FROM configs",
+            "CAST to DATE",
+        ),
+        ("SELECT 1; SELECT 2", "more than one statement"),
+        ("CREATE TABLE x AS SELECT 1", "CREATE statement"),
+        ("VALUES (1), (2)", "VALUES"),
+    ];
+    let full = Tables::load_run(run_dir()).unwrap();
+    let empty = build().empty_tables();
+    let mut in_duckdb = Vec::new();
+    for (sql, construct) in cases {
+        for (label, tables) in [("full", &full), ("empty", &empty)] {
+            let err = execute(tables, sql).expect_err(sql);
+            assert!(
+                matches!(err, QueryError::Unsupported { .. }),
+                "{sql} ({label}): expected Unsupported, got {err:?}"
+            );
+            let message = err.to_string();
+            assert!(
+                message.contains(construct),
+                "{sql}: {message:?} should name {construct:?}"
+            );
+        }
+        if !sql.contains(';') && !sql.starts_with("CREATE") && !sql.contains("read_parquet") {
+            in_duckdb.push(sql.to_string());
+        }
+    }
+    let results = run_duckdb(run_dir(), &table_names(), &in_duckdb);
+    for (sql, result) in in_duckdb.iter().zip(results) {
+        if let DuckResult::Error(e) = result {
+            panic!("DuckDB should run what frontier rejects: {sql}: {e}");
+        }
+    }
+}
+
+#[test]
+fn duckdb_command_runs_in_duckdb() {
+    require_duckdb();
+    let sql = "SELECT trial_id, endpoint, accuracy FROM configs WHERE endpoint = 'openai' ORDER BY trial_id";
+    let command = duckdb_command(run_dir(), &table_names(), sql);
+    let out = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .output()
+        .expect("sh runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{command}\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for trial in ["t04", "t05", "t09"] {
+        assert!(stdout.contains(trial), "{trial} missing from:\n{stdout}");
+    }
+    assert!(!stdout.contains("t00"), "{stdout}");
+}
+
+#[test]
+fn errors_carry_locations_and_suggestions() {
+    let tables = build().empty_tables();
+    let err = execute(&tables, "SELECT trial_id,\n  ttft_p59_ms\nFROM configs").unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(
+            "unknown column `ttft_p59_ms` at line 2, column 3; did you mean `ttft_p95_ms`?"
+        ),
+        "{message}"
+    );
+    let err = execute(&tables, "SELECT * FROM confgs").unwrap_err();
+    assert!(err.to_string().contains("did you mean `configs`?"), "{err}");
+    let err = execute(&tables, "SELECT stdev(ttft_ms) FROM requests").unwrap_err();
+    assert!(err.to_string().contains("did you mean `stddev`?"), "{err}");
+    let err = execute(&tables, "SELECT * FROM configs WHERE").unwrap_err();
+    assert!(matches!(err, QueryError::Parse { line: 1, .. }), "{err:?}");
+}
