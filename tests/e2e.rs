@@ -212,7 +212,7 @@ for t in ["requests", "cases", "scores", "configs", "frontier"]:
     con.execute(f"CREATE VIEW {{t}} AS SELECT * FROM read_parquet('{{d}}/{{t}}.parquet')")
 out = {{}}
 out["counts"] = {{t: con.execute(f"SELECT count(*) FROM {{t}}").fetchone()[0] for t in ["requests", "cases", "scores", "configs", "frontier"]}}
-out["types"] = dict(con.execute("SELECT column_name, data_type FROM (DESCRIBE requests)").fetchall())
+out["types"] = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE requests)").fetchall())
 out["check"] = con.execute('''
   WITH r AS (
     SELECT trial_id,
@@ -229,7 +229,7 @@ out["check"] = con.execute('''
   FROM configs c JOIN r USING (trial_id) JOIN s USING (trial_id) GROUP BY c.trial_id
 ''').fetchall()
 out["warmup"] = con.execute("SELECT count(*) FROM requests WHERE phase = 'warmup'").fetchone()[0]
-out["meta"] = con.execute("SELECT value FROM parquet_kv_metadata('{{}}/requests.parquet'.format(d)) WHERE key = 'frontier.schema_version'").fetchone()[0].decode()
+out["meta"] = con.execute(f"SELECT value FROM parquet_kv_metadata('{{d}}/requests.parquet') WHERE key = 'frontier.schema_version'").fetchone()[0].decode()
 print(json.dumps(out, default=str))
 "#
     );
