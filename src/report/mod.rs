@@ -92,7 +92,7 @@ fn cell(array: &dyn Array, row: usize) -> String {
     }
 }
 
-/// Floats: integers as is, otherwise enough decimals for 4 significant digits (at most 4).
+/// Floats: at most 4 decimals (fewer for large values), trailing zeros trimmed.
 pub fn format_float(v: f64) -> String {
     if !v.is_finite() {
         return v.to_string();
@@ -109,7 +109,18 @@ pub fn format_float(v: f64) -> String {
     } else {
         4
     };
-    format!("{v:.decimals$}")
+    let s = format!("{v:.decimals$}");
+    // 0.8000 reads as 0.8; keep one decimal so floats stay recognisable (40.0, 0.0).
+    if s.contains('.') {
+        let t = s.trim_end_matches('0');
+        if t.ends_with('.') {
+            format!("{t}0")
+        } else {
+            t.to_string()
+        }
+    } else {
+        s
+    }
 }
 
 /// Render a batch as an aligned text table. `marker` names a Boolean column rendered as a
@@ -366,6 +377,9 @@ mod tests {
     fn floats() {
         assert_eq!(format_float(0.123456), "0.1235");
         assert_eq!(format_float(1234.5), "1234");
-        assert_eq!(format_float(2.0), "2.000");
+        assert_eq!(format_float(2.0), "2.0");
+        assert_eq!(format_float(0.0), "0.0");
+        assert_eq!(format_float(0.8), "0.8");
+        assert_eq!(format_float(71.14), "71.14");
     }
 }
