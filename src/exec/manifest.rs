@@ -31,7 +31,8 @@ pub struct Manifest {
     pub resolved_pipeline: Value,
     /// Workload seed.
     pub seed: u64,
-    /// `running`, `completed`, `interrupted` or `failed` (every request failed).
+    /// `running`, `completed`, `interrupted` or `failed` (every request failed, or the run
+    /// stopped on an error: see `error`).
     pub status: &'static str,
     /// Start (UTC).
     pub started_at: String,
@@ -45,6 +46,9 @@ pub struct Manifest {
     pub failed_requests: u64,
     /// Files written (relative to the run folder) with row counts.
     pub files: Vec<Value>,
+    /// Why the run stopped early, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Manifest {
@@ -72,6 +76,7 @@ impl Manifest {
             requests: 0,
             failed_requests: 0,
             files: Vec::new(),
+            error: None,
         }
     }
 

@@ -154,6 +154,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
 
     let mut config_rows: Vec<ConfigRow> = Vec::new();
     let (mut sent, mut failed) = (0u64, 0u64);
+    let mut run_error: Option<Error> = None;
     for trial in &plan.trials {
         if *cancel_rx.borrow() {
             break;
@@ -165,108 +166,28 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
             crate::plan::grid::describe(&trial.grid)
         );
         progress.set_message(label.clone());
-        let (targets, sims) = start_targets(&plan, trial, &targets_by_endpoint, &knowledge).await?;
-        let shared = Arc::new(TrialShared {
-            plan: plan.clone(),
-            trial: trial.clone(),
-            trial_id: Arc::from(trial.id.as_str()),
-            step_names: trial
-                .steps
-                .iter()
-                .map(|s| {
-                    (
-                        Arc::from(s.step_id.as_str()),
-                        Arc::from(s.endpoint.as_str()),
-                        Arc::from(s.model.as_str()),
-                    )
-                })
-                .collect(),
-            targets,
-            client: client.clone(),
+        let ctx = TrialContext {
+            plan: &plan,
+            keys: &targets_by_endpoint,
+            knowledge: &knowledge,
+            client: &client,
             clock,
-            tx: writer.sender(),
-            metrics: Mutex::new(Vec::new()),
-            answers: Mutex::new(Vec::new()),
-            progress: progress.clone(),
-            errors: Default::default(),
-            cancel: cancel_rx.clone(),
-            label,
-        });
-        run_trial(shared.clone()).await;
-        for s in sims {
-            s.shutdown().await;
-        }
-        let shared = Arc::try_unwrap(shared)
-            .map_err(|_| Error::Internal("trial tasks outlived their trial".into()))?;
-        let metrics = shared
-            .metrics
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner());
-        let mut answers = shared
-            .answers
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner());
-        answers.sort_by_key(|a| a.case_index);
-        sent += metrics.len() as u64;
-        failed += metrics.iter().filter(|m| !m.ok).count() as u64;
-
-        // Score on the rayon pool, away from the I/O tasks.
-        let scores = {
-            let plan = plan.clone();
-            let answers_for_scoring: Vec<(String, usize, Option<&'static str>)> = answers
-                .iter()
-                .map(|a| (a.answer.clone(), a.row, a.error))
-                .collect();
-            tokio::task::spawn_blocking(move || {
-                let list: Vec<Answer<'_>> = answers_for_scoring
-                    .iter()
-                    .map(|(text, row, error)| Answer {
-                        text,
-                        references: &plan.dataset.rows[*row].references,
-                        error: *error,
-                    })
-                    .collect();
-                score_all(&plan.scorers, &list)
-            })
-            .await
-            .map_err(|e| Error::Internal(format!("scoring task failed: {e}")))?
+            writer: &writer,
+            progress: &progress,
+            cancel: &cancel_rx,
         };
-        for (case, case_scores) in answers.iter().zip(&scores) {
-            for (scorer, score) in plan.scorers.iter().zip(case_scores) {
-                let (status, value, raw, reason) = match score {
-                    Score::Scored { value, raw } => ("scored", Some(*value), *raw, None),
-                    Score::Unscored(r) => ("unscored", None, None, Some(r.to_string())),
-                    Score::Error(k) => ("error", None, None, Some(k.clone())),
-                };
-                let row = ScoreRow {
-                    trial_id: shared.trial_id.clone(),
-                    trial_index: trial.index as i64,
-                    case_index: case.case_index as i64,
-                    case_id: Arc::from(plan.dataset.rows[case.row].id.as_str()),
-                    repeat: case.repeat as i64,
-                    scorer: Arc::from(scorer.name.as_str()),
-                    status,
-                    score: value,
-                    raw,
-                    reason,
-                };
-                send(&shared.tx, Record::Score(Box::new(row))).await?;
+        match run_one_trial(&ctx, trial, label).await {
+            Ok((row, trial_sent, trial_failed)) => {
+                sent += trial_sent;
+                failed += trial_failed;
+                config_rows.push(row);
+            }
+            Err(e) => {
+                // Stop, but still close the files so that everything so far stays readable.
+                run_error = Some(e);
+                break;
             }
         }
-        let row = stats::summarise(&TrialResults {
-            plan: &plan,
-            trial,
-            requests: &metrics,
-            cases: answers.len() as u64,
-            scores: &scores,
-        });
-        let line = trial_line(trial, plan.trials.len(), &row);
-        if progress.is_hidden() {
-            println!("{line}");
-        } else {
-            progress.println(line);
-        }
-        config_rows.push(row);
     }
     progress.finish_and_clear();
     ctrl_c.abort();
@@ -301,7 +222,14 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     let ended = chrono::Utc::now();
     let mut m = manifest::Manifest::running(&plan, &run_id, started);
     m.finish(ended, interrupted, sent, failed, &files, &run_dir);
+    if let Some(e) = &run_error {
+        m.status = "failed";
+        m.error = Some(e.to_string());
+    }
     manifest::write(&run_dir, &m)?;
+    if let Some(e) = run_error {
+        return Err(e);
+    }
     files.push((run_dir.join("manifest.json"), 0));
     Ok(RunOutcome {
         run_id,
@@ -314,6 +242,130 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
         interrupted,
         wall_s: wall_start.elapsed().as_secs_f64(),
     })
+}
+
+/// What every trial of a run shares.
+struct TrialContext<'a> {
+    plan: &'a Arc<Plan>,
+    keys: &'a HashMap<String, Option<String>>,
+    knowledge: &'a Arc<Knowledge>,
+    client: &'a LlmClient,
+    clock: Clock,
+    writer: &'a RunWriter,
+    progress: &'a ProgressBar,
+    cancel: &'a watch::Receiver<bool>,
+}
+
+/// Run one trial: start its engines, run its cases, score them, summarise it. Returns the
+/// `configs` row and the number of calls sent and failed.
+async fn run_one_trial(
+    ctx: &TrialContext<'_>,
+    trial: &Trial,
+    label: String,
+) -> Result<(ConfigRow, u64, u64), Error> {
+    let plan = ctx.plan;
+    let (targets, sims) = start_targets(plan, trial, ctx.keys, ctx.knowledge).await?;
+    let shared = Arc::new(TrialShared {
+        plan: plan.clone(),
+        trial: trial.clone(),
+        trial_id: Arc::from(trial.id.as_str()),
+        step_names: trial
+            .steps
+            .iter()
+            .map(|s| {
+                (
+                    Arc::from(s.step_id.as_str()),
+                    Arc::from(s.endpoint.as_str()),
+                    Arc::from(s.model.as_str()),
+                )
+            })
+            .collect(),
+        targets,
+        client: ctx.client.clone(),
+        clock: ctx.clock,
+        tx: ctx.writer.sender(),
+        metrics: Mutex::new(Vec::new()),
+        answers: Mutex::new(Vec::new()),
+        progress: ctx.progress.clone(),
+        errors: Default::default(),
+        cancel: ctx.cancel.clone(),
+        label,
+    });
+    run_trial(shared.clone()).await;
+    for s in sims {
+        s.shutdown().await;
+    }
+    let shared = Arc::try_unwrap(shared)
+        .map_err(|_| Error::Internal("trial tasks outlived their trial".into()))?;
+    let metrics = shared
+        .metrics
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    let mut answers = shared
+        .answers
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    answers.sort_by_key(|a| a.case_index);
+    let trial_sent = metrics.len() as u64;
+    let trial_failed = metrics.iter().filter(|m| !m.ok).count() as u64;
+
+    // Score on the rayon pool, away from the I/O tasks.
+    let scores = {
+        let plan = Arc::clone(plan);
+        let answers_for_scoring: Vec<(String, usize, Option<&'static str>)> = answers
+            .iter()
+            .map(|a| (a.answer.clone(), a.row, a.error))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let list: Vec<Answer<'_>> = answers_for_scoring
+                .iter()
+                .map(|(text, row, error)| Answer {
+                    text,
+                    references: &plan.dataset.rows[*row].references,
+                    error: *error,
+                })
+                .collect();
+            score_all(&plan.scorers, &list)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("scoring task failed: {e}")))?
+    };
+    for (case, case_scores) in answers.iter().zip(&scores) {
+        for (scorer, score) in plan.scorers.iter().zip(case_scores) {
+            let (status, value, raw, reason) = match score {
+                Score::Scored { value, raw } => ("scored", Some(*value), *raw, None),
+                Score::Unscored(r) => ("unscored", None, None, Some(r.to_string())),
+                Score::Error(k) => ("error", None, None, Some(k.clone())),
+            };
+            let row = ScoreRow {
+                trial_id: shared.trial_id.clone(),
+                trial_index: trial.index as i64,
+                case_index: case.case_index as i64,
+                case_id: Arc::from(plan.dataset.rows[case.row].id.as_str()),
+                repeat: case.repeat as i64,
+                scorer: Arc::from(scorer.name.as_str()),
+                status,
+                score: value,
+                raw,
+                reason,
+            };
+            send(&shared.tx, Record::Score(Box::new(row))).await?;
+        }
+    }
+    let row = stats::summarise(&TrialResults {
+        plan,
+        trial,
+        requests: &metrics,
+        cases: answers.len() as u64,
+        scores: &scores,
+    });
+    let line = trial_line(trial, plan.trials.len(), &row);
+    if ctx.progress.is_hidden() {
+        println!("{line}");
+    } else {
+        ctx.progress.println(line);
+    }
+    Ok((row, trial_sent, trial_failed))
 }
 
 fn run_suffix() -> u16 {
