@@ -351,3 +351,64 @@ fn errors_carry_locations_and_suggestions() {
     let err = execute(&tables, "SELECT * FROM configs WHERE").unwrap_err();
     assert!(matches!(err, QueryError::Parse { line: 1, .. }), "{err:?}");
 }
+
+/// The brief's performance bar: a 1M-row GROUP BY over ~10 groups well under a second in
+/// release. Run with `cargo test --release --test query_duckdb -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing; meaningful in release builds only"]
+fn million_row_group_by_timing() {
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let rows = 1_000_000;
+    let mut rng = common_query::Rng::new(1);
+    let trials: Vec<String> = (0..10)
+        .map(|t| format!("trial-{t:02}-0123456789abcdef"))
+        .collect();
+    let trial_id: StringArray = (0..rows)
+        .map(|_| Some(trials[rng.below(10) as usize].as_str()))
+        .collect();
+    let ttft: Float64Array = (0..rows)
+        .map(|_| (rng.below(50) != 0).then(|| 50.0 + rng.unit() * 400.0))
+        .collect();
+    let tokens: Int64Array = (0..rows).map(|_| Some(1 + rng.below(500) as i64)).collect();
+    let phase: StringArray = (0..rows)
+        .map(|i| Some(if i % 50 == 0 { "warmup" } else { "measure" }))
+        .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("trial_id", DataType::Utf8, true),
+        Field::new("ttft_ms", DataType::Float64, true),
+        Field::new("completion_tokens", DataType::Int64, true),
+        Field::new("phase", DataType::Utf8, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(trial_id),
+        Arc::new(ttft),
+        Arc::new(tokens),
+        Arc::new(phase),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut tables = Tables::new();
+    tables.insert("requests", schema, vec![batch]);
+    let queries = [
+        "SELECT trial_id, count(*), avg(ttft_ms), sum(completion_tokens), min(ttft_ms), max(ttft_ms) \
+         FROM requests GROUP BY trial_id",
+        "SELECT trial_id, count(ttft_ms), stddev(ttft_ms), \
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY ttft_ms) AS p50, \
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY ttft_ms) AS p95 \
+         FROM requests WHERE phase = 'measure' AND ttft_ms > 60 GROUP BY trial_id ORDER BY p95 DESC",
+    ];
+    for sql in queries {
+        let start = std::time::Instant::now();
+        let out = execute(&tables, sql).unwrap();
+        let elapsed = start.elapsed();
+        println!(
+            "{rows} rows, {} groups: {elapsed:?} for {sql}",
+            out.num_rows()
+        );
+        assert_eq!(out.num_rows(), 10);
+        if !cfg!(debug_assertions) {
+            assert!(elapsed.as_secs_f64() < 1.0, "{elapsed:?}: {sql}");
+        }
+    }
+}

@@ -88,7 +88,40 @@ pub fn execute(tables: &Tables, sql: &str) -> Result<RecordBatch, QueryError> {
             statement.span(),
         ));
     };
-    select::run_query(&select::Catalog::new(tables), query)
+    let batch = select::run_query(&select::Catalog::new(tables), query)?;
+    untyped_nulls_as_bigint(batch)
+}
+
+/// A column that is only `NULL` literals has Arrow's Null type; results use BIGINT instead
+/// (DuckDB's INTEGER), so consumers meet only Int64, Float64, Utf8, Boolean and timestamps.
+fn untyped_nulls_as_bigint(batch: RecordBatch) -> Result<RecordBatch, QueryError> {
+    use arrow_schema::DataType;
+    if !batch
+        .columns()
+        .iter()
+        .any(|c| *c.data_type() == DataType::Null)
+    {
+        return Ok(batch);
+    }
+    let rows = batch.num_rows();
+    let names: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| {
+            if *c.data_type() == DataType::Null {
+                arrow_array::new_null_array(&DataType::Int64, rows)
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    rel::to_batch(&names, columns, rows)
 }
 
 /// A shell command that runs the same SQL in DuckDB on the run's Parquet files (one view per
@@ -246,6 +279,13 @@ mod tests {
         .unwrap();
         let flags: Vec<Option<bool>> = out.column(0).as_boolean().iter().collect();
         assert_eq!(flags, vec![Some(true), Some(false)]);
+    }
+
+    #[test]
+    fn null_literal_columns_are_bigint() {
+        let out = execute(&configs(2), "SELECT NULL AS nothing, trial_id FROM configs").unwrap();
+        assert_eq!(out.column(0).data_type(), &DataType::Int64);
+        assert_eq!(out.column(0).null_count(), 2);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use sqlparser::ast::{
     Spanned, TableFactor, Value,
 };
 
-use super::aggregate::{Groups, accumulate};
+use super::aggregate::{Groups, SortedCache, accumulate};
 use super::bind::{Binder, cast_to, common_type};
 use super::error::{QueryError, Result, SqlLocation, closest};
 use super::eval::{eval, eval_predicate};
@@ -383,13 +383,14 @@ fn run_select(
             .enumerate()
             .map(|(k, g)| hidden_field(format!("#group{k}"), g.ty.clone()))
             .collect();
+        let mut sorted_cache = SortedCache::default();
         for (k, call) in aggs.iter().enumerate() {
             let arg = call
                 .arg
                 .as_ref()
                 .map(|x| eval(x, &rel.columns, rel.num_rows))
                 .transpose()?;
-            columns.push(accumulate(call, arg.as_ref(), &groups)?);
+            columns.push(accumulate(call, arg.as_ref(), &groups, &mut sorted_cache)?);
             fields.push(hidden_field(format!("#agg{k}"), call.ty.clone()));
         }
         let post = Rel {
