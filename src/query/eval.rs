@@ -223,6 +223,18 @@ fn arithmetic(op: ArithOp, l: &ArrayRef, r: &ArrayRef, ty: &DataType) -> Result<
                 r.as_primitive::<Float64Type>(),
             );
             let nulls = NullBuffer::union(a.nulls(), b.nulls());
+            if op == ArithOp::IntDiv {
+                // DuckDB: `/` by zero gives inf/NaN, but `//` by zero is an error.
+                let zero = (0..a.len()).find(|&i| {
+                    b.values()[i] == 0.0 && nulls.as_ref().is_none_or(|n| n.is_valid(i))
+                });
+                if let Some(i) = zero {
+                    return Err(QueryError::Execution(format!(
+                        "division by zero in ({} // 0)",
+                        a.values()[i]
+                    )));
+                }
+            }
             let f: fn(f64, f64) -> f64 = match op {
                 ArithOp::Add => |x, y| x + y,
                 ArithOp::Sub => |x, y| x - y,
