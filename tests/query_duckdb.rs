@@ -333,6 +333,58 @@ fn duckdb_command_runs_in_duckdb() {
     assert!(!stdout.contains("t00"), "{stdout}");
 }
 
+/// Error messages are part of the interface: they are kept in a golden file so a change shows
+/// up in review. Regenerate with `FRONTIER_BLESS=1 cargo test --test query_duckdb`.
+#[test]
+fn error_messages_match_golden_file() {
+    let queries = [
+        "SELECT *\nFROM configs WHERE",
+        "SELECT 'unterminated FROM configs",
+        "SELECT trial_id,\n  ttft_p59_ms\nFROM configs",
+        "SELECT c.acuracy FROM configs c",
+        "SELECT * FROM confgs",
+        "SELECT trial_id FROM configs c JOIN scores s ON c.trial_id = s.trial_id",
+        "SELECT trial_id, count(*) FROM configs",
+        "SELECT trial_id FROM configs WHERE max(requests) > 1",
+        "SELECT sum(count(*)) FROM configs",
+        "SELECT endpoint + 1 FROM configs",
+        "SELECT trial_id FROM configs WHERE endpoint",
+        "SELECT stdev(ttft_ms) FROM requests",
+        "SELECT trial_id, rank() OVER (ORDER BY accuracy) FROM configs",
+        "SELECT trial_id FROM configs UNION SELECT trial_id FROM scores",
+        "SELECT trial_id FROM configs ORDER BY 3",
+        "SELECT percentile_cont(1.5) WITHIN GROUP (ORDER BY ttft_ms) FROM requests",
+        "SELECT percentile_cont(0.5) FROM requests",
+        "SELECT * FROM pareto(configs)",
+        "SELECT * FROM pareto(configs, min(endpoint))",
+        "SELECT * FROM pareto(configs, lowest(ttft_p95_ms))",
+        "SELECT * FROM parteo(configs, min(ttft_p95_ms))",
+        "SELECT 9223372036854775807 + 1",
+        "SELECT CAST('fast' AS DOUBLE)",
+        "SELECT 10 // 0",
+        "DELETE FROM configs",
+    ];
+    let tables = build().empty_tables();
+    let mut actual = String::new();
+    for sql in queries {
+        let message = match execute(&tables, sql) {
+            Ok(_) => "(no error)".to_string(),
+            Err(e) => e.to_string(),
+        };
+        actual.push_str(&format!("{sql}\n=> {message}\n\n"));
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/common_query/error_messages.txt");
+    if std::env::var_os("FRONTIER_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        expected == actual,
+        "error messages changed (FRONTIER_BLESS=1 to accept):\n{actual}"
+    );
+}
+
 #[test]
 fn errors_carry_locations_and_suggestions() {
     let tables = build().empty_tables();

@@ -797,7 +797,7 @@ fn table_function(
             .unwrap_or_default();
         return Err(QueryError::unsupported_at(
             format!(
-                "table function `{}`{hint}; the only table function is pareto()",
+                "table function `{}`{hint} (the only table function is pareto())",
                 name.value
             ),
             name.span,

@@ -460,3 +460,11 @@ SELECT ttft_p95_ms // 0 FROM configs;
 -- name: error_integer_overflow
 -- error: overflow
 SELECT 9223372036854775807 + requests FROM configs;
+
+-- ===== late additions =====
+
+-- name: quantile_disc_and_desc_percentiles
+SELECT trial_id, quantile_disc(completion_tokens, 0.75) AS q75,
+       percentile_disc(0.1) WITHIN GROUP (ORDER BY ttft_ms DESC) AS d10_desc,
+       percentile_cont(0.1) WITHIN GROUP (ORDER BY ttft_ms DESC) AS c10_desc
+FROM requests GROUP BY trial_id;
