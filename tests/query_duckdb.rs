@@ -7,19 +7,25 @@
 mod common_query;
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use common_query::{DuckResult, Val, batch_rows, build, load_cases, require_duckdb, run_duckdb};
 use frontier::query::{QueryError, Tables, duckdb_command, execute};
 
-/// The run directory with the Parquet files, written once per test process.
-fn run_dir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+/// A run directory with the Parquet files, removed when dropped (also on panic).
+struct TempRun(PathBuf);
+
+impl TempRun {
+    fn new() -> Self {
         let dir = common_query::temp_dir("query-duckdb");
         build().write_parquet(&dir);
-        dir
-    })
+        TempRun(dir)
+    }
+}
+
+impl Drop for TempRun {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn table_names() -> Vec<String> {
@@ -80,7 +86,8 @@ fn multiset_equal(a: &[Vec<Val>], b: &[Vec<Val>]) -> bool {
 #[test]
 fn differential_queries_match_duckdb() {
     require_duckdb();
-    let dir = run_dir();
+    let run = TempRun::new();
+    let dir = &run.0;
     let tables = Tables::load_run(dir).expect("load run");
     assert_eq!(tables.names(), {
         let mut n = table_names();
@@ -284,7 +291,8 @@ fn unsupported_constructs_are_named_and_run_in_duckdb() {
         ("CREATE TABLE x AS SELECT 1", "CREATE statement"),
         ("VALUES (1), (2)", "VALUES"),
     ];
-    let full = Tables::load_run(run_dir()).unwrap();
+    let run = TempRun::new();
+    let full = Tables::load_run(&run.0).unwrap();
     let empty = build().empty_tables();
     let mut in_duckdb = Vec::new();
     for (sql, construct) in cases {
@@ -304,7 +312,7 @@ fn unsupported_constructs_are_named_and_run_in_duckdb() {
             in_duckdb.push(sql.to_string());
         }
     }
-    let results = run_duckdb(run_dir(), &table_names(), &in_duckdb);
+    let results = run_duckdb(&run.0, &table_names(), &in_duckdb);
     for (sql, result) in in_duckdb.iter().zip(results) {
         if let DuckResult::Error(e) = result {
             panic!("DuckDB should run what frontier rejects: {sql}: {e}");
@@ -316,7 +324,8 @@ fn unsupported_constructs_are_named_and_run_in_duckdb() {
 fn duckdb_command_runs_in_duckdb() {
     require_duckdb();
     let sql = "SELECT trial_id, endpoint, accuracy FROM configs WHERE endpoint = 'openai' ORDER BY trial_id";
-    let command = duckdb_command(run_dir(), &table_names(), sql);
+    let run = TempRun::new();
+    let command = duckdb_command(&run.0, &table_names(), sql);
     let out = std::process::Command::new("sh")
         .args(["-c", &command])
         .output()
@@ -463,4 +472,26 @@ fn million_row_group_by_timing() {
             assert!(elapsed.as_secs_f64() < 1.0, "{elapsed:?}: {sql}");
         }
     }
+}
+
+#[test]
+fn load_run_reads_parquet_files_by_stem() {
+    let dir = common_query::temp_dir("load-run");
+    build().write_parquet(&dir);
+    std::fs::write(dir.join("manifest.json"), "{}").unwrap();
+    std::fs::create_dir(dir.join("shard-1")).unwrap();
+    std::fs::write(dir.join("shard-1").join("ignored.parquet"), "not parquet").unwrap();
+    let tables = Tables::load_run(&dir).unwrap();
+    assert_eq!(tables.names(), ["cases", "configs", "requests", "scores"]);
+    // Int32 columns are read as BIGINT.
+    let schema = tables.schema("requests").unwrap();
+    let queue = schema.field_with_name("queue_us").unwrap();
+    assert_eq!(queue.data_type(), &arrow_schema::DataType::Int64);
+    let out = execute(&tables, "SELECT count(*) AS n FROM REQUESTS").unwrap();
+    assert_eq!(out.num_rows(), 1);
+
+    std::fs::write(dir.join("broken.parquet"), "not parquet").unwrap();
+    let err = Tables::load_run(&dir).unwrap_err();
+    assert!(err.to_string().contains("broken.parquet"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -45,7 +45,7 @@ impl<'a> Catalog<'a> {
             return Ok(batch.clone());
         }
         if let Some(batch) = self.tables.get(&name.value) {
-            return Ok(batch.clone());
+            return batch;
         }
         let mut available: Vec<String> = self.ctes.iter().map(|(n, _)| n.clone()).collect();
         available.extend(self.tables.names());
