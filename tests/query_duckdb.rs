@@ -7,19 +7,25 @@
 mod common_query;
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use common_query::{DuckResult, Val, batch_rows, build, load_cases, require_duckdb, run_duckdb};
 use frontier::query::{QueryError, Tables, duckdb_command, execute};
 
-/// The run directory with the Parquet files, written once per test process.
-fn run_dir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+/// A run directory with the Parquet files, removed when dropped (also on panic).
+struct TempRun(PathBuf);
+
+impl TempRun {
+    fn new() -> Self {
         let dir = common_query::temp_dir("query-duckdb");
         build().write_parquet(&dir);
-        dir
-    })
+        TempRun(dir)
+    }
+}
+
+impl Drop for TempRun {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn table_names() -> Vec<String> {
@@ -80,7 +86,8 @@ fn multiset_equal(a: &[Vec<Val>], b: &[Vec<Val>]) -> bool {
 #[test]
 fn differential_queries_match_duckdb() {
     require_duckdb();
-    let dir = run_dir();
+    let run = TempRun::new();
+    let dir = &run.0;
     let tables = Tables::load_run(dir).expect("load run");
     assert_eq!(tables.names(), {
         let mut n = table_names();
@@ -284,7 +291,8 @@ fn unsupported_constructs_are_named_and_run_in_duckdb() {
         ("CREATE TABLE x AS SELECT 1", "CREATE statement"),
         ("VALUES (1), (2)", "VALUES"),
     ];
-    let full = Tables::load_run(run_dir()).unwrap();
+    let run = TempRun::new();
+    let full = Tables::load_run(&run.0).unwrap();
     let empty = build().empty_tables();
     let mut in_duckdb = Vec::new();
     for (sql, construct) in cases {
@@ -304,7 +312,7 @@ fn unsupported_constructs_are_named_and_run_in_duckdb() {
             in_duckdb.push(sql.to_string());
         }
     }
-    let results = run_duckdb(run_dir(), &table_names(), &in_duckdb);
+    let results = run_duckdb(&run.0, &table_names(), &in_duckdb);
     for (sql, result) in in_duckdb.iter().zip(results) {
         if let DuckResult::Error(e) = result {
             panic!("DuckDB should run what frontier rejects: {sql}: {e}");
@@ -316,7 +324,8 @@ fn unsupported_constructs_are_named_and_run_in_duckdb() {
 fn duckdb_command_runs_in_duckdb() {
     require_duckdb();
     let sql = "SELECT trial_id, endpoint, accuracy FROM configs WHERE endpoint = 'openai' ORDER BY trial_id";
-    let command = duckdb_command(run_dir(), &table_names(), sql);
+    let run = TempRun::new();
+    let command = duckdb_command(&run.0, &table_names(), sql);
     let out = std::process::Command::new("sh")
         .args(["-c", &command])
         .output()
@@ -331,6 +340,58 @@ fn duckdb_command_runs_in_duckdb() {
         assert!(stdout.contains(trial), "{trial} missing from:\n{stdout}");
     }
     assert!(!stdout.contains("t00"), "{stdout}");
+}
+
+/// Error messages are part of the interface: they are kept in a golden file so a change shows
+/// up in review. Regenerate with `FRONTIER_BLESS=1 cargo test --test query_duckdb`.
+#[test]
+fn error_messages_match_golden_file() {
+    let queries = [
+        "SELECT *\nFROM configs WHERE",
+        "SELECT 'unterminated FROM configs",
+        "SELECT trial_id,\n  ttft_p59_ms\nFROM configs",
+        "SELECT c.acuracy FROM configs c",
+        "SELECT * FROM confgs",
+        "SELECT trial_id FROM configs c JOIN scores s ON c.trial_id = s.trial_id",
+        "SELECT trial_id, count(*) FROM configs",
+        "SELECT trial_id FROM configs WHERE max(requests) > 1",
+        "SELECT sum(count(*)) FROM configs",
+        "SELECT endpoint + 1 FROM configs",
+        "SELECT trial_id FROM configs WHERE endpoint",
+        "SELECT stdev(ttft_ms) FROM requests",
+        "SELECT trial_id, rank() OVER (ORDER BY accuracy) FROM configs",
+        "SELECT trial_id FROM configs UNION SELECT trial_id FROM scores",
+        "SELECT trial_id FROM configs ORDER BY 3",
+        "SELECT percentile_cont(1.5) WITHIN GROUP (ORDER BY ttft_ms) FROM requests",
+        "SELECT percentile_cont(0.5) FROM requests",
+        "SELECT * FROM pareto(configs)",
+        "SELECT * FROM pareto(configs, min(endpoint))",
+        "SELECT * FROM pareto(configs, lowest(ttft_p95_ms))",
+        "SELECT * FROM parteo(configs, min(ttft_p95_ms))",
+        "SELECT 9223372036854775807 + 1",
+        "SELECT CAST('fast' AS DOUBLE)",
+        "SELECT 10 // 0",
+        "DELETE FROM configs",
+    ];
+    let tables = build().empty_tables();
+    let mut actual = String::new();
+    for sql in queries {
+        let message = match execute(&tables, sql) {
+            Ok(_) => "(no error)".to_string(),
+            Err(e) => e.to_string(),
+        };
+        actual.push_str(&format!("{sql}\n=> {message}\n\n"));
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/common_query/error_messages.txt");
+    if std::env::var_os("FRONTIER_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        expected == actual,
+        "error messages changed (FRONTIER_BLESS=1 to accept):\n{actual}"
+    );
 }
 
 #[test]
@@ -350,4 +411,87 @@ fn errors_carry_locations_and_suggestions() {
     assert!(err.to_string().contains("did you mean `stddev`?"), "{err}");
     let err = execute(&tables, "SELECT * FROM configs WHERE").unwrap_err();
     assert!(matches!(err, QueryError::Parse { line: 1, .. }), "{err:?}");
+}
+
+/// The brief's performance bar: a 1M-row GROUP BY over ~10 groups well under a second in
+/// release. Run with `cargo test --release --test query_duckdb -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing; meaningful in release builds only"]
+fn million_row_group_by_timing() {
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let rows = 1_000_000;
+    let mut rng = common_query::Rng::new(1);
+    let trials: Vec<String> = (0..10)
+        .map(|t| format!("trial-{t:02}-0123456789abcdef"))
+        .collect();
+    let trial_id: StringArray = (0..rows)
+        .map(|_| Some(trials[rng.below(10) as usize].as_str()))
+        .collect();
+    let ttft: Float64Array = (0..rows)
+        .map(|_| (rng.below(50) != 0).then(|| 50.0 + rng.unit() * 400.0))
+        .collect();
+    let tokens: Int64Array = (0..rows).map(|_| Some(1 + rng.below(500) as i64)).collect();
+    let phase: StringArray = (0..rows)
+        .map(|i| Some(if i % 50 == 0 { "warmup" } else { "measure" }))
+        .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("trial_id", DataType::Utf8, true),
+        Field::new("ttft_ms", DataType::Float64, true),
+        Field::new("completion_tokens", DataType::Int64, true),
+        Field::new("phase", DataType::Utf8, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(trial_id),
+        Arc::new(ttft),
+        Arc::new(tokens),
+        Arc::new(phase),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut tables = Tables::new();
+    tables.insert("requests", schema, vec![batch]);
+    let queries = [
+        "SELECT trial_id, count(*), avg(ttft_ms), sum(completion_tokens), min(ttft_ms), max(ttft_ms) \
+         FROM requests GROUP BY trial_id",
+        "SELECT trial_id, count(ttft_ms), stddev(ttft_ms), \
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY ttft_ms) AS p50, \
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY ttft_ms) AS p95 \
+         FROM requests WHERE phase = 'measure' AND ttft_ms > 60 GROUP BY trial_id ORDER BY p95 DESC",
+    ];
+    for sql in queries {
+        let start = std::time::Instant::now();
+        let out = execute(&tables, sql).unwrap();
+        let elapsed = start.elapsed();
+        println!(
+            "{rows} rows, {} groups: {elapsed:?} for {sql}",
+            out.num_rows()
+        );
+        assert_eq!(out.num_rows(), 10);
+        if !cfg!(debug_assertions) {
+            assert!(elapsed.as_secs_f64() < 1.0, "{elapsed:?}: {sql}");
+        }
+    }
+}
+
+#[test]
+fn load_run_reads_parquet_files_by_stem() {
+    let dir = common_query::temp_dir("load-run");
+    build().write_parquet(&dir);
+    std::fs::write(dir.join("manifest.json"), "{}").unwrap();
+    std::fs::create_dir(dir.join("shard-1")).unwrap();
+    std::fs::write(dir.join("shard-1").join("ignored.parquet"), "not parquet").unwrap();
+    let tables = Tables::load_run(&dir).unwrap();
+    assert_eq!(tables.names(), ["cases", "configs", "requests", "scores"]);
+    // Int32 columns are read as BIGINT.
+    let schema = tables.schema("requests").unwrap();
+    let queue = schema.field_with_name("queue_us").unwrap();
+    assert_eq!(queue.data_type(), &arrow_schema::DataType::Int64);
+    let out = execute(&tables, "SELECT count(*) AS n FROM REQUESTS").unwrap();
+    assert_eq!(out.num_rows(), 1);
+
+    std::fs::write(dir.join("broken.parquet"), "not parquet").unwrap();
+    let err = Tables::load_run(&dir).unwrap_err();
+    assert!(err.to_string().contains("broken.parquet"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

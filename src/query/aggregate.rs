@@ -18,7 +18,7 @@ use arrow_array::{
 use arrow_schema::DataType;
 
 use super::error::{QueryError, Result};
-use super::expr::{AggCall, AggFunc, sql_type_name};
+use super::expr::{AggCall, AggFunc, Expr, sql_type_name};
 
 /// FxHash (rustc's hasher): fast for the small keys grouping uses; not DoS-resistant, which
 /// does not matter for local result files.
@@ -201,11 +201,21 @@ pub(crate) fn combine(a: &[u32], a_count: usize, b: &[u32], b_count: usize) -> (
     }
 }
 
+/// Per-group sorted values shared by the percentile calls of one query that read the same
+/// argument in the same direction (p50, p95 and p99 of one column sort once).
+#[derive(Default)]
+pub(crate) struct SortedCache {
+    entries: Vec<SortedEntry>,
+}
+
+type SortedEntry = (Expr, bool, Arc<(Vec<usize>, Vec<f64>)>);
+
 /// Evaluate one aggregate call per group. `arg` is the evaluated argument (None for count(*)).
 pub(crate) fn accumulate(
     call: &AggCall,
     arg: Option<&ArrayRef>,
     groups: &Groups,
+    cache: &mut SortedCache,
 ) -> Result<ArrayRef> {
     let n_groups = groups.count;
     let (ids, arg): (std::borrow::Cow<'_, [u32]>, Option<ArrayRef>) = match arg {
@@ -334,10 +344,29 @@ pub(crate) fn accumulate(
             Ok(arrow_select::take::take(arg.as_ref(), &best, None)?)
         }
         AggFunc::PercentileCont(p) => {
-            let Some(values) = as_f64(&arg) else {
-                return Ok(new_null_array(&call.ty, n_groups));
+            let key = call.arg.as_ref().filter(|_| !call.distinct);
+            let cached = key.and_then(|expr| {
+                cache
+                    .entries
+                    .iter()
+                    .find(|(e, d, _)| e == expr && *d == call.descending)
+                    .map(|(_, _, sorted)| sorted.clone())
+            });
+            let sorted = match cached {
+                Some(sorted) => sorted,
+                None => {
+                    let Some(values) = as_f64(&arg) else {
+                        return Ok(new_null_array(&call.ty, n_groups));
+                    };
+                    let sorted = Arc::new(sorted_groups(ids, n_groups, &values, call.descending));
+                    if let Some(expr) = key {
+                        let entry = (expr.clone(), call.descending, sorted.clone());
+                        cache.entries.push(entry);
+                    }
+                    sorted
+                }
             };
-            let (offsets, flat) = sorted_groups(ids, n_groups, &values, call.descending);
+            let (offsets, flat) = (&sorted.0, &sorted.1);
             let out: Float64Array = (0..n_groups)
                 .map(|g| {
                     let s = &flat[offsets[g]..offsets[g + 1]];

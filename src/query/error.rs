@@ -40,22 +40,22 @@ pub enum QueryError {
     },
     /// Valid SQL outside the subset frontier evaluates; `construct` names it.
     #[error(
-        "unsupported SQL: {construct}{}; frontier evaluates a documented subset of SQL, \
-         run the query in DuckDB for the rest (`frontier query` prints the command)",
+        "unsupported SQL{}: {construct}; frontier evaluates a documented subset of SQL, \
+         DuckDB can run the full query over the same Parquet files",
         at(location)
     )]
     Unsupported {
         construct: String,
         location: Option<SqlLocation>,
     },
-    #[error("unknown table `{name}`{}{}; tables: {}", at(location), did_you_mean(suggestion), available.join(", "))]
+    #[error("unknown table `{name}`{}{} (tables: {})", at(location), did_you_mean(suggestion), available.join(", "))]
     UnknownTable {
         name: String,
         suggestion: Option<String>,
         available: Vec<String>,
         location: Option<SqlLocation>,
     },
-    #[error("unknown column `{name}`{}{}; columns: {}", at(location), did_you_mean(suggestion), available.join(", "))]
+    #[error("unknown column `{name}`{}{} (columns: {})", at(location), did_you_mean(suggestion), available.join(", "))]
     UnknownColumn {
         name: String,
         suggestion: Option<String>,

@@ -50,9 +50,13 @@ pub(crate) fn eval(e: &Expr, cols: &[ArrayRef], rows: usize) -> Result<ArrayRef>
             arithmetic(*op, &l, &r, &e.ty)
         }
         ExprKind::Cmp(op, l, r) => {
-            let l = eval(l, cols, rows)?;
-            let r = eval(r, cols, rows)?;
-            compare(*op, &l, &r)
+            // A constant side is evaluated once, as a scalar (unless both are constant).
+            let (l_const, r_const) = (is_constant(l), is_constant(r));
+            let scalar = |c: bool, other: bool| c && !other;
+            let (ls, rs) = (scalar(l_const, r_const), scalar(r_const, l_const));
+            let l = eval(l, cols, if ls { 1 } else { rows })?;
+            let r = eval(r, cols, if rs { 1 } else { rows })?;
+            compare_datums(*op, (&l, ls), (&r, rs), rows)
         }
         ExprKind::And(l, r) | ExprKind::Or(l, r) => {
             let l = eval(l, cols, rows)?;
@@ -219,6 +223,18 @@ fn arithmetic(op: ArithOp, l: &ArrayRef, r: &ArrayRef, ty: &DataType) -> Result<
                 r.as_primitive::<Float64Type>(),
             );
             let nulls = NullBuffer::union(a.nulls(), b.nulls());
+            if op == ArithOp::IntDiv {
+                // DuckDB: `/` by zero gives inf/NaN, but `//` by zero is an error.
+                let zero = (0..a.len()).find(|&i| {
+                    b.values()[i] == 0.0 && nulls.as_ref().is_none_or(|n| n.is_valid(i))
+                });
+                if let Some(i) = zero {
+                    return Err(QueryError::Execution(format!(
+                        "division by zero in ({} // 0)",
+                        a.values()[i]
+                    )));
+                }
+            }
             let f: fn(f64, f64) -> f64 = match op {
                 ArithOp::Add => |x, y| x + y,
                 ArithOp::Sub => |x, y| x - y,
@@ -239,28 +255,55 @@ fn arithmetic(op: ArithOp, l: &ArrayRef, r: &ArrayRef, ty: &DataType) -> Result<
 }
 
 pub(crate) fn compare(op: CmpOp, l: &ArrayRef, r: &ArrayRef) -> Result<ArrayRef> {
+    compare_datums(op, (l, false), (r, false), l.len())
+}
+
+/// Compare where either side may be a one-row scalar (a constant), so a literal is never
+/// broadcast to the column's length.
+fn compare_datums(
+    op: CmpOp,
+    (l, l_scalar): (&ArrayRef, bool),
+    (r, r_scalar): (&ArrayRef, bool),
+    rows: usize,
+) -> Result<ArrayRef> {
+    use arrow_array::Scalar as Constant;
     use arrow_ord::cmp;
     if *l.data_type() == DataType::Null || *r.data_type() == DataType::Null {
         // Only when both sides are untyped NULLs.
-        let n = l.len();
         return Ok(Arc::new(match op {
-            CmpOp::Distinct => BooleanArray::from(vec![false; n]),
-            CmpOp::NotDistinct => BooleanArray::from(vec![true; n]),
-            _ => BooleanArray::new_null(n),
+            CmpOp::Distinct => BooleanArray::from(vec![false; rows]),
+            CmpOp::NotDistinct => BooleanArray::from(vec![true; rows]),
+            _ => BooleanArray::new_null(rows),
         }));
     }
     let (l, r) = (normalise_zero(l), normalise_zero(r));
+    let ls = l_scalar.then(|| Constant::new(l.clone()));
+    let rs = r_scalar.then(|| Constant::new(r.clone()));
+    let ld: &dyn arrow_array::Datum = match &ls {
+        Some(s) => s,
+        None => &l,
+    };
+    let rd: &dyn arrow_array::Datum = match &rs {
+        Some(s) => s,
+        None => &r,
+    };
     let out = match op {
-        CmpOp::Eq => cmp::eq(&l, &r),
-        CmpOp::NotEq => cmp::neq(&l, &r),
-        CmpOp::Lt => cmp::lt(&l, &r),
-        CmpOp::LtEq => cmp::lt_eq(&l, &r),
-        CmpOp::Gt => cmp::gt(&l, &r),
-        CmpOp::GtEq => cmp::gt_eq(&l, &r),
-        CmpOp::Distinct => cmp::distinct(&l, &r),
-        CmpOp::NotDistinct => cmp::not_distinct(&l, &r),
+        CmpOp::Eq => cmp::eq(ld, rd),
+        CmpOp::NotEq => cmp::neq(ld, rd),
+        CmpOp::Lt => cmp::lt(ld, rd),
+        CmpOp::LtEq => cmp::lt_eq(ld, rd),
+        CmpOp::Gt => cmp::gt(ld, rd),
+        CmpOp::GtEq => cmp::gt_eq(ld, rd),
+        CmpOp::Distinct => cmp::distinct(ld, rd),
+        CmpOp::NotDistinct => cmp::not_distinct(ld, rd),
     }?;
     Ok(Arc::new(out))
+}
+
+/// No column or aggregate inside: the same value on every row.
+fn is_constant(e: &Expr) -> bool {
+    !matches!(e.kind, ExprKind::Column(_) | ExprKind::Agg(_))
+        && e.children().into_iter().all(is_constant)
 }
 
 /// Arrow compares floats by total order, where -0.0 < 0.0; SQL (and DuckDB) treat them as

@@ -11,30 +11,48 @@
 //! # Supported SQL
 //!
 //! - `SELECT [DISTINCT] expr [AS alias], *, t.* FROM ... [WHERE] [GROUP BY] [HAVING]
-//!   [ORDER BY] [LIMIT] [OFFSET]`, `SELECT` without `FROM`, `WITH name AS (...)` and
-//!   subqueries in FROM.
+//!   [ORDER BY] [LIMIT n] [OFFSET m]`; `SELECT` without `FROM`; `WITH name AS (...)`;
+//!   subqueries in FROM (`(SELECT ...) AS t(a, b)`).
 //! - FROM: a table (by file stem: `requests`, `configs`, ...) with an optional alias;
 //!   `[INNER] JOIN` and `LEFT [OUTER] JOIN` on equalities (`ON c.trial_id = s.trial_id [AND
-//!   ...]`) or `USING (trial_id)`; qualified names `c.x`.
+//!   ...]`) or `USING (trial_id)`, chained; qualified names `c.x`. A NULL key matches nothing.
 //! - `pareto(table_or_subquery, min(expr), max(expr), ...)` in FROM: all rows of the source
-//!   with a Boolean `on_frontier` column (see [`pareto`] for the rules, NULL/NaN included).
-//! - GROUP BY expressions, output aliases, positions (`GROUP BY 1`) or `GROUP BY ALL`;
-//!   aggregates `count(*)`, `count(x)`, `count(DISTINCT x)`, `sum`, `avg`, `min`, `max`,
-//!   `stddev`/`stddev_samp`, `stddev_pop`, `variance`/`var_samp`, `var_pop`, `any_value`,
-//!   `median`, `percentile_cont(p) WITHIN GROUP (ORDER BY x [DESC])` (linear interpolation,
-//!   as DuckDB and NumPy), `percentile_disc`, `quantile_cont(x, p)`; without GROUP BY one row.
-//! - ORDER BY output names, positions or expressions, ASC/DESC, NULLS FIRST/LAST; the default
-//!   is DuckDB's: NULLS LAST for both ASC and DESC.
-//! - Expressions: literals, `+ - * / % //` (`/` is always floating division, as DuckDB;
-//!   integer overflow and integer division by zero are errors), comparisons, `AND`/`OR`/`NOT`
-//!   with three-valued NULL logic, `IS [NOT] NULL`, `IS [NOT] DISTINCT FROM`,
-//!   `IS [NOT] TRUE/FALSE`, `[NOT] IN (list)`, `[NOT] BETWEEN`, `[NOT] LIKE`/`ILIKE`
-//!   `[ESCAPE]`, `CASE`, `CAST`/`TRY_CAST`/`::` to DOUBLE, FLOAT, BIGINT, INTEGER, SMALLINT,
-//!   VARCHAR, BOOLEAN, TIMESTAMPTZ, `||`, and `round(x[, n])`, `abs`, `ceil`, `floor`,
-//!   `coalesce`, `nullif`, `greatest`, `least`, `lower`, `upper`, `length`, `concat`.
+//!   with a Boolean `on_frontier` column (rules in [`pareto`]: a row with a NULL or NaN
+//!   objective is never on the frontier and never dominates).
+//! - WHERE, GROUP BY and HAVING may use SELECT aliases (as DuckDB); GROUP BY expressions,
+//!   positions (`GROUP BY 1`) or `GROUP BY ALL`; NULLs form one group.
+//! - Aggregates: `count(*)`, `count(x)`, `count(DISTINCT x)` (DISTINCT also for `sum`/`avg`),
+//!   `sum`, `avg`, `min`, `max`, `stddev`/`stddev_samp`, `stddev_pop`, `variance`/`var_samp`,
+//!   `var_pop`, `any_value`, `median`, `percentile_cont(p) WITHIN GROUP (ORDER BY x [DESC])`
+//!   (linear interpolation, as DuckDB and NumPy), `percentile_disc(p) WITHIN GROUP (...)`,
+//!   `quantile_cont(x, p)`, `quantile_disc(x, p)`; without GROUP BY one row, also on no input.
+//! - ORDER BY output names, positions or expressions (also aggregates not selected),
+//!   ASC/DESC, NULLS FIRST/LAST. The default is DuckDB's: NULLS LAST for both ASC and DESC.
+//!   NaN sorts after every number and before NULL.
+//! - Expressions: column references, literals (integer, decimal, string, boolean, NULL,
+//!   `TIMESTAMPTZ '...'`), `+ - * / % //` (`/` is always floating division, as DuckDB; integer
+//!   overflow and `%`/`//` by zero are errors, `/` by zero gives inf/NaN), comparisons (a string
+//!   literal compared with a number is cast to it), `AND`/`OR`/`NOT` with three-valued NULL
+//!   logic, `IS [NOT] NULL`, `IS [NOT] DISTINCT FROM`, `IS [NOT] TRUE/FALSE`,
+//!   `[NOT] IN (list)`, `[NOT] BETWEEN`, `[NOT] LIKE`/`ILIKE` `[ESCAPE 'c']`, `CASE` (branches
+//!   only see their rows), `CAST`/`TRY_CAST`/`::` to DOUBLE, FLOAT, BIGINT, INTEGER, SMALLINT,
+//!   VARCHAR, BOOLEAN, TIMESTAMPTZ, `||`, and the functions `round(x[, n])`, `abs`, `ceil`,
+//!   `floor`, `coalesce`, `nullif`, `greatest`, `least`, `lower`, `upper`, `length`, `concat`.
+//! - Not supported (an `Unsupported` error naming it): window functions, QUALIFY, subqueries
+//!   in expressions (scalar, IN, EXISTS), UNION/INTERSECT/EXCEPT, RIGHT/FULL/CROSS joins and
+//!   non-equality join conditions, comma joins, ROLLUP/CUBE, DISTINCT ON, `* EXCLUDE`,
+//!   aggregate FILTER, WITH RECURSIVE, other table functions, non-SELECT statements.
 //!
 //! Types: integer columns are read as BIGINT (Int64), floats and decimals as DOUBLE
-//! (Float64), strings as VARCHAR (Utf8), timestamps as microseconds.
+//! (Float64), strings as VARCHAR (Utf8), timestamps as microseconds (zone kept). Results are
+//! Int64, Float64, Utf8, Boolean or timestamps.
+//!
+//! Known differences from DuckDB (by design, documented here and in the tests):
+//! - decimal literals are DOUBLE, not DECIMAL: `round(1.005, 2)` is 1.0 here (as
+//!   `round(1.005::DOUBLE, 2)` in DuckDB), 1.01 in DuckDB;
+//! - integer results are BIGINT: `sum` of integers beyond BIGINT is an overflow error (DuckDB
+//!   widens to HUGEINT) and INTEGER-column arithmetic does not overflow at 2^31;
+//! - `pareto()` is frontier's own table function; [`duckdb_command`] cannot run it.
 
 mod aggregate;
 mod bind;
@@ -88,7 +106,40 @@ pub fn execute(tables: &Tables, sql: &str) -> Result<RecordBatch, QueryError> {
             statement.span(),
         ));
     };
-    select::run_query(&select::Catalog::new(tables), query)
+    let batch = select::run_query(&select::Catalog::new(tables), query)?;
+    untyped_nulls_as_bigint(batch)
+}
+
+/// A column that is only `NULL` literals has Arrow's Null type; results use BIGINT instead
+/// (DuckDB's INTEGER), so consumers meet only Int64, Float64, Utf8, Boolean and timestamps.
+fn untyped_nulls_as_bigint(batch: RecordBatch) -> Result<RecordBatch, QueryError> {
+    use arrow_schema::DataType;
+    if !batch
+        .columns()
+        .iter()
+        .any(|c| *c.data_type() == DataType::Null)
+    {
+        return Ok(batch);
+    }
+    let rows = batch.num_rows();
+    let names: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| {
+            if *c.data_type() == DataType::Null {
+                arrow_array::new_null_array(&DataType::Int64, rows)
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    rel::to_batch(&names, columns, rows)
 }
 
 /// A shell command that runs the same SQL in DuckDB on the run's Parquet files (one view per
@@ -246,6 +297,13 @@ mod tests {
         .unwrap();
         let flags: Vec<Option<bool>> = out.column(0).as_boolean().iter().collect();
         assert_eq!(flags, vec![Some(true), Some(false)]);
+    }
+
+    #[test]
+    fn null_literal_columns_are_bigint() {
+        let out = execute(&configs(2), "SELECT NULL AS nothing, trial_id FROM configs").unwrap();
+        assert_eq!(out.column(0).data_type(), &DataType::Int64);
+        assert_eq!(out.column(0).null_count(), 2);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use sqlparser::ast::{
     Spanned, TableFactor, Value,
 };
 
-use super::aggregate::{Groups, accumulate};
+use super::aggregate::{Groups, SortedCache, accumulate};
 use super::bind::{Binder, cast_to, common_type};
 use super::error::{QueryError, Result, SqlLocation, closest};
 use super::eval::{eval, eval_predicate};
@@ -45,7 +45,7 @@ impl<'a> Catalog<'a> {
             return Ok(batch.clone());
         }
         if let Some(batch) = self.tables.get(&name.value) {
-            return Ok(batch.clone());
+            return batch;
         }
         let mut available: Vec<String> = self.ctes.iter().map(|(n, _)| n.clone()).collect();
         available.extend(self.tables.names());
@@ -383,13 +383,14 @@ fn run_select(
             .enumerate()
             .map(|(k, g)| hidden_field(format!("#group{k}"), g.ty.clone()))
             .collect();
+        let mut sorted_cache = SortedCache::default();
         for (k, call) in aggs.iter().enumerate() {
             let arg = call
                 .arg
                 .as_ref()
                 .map(|x| eval(x, &rel.columns, rel.num_rows))
                 .transpose()?;
-            columns.push(accumulate(call, arg.as_ref(), &groups)?);
+            columns.push(accumulate(call, arg.as_ref(), &groups, &mut sorted_cache)?);
             fields.push(hidden_field(format!("#agg{k}"), call.ty.clone()));
         }
         let post = Rel {
@@ -796,7 +797,7 @@ fn table_function(
             .unwrap_or_default();
         return Err(QueryError::unsupported_at(
             format!(
-                "table function `{}`{hint}; the only table function is pareto()",
+                "table function `{}`{hint} (the only table function is pareto())",
                 name.value
             ),
             name.span,

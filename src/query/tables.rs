@@ -6,18 +6,27 @@
 //! computed on.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use super::error::{QueryError, Result};
 
-/// Named tables a query runs against; each held as one normalised batch (cheap to clone).
+/// One table: its normalised schema, and its rows as one normalised batch, read from Parquet
+/// on first use (a query over `configs` never reads a large `requests` file).
+#[derive(Debug, Clone)]
+struct Entry {
+    schema: SchemaRef,
+    rows: Arc<OnceLock<RecordBatch>>,
+    path: Option<PathBuf>,
+}
+
+/// Named tables a query runs against. Cheap to clone (loaded rows are shared).
 #[derive(Debug, Clone, Default)]
 pub struct Tables {
-    tables: BTreeMap<String, RecordBatch>,
+    tables: BTreeMap<String, Entry>,
 }
 
 impl Tables {
@@ -42,12 +51,18 @@ impl Tables {
         batches: Vec<RecordBatch>,
     ) -> Result<()> {
         let batch = normalise(&schema, &batches)?;
-        self.tables.insert(name.to_string(), batch);
+        let entry = Entry {
+            schema: batch.schema(),
+            rows: Arc::new(OnceLock::from(batch)),
+            path: None,
+        };
+        self.tables.insert(name.to_string(), entry);
         Ok(())
     }
 
     /// Every `*.parquet` file directly in `dir` becomes a table named by its file stem
-    /// (requests, scores, configs, cases, ...).
+    /// (requests, scores, configs, cases, ...). Only the footers are read here; rows are read
+    /// when a query first uses the table.
     pub fn load_run(dir: &Path) -> Result<Tables, QueryError> {
         let io = |source| QueryError::Io {
             path: dir.to_path_buf(),
@@ -66,8 +81,13 @@ impl Tables {
             let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
                 continue;
             };
-            let (schema, batches) = read_parquet(&path)?;
-            tables.try_insert(stem, schema, batches)?;
+            let schema = normalised_schema(&read_parquet_schema(&path)?);
+            let entry = Entry {
+                schema,
+                rows: Arc::new(OnceLock::new()),
+                path: Some(path.clone()),
+            };
+            tables.tables.insert(stem.to_string(), entry);
         }
         Ok(tables)
     }
@@ -79,11 +99,24 @@ impl Tables {
 
     /// The normalised schema of a table, as queries see it.
     pub fn schema(&self, name: &str) -> Option<SchemaRef> {
-        self.get(name).map(|t| t.schema())
+        self.entry(name).map(|e| e.schema.clone())
+    }
+
+    /// The rows of a table (read from Parquet on first use); `None` if there is no such table.
+    pub(crate) fn get(&self, name: &str) -> Option<Result<RecordBatch>> {
+        let entry = self.entry(name)?;
+        if let Some(batch) = entry.rows.get() {
+            return Some(Ok(batch.clone()));
+        }
+        let path = entry.path.as_ref()?;
+        Some(read_parquet(path).and_then(|(schema, batches)| {
+            let batch = normalise(&schema, &batches)?;
+            Ok(entry.rows.get_or_init(|| batch).clone())
+        }))
     }
 
     /// Exact name first, then a case-insensitive match (SQL identifiers are case-insensitive).
-    pub(crate) fn get(&self, name: &str) -> Option<&RecordBatch> {
+    fn entry(&self, name: &str) -> Option<&Entry> {
         self.tables.get(name).or_else(|| {
             self.tables
                 .iter()
@@ -91,6 +124,19 @@ impl Tables {
                 .map(|(_, t)| t)
         })
     }
+}
+
+fn read_parquet_schema(path: &Path) -> Result<SchemaRef> {
+    let file = std::fs::File::open(path).map_err(|source| QueryError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|source| QueryError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(builder.schema().clone())
 }
 
 fn read_parquet(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>)> {
@@ -145,7 +191,7 @@ pub(crate) fn normalised_type(ty: &DataType) -> DataType {
     }
 }
 
-fn normalise(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+fn normalised_schema(schema: &SchemaRef) -> SchemaRef {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
@@ -154,7 +200,11 @@ fn normalise(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch>
                 .with_metadata(f.metadata().clone())
         })
         .collect();
-    let target = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+fn normalise(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+    let target = normalised_schema(schema);
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let mut columns = Vec::with_capacity(target.fields().len());
     for (i, field) in target.fields().iter().enumerate() {

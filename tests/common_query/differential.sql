@@ -21,6 +21,17 @@ SELECT trial_id, requests / 7 AS q, requests % 7 AS m, requests // 7 AS d, -requ
        ttft_p95_ms % 7 AS fm, max_num_seqs / 3 AS i32_div
 FROM configs;
 
+-- name: float_division_by_zero
+-- `/` is IEEE division (inf, NaN) as in DuckDB 2.x; `%` by zero on doubles is NaN.
+SELECT trial_id, requests / 0 AS a, -requests / 0 AS b, ttft_p95_ms % 0 AS c, 0 / requests AS d
+FROM configs WHERE requests IN (0, 10, 500);
+
+-- name: string_literals_compared_with_numbers
+SELECT trial_id FROM configs WHERE requests = '500' AND temperature < '0.5' AND requests > '4e2';
+
+-- name: float_modulo_and_integer_division
+SELECT trial_id, -ttft_p95_ms % 7 AS m, ttft_p95_ms // 7 AS d FROM configs;
+
 -- name: select_without_from
 SELECT 1 + 2 AS three, 7 / 2 AS half, 'a' || 'b' AS ab, NULL IS NULL AS n, 2.5::BIGINT AS r,
        round(1.005::DOUBLE, 2) AS rd, -7 % 3 AS m, 7 // 2 AS d, -7 // 2 AS nd, 1e3 AS e;
@@ -216,6 +227,12 @@ SELECT trial_id FROM requests GROUP BY trial_id HAVING avg(ttft_ms) > 150 AND ma
 -- name: having_uses_select_alias
 SELECT trial_id, avg(e2e_ms) AS mean_e2e FROM requests GROUP BY trial_id HAVING mean_e2e > 900;
 
+-- name: having_without_group_by
+SELECT count(*) AS n FROM configs HAVING count(*) > 100;
+
+-- name: distinct_over_aggregates
+SELECT DISTINCT count(*) > 240 AS big FROM requests GROUP BY trial_id;
+
 -- ===== ORDER BY, LIMIT, DISTINCT =====
 
 -- name: order_asc_default_nulls_last
@@ -306,6 +323,17 @@ FROM configs c
 JOIN scores s ON c.trial_id = s.trial_id
 JOIN requests r ON r.trial_id = c.trial_id AND r.request_index = s.case_index
 WHERE s.scorer = 'token_f1' AND c.endpoint = 'sim';
+
+-- name: self_join_on_nullable_keys
+SELECT a.trial_id, a.request_index, b.request_index AS other, a.error_kind
+FROM requests a JOIN requests b ON a.error_kind = b.error_kind AND a.trial_id = b.trial_id
+WHERE a.request_index < b.request_index;
+
+-- name: left_join_null_keys_kept
+SELECT a.request_index, a.error_kind, b.one
+FROM requests a LEFT JOIN (SELECT DISTINCT error_kind, 1 AS one FROM requests) b
+  ON a.error_kind = b.error_kind
+WHERE a.trial_id = 't03';
 
 -- name: cte_join
 WITH acc AS (
@@ -421,6 +449,22 @@ SELECT sum(endpoint) FROM configs;
 -- error: not allowed in WHERE
 SELECT trial_id FROM configs WHERE max(requests) > 1;
 
+-- name: error_integer_division_by_zero
+-- error: division by zero
+SELECT requests // (requests - requests) FROM configs;
+
+-- name: error_double_integer_division_by_zero
+-- error: division by zero
+SELECT ttft_p95_ms // 0 FROM configs;
+
 -- name: error_integer_overflow
 -- error: overflow
 SELECT 9223372036854775807 + requests FROM configs;
+
+-- ===== late additions =====
+
+-- name: quantile_disc_and_desc_percentiles
+SELECT trial_id, quantile_disc(completion_tokens, 0.75) AS q75,
+       percentile_disc(0.1) WITHIN GROUP (ORDER BY ttft_ms DESC) AS d10_desc,
+       percentile_cont(0.1) WITHIN GROUP (ORDER BY ttft_ms DESC) AS c10_desc
+FROM requests GROUP BY trial_id;

@@ -503,10 +503,13 @@ pub enum DuckResult {
     Error(String),
 }
 
-/// Fail loudly (never skip) when DuckDB's Python package is missing.
+/// Fail loudly (never skip) when DuckDB's Python package is missing or too old: the golden
+/// file follows DuckDB 2.x semantics (e.g. `1 / 0` is inf, not NULL as in 1.x).
 pub fn require_duckdb() {
+    let check = "import duckdb, sys; major = int(duckdb.__version__.split('.')[0]); \
+                 sys.exit(0 if major >= 2 else 'DuckDB ' + duckdb.__version__ + ' is too old: pip install -U duckdb')";
     let out = Command::new("python3")
-        .args(["-c", "import duckdb"])
+        .args(["-c", check])
         .output()
         .unwrap_or_else(|e| {
             panic!(
@@ -515,7 +518,7 @@ pub fn require_duckdb() {
         });
     assert!(
         out.status.success(),
-        "DuckDB's Python package is missing; the differential tests need it: pip install duckdb\n{}",
+        "DuckDB's Python package (2.x) is missing; the differential tests need it: pip install duckdb\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
