@@ -42,17 +42,16 @@ pub fn run_named_query(
     }
 }
 
-/// A query error with the DuckDB command that runs the same SQL on the same files.
-pub fn query_error(
-    e: &crate::query::QueryError,
-    tables: &Tables,
-    run_dir: &Path,
-    sql: &str,
-) -> Error {
-    Error::Query(format!(
-        "query failed: {e}\n  help: frontier evaluates a subset of SQL (README, \"Queries\"); DuckDB runs any SQL on the same files:\n    {}",
-        duckdb_command(run_dir, &tables.names(), sql)
-    ))
+/// A query error; for SQL outside the supported subset, with the DuckDB command that runs the
+/// same SQL on the same files.
+pub fn query_error(e: &crate::query::QueryError, tables: &Tables, run_dir: &Path, sql: &str) -> Error {
+    match e {
+        crate::query::QueryError::Unsupported { .. } => Error::Query(format!(
+            "query failed: {e}\n  help: run it in DuckDB instead (README, \"Queries\"):\n    {}",
+            duckdb_command(run_dir, &tables.names(), sql)
+        )),
+        _ => Error::Query(format!("query failed: {e}")),
+    }
 }
 
 /// Format one cell for the terminal: floats with up to 4 significant decimals, nulls as `-`.
