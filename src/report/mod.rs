@@ -44,7 +44,12 @@ pub fn run_named_query(
 
 /// A query error; for SQL outside the supported subset, with the DuckDB command that runs the
 /// same SQL on the same files.
-pub fn query_error(e: &crate::query::QueryError, tables: &Tables, run_dir: &Path, sql: &str) -> Error {
+pub fn query_error(
+    e: &crate::query::QueryError,
+    tables: &Tables,
+    run_dir: &Path,
+    sql: &str,
+) -> Error {
     match e {
         crate::query::QueryError::Unsupported { .. } => Error::Query(format!(
             "query failed: {e}\n  help: run it in DuckDB instead (README, \"Queries\"):\n    {}",
