@@ -339,23 +339,16 @@ pub fn describe_plan(plan: &Plan) -> String {
         if plan.trials.len() == 1 { "" } else { "s" }
     );
     for t in &plan.trials {
-        let arrival = match &t.arrival {
-            crate::plan::Arrival::Closed { concurrency } => format!("concurrency {concurrency}"),
-            crate::plan::Arrival::Open {
-                process,
-                rate,
-                max_concurrency,
-            } => format!(
-                "{} {rate}/s{}",
-                match process {
-                    crate::plan::OpenProcess::Constant => "constant",
-                    crate::plan::OpenProcess::Poisson => "poisson",
-                },
-                max_concurrency
-                    .map(|c| format!(" (max {c} in flight)"))
-                    .unwrap_or_default()
-            ),
-        };
+        let arrival = t
+            .arrival
+            .stages
+            .iter()
+            .map(|st| match (t.arrival.stages.len(), st.duration) {
+                (n, Some(d)) if n > 1 => format!("{} for {d:?}", st.load.describe()),
+                _ => st.load.describe(),
+            })
+            .collect::<Vec<_>>()
+            .join(", then ");
         let size = match (t.cases, t.duration) {
             (Some(c), _) => format!("{} requests", c * t.steps.len() as u64),
             (None, Some(d)) => format!("for {:?}", d),

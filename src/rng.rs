@@ -65,11 +65,70 @@ impl Rng {
         // 1 - u is in (0, 1], so the log is finite.
         -mean * (1.0 - self.next_f64()).ln()
     }
+
+    /// Standard normal (Marsaglia's polar method; the second value is discarded so the stream
+    /// stays a plain function of the draws).
+    pub fn standard_normal(&mut self) -> f64 {
+        loop {
+            let u = 2.0 * self.next_f64() - 1.0;
+            let v = 2.0 * self.next_f64() - 1.0;
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                return u * (-2.0 * s.ln() / s).sqrt();
+            }
+        }
+    }
+
+    /// Gamma with shape `k` > 0 and scale 1 (Marsaglia and Tsang; for k < 1 boosted through
+    /// Gamma(k + 1) x U^(1/k)).
+    pub fn gamma(&mut self, k: f64) -> f64 {
+        if k < 1.0 {
+            let u = 1.0 - self.next_f64();
+            return self.gamma(k + 1.0) * u.powf(1.0 / k);
+        }
+        let d = k - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let (x, v) = loop {
+                let x = self.standard_normal();
+                let v = 1.0 + c * x;
+                if v > 0.0 {
+                    break (x, v * v * v);
+                }
+            };
+            let u = 1.0 - self.next_f64();
+            if u < 1.0 - 0.0331 * x.powi(4) || u.ln() < 0.5 * x * x + d * (1.0 - v + v.ln()) {
+                return d * v;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn moments(v: &[f64]) -> (f64, f64) {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+        (m, var)
+    }
+
+    #[test]
+    fn normal_and_gamma_moments() {
+        let mut r = Rng::new(3);
+        let v: Vec<f64> = (0..200_000).map(|_| r.standard_normal()).collect();
+        let (m, var) = moments(&v);
+        assert!(m.abs() < 0.01 && (var - 1.0).abs() < 0.02, "{m} {var}");
+        // Gamma(k, 1): mean k, variance k; small shapes go through the boost.
+        for k in [0.25, 0.5, 1.0, 2.0, 9.0] {
+            let v: Vec<f64> = (0..200_000).map(|_| r.gamma(k)).collect();
+            let (m, var) = moments(&v);
+            assert!(v.iter().all(|x| *x >= 0.0 && x.is_finite()));
+            assert!((m - k).abs() < 0.02 * k.max(1.0), "k {k}: mean {m}");
+            assert!((var - k).abs() < 0.06 * k.max(1.0), "k {k}: var {var}");
+        }
+    }
 
     #[test]
     fn deterministic_and_uniform() {

@@ -4,14 +4,16 @@
 //! run ends with `configs.parquet`, the named queries and the manifest.
 
 pub mod manifest;
+pub mod pacer;
 pub mod schedule;
 pub mod stats;
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -23,14 +25,15 @@ use crate::client::{Api, CallError, CallOutcome, ErrorKind, LlmClient, LlmReques
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::eval::{Answer, Score, score_all};
-use crate::plan::{Arrival, Plan, Trial};
+use crate::plan::{Load, Plan, Trial};
 use crate::sim::{Knowledge, SimConfig, SimServer};
 use crate::spec::{ApiKind, EndpointSpec, PricingSpec};
 use crate::store::{
     CaseRow, Columns, ConfigRow, Record, RequestRow, RunWriter, ScoreRow, configs_schema,
 };
+use pacer::Pacer;
 use schedule::Schedule;
-use stats::{RequestMetrics, TrialResults};
+use stats::{Phase, RequestMetrics, StageRun, TrialResults};
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -86,15 +89,37 @@ struct TrialShared {
     metrics: Mutex<Vec<RequestMetrics>>,
     answers: Mutex<Vec<MeasuredCase>>,
     progress: ProgressBar,
-    errors: std::sync::atomic::AtomicU64,
+    /// Failed requests so far (all phases).
+    errors: AtomicU64,
+    /// Finished requests so far (all phases).
+    finished: AtomicU64,
     cancel: watch::Receiver<bool>,
+    /// Set when the trial must stop scheduling (error limits); `stop_reason` says why.
+    halt: watch::Sender<bool>,
+    stop_reason: Mutex<Option<&'static str>>,
+    /// The trial's start (offsets for `warmup_duration` / `cooldown_duration`).
+    start: Instant,
     /// Progress-bar label of the trial.
     label: String,
+}
+
+/// When and how one execution was started.
+#[derive(Clone, Copy, Debug)]
+struct CaseStart {
+    index: u64,
+    stage: usize,
+    /// The schedule's send time (closed loop: when a place freed up).
+    intended: Instant,
+    /// When the case's task started running (after the pacer released it).
+    dispatched: Instant,
+    /// When it got a place under `max_concurrency` (`None`: no cap).
+    acquired: Option<Instant>,
 }
 
 /// A measured case's answer, kept until the trial is scored.
 struct MeasuredCase {
     case_index: u64,
+    stage: usize,
     row: usize,
     repeat: u64,
     answer: String,
@@ -177,10 +202,10 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
             cancel: &cancel_rx,
         };
         match run_one_trial(&ctx, trial, label).await {
-            Ok((row, trial_sent, trial_failed)) => {
+            Ok((rows, trial_sent, trial_failed)) => {
                 sent += trial_sent;
                 failed += trial_failed;
-                config_rows.push(row);
+                config_rows.extend(rows);
             }
             Err(e) => {
                 // Stop, but still close the files so that everything so far stays readable.
@@ -257,12 +282,12 @@ struct TrialContext<'a> {
 }
 
 /// Run one trial: start its engines, run its cases, score them, summarise it. Returns the
-/// `configs` row and the number of calls sent and failed.
+/// `configs` rows (one per stage) and the number of calls sent and failed.
 async fn run_one_trial(
     ctx: &TrialContext<'_>,
     trial: &Trial,
     label: String,
-) -> Result<(ConfigRow, u64, u64), Error> {
+) -> Result<(Vec<ConfigRow>, u64, u64), Error> {
     let plan = ctx.plan;
     let (targets, sims) = start_targets(plan, trial, ctx.keys, ctx.knowledge).await?;
     let shared = Arc::new(TrialShared {
@@ -288,10 +313,14 @@ async fn run_one_trial(
         answers: Mutex::new(Vec::new()),
         progress: ctx.progress.clone(),
         errors: Default::default(),
+        finished: Default::default(),
         cancel: ctx.cancel.clone(),
+        halt: watch::channel(false).0,
+        stop_reason: Mutex::new(None),
+        start: Instant::now(),
         label,
     });
-    run_trial(shared.clone()).await;
+    let stage_runs = run_trial(shared.clone()).await?;
     for s in sims {
         s.shutdown().await;
     }
@@ -313,8 +342,8 @@ async fn run_one_trial(
     let scores = {
         let plan = Arc::clone(plan);
         let answers_for_scoring: Vec<(String, usize, Option<&'static str>)> = answers
-            .iter()
-            .map(|a| (a.answer.clone(), a.row, a.error))
+            .iter_mut()
+            .map(|a| (std::mem::take(&mut a.answer), a.row, a.error))
             .collect();
         tokio::task::spawn_blocking(move || {
             let list: Vec<Answer<'_>> = answers_for_scoring
@@ -352,20 +381,31 @@ async fn run_one_trial(
             send(&shared.tx, Record::Score(Box::new(row))).await?;
         }
     }
-    let row = stats::summarise(&TrialResults {
-        plan,
-        trial,
-        requests: &metrics,
-        cases: answers.len() as u64,
-        scores: &scores,
-    });
-    let line = trial_line(trial, plan.trials.len(), &row);
-    if ctx.progress.is_hidden() {
-        println!("{line}");
-    } else {
-        ctx.progress.println(line);
+    let mut rows = Vec::new();
+    for run in &stage_runs {
+        let stage_scores: Vec<&[Score]> = answers
+            .iter()
+            .zip(&scores)
+            .filter(|(a, _)| a.stage == run.stage)
+            .map(|(_, s)| s.as_slice())
+            .collect();
+        let row = stats::summarise(&TrialResults {
+            plan,
+            trial,
+            stage: run,
+            requests: &metrics,
+            cases: stage_scores.len() as u64,
+            scores: &stage_scores,
+        });
+        let line = trial_line(trial, plan.trials.len(), &row);
+        if ctx.progress.is_hidden() {
+            println!("{line}");
+        } else {
+            ctx.progress.println(line);
+        }
+        rows.push(row);
     }
-    Ok((row, trial_sent, trial_failed))
+    Ok((rows, trial_sent, trial_failed))
 }
 
 fn run_suffix() -> u16 {
@@ -491,53 +531,215 @@ async fn send(tx: &tokio::sync::mpsc::Sender<Record>, rec: Record) -> Result<(),
         .map_err(|_| Error::Run("the results writer stopped (see the error above)".into()))
 }
 
-/// The one worker loop: take the next slot, wait for its deadline (open loop), wait for a
-/// place (closed loop, or the open loop's cap), then start the case.
-async fn run_trial(shared: Arc<TrialShared>) {
+/// Run the trial's stages back to back. Each stage runs one worker loop (closed loop, or the
+/// pacer's releases for open loop) and waits for its cases to finish before the next starts.
+async fn run_trial(shared: Arc<TrialShared>) -> Result<Vec<StageRun>, Error> {
     let trial = &shared.trial;
-    let start = Instant::now();
-    let (places, open) = match trial.arrival {
-        Arrival::Closed { concurrency } => (concurrency as usize, false),
-        Arrival::Open {
-            max_concurrency, ..
-        } => (
-            max_concurrency
-                .map(|c| c as usize)
-                .unwrap_or(Semaphore::MAX_PERMITS),
-            true,
-        ),
-    };
-    let limiter = Arc::new(Semaphore::new(places));
-    let seed = shared.plan.seed ^ (trial.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut schedule = Schedule::new(&trial.arrival, start, trial.cases, trial.duration, seed);
-    let mut tasks = JoinSet::new();
-    let mut cancel = shared.cancel.clone();
-    while let Some(slot) = schedule.next_slot() {
-        if *cancel.borrow() {
+    let mut next_index = 0u64;
+    let mut runs = Vec::new();
+    for (si, stage) in trial.arrival.stages.iter().enumerate() {
+        if shared.halted() {
             break;
         }
-        if let Some(deadline) = slot.deadline {
-            tokio::select! {
-                _ = tokio::time::sleep_until(deadline.into()) => {}
-                _ = cancel.wait_for(|c| *c) => break,
+        let limit = trial.cases.map(|c| c.saturating_sub(next_index));
+        if limit == Some(0) {
+            break;
+        }
+        let cpu_before = cpu_time_s();
+        let stage_start = if si == 0 {
+            shared.start
+        } else {
+            Instant::now()
+        };
+        let mut seed = shared.plan.seed ^ (trial.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        if si > 0 {
+            seed ^= crate::rng::splitmix64(&mut (si as u64));
+        }
+        let schedule = Schedule::new(
+            &stage.load,
+            stage_start,
+            next_index,
+            limit,
+            stage.duration,
+            seed,
+        );
+        let (count_exhausted, next) = match stage.load {
+            Load::Closed { concurrency } => {
+                closed_stage(&shared, si, schedule, concurrency, stage.duration).await
             }
+            Load::Open {
+                max_concurrency, ..
+            } => open_stage(&shared, si, schedule, max_concurrency).await?,
+        };
+        next_index = next;
+        let stop_reason = if let Some(r) = *lock(&shared.stop_reason) {
+            r
+        } else if *shared.cancel.borrow() {
+            "interrupted"
+        } else if count_exhausted {
+            "requests"
+        } else {
+            "duration"
+        };
+        runs.push(StageRun {
+            stage: si,
+            load: stage.load.clone(),
+            stop_reason,
+            cpu_s: match (cpu_before, cpu_time_s()) {
+                (Some(a), Some(b)) => Some(b - a),
+                _ => None,
+            },
+            wall_s: stage_start.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(runs)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// This process's CPU time (user + system) in seconds, from `getrusage`. It includes the
+/// in-process simulated engine when a trial uses one.
+pub fn cpu_time_s() -> Option<f64> {
+    let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a `rusage` into the pointer it is given; RUSAGE_SELF is valid.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: getrusage succeeded, so the struct is initialised (and it was zeroed anyway).
+    let u = unsafe { u.assume_init() };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Some(tv(u.ru_utime) + tv(u.ru_stime))
+}
+
+impl TrialShared {
+    fn halted(&self) -> bool {
+        *self.halt.borrow() || *self.cancel.borrow()
+    }
+
+    /// Stop scheduling new cases, for `reason` (the first reason wins).
+    fn stop(&self, reason: &'static str) {
+        lock(&self.stop_reason).get_or_insert(reason);
+        let _ = self.halt.send(true);
+    }
+
+    /// Resolves once the trial must stop scheduling (error limit or Ctrl-C).
+    async fn halted_wait(&self) {
+        let mut halt = self.halt.subscribe();
+        let mut cancel = self.cancel.clone();
+        tokio::select! {
+            _ = halt.wait_for(|h| *h) => {}
+            _ = cancel.wait_for(|c| *c) => {}
+        }
+    }
+}
+
+/// Closed loop: keep `concurrency` cases in flight until the count or the duration is reached.
+/// Returns whether the count ended the stage, and the next execution index.
+async fn closed_stage(
+    shared: &Arc<TrialShared>,
+    stage: usize,
+    mut schedule: Schedule,
+    concurrency: u32,
+    duration: Option<Duration>,
+) -> (bool, u64) {
+    let start = schedule.start();
+    let limiter = Arc::new(Semaphore::new(concurrency as usize));
+    let mut tasks = JoinSet::new();
+    loop {
+        if shared.halted() {
+            break;
         }
         let permit = tokio::select! {
             p = limiter.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = cancel.wait_for(|c| *c) => break,
+            _ = shared.halted_wait() => break,
         };
-        if !open && trial.duration.is_some_and(|d| start.elapsed() >= d) {
+        if duration.is_some_and(|d| start.elapsed() >= d) {
             break;
         }
-        let intended = slot.deadline.unwrap_or_else(Instant::now);
+        let Some(slot) = schedule.next_slot() else {
+            break;
+        };
+        let now = Instant::now();
+        let start = CaseStart {
+            index: slot.index,
+            stage,
+            intended: now,
+            dispatched: now,
+            acquired: None,
+        };
         let s = shared.clone();
         tasks.spawn(async move {
-            run_case(&s, slot.index, intended).await;
+            run_case(&s, start).await;
             drop(permit);
         });
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
+    (schedule.count_exhausted(), schedule.next_slot_index())
+}
+
+/// Open loop: the pacer thread releases each slot at its deadline; each released case starts
+/// at once in its own task, waiting for a place first when `max_concurrency` caps it.
+async fn open_stage(
+    shared: &Arc<TrialShared>,
+    stage: usize,
+    schedule: Schedule,
+    max_concurrency: Option<u32>,
+) -> Result<(bool, u64), Error> {
+    let first_index = schedule.next_slot_index();
+    let mut pacer = Pacer::start(schedule, Arc::new(AtomicBool::new(false)))
+        .map_err(|e| Error::Run(format!("cannot start the pacer thread: {e}")))?;
+    let limiter = max_concurrency.map(|c| Arc::new(Semaphore::new(c as usize)));
+    let mut tasks = JoinSet::new();
+    let mut next_index = first_index;
+    loop {
+        let slot = tokio::select! {
+            biased;
+            s = pacer.next() => match s { Some(s) => s, None => break },
+            _ = shared.halted_wait() => break,
+        };
+        next_index = slot.index + 1;
+        let intended = slot.deadline.unwrap_or_else(Instant::now);
+        let s = shared.clone();
+        let limiter = limiter.clone();
+        tasks.spawn(async move {
+            let dispatched = Instant::now();
+            let permit = match limiter {
+                None => None,
+                Some(l) => {
+                    let p = tokio::select! {
+                        p = l.acquire_owned() => p.ok(),
+                        _ = s.halted_wait() => None,
+                    };
+                    // A case still waiting for a place when the trial stops is never sent.
+                    if p.is_none() || s.halted() {
+                        return;
+                    }
+                    p
+                }
+            };
+            let acquired = permit.as_ref().map(|_| Instant::now());
+            run_case(
+                &s,
+                CaseStart {
+                    index: slot.index,
+                    stage,
+                    intended,
+                    dispatched,
+                    acquired,
+                },
+            )
+            .await;
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    let exhausted = pacer.finish();
+    while tasks.join_next().await.is_some() {}
+    Ok((exhausted, next_index))
 }
 
 /// Which dataset row, repeat and phase an execution index maps to: warm-up executions walk the
@@ -563,11 +765,40 @@ pub fn case_of_index(index: u64, warmup: u64, rows: u64, repeats: u64) -> (u64, 
     ((m / repeats) % rows, m % repeats + pass * repeats, false)
 }
 
-async fn run_case(s: &TrialShared, index: u64, intended: Instant) {
+/// The phase of an execution: warm-up by count or by time from the trial start, cool-down by
+/// count from the trial's last execution or by time before its end, else measured.
+fn phase_of(plan: &Plan, trial: &Trial, index: u64, offset: Duration, count_warmup: bool) -> Phase {
+    if count_warmup || plan.warmup_duration.is_some_and(|w| offset < w) {
+        return Phase::Warmup;
+    }
+    let by_count = plan.cooldown > 0
+        && trial
+            .cases
+            .is_some_and(|c| index >= c.saturating_sub(plan.cooldown));
+    let by_time = match (plan.cooldown_duration, trial.duration) {
+        (Some(c), Some(d)) => offset + c >= d,
+        _ => false,
+    };
+    if by_count || by_time {
+        Phase::Cooldown
+    } else {
+        Phase::Measure
+    }
+}
+
+async fn run_case(s: &TrialShared, start: CaseStart) {
     let plan = &s.plan;
-    let (row_idx, repeat, warmup) = case_of(plan, index);
+    let index = start.index;
+    let intended = start.intended;
+    let (row_idx, repeat, count_warmup) = case_of(plan, index);
     let row = &plan.dataset.rows[row_idx];
-    let phase = if warmup { "warmup" } else { "measure" };
+    let phase = phase_of(
+        plan,
+        &s.trial,
+        index,
+        intended.saturating_duration_since(s.start),
+        count_warmup,
+    );
     let case_id: Arc<str> = Arc::from(row.id.as_str());
     let mut step_outputs = Map::new();
     let mut answer: Option<String> = None;
@@ -607,6 +838,17 @@ async fn run_case(s: &TrialShared, index: u64, intended: Instant) {
                 Some("template"),
             ),
         };
+        let timing = StepTiming {
+            stage: start.stage,
+            intended_ns: s.clock.ns(step_intended),
+            // Only the first step was scheduled; later steps start when the previous ends.
+            dispatched_ns: (si == 0).then(|| s.clock.ns(start.dispatched)),
+            acquired_ns: if si == 0 {
+                start.acquired.map(|a| s.clock.ns(a))
+            } else {
+                None
+            },
+        };
         let rec = request_row(
             s,
             si,
@@ -614,17 +856,31 @@ async fn run_case(s: &TrialShared, index: u64, intended: Instant) {
             &case_id,
             repeat,
             phase,
-            s.clock.ns(step_intended),
+            timing,
             outcome,
             forced_kind,
         );
+        let finished = s.finished.fetch_add(1, Ordering::Relaxed) + 1;
         first_sent = first_sent.or(rec.sent_ns);
         last_token = rec.last_token_ns.or(last_token);
         if let Some(k) = rec.error_kind {
-            let n = s.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let n = s.errors.fetch_add(1, Ordering::Relaxed) + 1;
             s.progress
                 .set_message(format!("{}  errors: {n} (last: {k})", s.label));
             error_kind = Some(k);
+            if plan.max_errors.is_some_and(|m| n >= m) {
+                s.stop("max_errors");
+            } else if let Some(r) = plan.max_error_rate
+                && finished >= MIN_FOR_ERROR_RATE
+                && n as f64 / finished as f64 > r
+            {
+                s.stop("max_error_rate");
+            }
+        } else if let Some(r) = plan.max_error_rate
+            && finished >= MIN_FOR_ERROR_RATE
+            && s.errors.load(Ordering::Relaxed) as f64 / finished as f64 > r
+        {
+            s.stop("max_error_rate");
         }
         let ok = rec.ok();
         let text = rec.output_text.clone();
@@ -643,7 +899,7 @@ async fn run_case(s: &TrialShared, index: u64, intended: Instant) {
         case_index: index as i64,
         case_id,
         repeat: repeat as i64,
-        phase,
+        phase: phase.as_str(),
         input: row.input.clone(),
         references_json: serde_json::to_string(&row.references).unwrap_or_else(|_| "[]".into()),
         answer: answer.clone(),
@@ -655,9 +911,12 @@ async fn run_case(s: &TrialShared, index: u64, intended: Instant) {
         },
     };
     let _ = send(&s.tx, Record::Case(Box::new(case))).await;
-    if !warmup && let Ok(mut a) = s.answers.lock() {
+    if phase == Phase::Measure
+        && let Ok(mut a) = s.answers.lock()
+    {
         a.push(MeasuredCase {
             case_index: index,
+            stage: start.stage,
             row: row_idx,
             repeat,
             answer: answer.unwrap_or_default(),
@@ -673,11 +932,12 @@ fn request_row(
     index: u64,
     case_id: &Arc<str>,
     repeat: u64,
-    phase: &'static str,
-    intended_ns: i64,
+    phase: Phase,
+    timing: StepTiming,
     o: CallOutcome,
     forced_kind: Option<&'static str>,
 ) -> RequestRow {
+    let intended_ns = timing.intended_ns;
     let (step_id, endpoint, model) = s.step_names[si].clone();
     let error_kind = o
         .error
@@ -689,11 +949,17 @@ fn request_row(
         case_index: index as i64,
         case_id: case_id.clone(),
         repeat: repeat as i64,
-        phase,
+        phase: phase.as_str(),
+        stage: timing.stage as i64,
         step_id,
         endpoint,
         model,
         intended_ns,
+        schedule_lag_ms: timing.dispatched_ns.map(|d| (d - intended_ns) as f64 / 1e6),
+        cap_wait_ms: match (timing.acquired_ns, timing.dispatched_ns) {
+            (Some(a), Some(d)) => Some((a - d) as f64 / 1e6),
+            _ => None,
+        },
         sent_ns: o.sent_ns,
         first_token_ns: o.first_token_ns,
         first_content_ns: o.first_content_ns,
@@ -730,8 +996,12 @@ fn request_row(
     let ok = row.ok();
     let metric = RequestMetrics {
         ok,
-        warmup: phase == "warmup",
+        phase,
+        stage: timing.stage as u32,
         intended_ns,
+        dispatched_ns: timing.dispatched_ns,
+        schedule_lag_ms: row.schedule_lag_ms,
+        cap_wait_ms: row.cap_wait_ms,
         end_ns: row.end_ns,
         ttft_ms: if ok { row.ttft_ms() } else { None },
         tpot_ms: if ok { row.tpot_ms() } else { None },
@@ -747,6 +1017,18 @@ fn request_row(
         m.push(metric);
     }
     row
+}
+
+/// Error-rate stops are only checked from this many finished requests on.
+const MIN_FOR_ERROR_RATE: u64 = 20;
+
+/// Scheduling times of one request.
+#[derive(Clone, Copy, Debug)]
+struct StepTiming {
+    stage: usize,
+    intended_ns: i64,
+    dispatched_ns: Option<i64>,
+    acquired_ns: Option<i64>,
 }
 
 #[cfg(test)]

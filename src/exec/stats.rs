@@ -9,15 +9,47 @@ use crate::plan::{Plan, Trial};
 use crate::spec::{EndpointSpec, PricingSpec};
 use crate::store::ConfigRow;
 
-/// What a trial keeps per measured request (a few numbers, not the record).
+/// Which part of a trial an execution belongs to. Only `Measure` enters statistics and scores;
+/// the others are stored with their phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Phase {
+    /// Before the measured window (`warmup`, `warmup_duration`).
+    Warmup,
+    /// Measured.
+    #[default]
+    Measure,
+    /// After the measured window (`cooldown`, `cooldown_duration`).
+    Cooldown,
+}
+
+impl Phase {
+    /// The name stored in the `phase` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Warmup => "warmup",
+            Phase::Measure => "measure",
+            Phase::Cooldown => "cooldown",
+        }
+    }
+}
+
+/// What a trial keeps per request (a few numbers, not the record).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RequestMetrics {
     /// Success.
     pub ok: bool,
-    /// Warm-up requests are counted but excluded from everything else.
-    pub warmup: bool,
+    /// Phase; only `Measure` enters the statistics.
+    pub phase: Phase,
+    /// Stage of the arrival process.
+    pub stage: u32,
     /// Scheduled send, ns.
     pub intended_ns: i64,
+    /// When the case started running (first step only), ns.
+    pub dispatched_ns: Option<i64>,
+    /// Dispatch minus intended, ms (first step only).
+    pub schedule_lag_ms: Option<f64>,
+    /// Waiting for a place under `max_concurrency`, ms (first step of capped open loops).
+    pub cap_wait_ms: Option<f64>,
     /// Stream end (or failure), ns.
     pub end_ns: Option<i64>,
     /// Metrics (successful requests only).
@@ -38,6 +70,22 @@ pub struct RequestMetrics {
     pub cost_usd: Option<f64>,
     /// Index of the step (for per-endpoint pricing).
     pub step: usize,
+}
+
+/// How one stage of a trial ran.
+#[derive(Clone, Debug)]
+pub struct StageRun {
+    /// Stage index.
+    pub stage: usize,
+    /// Its load.
+    pub load: crate::plan::Load,
+    /// Why scheduling ended: `requests`, `duration`, `max_errors`, `max_error_rate` or
+    /// `interrupted`.
+    pub stop_reason: &'static str,
+    /// Process CPU time during the stage (user + system), seconds.
+    pub cpu_s: Option<f64>,
+    /// Stage wall time including draining in-flight cases, seconds.
+    pub wall_s: f64,
 }
 
 /// Linear-interpolation percentile of sorted samples (`p` in [0, 1]).
@@ -95,17 +143,21 @@ pub struct TrialResults<'a> {
     pub plan: &'a Plan,
     /// The trial.
     pub trial: &'a Trial,
-    /// Per-request metrics (warm-up included, flagged).
+    /// The stage to summarise.
+    pub stage: &'a StageRun,
+    /// Per-request metrics of the whole trial (every phase and stage, flagged).
     pub requests: &'a [RequestMetrics],
-    /// Measured cases.
+    /// Measured cases of the stage.
     pub cases: u64,
-    /// Scores `[case][scorer]` of measured cases.
-    pub scores: &'a [Vec<Score>],
+    /// Scores `[case][scorer]` of the stage's measured cases.
+    pub scores: &'a [&'a [Score]],
 }
 
-/// Build the trial's `configs` row.
+/// Build one stage's `configs` row.
 pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
-    let measured: Vec<&RequestMetrics> = r.requests.iter().filter(|m| !m.warmup).collect();
+    let stage = r.stage.stage as u32;
+    let in_stage = || r.requests.iter().filter(move |m| m.stage == stage);
+    let measured: Vec<&RequestMetrics> = in_stage().filter(|m| m.phase == Phase::Measure).collect();
     let n = measured.len() as i64;
     let ok = measured.iter().filter(|m| m.ok).count() as i64;
     let collect = |f: fn(&RequestMetrics) -> Option<f64>| {
@@ -203,7 +255,7 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
             })
             .collect();
         if si == 0 {
-            for case in r.scores {
+            for case in r.scores.iter() {
                 match case.first() {
                     Some(Score::Scored { .. }) => scored += 1,
                     Some(Score::Unscored(_)) => unscored += 1,
@@ -221,7 +273,14 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
     ints.insert("requests", Some(n));
     ints.insert("ok_requests", Some(ok));
     ints.insert("errors", Some(n - ok));
-    ints.insert("warmup_requests", Some(r.requests.len() as i64 - n));
+    ints.insert(
+        "warmup_requests",
+        Some(in_stage().filter(|m| m.phase == Phase::Warmup).count() as i64),
+    );
+    ints.insert(
+        "cooldown_requests",
+        Some(in_stage().filter(|m| m.phase == Phase::Cooldown).count() as i64),
+    );
     ints.insert("cases", Some(r.cases as i64));
     ints.insert("input_tokens", input_tokens);
     ints.insert("output_tokens", output_tokens);
@@ -261,6 +320,64 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
     }
     floats.insert("queue_p50_ms", percentile_sorted(&queue, 0.50));
     floats.insert("queue_p99_ms", percentile_sorted(&queue, 0.99));
+
+    // The client's own behaviour: schedule lag, cap waits, achieved against target rate.
+    let scheduled: Vec<&&RequestMetrics> = measured
+        .iter()
+        .filter(|m| m.step == 0 && m.dispatched_ns.is_some())
+        .collect();
+    let open = matches!(r.stage.load, crate::plan::Load::Open { .. });
+    let sorted = |f: fn(&RequestMetrics) -> Option<f64>| {
+        let mut v: Vec<f64> = scheduled.iter().filter_map(|m| f(m)).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let lag = if open {
+        sorted(|m| m.schedule_lag_ms)
+    } else {
+        Vec::new()
+    };
+    let cap_wait = sorted(|m| m.cap_wait_ms);
+    let rate_of = |times: &mut Vec<i64>| -> Option<f64> {
+        times.sort_unstable();
+        match (times.first(), times.last()) {
+            (Some(a), Some(b)) if b > a => Some((times.len() - 1) as f64 / ((b - a) as f64 / 1e9)),
+            _ => None,
+        }
+    };
+    let target_rate = if open {
+        rate_of(&mut scheduled.iter().map(|m| m.intended_ns).collect())
+    } else {
+        None
+    };
+    let achieved_rate = rate_of(&mut scheduled.iter().filter_map(|m| m.dispatched_ns).collect());
+    let lag_p99 = percentile_sorted(&lag, 0.99);
+    let saturated = if open {
+        match (lag_p99, target_rate, achieved_rate) {
+            (Some(l), t, a) => Some(
+                l > r.plan.max_lag.as_secs_f64() * 1e3
+                    || matches!((t, a), (Some(t), Some(a)) if a < 0.99 * t),
+            ),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    floats.insert("lag_p50_ms", percentile_sorted(&lag, 0.50));
+    floats.insert("lag_p99_ms", lag_p99);
+    floats.insert("lag_max_ms", lag.last().copied());
+    floats.insert("cap_wait_p50_ms", percentile_sorted(&cap_wait, 0.50));
+    floats.insert("cap_wait_p99_ms", percentile_sorted(&cap_wait, 0.99));
+    floats.insert("target_rate", target_rate);
+    floats.insert("achieved_rate", achieved_rate);
+    floats.insert("client_cpu_s", r.stage.cpu_s);
+    floats.insert(
+        "client_cpu_util",
+        r.stage
+            .cpu_s
+            .filter(|_| r.stage.wall_s > 0.0)
+            .map(|c| c / r.stage.wall_s),
+    );
     floats.insert("output_tok_s", output_tokens.and_then(|t| per_s(t as f64)));
     floats.insert("goodput", per_s(good));
     floats.insert("slo_attainment", (n > 0).then(|| good / n as f64));
@@ -280,6 +397,10 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
     ConfigRow {
         trial_id: r.trial.id.clone(),
         trial_index: r.trial.index as i64,
+        stage: r.stage.stage as i64,
+        load: r.stage.load.describe(),
+        stop_reason: r.stage.stop_reason,
+        client_saturated: saturated,
         params: crate::plan::grid::describe(&r.trial.grid),
         endpoint: first.map(|s| s.endpoint.clone()).unwrap_or_default(),
         model: first.map(|s| s.model.clone()).unwrap_or_default(),

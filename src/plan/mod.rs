@@ -31,6 +31,8 @@ pub use template::Templates;
 
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default schedule-lag p99 above which a trial is flagged `client_saturated`.
+pub const DEFAULT_MAX_LAG: Duration = Duration::from_millis(1);
 
 /// A runnable pipeline.
 #[derive(Debug)]
@@ -57,6 +59,18 @@ pub struct Plan {
     pub queries: Vec<(String, QuerySpec)>,
     /// Warm-up cases per trial.
     pub warmup: u64,
+    /// Cases scheduled this soon after a trial's start are warm-up too.
+    pub warmup_duration: Option<Duration>,
+    /// The last N cases of a trial are cool-down.
+    pub cooldown: u64,
+    /// Cases scheduled this close to a trial's end are cool-down.
+    pub cooldown_duration: Option<Duration>,
+    /// Stop a trial after this many failed requests.
+    pub max_errors: Option<u64>,
+    /// Stop a trial once the failed share exceeds this (from the 20th finished request).
+    pub max_error_rate: Option<f64>,
+    /// Schedule-lag p99 above which a trial is flagged `client_saturated`.
+    pub max_lag: Duration,
     /// Repeats of each case per trial.
     pub repeats: u32,
     /// Seed.
@@ -88,9 +102,26 @@ pub struct Trial {
     pub steps: Vec<TrialStep>,
 }
 
-/// A resolved arrival process.
+/// A resolved arrival process: one or more stages run back to back (one stage unless the
+/// pipeline uses `steps`). A stage starts when the previous stage's cases have finished.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Arrival {
+pub struct Arrival {
+    /// The stages, in order.
+    pub stages: Vec<Stage>,
+}
+
+/// One stage of a trial's load.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stage {
+    /// How cases arrive.
+    pub load: Load,
+    /// The stage schedules no case later than this after its start.
+    pub duration: Option<Duration>,
+}
+
+/// How cases arrive during a stage.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Load {
     /// N cases in flight.
     Closed {
         /// Concurrency.
@@ -100,20 +131,121 @@ pub enum Arrival {
     Open {
         /// Gap distribution.
         process: OpenProcess,
-        /// Mean cases per second.
-        rate: f64,
+        /// Cases per second, possibly changing over time.
+        rate: Rate,
         /// Cap on cases in flight.
         max_concurrency: Option<u32>,
     },
 }
 
-/// Open-loop gap distributions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Open-loop gap distributions (in the time scale of the rate function).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum OpenProcess {
     /// Equal gaps of 1/rate.
     Constant,
     /// Exponential gaps with mean 1/rate.
     Poisson,
+    /// Gamma gaps with mean 1/rate and this shape (coefficient of variation 1/sqrt(shape)).
+    Gamma {
+        /// Shape k > 0.
+        shape: f64,
+    },
+}
+
+/// An open-loop rate in cases per second.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rate {
+    /// Constant.
+    Fixed(f64),
+    /// Linear from `from` to `to` over `over_s` seconds, then `to`.
+    Linear {
+        /// Rate at the start.
+        from: f64,
+        /// Rate at the end of the ramp.
+        to: f64,
+        /// Ramp length in seconds.
+        over_s: f64,
+    },
+}
+
+impl Rate {
+    /// Expected arrivals in `[0, t]` (the integral of the rate).
+    pub fn cumulative(&self, t: f64) -> f64 {
+        match *self {
+            Rate::Fixed(r) => r * t,
+            Rate::Linear { from, to, over_s } => {
+                if t <= over_s {
+                    from * t + (to - from) * t * t / (2.0 * over_s)
+                } else {
+                    (from + to) * over_s / 2.0 + to * (t - over_s)
+                }
+            }
+        }
+    }
+
+    /// The time `t` at which [`Rate::cumulative`] reaches `area` (its inverse).
+    pub fn time_at(&self, area: f64) -> f64 {
+        match *self {
+            Rate::Fixed(r) => area / r,
+            Rate::Linear { from, to, over_s } => {
+                if area <= 0.0 {
+                    return 0.0;
+                }
+                let ramp_area = (from + to) * over_s / 2.0;
+                if area >= ramp_area {
+                    return over_s + (area - ramp_area) / to;
+                }
+                let a = (to - from) / (2.0 * over_s);
+                if a.abs() < 1e-12 {
+                    return area / from;
+                }
+                // a t^2 + from t - area = 0, the root in [0, over_s]; written to stay accurate
+                // when `from` is near zero.
+                let disc = (from * from + 4.0 * a * area).max(0.0);
+                2.0 * area / (from + disc.sqrt())
+            }
+        }
+    }
+
+    /// The mean rate over the first `t` seconds.
+    pub fn mean_over(&self, t: f64) -> f64 {
+        if t > 0.0 {
+            self.cumulative(t) / t
+        } else {
+            match *self {
+                Rate::Fixed(r) => r,
+                Rate::Linear { from, .. } => from,
+            }
+        }
+    }
+}
+
+impl Load {
+    /// A short description, e.g. `poisson 20/s (max 8 in flight)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Load::Closed { concurrency } => format!("concurrency {concurrency}"),
+            Load::Open {
+                process,
+                rate,
+                max_concurrency,
+            } => {
+                let p = match process {
+                    OpenProcess::Constant => "constant".to_string(),
+                    OpenProcess::Poisson => "poisson".to_string(),
+                    OpenProcess::Gamma { shape } => format!("gamma(shape {shape})"),
+                };
+                let r = match rate {
+                    Rate::Fixed(r) => format!("{r}/s"),
+                    Rate::Linear { from, to, over_s } => format!("{from}->{to}/s over {over_s}s"),
+                };
+                let cap = max_concurrency
+                    .map(|c| format!(" (max {c} in flight)"))
+                    .unwrap_or_default();
+                format!("{p} {r}{cap}")
+            }
+        }
+    }
 }
 
 /// An `llm` step resolved for one trial.
@@ -482,6 +614,40 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
 
     // Workload constants.
     let warmup = spec.workload.warmup;
+    let cooldown = spec.workload.cooldown;
+    let opt_duration =
+        |d: &Option<crate::spec::HumanDuration>, key: &str, issues: &mut Vec<Issue>| {
+            d.as_ref().and_then(|d| match d.to_duration() {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    issues.push(at(root.key("workload").key(key), e));
+                    None
+                }
+            })
+        };
+    let warmup_duration = opt_duration(
+        &spec.workload.warmup_duration,
+        "warmup_duration",
+        &mut issues,
+    );
+    let cooldown_duration = opt_duration(
+        &spec.workload.cooldown_duration,
+        "cooldown_duration",
+        &mut issues,
+    );
+    let max_lag =
+        opt_duration(&spec.workload.max_lag, "max_lag", &mut issues).unwrap_or(DEFAULT_MAX_LAG);
+    if let Some(r) = spec.workload.max_error_rate
+        && !(0.0..=1.0).contains(&r)
+    {
+        issues.push(
+            at(
+                root.key("workload").key("max_error_rate"),
+                format!("max_error_rate is a fraction between 0 and 1, found {r}"),
+            )
+            .help("e.g. 0.5 stops a trial once more than half of its requests fail"),
+        );
+    }
     let duration = match &spec.workload.duration {
         None => None,
         Some(d) => match d.to_duration() {
@@ -520,11 +686,18 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         let mut trial_issues = Vec::new();
         let arrival = resolve_arrival(
             &spec.workload.arrival,
+            duration,
             &trial_ctx,
             &templates,
             loaded,
             &mut trial_issues,
         );
+        // With stages, the trial lasts the sum of their durations.
+        let duration = if matches!(spec.workload.arrival, ArrivalSpec::Steps(_)) {
+            arrival.stages.iter().map(|st| st.duration).sum()
+        } else {
+            duration
+        };
         let cases = match &spec.workload.requests {
             Some(r) => resolve(
                 r,
@@ -546,12 +719,46 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             ));
         }
         if let Some(c) = cases
-            && warmup >= c
+            && warmup + cooldown >= c
             && c > 0
         {
+            let (key, what) = if cooldown > 0 {
+                (
+                    "cooldown",
+                    format!("warmup ({warmup}) and cooldown ({cooldown})"),
+                )
+            } else {
+                ("warmup", format!("warmup ({warmup})"))
+            };
             trial_issues.push(at(
-                root.key("workload").key("warmup"),
-                format!("warmup ({warmup}) leaves none of the {c} requests to measure"),
+                root.key("workload").key(key),
+                format!("{what} leave none of the {c} requests to measure"),
+            ));
+        }
+        if cooldown > 0 && cases.is_none() {
+            trial_issues.push(
+                at(
+                    root.key("workload").key("cooldown"),
+                    "`cooldown` counts the last requests of a trial, but this trial has no request count".into(),
+                )
+                .help("set `workload.requests`, or use `cooldown_duration` with `duration`"),
+            );
+        }
+        if cooldown_duration.is_some() && duration.is_none() {
+            trial_issues.push(
+                at(
+                    root.key("workload").key("cooldown_duration"),
+                    "`cooldown_duration` counts back from the end of the trial, which needs a `duration`".into(),
+                )
+                .help("set `workload.duration` (or use `steps`), or use `cooldown` with a request count"),
+            );
+        }
+        if let (Some(d), Some(w), Some(c)) = (duration, warmup_duration, cooldown_duration)
+            && w + c >= d
+        {
+            trial_issues.push(at(
+                root.key("workload").key("cooldown_duration"),
+                format!("warmup_duration and cooldown_duration leave none of the {d:?} to measure"),
             ));
         }
         let mut steps = Vec::new();
@@ -773,6 +980,12 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         slo: spec.slo.clone().unwrap_or_default(),
         queries,
         warmup,
+        warmup_duration,
+        cooldown,
+        cooldown_duration,
+        max_errors: spec.workload.max_errors,
+        max_error_rate: spec.workload.max_error_rate,
+        max_lag,
         repeats: repeats.max(1),
         seed: spec.workload.seed,
         timeout,
@@ -897,62 +1110,208 @@ fn short_type<T>() -> &'static str {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn resolve_arrival(
     a: &ArrivalSpec,
+    duration: Option<Duration>,
     ctx: &Value,
     t: &Templates,
     loaded: &Loaded,
     issues: &mut Vec<Issue>,
 ) -> Arrival {
     let p = KeyPath::root().key("workload").key("arrival");
-    match a {
-        ArrivalSpec::Concurrency(c) => {
-            let c = resolve(c, ctx, t, loaded, p.key("concurrency"), issues).unwrap_or(1);
-            if c == 0 {
-                issues.push(loaded.issue(p.key("concurrency"), "concurrency must be at least 1"));
+    let positive = |v: Option<f64>, path: KeyPath, what: &str, issues: &mut Vec<Issue>| -> f64 {
+        match v {
+            Some(x) if x > 0.0 && x.is_finite() => x,
+            Some(x) => {
+                issues.push(
+                    loaded.issue(path, format!("{what} must be a positive number, found {x}")),
+                );
+                1.0
             }
-            Arrival::Closed {
-                concurrency: c.max(1),
-            }
+            None => 1.0,
         }
+    };
+    let cap = |m: &Option<Templated<u32>>, path: KeyPath, issues: &mut Vec<Issue>| {
+        let c = m
+            .as_ref()
+            .and_then(|m| resolve(m, ctx, t, loaded, path.clone(), issues));
+        if c == Some(0) {
+            issues.push(loaded.issue(path, "max_concurrency must be at least 1"));
+        }
+        c.map(|c| c.max(1))
+    };
+    let closed = |c: &Templated<u32>, path: KeyPath, issues: &mut Vec<Issue>| {
+        let c = resolve(c, ctx, t, loaded, path.clone(), issues).unwrap_or(1);
+        if c == 0 {
+            issues.push(loaded.issue(path, "concurrency must be at least 1"));
+        }
+        Load::Closed {
+            concurrency: c.max(1),
+        }
+    };
+    let one = |load: Load| Arrival {
+        stages: vec![Stage { load, duration }],
+    };
+    match a {
+        ArrivalSpec::Concurrency(c) => one(closed(c, p.key("concurrency"), issues)),
         ArrivalSpec::Constant(r) | ArrivalSpec::Poisson(r) => {
             let (name, process) = match a {
                 ArrivalSpec::Constant(_) => ("constant", OpenProcess::Constant),
                 _ => ("poisson", OpenProcess::Poisson),
             };
-            let rate =
-                resolve(&r.rate, ctx, t, loaded, p.key(name).key("rate"), issues).unwrap_or(1.0);
-            if !(rate > 0.0 && rate.is_finite()) {
-                issues.push(loaded.issue(
-                    p.key(name).key("rate"),
-                    format!("rate must be a positive number of requests per second, found {rate}"),
-                ));
-            }
-            let max_concurrency = r.max_concurrency.as_ref().and_then(|m| {
-                resolve(
-                    m,
-                    ctx,
-                    t,
-                    loaded,
-                    p.key(name).key("max_concurrency"),
-                    issues,
-                )
-            });
-            if max_concurrency == Some(0) {
-                issues.push(loaded.issue(
-                    p.key(name).key("max_concurrency"),
-                    "max_concurrency must be at least 1",
-                ));
-            }
-            Arrival::Open {
+            let path = p.key(name);
+            let rate = resolve(&r.rate, ctx, t, loaded, path.key("rate"), issues);
+            let rate = positive(rate, path.key("rate"), "rate (requests per second)", issues);
+            one(Load::Open {
                 process,
-                rate: if rate > 0.0 && rate.is_finite() {
-                    rate
-                } else {
-                    1.0
-                },
-                max_concurrency,
+                rate: Rate::Fixed(rate),
+                max_concurrency: cap(&r.max_concurrency, path.key("max_concurrency"), issues),
+            })
+        }
+        ArrivalSpec::Gamma(g) => {
+            let path = p.key("gamma");
+            let rate = resolve(&g.rate, ctx, t, loaded, path.key("rate"), issues);
+            let rate = positive(rate, path.key("rate"), "rate (requests per second)", issues);
+            let shape = resolve(&g.shape, ctx, t, loaded, path.key("shape"), issues);
+            let shape = positive(shape, path.key("shape"), "shape", issues);
+            one(Load::Open {
+                process: OpenProcess::Gamma { shape },
+                rate: Rate::Fixed(rate),
+                max_concurrency: cap(&g.max_concurrency, path.key("max_concurrency"), issues),
+            })
+        }
+        ArrivalSpec::Ramp(r) => {
+            let path = p.key("ramp");
+            let from = resolve(&r.from, ctx, t, loaded, path.key("from"), issues).unwrap_or(1.0);
+            let to = resolve(&r.to, ctx, t, loaded, path.key("to"), issues).unwrap_or(1.0);
+            for (k, v) in [("from", from), ("to", to)] {
+                if !(v >= 0.0 && v.is_finite()) {
+                    issues.push(loaded.issue(
+                        path.key(k),
+                        format!("a rate must be a non-negative number, found {v}"),
+                    ));
+                }
             }
+            if to <= 0.0 {
+                issues.push(
+                    loaded
+                        .issue(path.key("to"), "the ramp must end at a positive rate")
+                        .help("a ramp down to zero never ends; end it with `duration`"),
+                );
+            }
+            let over_s = match r.over.to_duration() {
+                Ok(d) if d > Duration::ZERO => d.as_secs_f64(),
+                Ok(_) => {
+                    issues.push(loaded.issue(path.key("over"), "the ramp must last a while"));
+                    1.0
+                }
+                Err(e) => {
+                    issues.push(loaded.issue(path.key("over"), e));
+                    1.0
+                }
+            };
+            one(Load::Open {
+                process: match r.process {
+                    crate::spec::RampProcess::Poisson => OpenProcess::Poisson,
+                    crate::spec::RampProcess::Constant => OpenProcess::Constant,
+                },
+                rate: Rate::Linear {
+                    from: from.max(0.0),
+                    to: if to > 0.0 { to } else { 1.0 },
+                    over_s,
+                },
+                max_concurrency: cap(&r.max_concurrency, path.key("max_concurrency"), issues),
+            })
+        }
+        ArrivalSpec::Steps(list) => {
+            let path = p.key("steps");
+            if list.is_empty() {
+                issues.push(
+                    loaded
+                        .issue(path.clone(), "`steps` needs at least one stage")
+                        .help("e.g. steps: [{rate: 10, duration: 30s}, {rate: 20, duration: 30s}]"),
+                );
+            }
+            if duration.is_some() {
+                issues.push(
+                    loaded
+                        .issue(
+                            KeyPath::root().key("workload").key("duration"),
+                            "`duration` cannot be combined with `arrival.steps`",
+                        )
+                        .help("each stage has its own `duration`; the trial lasts their sum"),
+                );
+            }
+            let mut stages = Vec::new();
+            for (i, st) in list.iter().enumerate() {
+                let sp = path.index(i);
+                let d = match st.duration.to_duration() {
+                    Ok(d) if d > Duration::ZERO => d,
+                    Ok(_) => {
+                        issues.push(loaded.issue(sp.key("duration"), "a stage must last a while"));
+                        Duration::from_secs(1)
+                    }
+                    Err(e) => {
+                        issues.push(loaded.issue(sp.key("duration"), e));
+                        Duration::from_secs(1)
+                    }
+                };
+                let load = match (&st.concurrency, &st.rate) {
+                    (Some(c), None) => {
+                        if st.max_concurrency.is_some() {
+                            issues.push(
+                                loaded
+                                    .issue(
+                                        sp.key("max_concurrency"),
+                                        "`max_concurrency` only applies to a `rate` stage",
+                                    )
+                                    .help("a `concurrency` stage already caps cases in flight"),
+                            );
+                        }
+                        closed(c, sp.key("concurrency"), issues)
+                    }
+                    (None, Some(r)) => {
+                        let rate = resolve(r, ctx, t, loaded, sp.key("rate"), issues);
+                        let rate =
+                            positive(rate, sp.key("rate"), "rate (requests per second)", issues);
+                        Load::Open {
+                            process: match st.process {
+                                crate::spec::RampProcess::Poisson => OpenProcess::Poisson,
+                                crate::spec::RampProcess::Constant => OpenProcess::Constant,
+                            },
+                            rate: Rate::Fixed(rate),
+                            max_concurrency: cap(
+                                &st.max_concurrency,
+                                sp.key("max_concurrency"),
+                                issues,
+                            ),
+                        }
+                    }
+                    _ => {
+                        issues.push(
+                            loaded
+                                .issue(
+                                    sp.clone(),
+                                    "a stage needs exactly one of `concurrency` and `rate`",
+                                )
+                                .help("e.g. {concurrency: 8, duration: 30s} or {rate: 20, duration: 30s}"),
+                        );
+                        Load::Closed { concurrency: 1 }
+                    }
+                };
+                stages.push(Stage {
+                    load,
+                    duration: Some(d),
+                });
+            }
+            if stages.is_empty() {
+                stages.push(Stage {
+                    load: Load::Closed { concurrency: 1 },
+                    duration,
+                });
+            }
+            Arrival { stages }
         }
     }
 }

@@ -244,6 +244,30 @@ pub struct WorkloadSpec {
     /// excluded from every statistic and score.
     #[serde(default)]
     pub warmup: u64,
+    /// Cases scheduled within this long of the trial's start are warm-up too (e.g. `10s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_duration: Option<HumanDuration>,
+    /// The last N cases of each trial are cool-down (`phase = cooldown`): sent and stored, but
+    /// excluded from statistics and scores. Needs a request count (`requests` or one pass over
+    /// the dataset).
+    #[serde(default)]
+    pub cooldown: u64,
+    /// Cases scheduled within this long of the trial's end are cool-down. Needs `duration` (or
+    /// `steps`, whose durations add up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_duration: Option<HumanDuration>,
+    /// Stop the trial early (no new cases; in-flight ones finish) once this many requests have
+    /// failed. The trial's `stop_reason` says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_errors: Option<u64>,
+    /// Stop the trial early once the share of failed requests exceeds this fraction (0-1),
+    /// checked from the 20th finished request on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_error_rate: Option<f64>,
+    /// A trial is flagged `client_saturated` when its schedule lag p99 exceeds this (default
+    /// `1ms`) or its achieved send rate falls below 99% of the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lag: Option<HumanDuration>,
     /// Seed for arrival times and case order.
     #[serde(default)]
     pub seed: u64,
@@ -263,6 +287,79 @@ pub enum ArrivalSpec {
     Constant(RateSpec),
     /// Open loop: Poisson arrivals (exponential gaps) at mean `rate` per second.
     Poisson(RateSpec),
+    /// Open loop: gamma-distributed gaps at mean `rate` per second. `shape` sets burstiness:
+    /// 1 is Poisson, below 1 is burstier (gap coefficient of variation = 1/sqrt(shape)), above
+    /// 1 is more regular.
+    Gamma(GammaSpec),
+    /// Open loop: the rate changes linearly from `from` to `to` over `over`, then stays at `to`.
+    Ramp(RampSpec),
+    /// A list of stages run back to back, each with its own load and duration; each stage is
+    /// summarised separately (`configs.stage`).
+    Steps(Vec<StageSpec>),
+}
+
+/// Gamma arrivals.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GammaSpec {
+    /// Mean cases per second.
+    pub rate: Templated<f64>,
+    /// Shape of the gap distribution (positive); 1 is Poisson.
+    pub shape: Templated<f64>,
+    /// At most this many cases in flight; waiting for a place is recorded (`cap_wait_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<Templated<u32>>,
+}
+
+/// A linear rate ramp.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RampSpec {
+    /// Cases per second at the start.
+    pub from: Templated<f64>,
+    /// Cases per second at the end of the ramp (and after it).
+    pub to: Templated<f64>,
+    /// How long the ramp lasts, e.g. `60s`.
+    pub over: HumanDuration,
+    /// `poisson` (default): a Poisson process whose rate follows the ramp; `constant`: evenly
+    /// spaced in the ramp's time scale.
+    #[serde(default)]
+    pub process: RampProcess,
+    /// At most this many cases in flight; waiting for a place is recorded (`cap_wait_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<Templated<u32>>,
+}
+
+/// How arrivals follow a time-varying rate.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RampProcess {
+    /// Poisson.
+    #[default]
+    Poisson,
+    /// Evenly spaced.
+    Constant,
+}
+
+/// One stage of `steps`: either `concurrency` (closed loop) or `rate` (open loop), for
+/// `duration`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    /// Closed loop: N cases in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Templated<u32>>,
+    /// Open loop: cases per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Templated<f64>>,
+    /// Open-loop gap distribution: `poisson` (default) or `constant`.
+    #[serde(default)]
+    pub process: RampProcess,
+    /// Open loop: at most this many cases in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<Templated<u32>>,
+    /// How long the stage schedules new cases.
+    pub duration: HumanDuration,
 }
 
 /// An open-loop rate.
@@ -271,8 +368,8 @@ pub enum ArrivalSpec {
 pub struct RateSpec {
     /// Cases per second.
     pub rate: Templated<f64>,
-    /// At most this many cases in flight; time spent waiting for a free place is recorded as
-    /// `queue_ms`, never hidden.
+    /// At most this many cases in flight; time spent waiting for a free place is recorded
+    /// (`cap_wait_ms`, and within `queue_ms`), never hidden.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<Templated<u32>>,
 }

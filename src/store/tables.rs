@@ -33,6 +33,7 @@ pub fn requests_schema() -> SchemaRef {
         f("case_id", Utf8, false),
         f("repeat", Int64, false),
         f("phase", Utf8, false),
+        f("stage", Int64, false),
         f("step_id", Utf8, false),
         f("endpoint", Utf8, false),
         f("model", Utf8, false),
@@ -44,6 +45,8 @@ pub fn requests_schema() -> SchemaRef {
         f("last_token_ns", Int64, true),
         f("end_ns", Int64, true),
         f("queue_ms", Float64, true),
+        f("schedule_lag_ms", Float64, true),
+        f("cap_wait_ms", Float64, true),
         f("ttft_ms", Float64, true),
         f("ttfo_ms", Float64, true),
         f("tpot_ms", Float64, true),
@@ -78,8 +81,10 @@ pub struct RequestRow {
     pub case_id: Arc<str>,
     /// Repeat number.
     pub repeat: i64,
-    /// `warmup` or `measure`.
+    /// `warmup`, `measure` or `cooldown`.
     pub phase: &'static str,
+    /// Stage of the arrival process.
+    pub stage: i64,
     /// Step id.
     pub step_id: Arc<str>,
     /// Endpoint name.
@@ -88,6 +93,10 @@ pub struct RequestRow {
     pub model: Arc<str>,
     /// Scheduled send time.
     pub intended_ns: i64,
+    /// Dispatch minus intended (first step only).
+    pub schedule_lag_ms: Option<f64>,
+    /// Wait for a place under `max_concurrency` (first step of capped open loops).
+    pub cap_wait_ms: Option<f64>,
     /// Actual send time.
     pub sent_ns: Option<i64>,
     /// First token of any channel.
@@ -174,6 +183,7 @@ impl RequestRow {
             .str(Some(&self.case_id))
             .i64(Some(self.repeat))
             .str(Some(self.phase))
+            .i64(Some(self.stage))
             .str(Some(&self.step_id))
             .str(Some(&self.endpoint))
             .str(Some(&self.model))
@@ -185,6 +195,8 @@ impl RequestRow {
             .i64(self.last_token_ns)
             .i64(self.end_ns)
             .f64(self.queue_ms())
+            .f64(self.schedule_lag_ms)
+            .f64(self.cap_wait_ms)
             .f64(metric(self.ttft_ms()))
             .f64(metric(self.ttfo_ms()))
             .f64(metric(self.tpot_ms()))
@@ -342,6 +354,7 @@ const CONFIG_METRICS: &[(&str, DataType)] = &[
     ("errors", DataType::Int64),
     ("error_rate", DataType::Float64),
     ("warmup_requests", DataType::Int64),
+    ("cooldown_requests", DataType::Int64),
     ("cases", DataType::Int64),
     ("window_s", DataType::Float64),
     ("request_rate", DataType::Float64),
@@ -362,6 +375,15 @@ const CONFIG_METRICS: &[(&str, DataType)] = &[
     ("e2e_p99_ms", DataType::Float64),
     ("queue_p50_ms", DataType::Float64),
     ("queue_p99_ms", DataType::Float64),
+    ("lag_p50_ms", DataType::Float64),
+    ("lag_p99_ms", DataType::Float64),
+    ("lag_max_ms", DataType::Float64),
+    ("cap_wait_p50_ms", DataType::Float64),
+    ("cap_wait_p99_ms", DataType::Float64),
+    ("target_rate", DataType::Float64),
+    ("achieved_rate", DataType::Float64),
+    ("client_cpu_s", DataType::Float64),
+    ("client_cpu_util", DataType::Float64),
     ("input_tokens", DataType::Int64),
     ("output_tokens", DataType::Int64),
     ("output_tok_s", DataType::Float64),
@@ -402,9 +424,13 @@ pub fn configs_schema(grid: &[(String, DataType)], scorers: &[Scorer]) -> Schema
         f("run_id", Utf8, false),
         f("trial_id", Utf8, false),
         f("trial_index", Int64, false),
+        f("stage", Int64, false),
+        f("load", Utf8, false),
         f("params", Utf8, false),
         f("endpoint", Utf8, false),
         f("model", Utf8, false),
+        f("stop_reason", Utf8, false),
+        f("client_saturated", Boolean, true),
     ];
     for (k, dt) in grid {
         fields.push(f(&format!("grid_{k}"), dt.clone(), true));
@@ -425,6 +451,14 @@ pub struct ConfigRow {
     pub trial_id: String,
     /// Trial position.
     pub trial_index: i64,
+    /// Stage of the arrival process (0 unless `steps`).
+    pub stage: i64,
+    /// The stage's load, described.
+    pub load: String,
+    /// Why scheduling ended.
+    pub stop_reason: &'static str,
+    /// The client fell behind its schedule (open loop only).
+    pub client_saturated: Option<bool>,
     /// `key=value` grid description.
     pub params: String,
     /// First step's endpoint.
@@ -449,9 +483,13 @@ impl ConfigRow {
         c.str(Some(run_id))
             .str(Some(&self.trial_id))
             .i64(Some(self.trial_index))
+            .i64(Some(self.stage))
+            .str(Some(&self.load))
             .str(Some(&self.params))
             .str(Some(&self.endpoint))
-            .str(Some(&self.model));
+            .str(Some(&self.model))
+            .str(Some(self.stop_reason))
+            .bool(self.client_saturated);
         for (v, (_, dt)) in self.grid.iter().zip(grid_types) {
             match dt {
                 DataType::Int64 => {
