@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Draw a progress bar (only when stdout is a terminal).
     pub progress: bool,
+    /// Print nothing while running (no per-trial lines).
+    pub quiet: bool,
 }
 
 /// What a finished run produced.
@@ -65,6 +67,8 @@ pub struct RunOutcome {
     pub interrupted: bool,
     /// Wall time in seconds.
     pub wall_s: f64,
+    /// The run's clock (the `*_ns` columns are nanoseconds since its epoch).
+    pub clock: Clock,
 }
 
 /// Where a step's requests go during one trial.
@@ -163,7 +167,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     });
 
     let total = plan.total_requests();
-    let progress = if opts.progress && std::io::stdout().is_terminal() {
+    let progress = if opts.progress && !opts.quiet && std::io::stdout().is_terminal() {
         let pb = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(10));
         pb.set_style(
             ProgressStyle::with_template(
@@ -200,6 +204,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
             writer: &writer,
             progress: &progress,
             cancel: &cancel_rx,
+            quiet: opts.quiet,
         };
         match run_one_trial(&ctx, trial, label).await {
             Ok((rows, trial_sent, trial_failed)) => {
@@ -266,6 +271,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
         failed,
         interrupted,
         wall_s: wall_start.elapsed().as_secs_f64(),
+        clock,
     })
 }
 
@@ -279,6 +285,7 @@ struct TrialContext<'a> {
     writer: &'a RunWriter,
     progress: &'a ProgressBar,
     cancel: &'a watch::Receiver<bool>,
+    quiet: bool,
 }
 
 /// Run one trial: start its engines, run its cases, score them, summarise it. Returns the
@@ -399,7 +406,9 @@ async fn run_one_trial(
         });
         let line = trial_line(trial, plan.trials.len(), &row);
         if ctx.progress.is_hidden() {
-            println!("{line}");
+            if !ctx.quiet {
+                println!("{line}");
+            }
         } else {
             ctx.progress.println(line);
         }
@@ -491,6 +500,7 @@ async fn start_targets(
                             model: step.model.clone(),
                             profile,
                             knowledge: knowledge.clone(),
+                            first_token_log: None,
                         };
                         let srv = SimServer::start(cfg, ([127, 0, 0, 1], 0).into())
                             .await
