@@ -632,7 +632,7 @@ impl TrialShared {
     /// Stop scheduling new cases, for `reason` (the first reason wins).
     fn stop(&self, reason: &'static str) {
         lock(&self.stop_reason).get_or_insert(reason);
-        let _ = self.halt.send(true);
+        self.halt.send_replace(true);
     }
 
     /// Resolves once the trial must stop scheduling (error limit or Ctrl-C).
