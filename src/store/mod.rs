@@ -31,6 +31,9 @@ pub const SCHEMA_VERSION: &str = "1";
 /// Rows buffered before a row group is flushed to disk.
 const FLUSH_ROWS: usize = 4096;
 
+/// How long the writer thread naps after draining a batch while rows keep coming.
+const WRITER_NAP: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// One table being written.
 pub struct TableWriter {
     path: PathBuf,
@@ -150,16 +153,40 @@ impl RunWriter {
             .name("frontier-store".into())
             .spawn(move || {
                 let mut first_error: Option<Error> = None;
-                while let Some(rec) = rx.blocking_recv() {
-                    let r = match rec {
-                        Record::Request(r) => {
-                            requests.append(|c| r.fill(c, &run_id, started_unix_us))
+                // Drain in batches and nap between them instead of waking for every record:
+                // under load the I/O tasks then push rows without waking this thread (a wakeup
+                // per row costs the client a futex call and a context switch per request).
+                let mut pending: Vec<Record> = Vec::with_capacity(1024);
+                loop {
+                    while pending.len() < 4096 {
+                        match rx.try_recv() {
+                            Ok(rec) => pending.push(rec),
+                            Err(_) => break,
                         }
-                        Record::Case(r) => cases.append(|c| r.fill(c, &run_id)),
-                        Record::Score(r) => scores.append(|c| r.fill(c, &run_id)),
-                    };
-                    if let Err(e) = r {
-                        first_error.get_or_insert(e);
+                    }
+                    if pending.is_empty() {
+                        // Idle (or finished): park until the next record or the end.
+                        match rx.blocking_recv() {
+                            Some(rec) => pending.push(rec),
+                            None => break,
+                        }
+                        continue;
+                    }
+                    let batch = pending.len();
+                    for rec in pending.drain(..) {
+                        let r = match rec {
+                            Record::Request(r) => {
+                                requests.append(|c| r.fill(c, &run_id, started_unix_us))
+                            }
+                            Record::Case(r) => cases.append(|c| r.fill(c, &run_id)),
+                            Record::Score(r) => scores.append(|c| r.fill(c, &run_id)),
+                        };
+                        if let Err(e) = r {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                    if batch < 4096 {
+                        std::thread::sleep(WRITER_NAP);
                     }
                 }
                 let closed = [requests.close(), cases.close(), scores.close()];
