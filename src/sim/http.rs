@@ -381,7 +381,33 @@ async fn completion(state: &AppState, req: Request<Incoming>, api: Api) -> Respo
         Api::Completions => format!("cmpl-{id_number:016x}"),
     };
     let created = unix_now();
-    if accepted.stream {
+    if accepted.stream && zero_cost(&state.profile) {
+        // Zero-delay engine: every token is ready at once, so the whole event stream is one
+        // body with a length, written in one go (as a fast server's would be).
+        let total = accepted.output.tokens();
+        let mut progress = progress;
+        if !wait_for(&mut progress, total).await {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "The engine stopped.");
+        }
+        let mut stream = SseStream::new(StreamPlan {
+            api,
+            id: &id,
+            created,
+            model: &state.model,
+            accepted: &accepted,
+            progress,
+            log: state
+                .first_token_log
+                .as_ref()
+                .map(|l| (l.clone(), accepted.prompt.clone())),
+        });
+        let body = stream.next_chunk().await.unwrap_or_default();
+        full(
+            StatusCode::OK,
+            Some("text/event-stream; charset=utf-8"),
+            body,
+        )
+    } else if accepted.stream {
         stream_response(StreamPlan {
             api,
             id: &id,
@@ -397,6 +423,12 @@ async fn completion(state: &AppState, req: Request<Incoming>, api: Api) -> Respo
     } else {
         whole_response(api, &id, created, &state.model, accepted, progress).await
     }
+}
+
+/// Whether the profile's steps cost nothing (no decode or prefill time).
+fn zero_cost(p: &SimProfile) -> bool {
+    let params = super::engine::EngineParams::from_profile(p);
+    params.step(usize::MAX, u64::MAX).is_zero()
 }
 
 /// Wait until the engine has emitted `total` tokens; false if it stopped first.
