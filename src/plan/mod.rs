@@ -11,6 +11,9 @@ pub mod synthetic;
 pub mod template;
 pub mod trace;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
