@@ -5,9 +5,10 @@
 //! ASCII letters, joined by single spaces. Under the simulated engine's tokenizer
 //! (`ceil(bytes / 4)`) `n` such words are `4n - 1` bytes, exactly `n` tokens, and texts joined
 //! by one or two separator bytes (a space, or the `\n` the engine puts between chat messages)
-//! still count exactly as the sum of their parts. Every word is one token (with its leading
-//! space) in the GPT-2, cl100k, o200k and Llama vocabularies, and BPE pre-tokenizers split
-//! at each space, so the same text is within a few tokens of its target for real models too.
+//! still count exactly as the sum of their parts. The words are common enough to be single
+//! tokens (with their leading space) in widely used BPE vocabularies (GPT, Llama; chosen by
+//! hand, not checked against each tokenizer), and BPE pre-tokenizers split at each space, so
+//! the same text should be within a few tokens of its target for real models too.
 //! A real tokenizer plugs in through [`TokenCounter`]; [`build_text`] then corrects the word
 //! count until the tokenizer agrees.
 //!
@@ -22,8 +23,8 @@ use crate::rng::{Rng, fnv1a64, splitmix64};
 use crate::spec::node::KeyPath;
 use crate::spec::{LengthSpec, SyntheticSpec};
 
-/// The vocabulary: common English words of three lowercase ASCII letters, each a single
-/// token (with a leading space) in common BPE vocabularies.
+/// The vocabulary: common English words of three lowercase ASCII letters, chosen to be single
+/// tokens (with a leading space) in common BPE vocabularies.
 pub const VOCAB: [&str; 128] = [
     "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "had", "her", "was",
     "one", "our", "out", "day", "get", "has", "him", "his", "how", "man", "new", "now", "old",
@@ -315,13 +316,15 @@ pub fn check(spec: &SyntheticSpec, path: &KeyPath) -> Vec<Problem> {
     out
 }
 
-/// The shared prefix text of group `group` (`tokens` tokens under `counter`).
+/// The shared prefix text of group `group` (`tokens` tokens under `counter`). Groups start
+/// with different words (up to [`VOCAB`]'s size), so no two share even their first token.
 pub fn prefix_text(counter: &dyn TokenCounter, seed: u64, group: u32, tokens: u32) -> String {
-    let mut rng = Rng::new(derive_seed(
-        derive_seed(seed, SALT_PREFIX),
-        u64::from(group),
-    ));
-    build_text(counter, &mut rng, tokens)
+    let prefix_seed = derive_seed(seed, SALT_PREFIX);
+    let mut rng = Rng::new(derive_seed(prefix_seed, u64::from(group)));
+    let text = build_text(counter, &mut rng, tokens);
+    let first = VOCAB[(prefix_seed as usize).wrapping_add(group as usize) % VOCAB.len()];
+    // Every generated text starts with a three-letter word.
+    format!("{first}{}", &text[3..])
 }
 
 /// Generate the rows of `spec` (checked with [`check`] first). `default_seed` is
@@ -661,6 +664,11 @@ mod tests {
                 assert_ne!(prefix(a), prefix(b));
             }
         }
+        // Up to 128 groups differ from their first word on.
+        let firsts: std::collections::HashSet<String> = (0..128)
+            .map(|g| prefix_text(&SimTokens, 9, g, 3)[..3].to_string())
+            .collect();
+        assert_eq!(firsts.len(), 128);
         // System prompt and input as two chat messages (joined by `\n` in the engine).
         let joined = format!("{}\n{}", prefix(5), d.rows[5].input);
         assert_eq!(SimTokens.count(&joined), 64 + 20);

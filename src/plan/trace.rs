@@ -17,6 +17,9 @@ use super::dataset::{Dataset, Row};
 use super::synthetic::{SimTokens, TokenCounter, build_text, derive_seed, word};
 use crate::rng::Rng;
 use crate::spec::TraceSpec;
+use crate::spec::load::Loaded;
+use crate::spec::node::KeyPath;
+use crate::spec::validate::Issue;
 
 /// A loaded trace.
 #[derive(Clone, Debug)]
@@ -102,6 +105,9 @@ impl TraceError {
                 available,
             } => {
                 let refs: Vec<&str> = available.iter().map(String::as_str).collect();
+                if refs.is_empty() {
+                    return Some(format!("add `{field}` to every record, or set `{key}`"));
+                }
                 Some(
                     match crate::spec::validate::did_you_mean(field, refs.iter().copied()) {
                         Some(s) => format!("did you mean `{key}: {s}`?"),
@@ -155,6 +161,14 @@ impl fmt::Display for TraceError {
 
 impl std::error::Error for TraceError {}
 
+/// The pipeline issue for `e`, located at the key it concerns under `trace_path` (the key path
+/// of the [`TraceSpec`], e.g. `workload.arrival.trace`).
+pub fn trace_issue(loaded: &Loaded, trace_path: &KeyPath, e: &TraceError) -> Issue {
+    let mut issue = loaded.issue(trace_path.key(e.spec_key()), e.to_string());
+    issue.help = e.help();
+    issue
+}
+
 /// Salts of the trace's random streams (see [`derive_seed`]).
 const SALT_ROW_TEXT: u64 = 0x7a5c_e000_0000_0001;
 const SALT_BLOCK: u64 = 0x7a5c_e000_0000_0002;
@@ -195,7 +209,7 @@ pub fn parse_trace(text: &str, spec: &TraceSpec, seed: u64) -> Result<Trace, Tra
         if line.trim().is_empty() {
             continue;
         }
-        let at = |kind| err(Some(line_no), kind);
+        let at = |kind| err(Some(line_no), unmapped_suggestions(kind, spec));
         let mut record = match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(m)) => m,
             Ok(_) => {
@@ -295,6 +309,33 @@ fn kind_of(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
+    }
+}
+
+/// A missing field's suggestions leave out the fields already mapped to other options (the
+/// output length is no prompt length).
+fn unmapped_suggestions(kind: TraceErrorKind, spec: &TraceSpec) -> TraceErrorKind {
+    match kind {
+        TraceErrorKind::MissingField {
+            key,
+            field,
+            mut available,
+        } => {
+            let mapped = [
+                Some(&spec.time_field),
+                Some(&spec.input_field),
+                Some(&spec.output_field),
+                spec.content_field.as_ref(),
+                spec.hash_ids_field.as_ref(),
+            ];
+            available.retain(|a| !mapped.contains(&Some(a)));
+            TraceErrorKind::MissingField {
+                key,
+                field,
+                available,
+            }
+        }
+        other => other,
     }
 }
 
@@ -568,6 +609,30 @@ mod tests {
                 .to_string()
                 .starts_with("no-such.jsonl: cannot read the trace: "),
             "{missing}"
+        );
+    }
+
+    #[test]
+    fn errors_become_located_issues() {
+        let loaded = crate::spec::load::load(
+            Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/pipelines/quickstart.yaml"
+            )),
+            &[],
+        )
+        .unwrap();
+        let e = parse_trace("{\"timestamp\": 1, \"output_length\": 1}\n", &spec(), 0).unwrap_err();
+        let at = KeyPath::root().key("workload").key("arrival").key("trace");
+        let issue = trace_issue(&loaded, &at, &e);
+        assert_eq!(issue.path.to_string(), "workload.arrival.trace.input_field");
+        assert_eq!(
+            issue.message,
+            "t.jsonl:1: the record has no `input_length` field (`input_field`)"
+        );
+        assert_eq!(
+            issue.help.as_deref(),
+            Some("add `input_length` to every record, or set `input_field`")
         );
     }
 
