@@ -5,6 +5,7 @@
 //! checked) -> [`exec`] (schedule, flow, [`client`]) -> [`store`] (Parquet) -> [`eval`]
 //! (scores) -> [`query`] (SQL + Pareto) -> [`report`] (terminal tables).
 
+pub mod calibrate;
 pub mod cli;
 pub mod client;
 pub mod clock;

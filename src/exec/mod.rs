@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Draw a progress bar (only when stdout is a terminal).
     pub progress: bool,
+    /// Print nothing while running (no per-trial lines).
+    pub quiet: bool,
 }
 
 /// What a finished run produced.
@@ -65,6 +67,8 @@ pub struct RunOutcome {
     pub interrupted: bool,
     /// Wall time in seconds.
     pub wall_s: f64,
+    /// The run's clock (the `*_ns` columns are nanoseconds since its epoch).
+    pub clock: Clock,
 }
 
 /// Where a step's requests go during one trial.
@@ -93,6 +97,8 @@ struct TrialShared {
     errors: AtomicU64,
     /// Finished requests so far (all phases).
     finished: AtomicU64,
+    /// Measured cases per stage.
+    measured_cases: Vec<AtomicU64>,
     cancel: watch::Receiver<bool>,
     /// Set when the trial must stop scheduling (error limits); `stop_reason` says why.
     halt: watch::Sender<bool>,
@@ -163,7 +169,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     });
 
     let total = plan.total_requests();
-    let progress = if opts.progress && std::io::stdout().is_terminal() {
+    let progress = if opts.progress && !opts.quiet && std::io::stdout().is_terminal() {
         let pb = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(10));
         pb.set_style(
             ProgressStyle::with_template(
@@ -200,6 +206,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
             writer: &writer,
             progress: &progress,
             cancel: &cancel_rx,
+            quiet: opts.quiet,
         };
         match run_one_trial(&ctx, trial, label).await {
             Ok((rows, trial_sent, trial_failed)) => {
@@ -266,6 +273,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
         failed,
         interrupted,
         wall_s: wall_start.elapsed().as_secs_f64(),
+        clock,
     })
 }
 
@@ -279,6 +287,7 @@ struct TrialContext<'a> {
     writer: &'a RunWriter,
     progress: &'a ProgressBar,
     cancel: &'a watch::Receiver<bool>,
+    quiet: bool,
 }
 
 /// Run one trial: start its engines, run its cases, score them, summarise it. Returns the
@@ -309,11 +318,23 @@ async fn run_one_trial(
         client: ctx.client.clone(),
         clock: ctx.clock,
         tx: ctx.writer.sender(),
-        metrics: Mutex::new(Vec::new()),
+        // Sized up front when the count is known, so the vector never doubles past it.
+        metrics: Mutex::new(Vec::with_capacity(
+            trial
+                .cases
+                .map_or(0, |c| c.saturating_mul(trial.steps.len() as u64))
+                .min(1 << 24) as usize,
+        )),
         answers: Mutex::new(Vec::new()),
         progress: ctx.progress.clone(),
         errors: Default::default(),
         finished: Default::default(),
+        measured_cases: trial
+            .arrival
+            .stages
+            .iter()
+            .map(|_| AtomicU64::new(0))
+            .collect(),
         cancel: ctx.cancel.clone(),
         halt: watch::channel(false).0,
         stop_reason: Mutex::new(None),
@@ -394,12 +415,17 @@ async fn run_one_trial(
             trial,
             stage: run,
             requests: &metrics,
-            cases: stage_scores.len() as u64,
+            cases: shared
+                .measured_cases
+                .get(run.stage)
+                .map_or(0, |n| n.load(Ordering::Relaxed)),
             scores: &stage_scores,
         });
         let line = trial_line(trial, plan.trials.len(), &row);
         if ctx.progress.is_hidden() {
-            println!("{line}");
+            if !ctx.quiet {
+                println!("{line}");
+            }
         } else {
             ctx.progress.println(line);
         }
@@ -491,6 +517,7 @@ async fn start_targets(
                             model: step.model.clone(),
                             profile,
                             knowledge: knowledge.clone(),
+                            first_token_log: None,
                         };
                         let srv = SimServer::start(cfg, ([127, 0, 0, 1], 0).into())
                             .await
@@ -622,7 +649,7 @@ impl TrialShared {
     /// Stop scheduling new cases, for `reason` (the first reason wins).
     fn stop(&self, reason: &'static str) {
         lock(&self.stop_reason).get_or_insert(reason);
-        let _ = self.halt.send(true);
+        self.halt.send_replace(true);
     }
 
     /// Resolves once the trial must stop scheduling (error limit or Ctrl-C).
@@ -912,6 +939,13 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
     };
     let _ = send(&s.tx, Record::Case(Box::new(case))).await;
     if phase == Phase::Measure
+        && let Some(n) = s.measured_cases.get(start.stage)
+    {
+        n.fetch_add(1, Ordering::Relaxed);
+    }
+    // Answers are kept for scoring only (without scorers, memory stays flat in run length).
+    if phase == Phase::Measure
+        && !plan.scorers.is_empty()
         && let Ok(mut a) = s.answers.lock()
     {
         a.push(MeasuredCase {
@@ -993,26 +1027,14 @@ fn request_row(
             _ => None,
         };
     }
-    let ok = row.ok();
-    let metric = RequestMetrics {
-        ok,
+    let metric = RequestMetrics::new(
+        &row,
         phase,
-        stage: timing.stage as u32,
-        intended_ns,
-        dispatched_ns: timing.dispatched_ns,
-        schedule_lag_ms: row.schedule_lag_ms,
-        cap_wait_ms: row.cap_wait_ms,
-        end_ns: row.end_ns,
-        ttft_ms: if ok { row.ttft_ms() } else { None },
-        tpot_ms: if ok { row.tpot_ms() } else { None },
-        e2e_ms: if ok { row.e2e_ms() } else { None },
-        queue_ms: row.queue_ms(),
-        prompt_tokens: row.prompt_tokens,
-        completion_tokens: row.completion_tokens,
-        slo_met: row.slo_met,
-        cost_usd: row.cost_usd,
-        step: si,
-    };
+        timing.stage,
+        si,
+        timing.dispatched_ns,
+        timing.acquired_ns,
+    );
     if let Ok(mut m) = s.metrics.lock() {
         m.push(metric);
     }

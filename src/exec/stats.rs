@@ -33,43 +33,130 @@ impl Phase {
     }
 }
 
-/// What a trial keeps per request (a few numbers, not the record).
-#[derive(Clone, Copy, Debug, Default)]
+/// What a trial keeps per request: a few raw timestamps and counts (80 bytes), not the record,
+/// so that memory stays small in run length. Metrics are derived on demand with the same
+/// arithmetic as the `requests.parquet` columns, so summaries match the stored rows exactly.
+#[derive(Clone, Copy, Debug)]
 pub struct RequestMetrics {
-    /// Success.
-    pub ok: bool,
-    /// Phase; only `Measure` enters the statistics.
-    pub phase: Phase,
-    /// Stage of the arrival process.
-    pub stage: u32,
     /// Scheduled send, ns.
     pub intended_ns: i64,
-    /// When the case started running (first step only), ns.
-    pub dispatched_ns: Option<i64>,
-    /// Dispatch minus intended, ms (first step only).
-    pub schedule_lag_ms: Option<f64>,
-    /// Waiting for a place under `max_concurrency`, ms (first step of capped open loops).
-    pub cap_wait_ms: Option<f64>,
-    /// Stream end (or failure), ns.
-    pub end_ns: Option<i64>,
-    /// Metrics (successful requests only).
-    pub ttft_ms: Option<f64>,
-    /// TPOT.
-    pub tpot_ms: Option<f64>,
-    /// E2E.
-    pub e2e_ms: Option<f64>,
-    /// Lateness.
-    pub queue_ms: Option<f64>,
-    /// Server prompt tokens.
-    pub prompt_tokens: Option<i64>,
-    /// Server completion tokens.
-    pub completion_tokens: Option<i64>,
-    /// Every SLO held.
-    pub slo_met: bool,
-    /// Token-priced cost.
-    pub cost_usd: Option<f64>,
+    dispatched: i64,
+    acquired: i64,
+    sent: i64,
+    first_token: i64,
+    last_token: i64,
+    end: i64,
+    cost: f64,
+    prompt: i32,
+    completion: i32,
+    /// Stage of the arrival process.
+    pub stage: u16,
     /// Index of the step (for per-endpoint pricing).
-    pub step: usize,
+    pub step: u16,
+    /// Phase; only `Measure` enters the statistics.
+    pub phase: Phase,
+    /// Success.
+    pub ok: bool,
+    /// Succeeded and met every SLO.
+    pub slo_met: bool,
+}
+
+const NONE: i64 = i64::MIN;
+
+fn pack(v: Option<i64>) -> i64 {
+    v.unwrap_or(NONE)
+}
+
+fn unpack(v: i64) -> Option<i64> {
+    (v != NONE).then_some(v)
+}
+
+fn pack_tokens(v: Option<i64>) -> i32 {
+    v.map_or(-1, |t| t.clamp(0, i64::from(i32::MAX)) as i32)
+}
+
+fn ms(a: i64, b: i64) -> Option<f64> {
+    (a != NONE && b != NONE).then(|| (a - b) as f64 / 1e6)
+}
+
+impl RequestMetrics {
+    /// From a request's row and its scheduling times.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        row: &crate::store::RequestRow,
+        phase: Phase,
+        stage: usize,
+        step: usize,
+        dispatched_ns: Option<i64>,
+        acquired_ns: Option<i64>,
+    ) -> Self {
+        RequestMetrics {
+            intended_ns: row.intended_ns,
+            dispatched: pack(dispatched_ns),
+            acquired: pack(acquired_ns),
+            sent: pack(row.sent_ns),
+            first_token: pack(row.first_token_ns),
+            last_token: pack(row.last_token_ns),
+            end: pack(row.end_ns),
+            cost: row.cost_usd.unwrap_or(f64::NAN),
+            prompt: pack_tokens(row.prompt_tokens),
+            completion: pack_tokens(row.completion_tokens),
+            stage: stage.min(usize::from(u16::MAX)) as u16,
+            step: step.min(usize::from(u16::MAX)) as u16,
+            phase,
+            ok: row.ok(),
+            slo_met: row.slo_met,
+        }
+    }
+
+    /// When the case started running (first step only), ns.
+    pub fn dispatched_ns(&self) -> Option<i64> {
+        unpack(self.dispatched)
+    }
+    /// Stream end (or failure), ns.
+    pub fn end_ns(&self) -> Option<i64> {
+        unpack(self.end)
+    }
+    /// Dispatch minus intended, ms (first step only).
+    pub fn schedule_lag_ms(&self) -> Option<f64> {
+        ms(self.dispatched, self.intended_ns)
+    }
+    /// Waiting for a place under `max_concurrency`, ms.
+    pub fn cap_wait_ms(&self) -> Option<f64> {
+        ms(self.acquired, self.dispatched)
+    }
+    /// TTFT (successful requests only).
+    pub fn ttft_ms(&self) -> Option<f64> {
+        ms(self.first_token, self.sent).filter(|_| self.ok)
+    }
+    /// E2E (successful requests only).
+    pub fn e2e_ms(&self) -> Option<f64> {
+        ms(self.last_token, self.sent).filter(|_| self.ok)
+    }
+    /// Lateness: sent - intended.
+    pub fn queue_ms(&self) -> Option<f64> {
+        ms(self.sent, self.intended_ns)
+    }
+    /// TPOT (successful requests only), as `RequestRow::tpot_ms`.
+    pub fn tpot_ms(&self) -> Option<f64> {
+        let n = i64::from(self.completion);
+        if !self.ok || n <= 1 {
+            return None;
+        }
+        Some(ms(self.last_token, self.first_token)? / (n - 1) as f64)
+    }
+    /// Server prompt tokens.
+    pub fn prompt_tokens(&self) -> Option<i64> {
+        (self.prompt >= 0).then(|| i64::from(self.prompt))
+    }
+    /// Server completion tokens.
+    pub fn completion_tokens(&self) -> Option<i64> {
+        (self.completion >= 0).then(|| i64::from(self.completion))
+    }
+    /// Token-priced cost.
+    pub fn cost_usd(&self) -> Option<f64> {
+        (!self.cost.is_nan()).then_some(self.cost)
+    }
 }
 
 /// How one stage of a trial ran.
@@ -155,7 +242,7 @@ pub struct TrialResults<'a> {
 
 /// Build one stage's `configs` row.
 pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
-    let stage = r.stage.stage as u32;
+    let stage = r.stage.stage as u16;
     let in_stage = || r.requests.iter().filter(move |m| m.stage == stage);
     let measured: Vec<&RequestMetrics> = in_stage().filter(|m| m.phase == Phase::Measure).collect();
     let n = measured.len() as i64;
@@ -169,15 +256,15 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
         v.sort_by(f64::total_cmp);
         v
     };
-    let ttft = collect(|m| m.ttft_ms);
-    let tpot = collect(|m| m.tpot_ms);
-    let e2e = collect(|m| m.e2e_ms);
-    let mut queue: Vec<f64> = measured.iter().filter_map(|m| m.queue_ms).collect();
+    let ttft = collect(|m| m.ttft_ms());
+    let tpot = collect(|m| m.tpot_ms());
+    let e2e = collect(|m| m.e2e_ms());
+    let mut queue: Vec<f64> = measured.iter().filter_map(|m| m.queue_ms()).collect();
     queue.sort_by(f64::total_cmp);
 
     let window_s = {
         let start = measured.iter().map(|m| m.intended_ns).min();
-        let end = measured.iter().filter_map(|m| m.end_ns).max();
+        let end = measured.iter().filter_map(|m| m.end_ns()).max();
         match (start, end) {
             (Some(s), Some(e)) if e > s => Some((e - s) as f64 / 1e9),
             _ => None,
@@ -192,8 +279,8 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
         }
         Some(total)
     };
-    let input_tokens = sum_tokens(|m| m.prompt_tokens);
-    let output_tokens = sum_tokens(|m| m.completion_tokens);
+    let input_tokens = sum_tokens(|m| m.prompt_tokens());
+    let output_tokens = sum_tokens(|m| m.completion_tokens());
     let good = measured.iter().filter(|m| m.ok && m.slo_met).count() as f64;
 
     // Cost: per-token prices per request, GPU-hour prices per endpoint over the window.
@@ -209,8 +296,8 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
             None => cost = None,
             Some(PricingSpec::Tokens(_)) => {
                 bases.push("tokens");
-                for m in measured.iter().filter(|m| m.step == i) {
-                    match (m.cost_usd, m.ok) {
+                for m in measured.iter().filter(|m| usize::from(m.step) == i) {
+                    match (m.cost_usd(), m.ok) {
                         (Some(c), _) => cost = cost.map(|t| t + c),
                         // A failed request without usage cost nothing we can know of; a
                         // successful one without usage makes the total unknown.
@@ -324,7 +411,7 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
     // The client's own behaviour: schedule lag, cap waits, achieved against target rate.
     let scheduled: Vec<&&RequestMetrics> = measured
         .iter()
-        .filter(|m| m.step == 0 && m.dispatched_ns.is_some())
+        .filter(|m| m.step == 0 && m.dispatched_ns().is_some())
         .collect();
     let open = matches!(r.stage.load, crate::plan::Load::Open { .. });
     let sorted = |f: fn(&RequestMetrics) -> Option<f64>| {
@@ -333,11 +420,11 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
         v
     };
     let lag = if open {
-        sorted(|m| m.schedule_lag_ms)
+        sorted(|m| m.schedule_lag_ms())
     } else {
         Vec::new()
     };
-    let cap_wait = sorted(|m| m.cap_wait_ms);
+    let cap_wait = sorted(|m| m.cap_wait_ms());
     let rate_of = |times: &mut Vec<i64>| -> Option<f64> {
         times.sort_unstable();
         match (times.first(), times.last()) {
@@ -350,7 +437,7 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
     } else {
         None
     };
-    let achieved_rate = rate_of(&mut scheduled.iter().filter_map(|m| m.dispatched_ns).collect());
+    let achieved_rate = rate_of(&mut scheduled.iter().filter_map(|m| m.dispatched_ns()).collect());
     let lag_p99 = percentile_sorted(&lag, 0.99);
     let saturated = if open {
         match (lag_p99, target_rate, achieved_rate) {

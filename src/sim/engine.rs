@@ -200,7 +200,12 @@ async fn run(params: EngineParams, mut rx: mpsc::UnboundedReceiver<Job>, steps: 
         }
 
         let start = clock.unwrap_or_else(Instant::now);
-        let deadline = start + params.step(running.len(), prefill_tokens);
+        let step = params.step(running.len(), prefill_tokens);
+        // A step that costs nothing emits every remaining token at once: with no time between
+        // tokens there is nothing to simulate, and a zero-delay engine (`frontier calibrate`)
+        // should spend its CPU on serving, not on stepping.
+        let burst = step.is_zero();
+        let deadline = start + step;
         if deadline > Instant::now() {
             tokio::time::sleep_until(deadline).await;
         } else {
@@ -211,7 +216,11 @@ async fn run(params: EngineParams, mut rx: mpsc::UnboundedReceiver<Job>, steps: 
         steps.fetch_add(1, Ordering::Relaxed);
 
         running.retain_mut(|seq| {
-            seq.emitted += 1;
+            seq.emitted = if burst {
+                seq.job.output_tokens.max(1)
+            } else {
+                seq.emitted + 1
+            };
             let delivered = seq.job.progress.send(seq.emitted).is_ok();
             let keep = delivered && seq.emitted < seq.job.output_tokens;
             if !keep {
@@ -269,9 +278,10 @@ mod tests {
             last = now;
         }
         assert_eq!(last, 50);
-        // Idle with zero costs: the engine parks instead of stepping.
+        // Zero-cost steps emit everything at once; then the idle engine parks instead of
+        // stepping.
         let steps = engine.steps();
-        assert_eq!(steps, 50);
+        assert_eq!(steps, 1);
         tokio::time::sleep(Duration::from_millis(30)).await;
         assert_eq!(engine.steps(), steps);
         drop(engine);

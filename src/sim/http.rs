@@ -43,6 +43,7 @@ pub(crate) struct AppState {
     profile: SimProfile,
     knowledge: Arc<Knowledge>,
     engine: EngineHandle,
+    first_token_log: Option<super::FirstTokenLog>,
     /// Requests answered so far (response ids).
     next_id: AtomicU64,
     /// Completion requests seen by the fault injector.
@@ -57,6 +58,7 @@ impl AppState {
             profile: config.profile,
             knowledge: config.knowledge,
             engine,
+            first_token_log: config.first_token_log,
             next_id: AtomicU64::new(0),
             fault_draws: AtomicU64::new(0),
             created: unix_now(),
@@ -228,6 +230,8 @@ fn prompt_text(req: &CompletionRequest, api: Api) -> Result<String, String> {
 
 /// Everything decided about a valid request before it reaches the engine.
 struct Accepted {
+    /// The prompt text (kept only when a first-token log is on).
+    prompt: String,
     prompt_tokens: u64,
     max_tokens: Option<u32>,
     output: PlannedOutput,
@@ -294,6 +298,11 @@ fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Rejection
     );
     Ok(Accepted {
         prompt_tokens: prompt_tokens(&prompt),
+        prompt: if state.first_token_log.is_some() {
+            prompt
+        } else {
+            String::new()
+        },
         max_tokens,
         output,
         stream: req.stream,
@@ -380,6 +389,10 @@ async fn completion(state: &AppState, req: Request<Incoming>, api: Api) -> Respo
             model: &state.model,
             accepted: &accepted,
             progress,
+            log: state
+                .first_token_log
+                .as_ref()
+                .map(|l| (l.clone(), accepted.prompt.clone())),
         })
     } else {
         whole_response(api, &id, created, &state.model, accepted, progress).await
@@ -487,6 +500,8 @@ struct StreamPlan<'a> {
     model: &'a str,
     accepted: &'a Accepted,
     progress: watch::Receiver<u32>,
+    /// Where to record the first token's send time, with the prompt.
+    log: Option<(super::FirstTokenLog, String)>,
 }
 
 /// A streaming response's pre-rendered pieces and progress.
@@ -509,6 +524,8 @@ struct SseStream {
     role_event: Option<Vec<u8>>,
     /// The usage chunk, when requested.
     usage_event: Option<Vec<u8>>,
+    /// Taken when the first token is written.
+    log: Option<(super::FirstTokenLog, String)>,
     finished: bool,
 }
 
@@ -523,6 +540,7 @@ impl SseStream {
             model,
             accepted,
             progress,
+            log,
         } = plan;
         let output = &accepted.output;
 
@@ -606,6 +624,7 @@ impl SseStream {
             last_suffix,
             role_event,
             usage_event,
+            log,
             finished: false,
         }
     }
@@ -668,6 +687,11 @@ impl SseStream {
         }
         debug_assert_eq!(out.len(), capacity);
         self.sent = ready;
+        if let Some((log, prompt)) = self.log.take()
+            && let Ok(mut log) = log.lock()
+        {
+            log.push((prompt, std::time::Instant::now()));
+        }
         Some(Bytes::from(out))
     }
 }

@@ -86,7 +86,14 @@ pub struct SimConfig {
     pub profile: SimProfile,
     /// Known questions and answers.
     pub knowledge: Arc<Knowledge>,
+    /// When set, every streamed response records its prompt and the moment its first token's
+    /// bytes were handed to the connection (`frontier calibrate` compares these with the
+    /// client's first-token times). Off in normal runs: it costs an allocation per request.
+    pub first_token_log: Option<FirstTokenLog>,
 }
+
+/// (prompt, first-token send time) of each streamed response, in completion order.
+pub type FirstTokenLog = Arc<std::sync::Mutex<Vec<(String, std::time::Instant)>>>;
 
 /// A running engine: an HTTP/1.1 server (keep-alive, `TCP_NODELAY`) in front of one
 /// continuous-batching scheduler task.

@@ -39,6 +39,7 @@ async fn start(profile: SimProfile, knowledge: Knowledge) -> SimServer {
         model: MODEL.into(),
         profile,
         knowledge: Arc::new(knowledge),
+        first_token_log: None,
     };
     SimServer::start(config, "127.0.0.1:0".parse().unwrap())
         .await

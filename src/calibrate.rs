@@ -1,0 +1,442 @@
+//! `frontier calibrate`: how fast can this client send on this machine?
+//!
+//! Starts the simulated engine with zero delay (no prefill or decode time, unlimited slots) on
+//! an ephemeral loopback port and runs the ordinary run path against it (`kind: openai`, the
+//! pacer, the pooled client, the Parquet writer) at rising open-loop Poisson rates with
+//! 16-token streaming responses. A rate is sustained when the achieved send rate is at least
+//! 99% of the schedule's and the schedule-lag p99 is below 1 ms. Rates double from the start
+//! until one fails, then the gap is bisected. At the first (lowest) rate the engine also logs
+//! when it handed each response's first token to the connection, and the client's measured
+//! first-token times are compared with those: the TTFT error.
+//!
+//! Both sides share this process (and its cores): the figure is what this client sustains
+//! while also hosting a trivial server, i.e. a lower bound on the client alone.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arrow_array::{Array, Float64Array, Int64Array, RecordBatch};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::exec::{RunOptions, case_of_index};
+use crate::sim::{Knowledge, SimConfig, SimServer};
+use crate::spec::SimProfile;
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct CalibrateOptions {
+    /// First rate tried (requests per second).
+    pub start_rate: f64,
+    /// Highest rate tried.
+    pub max_rate: f64,
+    /// Measured time per rate.
+    pub duration: Duration,
+    /// Output tokens per response.
+    pub tokens: u32,
+    /// Bisection steps after the first failing rate.
+    pub refine: u32,
+    /// Schedule-lag p99 limit.
+    pub max_lag_ms: f64,
+    /// Where the runs go (a temporary folder, removed afterwards, when `None`).
+    pub out: Option<PathBuf>,
+}
+
+impl Default for CalibrateOptions {
+    fn default() -> Self {
+        CalibrateOptions {
+            start_rate: 1000.0,
+            max_rate: 64_000.0,
+            duration: Duration::from_secs(3),
+            tokens: 16,
+            refine: 3,
+            max_lag_ms: 1.0,
+            out: None,
+        }
+    }
+}
+
+/// One rate's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rung {
+    /// Nominal target rate.
+    pub rate: f64,
+    /// Measured requests.
+    pub requests: i64,
+    /// The schedule's own rate over the measured requests.
+    pub target_rate: Option<f64>,
+    /// Achieved dispatch rate.
+    pub achieved_rate: Option<f64>,
+    /// Schedule lag percentiles, ms.
+    pub lag_p50_ms: Option<f64>,
+    /// p99.
+    pub lag_p99_ms: Option<f64>,
+    /// Max.
+    pub lag_max_ms: Option<f64>,
+    /// Queue (sent - intended) p99, ms.
+    pub queue_p99_ms: Option<f64>,
+    /// Process CPU time / wall time (2.0 = two cores busy).
+    pub cpu_util: Option<f64>,
+    /// Failed share.
+    pub error_rate: Option<f64>,
+    /// Achieved >= 99% of target and lag p99 below the limit, with no errors.
+    pub sustained: bool,
+}
+
+/// The TTFT error at the first rate.
+#[derive(Clone, Debug, Serialize)]
+pub struct TtftError {
+    /// Rate it was measured at.
+    pub rate: f64,
+    /// Requests compared.
+    pub requests: usize,
+    /// Median of (client first token - engine first-token send), ms.
+    pub p50_ms: Option<f64>,
+    /// p99, ms.
+    pub p99_ms: Option<f64>,
+    /// Max, ms.
+    pub max_ms: Option<f64>,
+}
+
+/// The calibration.
+#[derive(Clone, Debug, Serialize)]
+pub struct Calibration {
+    /// Highest sustained rate (requests per second), if any.
+    pub sustained_rate: Option<f64>,
+    /// Every rate tried, in order.
+    pub rungs: Vec<Rung>,
+    /// TTFT error at the first rate.
+    pub ttft_error: Option<TtftError>,
+    /// Output tokens per response.
+    pub tokens: u32,
+    /// Measured seconds per rate.
+    pub duration_s: f64,
+    /// Logical CPUs of this machine.
+    pub cpus: usize,
+}
+
+fn profile(tokens: u32) -> SimProfile {
+    SimProfile {
+        slots: 1 << 20,
+        kv_tokens: 0,
+        prefill_tok_s: 0.0,
+        decode_ms: 0.0,
+        decode_ms_per_seq: 0.0,
+        default_output_tokens: tokens,
+        ..SimProfile::default()
+    }
+}
+
+fn prompt(row: u64) -> String {
+    format!("calibration request {row:08}")
+}
+
+/// Run the calibration.
+pub async fn calibrate(opts: &CalibrateOptions) -> Result<Calibration, Error> {
+    let (root, remove) = match &opts.out {
+        Some(p) => (p.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("frontier-calibrate-{}", std::process::id())),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+    let result = ladder(opts, &root).await;
+    if remove {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    result
+}
+
+async fn ladder(opts: &CalibrateOptions, root: &Path) -> Result<Calibration, Error> {
+    let mut rungs: Vec<Rung> = Vec::new();
+    let mut ttft_error = None;
+    let mut rate = opts.start_rate;
+    let mut pass: Option<f64> = None;
+    let mut fail: Option<f64> = None;
+    // Double until a rate fails (or the maximum passes).
+    loop {
+        let (rung, ttft) = one_rate(opts, root, rate, rungs.is_empty()).await?;
+        if ttft.is_some() {
+            ttft_error = ttft;
+        }
+        let ok = rung.sustained;
+        rungs.push(rung);
+        if ok {
+            pass = Some(rate);
+            if rate >= opts.max_rate {
+                break;
+            }
+            rate = (rate * 2.0).min(opts.max_rate);
+        } else {
+            fail = Some(rate);
+            break;
+        }
+    }
+    // Bisect between the last pass and the first failure.
+    if let (Some(mut lo), Some(mut hi)) = (pass, fail) {
+        for _ in 0..opts.refine {
+            let mid = ((lo + hi) / 2.0 / 100.0).round() * 100.0;
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            let (rung, _) = one_rate(opts, root, mid, false).await?;
+            if rung.sustained {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+            rungs.push(rung);
+        }
+        pass = Some(lo);
+    }
+    Ok(Calibration {
+        sustained_rate: pass,
+        rungs,
+        ttft_error,
+        tokens: opts.tokens,
+        duration_s: opts.duration.as_secs_f64(),
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    })
+}
+
+async fn one_rate(
+    opts: &CalibrateOptions,
+    root: &Path,
+    rate: f64,
+    log_first_tokens: bool,
+) -> Result<(Rung, Option<TtftError>), Error> {
+    let requests = (rate * opts.duration.as_secs_f64()).ceil().max(10.0) as u64;
+    let warmup = (rate / 4.0).ceil().max(5.0) as u64;
+    let rows = requests + warmup;
+    let dir = root.join(format!("rate-{rate:.0}"));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let data = dir.join("prompts.jsonl");
+    let mut text = String::with_capacity(rows as usize * 40);
+    for r in 0..rows {
+        text.push_str("{\"text\":\"");
+        text.push_str(&prompt(r));
+        text.push_str("\"}\n");
+    }
+    std::fs::write(&data, text).map_err(|e| Error::io(&data, e))?;
+
+    let log = log_first_tokens.then(|| Arc::new(Mutex::new(Vec::with_capacity(rows as usize))));
+    let server = SimServer::start(
+        SimConfig {
+            model: "calibrate".into(),
+            profile: profile(opts.tokens),
+            knowledge: Arc::new(Knowledge::default()),
+            first_token_log: log.clone(),
+        },
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .map_err(|e| Error::Run(format!("cannot start the simulated engine: {e}")))?;
+
+    let yaml = format!(
+        r#"version: 1
+name: calibrate
+endpoints:
+  engine:
+    kind: openai
+    base_url: {base}
+    model: calibrate
+datasets:
+  prompts:
+    path: prompts.jsonl
+    input: text
+workload:
+  arrival:
+    poisson:
+      rate: {rate}
+  requests: {total}
+  warmup: {warmup}
+  seed: 1
+  timeout: 30s
+  max_lag: {lag}ms
+flow:
+  - id: ask
+    llm:
+      endpoint: engine
+      api: completions
+      prompt: "{{{{ item.text }}}}"
+      params:
+        max_tokens: {tokens}
+"#,
+        base = server.base_url(),
+        total = requests + warmup,
+        lag = opts.max_lag_ms,
+        tokens = opts.tokens,
+    );
+    let file = dir.join("calibrate.yaml");
+    let loaded = crate::spec::load::load_str(&file, yaml, &[])?;
+    let plan = Arc::new(crate::plan::build(&loaded)?);
+    let run_opts = RunOptions {
+        out_dir: dir.join("results"),
+        progress: false,
+        quiet: true,
+    };
+    let outcome = crate::exec::run(plan, &run_opts).await;
+    server.shutdown().await;
+    let outcome = outcome?;
+
+    let c = &outcome.configs;
+    let f = |name: &str| float(c, name);
+    let target_rate = f("target_rate");
+    let achieved_rate = f("achieved_rate");
+    let lag_p99_ms = f("lag_p99_ms");
+    let error_rate = f("error_rate");
+    let sustained = matches!((target_rate, achieved_rate), (Some(t), Some(a)) if a >= 0.99 * t)
+        && lag_p99_ms.is_some_and(|l| l < opts.max_lag_ms)
+        && error_rate == Some(0.0);
+    let rung = Rung {
+        rate,
+        requests: int(c, "requests").unwrap_or(0),
+        target_rate,
+        achieved_rate,
+        lag_p50_ms: f("lag_p50_ms"),
+        lag_p99_ms,
+        lag_max_ms: f("lag_max_ms"),
+        queue_p99_ms: f("queue_p99_ms"),
+        cpu_util: f("client_cpu_util"),
+        error_rate,
+        sustained,
+    };
+
+    let ttft = match log {
+        None => None,
+        Some(log) => {
+            let server_ns: std::collections::HashMap<String, i64> = log
+                .lock()
+                .map(|l| {
+                    l.iter()
+                        .map(|(p, t)| (p.clone(), outcome.clock.ns(*t)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let tables = crate::query::Tables::load_run(&outcome.run_dir)
+                .map_err(|e| Error::Run(format!("reading the calibration run: {e}")))?;
+            let batch = crate::query::execute(
+                &tables,
+                "SELECT case_index, first_token_ns FROM requests WHERE phase = 'measure' AND ok",
+            )
+            .map_err(|e| Error::Internal(format!("calibration query: {e}")))?;
+            let idx = column::<Int64Array>(&batch, 0);
+            let first = column::<Int64Array>(&batch, 1);
+            let mut errors: Vec<f64> = Vec::new();
+            if let (Some(idx), Some(first)) = (idx, first) {
+                for i in 0..batch.num_rows() {
+                    if first.is_null(i) {
+                        continue;
+                    }
+                    let (row, _, _) = case_of_index(idx.value(i) as u64, warmup, rows, 1);
+                    if let Some(s) = server_ns.get(&prompt(row)) {
+                        errors.push((first.value(i) - s) as f64 / 1e6);
+                    }
+                }
+            }
+            errors.sort_by(f64::total_cmp);
+            Some(TtftError {
+                rate,
+                requests: errors.len(),
+                p50_ms: crate::exec::stats::percentile_sorted(&errors, 0.5),
+                p99_ms: crate::exec::stats::percentile_sorted(&errors, 0.99),
+                max_ms: errors.last().copied(),
+            })
+        }
+    };
+    Ok((rung, ttft))
+}
+
+fn column<T: 'static>(b: &RecordBatch, i: usize) -> Option<&T> {
+    b.columns().get(i)?.as_any().downcast_ref::<T>()
+}
+
+fn float(b: &RecordBatch, name: &str) -> Option<f64> {
+    let a = b
+        .column_by_name(name)?
+        .as_any()
+        .downcast_ref::<Float64Array>()?;
+    (!a.is_empty() && !a.is_null(0)).then(|| a.value(0))
+}
+
+fn int(b: &RecordBatch, name: &str) -> Option<i64> {
+    let a = b
+        .column_by_name(name)?
+        .as_any()
+        .downcast_ref::<Int64Array>()?;
+    (!a.is_empty() && !a.is_null(0)).then(|| a.value(0))
+}
+
+/// The terminal report.
+pub fn render(c: &Calibration) -> String {
+    use std::fmt::Write;
+    let opt = |v: Option<f64>, d: usize| v.map_or("-".to_string(), |x| format!("{x:.d$}"));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "frontier calibrate: open-loop Poisson, {}-token streams, zero-delay simulated engine in this process on 127.0.0.1, {} s per rate, {} CPUs",
+        c.tokens, c.duration_s, c.cpus
+    );
+    let _ = writeln!(
+        s,
+        "{:>9} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>7}  sustained",
+        "rate/s",
+        "requests",
+        "achieved/s",
+        "ratio",
+        "lag p50 ms",
+        "lag p99 ms",
+        "lag max ms",
+        "queue p99 ms",
+        "cpu",
+        "errors"
+    );
+    for r in &c.rungs {
+        let ratio = match (r.achieved_rate, r.target_rate) {
+            (Some(a), Some(t)) if t > 0.0 => Some(a / t),
+            _ => None,
+        };
+        let _ = writeln!(
+            s,
+            "{:>9.0} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>7}  {}",
+            r.rate,
+            r.requests,
+            opt(r.achieved_rate, 0),
+            opt(ratio, 3),
+            opt(r.lag_p50_ms, 3),
+            opt(r.lag_p99_ms, 3),
+            opt(r.lag_max_ms, 2),
+            opt(r.queue_p99_ms, 3),
+            opt(r.cpu_util, 2),
+            opt(r.error_rate, 3),
+            if r.sustained { "yes" } else { "no" }
+        );
+    }
+    match c.sustained_rate {
+        Some(r) => {
+            let _ = writeln!(
+                s,
+                "sustained: {r:.0} requests/s (achieved >= 99% of target, schedule-lag p99 < 1 ms, no errors)"
+            );
+        }
+        None => {
+            let _ = writeln!(s, "sustained: none of the rates tried");
+        }
+    }
+    if let Some(t) = &c.ttft_error {
+        let _ = writeln!(
+            s,
+            "TTFT error at {:.0}/s over {} requests (client first token - engine's first-token send): median {} ms, p99 {} ms, max {} ms",
+            t.rate,
+            t.requests,
+            opt(t.p50_ms, 3),
+            opt(t.p99_ms, 3),
+            opt(t.max_ms, 3)
+        );
+    }
+    s
+}

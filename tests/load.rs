@@ -1,0 +1,311 @@
+//! Load generation end to end: the `frontier` binary drives the simulated engine (real HTTP on
+//! loopback) with capped open loops, stages, phases and error stops, and the Parquet rows
+//! show what happened: cap waits, schedule lag, stages, phases and stop reasons.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, RecordBatch};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let d = std::env::temp_dir().join(format!(
+        "frontier-load-{name}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Write the pipeline (DATASET becomes the shipped QA file), run it, return (exit code,
+/// stdout, stderr, run folder).
+fn run_pipeline(name: &str, body: &str) -> (i32, String, String, PathBuf, PathBuf) {
+    let out = temp_dir(name);
+    let root = std::env::current_dir().unwrap();
+    let text = body.replace(
+        "DATASET",
+        &root.join("datasets/qa-mini.jsonl").display().to_string(),
+    );
+    let p = out.join("p.yaml");
+    std::fs::write(&p, text).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .expect("frontier runs");
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    let run_dir = stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("results in ")
+                .and_then(|r| r.strip_suffix(':'))
+        })
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("no results line in:\n{stdout}\n{stderr}"));
+    (o.status.code().unwrap_or(-1), stdout, stderr, run_dir, out)
+}
+
+fn read(path: &Path) -> RecordBatch {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let schema = batches.first().map(|b| b.schema()).unwrap();
+    arrow_select::concat::concat_batches(&schema, &batches).unwrap()
+}
+
+fn floats(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    let c = b
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    let c = arrow_cast::cast::cast(c, &arrow_schema::DataType::Float64).unwrap();
+    let a = c.as_primitive::<Float64Type>();
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+        .collect()
+}
+
+fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let c = b
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    let a = c.as_string::<i32>();
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
+        .collect()
+}
+
+#[test]
+fn a_concurrency_cap_shows_up_as_cap_wait_and_queue_in_every_row() {
+    // 200/s offered to an engine that serves one sequence at a time (~30 ms each), with at
+    // most 2 in flight: cases pile up behind the cap.
+    let (code, stdout, stderr, run_dir, out) = run_pipeline(
+        "cap",
+        r#"
+version: 1
+name: cap
+endpoints:
+  slow:
+    kind: simulated
+    profile: { slots: 1, decode_ms: 5, decode_ms_per_seq: 0, prefill_tok_s: 0, default_output_tokens: 6 }
+datasets:
+  qa: { path: DATASET, input: question }
+workload:
+  arrival: { constant: { rate: 200, max_concurrency: 2 } }
+  requests: 30
+flow:
+  - id: answer
+    llm: { endpoint: slow, prompt: "{{ item.question }}", params: { max_tokens: 6 } }
+"#,
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let r = read(&run_dir.join("requests.parquet"));
+    assert_eq!(r.num_rows(), 30);
+    let lag = floats(&r, "schedule_lag_ms");
+    let cap = floats(&r, "cap_wait_ms");
+    let queue = floats(&r, "queue_ms");
+    let e2e = floats(&r, "e2e_ms");
+    let e2e_i = floats(&r, "e2e_from_intended_ms");
+    for i in 0..30 {
+        let (l, c, q) = (lag[i].unwrap(), cap[i].unwrap(), queue[i].unwrap());
+        assert!(l >= 0.0 && c >= 0.0, "row {i}: lag {l} cap {c}");
+        // sent - intended covers the lag and the cap wait (plus building the request).
+        assert!(q + 1e-6 >= l + c, "row {i}: queue {q} < lag {l} + cap {c}");
+        // The coordinated-omission-corrected latency includes the queueing.
+        assert!(e2e_i[i].unwrap() + 1e-6 >= e2e[i].unwrap() + q);
+    }
+    // Late cases waited for a place far longer than the 5 ms gaps between arrivals.
+    let max_cap = cap.iter().flatten().fold(0.0f64, |a, b| a.max(*b));
+    assert!(max_cap > 50.0, "max cap wait {max_cap} ms");
+    let c = read(&run_dir.join("configs.parquet"));
+    assert!(floats(&c, "cap_wait_p99_ms")[0].unwrap() > 50.0);
+    // The schedule itself is 200/s; the client dispatched every case (the cap is the
+    // server's bottleneck, not the client's).
+    let target = floats(&c, "target_rate")[0].unwrap();
+    assert!((target - 200.0).abs() < 1.0, "target {target}");
+    assert!(floats(&c, "achieved_rate")[0].is_some());
+    assert!(floats(&c, "lag_p99_ms")[0].is_some());
+    assert!(floats(&c, "client_cpu_s")[0].is_some_and(|s| s > 0.0));
+    assert_eq!(strings(&c, "stop_reason"), vec![Some("requests".into())]);
+    assert_eq!(floats(&c, "client_saturated").len(), 1);
+    assert!(!c.column_by_name("client_saturated").unwrap().is_null(0));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn stages_are_summarised_separately_with_warmup_and_cooldown_phases() {
+    let (code, stdout, stderr, run_dir, out) = run_pipeline(
+        "steps",
+        r#"
+version: 1
+name: steps
+endpoints:
+  sim:
+    kind: simulated
+    profile: { slots: 4, decode_ms: 2, prefill_tok_s: 0, default_output_tokens: 4 }
+datasets:
+  qa: { path: DATASET, input: question }
+workload:
+  arrival:
+    steps:
+      - { concurrency: 2, duration: 600ms }
+      - { rate: 60, duration: 600ms }
+  warmup_duration: 150ms
+  cooldown_duration: 150ms
+flow:
+  - id: answer
+    llm: { endpoint: sim, prompt: "{{ item.question }}", params: { max_tokens: 4 } }
+"#,
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let r = read(&run_dir.join("requests.parquet"));
+    let stage = floats(&r, "stage");
+    let phase = strings(&r, "phase");
+    let lag = floats(&r, "schedule_lag_ms");
+    let count = |s: f64, p: &str| {
+        (0..r.num_rows())
+            .filter(|i| stage[*i] == Some(s) && phase[*i].as_deref() == Some(p))
+            .count()
+    };
+    assert!(
+        count(0.0, "warmup") > 0,
+        "warm-up by time in the first stage"
+    );
+    assert!(count(0.0, "measure") > 0 && count(1.0, "measure") > 0);
+    assert!(count(1.0, "cooldown") > 0, "cool-down by time at the end");
+    assert_eq!(count(1.0, "warmup") + count(0.0, "cooldown"), 0);
+    // Every first-step request records its schedule lag (zero by construction in the closed
+    // loop, where a case is dispatched the moment a place frees up).
+    assert!(lag.iter().all(Option::is_some));
+    let c = read(&run_dir.join("configs.parquet"));
+    assert_eq!(c.num_rows(), 2, "one configs row per stage");
+    assert_eq!(floats(&c, "stage"), vec![Some(0.0), Some(1.0)]);
+    let load = strings(&c, "load");
+    assert_eq!(load[0].as_deref(), Some("concurrency 2"));
+    assert_eq!(load[1].as_deref(), Some("poisson 60/s"));
+    assert_eq!(
+        strings(&c, "stop_reason"),
+        vec![Some("duration".into()), Some("duration".into())]
+    );
+    // Closed loops have no schedule to fall behind: lag, target and saturation are null.
+    assert_eq!(floats(&c, "lag_p99_ms")[0], None);
+    assert_eq!(floats(&c, "target_rate")[0], None);
+    assert!(c.column_by_name("client_saturated").unwrap().is_null(0));
+    assert!(floats(&c, "target_rate")[1].is_some());
+    assert!(!c.column_by_name("client_saturated").unwrap().is_null(1));
+    // Counts per stage match the rows.
+    let measured = floats(&c, "requests");
+    assert_eq!(measured[0], Some(count(0.0, "measure") as f64));
+    assert_eq!(measured[1], Some(count(1.0, "measure") as f64));
+    assert_eq!(
+        floats(&c, "warmup_requests")[0],
+        Some(count(0.0, "warmup") as f64)
+    );
+    assert_eq!(
+        floats(&c, "cooldown_requests")[1],
+        Some(count(1.0, "cooldown") as f64)
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn error_limits_stop_a_trial_early_and_say_why() {
+    let (code, stdout, stderr, run_dir, out) = run_pipeline(
+        "stops",
+        r#"
+version: 1
+name: stops
+endpoints:
+  broken:
+    kind: simulated
+    profile: { decode_ms: 1, error_rate: 1.0 }
+  flaky:
+    kind: simulated
+    profile: { decode_ms: 1, error_rate: 0.5, seed: 5 }
+datasets:
+  qa: { path: DATASET, input: question }
+grid:
+  product:
+    endpoint: [broken, flaky]
+workload:
+  arrival: { concurrency: 1 }
+  requests: 400
+  max_errors: 5
+  max_error_rate: 0.2
+flow:
+  - id: answer
+    llm: { endpoint: "{{ grid.endpoint }}", prompt: "{{ item.question }}", params: { max_tokens: 4 } }
+"#,
+    );
+    // Some requests of the flaky trial succeeded, so the run as a whole is not all-failed.
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let c = read(&run_dir.join("configs.parquet"));
+    let reasons = strings(&c, "stop_reason");
+    assert_eq!(reasons[0].as_deref(), Some("max_errors"));
+    // The flaky trial fails half its requests: the rate limit trips from the 20th request on
+    // (unless 5 errors came first).
+    assert!(
+        matches!(reasons[1].as_deref(), Some("max_error_rate" | "max_errors")),
+        "{reasons:?}"
+    );
+    let requests = floats(&c, "requests");
+    assert_eq!(
+        requests[0],
+        Some(5.0),
+        "closed loop of 1 stops at the 5th error"
+    );
+    assert!(requests[1].unwrap() < 400.0);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn gamma_and_ramp_arrivals_run() {
+    for (name, arrival) in [
+        ("gamma", "{ gamma: { rate: 200, shape: 0.5 } }"),
+        (
+            "ramp",
+            "{ ramp: { from: 50, to: 400, over: 300ms, max_concurrency: 16 } }",
+        ),
+    ] {
+        let body = format!(
+            r#"
+version: 1
+name: {name}
+endpoints:
+  sim: {{ kind: simulated, profile: {{ decode_ms: 1, prefill_tok_s: 0, default_output_tokens: 4 }} }}
+datasets:
+  qa: {{ path: DATASET, input: question }}
+workload:
+  arrival: {arrival}
+  requests: 60
+flow:
+  - id: answer
+    llm: {{ endpoint: sim, prompt: "{{{{ item.question }}}}", params: {{ max_tokens: 4 }} }}
+"#
+        );
+        let (code, stdout, stderr, run_dir, out) = run_pipeline(name, &body);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        let r = read(&run_dir.join("requests.parquet"));
+        assert_eq!(r.num_rows(), 60);
+        // Deadlines are non-decreasing in execution order.
+        let intended = floats(&r, "intended_ns");
+        let idx = floats(&r, "case_index");
+        let mut by_index: Vec<(f64, f64)> = idx
+            .iter()
+            .zip(&intended)
+            .map(|(a, b)| (a.unwrap(), b.unwrap()))
+            .collect();
+        by_index.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(by_index.windows(2).all(|w| w[0].1 <= w[1].1));
+        let c = read(&run_dir.join("configs.parquet"));
+        assert_eq!(strings(&c, "stop_reason"), vec![Some("requests".into())]);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
