@@ -448,3 +448,49 @@ evaluators: [ { exact: {} } ]
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn synthetic_prompts_have_the_requested_token_lengths() {
+    let pipeline = "examples/synthetic-prefix.yaml";
+    let out = temp_dir("synthetic");
+    let (code, stdout, stderr) = run(&["run", pipeline, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let (run_dir, _) = printed_files(&stdout);
+
+    // The lengths each row asked for, from the same plan the run built (same seed).
+    let loaded = frontier::spec::load::load(Path::new(pipeline), &[]).unwrap();
+    let plan = frontier::plan::build(&loaded).unwrap();
+    let expected: std::collections::HashMap<String, (u64, u64, u64)> = plan
+        .dataset
+        .rows
+        .iter()
+        .map(|r| {
+            let n = |k: &str| r.item[k].as_u64().unwrap();
+            (
+                r.id.clone(),
+                (n("prefix_tokens"), n("input_tokens"), n("output_tokens")),
+            )
+        })
+        .collect();
+    assert_eq!(expected.len(), 48);
+
+    let script = format!(
+        "import duckdb, json\n\
+         rows = duckdb.sql(\"SELECT case_id, prompt_tokens, completion_tokens, finish_reason, ok \
+         FROM read_parquet('{}') ORDER BY case_index\").fetchall()\n\
+         print(json.dumps(rows))",
+        run_dir.join("requests.parquet").display()
+    );
+    let rows: Vec<(String, i64, i64, String, bool)> =
+        serde_json::from_str(python_duckdb(&script).trim()).unwrap();
+    assert_eq!(rows.len(), 96);
+    for (case_id, prompt, completion, finish, ok) in rows {
+        assert!(ok, "{case_id}");
+        let (prefix, input, output) = expected[&case_id];
+        // The engine joins chat messages with `\n` and counts ceil(bytes / 4): the synthetic
+        // text is built so that system prompt + `\n` + input is exactly prefix + input tokens.
+        assert_eq!(prompt as u64, prefix + input, "prompt tokens of {case_id}");
+        assert_eq!(completion as u64, output, "completion tokens of {case_id}");
+        assert_eq!(finish, "length");
+    }
+}

@@ -836,13 +836,13 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
     for (si, step) in s.trial.steps.iter().enumerate() {
         steps_run += 1;
         let step_intended = if si == 0 { intended } else { Instant::now() };
-        let ctx = plan.context(row, &s.trial, &step_outputs);
+        let ctx = plan.context(row, &s.trial, index, &step_outputs);
         let (outcome, forced_kind) = match plan.render_prompt(step, &ctx) {
             Ok(rendered) => {
                 let req = LlmRequest {
                     url: s.targets[si].url.clone(),
                     api_key: s.targets[si].api_key.clone(),
-                    body: plan.body(step, &rendered),
+                    body: plan.body(step, &rendered, row),
                     api: s.targets[si].api,
                     timeout: plan.timeout,
                 };

@@ -1,14 +1,15 @@
 //! Datasets: JSONL and CSV files mapped to cases (an id, an input, references and the raw
-//! fields for templates).
+//! fields for templates). Synthetic datasets ([`super::synthetic`]) and traces
+//! ([`super::trace`]) produce the same [`Dataset`].
 
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::spec::{DatasetFormat, DatasetSpec};
+use crate::spec::{DatasetFormat, FileDatasetSpec};
 
 /// One dataset row.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Row {
     /// Stable case id (the `id` field, else the 0-based row number).
     pub id: String,
@@ -18,15 +19,23 @@ pub struct Row {
     pub references: Vec<String>,
     /// Every field of the row, plus `input`, `id` and `references`, for templates as `item`.
     pub item: Value,
+    /// Completion tokens this row asks for (synthetic and trace rows): sent as the request's
+    /// `max_tokens`, overriding the step's.
+    pub output_tokens: Option<u32>,
 }
 
 /// A loaded dataset.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Dataset {
     /// Name in the pipeline.
     pub name: String,
     /// Rows in file order.
     pub rows: Vec<Row>,
+    /// Replace the first words of `item.input` with each execution's nonce (synthetic
+    /// datasets with `nonce: true`).
+    pub nonce: bool,
+    /// Send `ignore_eos: true` with rows that set `output_tokens`.
+    pub ignore_eos: bool,
 }
 
 /// Why a dataset could not be loaded. `field` errors point at the mapping key in the pipeline.
@@ -62,7 +71,7 @@ pub enum DatasetError {
 type Record = (usize, Map<String, Value>);
 
 /// Load `spec` relative to `base_dir`.
-pub fn load(name: &str, spec: &DatasetSpec, base_dir: &Path) -> Result<Dataset, DatasetError> {
+pub fn load(name: &str, spec: &FileDatasetSpec, base_dir: &Path) -> Result<Dataset, DatasetError> {
     let path = base_dir.join(&spec.path);
     let format = match spec.format {
         Some(f) => f,
@@ -99,11 +108,12 @@ pub fn load(name: &str, spec: &DatasetSpec, base_dir: &Path) -> Result<Dataset, 
     Ok(Dataset {
         name: name.to_string(),
         rows,
+        ..Dataset::default()
     })
 }
 
 fn to_row(
-    spec: &DatasetSpec,
+    spec: &FileDatasetSpec,
     index: usize,
     line: usize,
     mut record: Map<String, Value>,
@@ -152,6 +162,7 @@ fn to_row(
         input,
         references,
         item: Value::Object(record),
+        output_tokens: None,
     })
 }
 
@@ -278,8 +289,8 @@ fn split_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, DatasetError> {
 mod tests {
     use super::*;
 
-    fn spec(path: &str, reference: Option<&str>) -> DatasetSpec {
-        DatasetSpec {
+    fn spec(path: &str, reference: Option<&str>) -> FileDatasetSpec {
+        FileDatasetSpec {
             path: path.into(),
             format: None,
             input: "q".into(),

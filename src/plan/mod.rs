@@ -7,7 +7,12 @@
 
 pub mod dataset;
 pub mod grid;
+pub mod synthetic;
 pub mod template;
+pub mod trace;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,7 +27,8 @@ use crate::spec::load::Loaded;
 use crate::spec::node::KeyPath;
 use crate::spec::validate::{Issue, did_you_mean, suggestion};
 use crate::spec::{
-    ApiKind, ArrivalSpec, EndpointSpec, ParamsSpec, QuerySpec, Role, SloSpec, Spec, Templated,
+    ApiKind, ArrivalSpec, DatasetSpec, EndpointSpec, ParamsSpec, QuerySpec, Role, SloSpec, Spec,
+    Templated,
 };
 
 pub use dataset::{Dataset, Row};
@@ -266,6 +272,14 @@ pub struct TrialStep {
     /// Request body fields other than the prompt/messages (model, sampling, stream options),
     /// serialised once per trial as a JSON object without its leading `{`.
     pub body_tail: Arc<str>,
+    /// `body_tail` without `max_tokens`, `max_completion_tokens` and `ignore_eos`: the tail
+    /// for rows that ask for their own output length ([`Row::output_tokens`]).
+    pub body_tail_sized: Arc<str>,
+    /// The key a row's output length is sent under: `max_completion_tokens` when the step's
+    /// parameters use that key, else `max_tokens`.
+    pub length_key: &'static str,
+    /// The step's parameters ask for `ignore_eos: true` (in `extra`).
+    pub ignore_eos: bool,
     /// Resolved sampling parameters (for `requests.parquet` and the oracle).
     pub temperature: Option<f64>,
     /// Resolved max_tokens.
@@ -294,13 +308,23 @@ impl Plan {
         Some(total)
     }
 
-    /// The template context for one case.
-    pub fn context(&self, row: &Row, trial: &Trial, steps: &Map<String, Value>) -> Value {
-        json!({
-            "item": row.item,
-            "grid": trial.grid,
-            "vars": self.spec.vars,
-            "steps": steps,
+    /// The template context for execution `index` (the `case_index`) of `trial` on `row`.
+    pub fn context(
+        &self,
+        row: &Row,
+        trial: &Trial,
+        index: u64,
+        steps: &Map<String, Value>,
+    ) -> Value {
+        case_context(&CaseContext {
+            row,
+            nonce: self.dataset.nonce,
+            seed: self.seed,
+            trial_id: &trial.id,
+            index,
+            grid: &trial.grid,
+            vars: &self.spec.vars,
+            steps,
         })
     }
 
@@ -332,8 +356,10 @@ impl Plan {
     }
 
     /// The request body for a rendered prompt: `{"messages": ...,` or `{"prompt": ...,`
-    /// followed by the trial's precomputed tail.
-    pub fn body(&self, step: &TrialStep, rendered: &Value) -> bytes::Bytes {
+    /// followed by the trial's precomputed tail. A row with its own output length (synthetic
+    /// and trace rows) sends it as `max_tokens` in place of the step's, with `ignore_eos`
+    /// when its dataset or the step asks for it.
+    pub fn body(&self, step: &TrialStep, rendered: &Value, row: &Row) -> bytes::Bytes {
         let key = match step.api {
             ApiKind::Chat => "messages",
             ApiKind::Completions => "prompt",
@@ -344,9 +370,50 @@ impl Plan {
         s.push_str("\":");
         s.push_str(&serde_json::to_string(rendered).unwrap_or_else(|_| "null".into()));
         s.push(',');
-        s.push_str(&step.body_tail);
+        match row.output_tokens {
+            Some(n) => {
+                s.push_str(&format!("\"{}\":{n},", step.length_key));
+                if self.dataset.ignore_eos || step.ignore_eos {
+                    s.push_str("\"ignore_eos\":true,");
+                }
+                s.push_str(&step.body_tail_sized);
+            }
+            None => s.push_str(&step.body_tail),
+        }
         bytes::Bytes::from(s)
     }
+}
+
+/// What the template context of one execution is made of.
+struct CaseContext<'a> {
+    row: &'a Row,
+    /// The dataset puts the nonce at the start of `item.input`.
+    nonce: bool,
+    seed: u64,
+    trial_id: &'a str,
+    index: u64,
+    grid: &'a GridPoint,
+    vars: &'a BTreeMap<String, Value>,
+    steps: &'a Map<String, Value>,
+}
+
+/// The template context: `item` (with the nonce applied for datasets that ask for it),
+/// `case.index` and `case.nonce`, `grid`, `vars`, `steps`.
+fn case_context(c: &CaseContext<'_>) -> Value {
+    let nonce = synthetic::nonce(c.seed, c.trial_id, c.index);
+    let mut item = c.row.item.clone();
+    if c.nonce
+        && let Some(Value::String(input)) = item.get_mut("input")
+    {
+        *input = synthetic::apply_nonce(input, &nonce);
+    }
+    json!({
+        "item": item,
+        "case": {"index": c.index, "nonce": nonce},
+        "grid": c.grid,
+        "vars": c.vars,
+        "steps": c.steps,
+    })
 }
 
 /// Resolve and check a loaded pipeline. Collects every problem.
@@ -401,11 +468,30 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     let mut datasets: BTreeMap<String, Arc<Dataset>> = BTreeMap::new();
     for (name, ds) in &spec.datasets {
         let p = root.key("datasets").key(name);
-        match dataset::load(name, ds, &base_dir) {
-            Ok(d) => {
-                datasets.insert(name.clone(), Arc::new(d));
+        match ds {
+            DatasetSpec::File(file) => match dataset::load(name, file, &base_dir) {
+                Ok(d) => {
+                    datasets.insert(name.clone(), Arc::new(d));
+                }
+                Err(e) => issues.push(dataset_issue(loaded, &p, &base_dir, file, e)),
+            },
+            DatasetSpec::Synthetic(s) => {
+                let problems = synthetic::check(&s.synthetic, &p.key("synthetic"));
+                if problems.is_empty() {
+                    let d = synthetic::generate(
+                        name,
+                        &s.synthetic,
+                        spec.workload.seed,
+                        &synthetic::SimTokens,
+                    );
+                    datasets.insert(name.clone(), Arc::new(d));
+                }
+                for pr in problems {
+                    let mut issue = at(pr.path, pr.message);
+                    issue.help = pr.help;
+                    issues.push(issue);
+                }
             }
-            Err(e) => issues.push(dataset_issue(loaded, &p, &base_dir, ds, e)),
         }
     }
     let dataset_name = match &spec.workload.dataset {
@@ -682,6 +768,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     let mut first_prompt = String::new();
     let mut reported: std::collections::BTreeSet<String> = Default::default();
     for (index, point) in points.iter().enumerate() {
+        let trial_id = grid::trial_id(point);
         let trial_ctx = json!({"grid": point, "vars": spec.vars});
         let mut trial_issues = Vec::new();
         let arrival = resolve_arrival(
@@ -807,7 +894,17 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             for (k, v) in &params.fields {
                 tail.insert(k.clone(), v.clone());
             }
-            let tail_text = serde_json::to_string(&Value::Object(tail)).unwrap_or_default();
+            let tail_text = serde_json::to_string(&Value::Object(tail.clone())).unwrap_or_default();
+            let length_key = if tail.contains_key("max_completion_tokens") {
+                "max_completion_tokens"
+            } else {
+                "max_tokens"
+            };
+            let ignore_eos = tail.get("ignore_eos") == Some(&Value::Bool(true));
+            for k in ["max_tokens", "max_completion_tokens", "ignore_eos"] {
+                tail.remove(k);
+            }
+            let sized_text = serde_json::to_string(&Value::Object(tail)).unwrap_or_default();
             let prompt = match (&llm.prompt, &llm.messages) {
                 (Some(_), _) => PromptPlan::Prompt {
                     template: format!("{}.prompt", step.id),
@@ -828,6 +925,9 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 api: llm.api,
                 prompt,
                 body_tail: Arc::from(&tail_text[1..]),
+                body_tail_sized: Arc::from(&sized_text[1..]),
+                length_key,
+                ignore_eos,
                 temperature: params.temperature,
                 max_tokens: params.max_tokens,
             });
@@ -846,7 +946,16 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 steps: Vec::new(),
             };
             for (si, step) in steps.iter().enumerate() {
-                let ctx = json!({"item": row.item, "grid": point, "vars": spec.vars, "steps": step_outputs});
+                let ctx = case_context(&CaseContext {
+                    row,
+                    nonce: dataset.as_ref().is_some_and(|d| d.nonce),
+                    seed: spec.workload.seed,
+                    trial_id: &trial_id,
+                    index: 0,
+                    grid: point,
+                    vars: &spec.vars,
+                    steps: &step_outputs,
+                });
                 let flow_index = spec
                     .flow
                     .iter()
@@ -904,7 +1013,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         }
         trials.push(Trial {
             index,
-            id: grid::trial_id(point),
+            id: trial_id,
             grid: point.clone(),
             arrival,
             cases,
@@ -1022,7 +1131,7 @@ fn dataset_issue(
     loaded: &Loaded,
     p: &KeyPath,
     base_dir: &std::path::Path,
-    ds: &crate::spec::DatasetSpec,
+    ds: &crate::spec::FileDatasetSpec,
     e: dataset::DatasetError,
 ) -> Issue {
     use dataset::DatasetError as E;

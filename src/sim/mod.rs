@@ -21,6 +21,10 @@ mod tokens;
 #[cfg(test)]
 mod tests;
 
+/// The simulated tokenizer's prompt count (`ceil(bytes / 4)`), for prompt builders that aim at
+/// exact lengths.
+pub(crate) use tokens::prompt_tokens;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;

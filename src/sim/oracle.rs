@@ -274,11 +274,11 @@ pub(crate) fn plan_output(
         }
         text.push_str(&answer[..*token_ends.last().expect("one token")]);
     } else {
+        // Nothing to say, so nothing makes the model stop early: it runs to `max_tokens`, as
+        // benchmark clients expect of random prompts.
         let (count, reason) = match req.max_tokens {
-            Some(max) if (max as usize) < default_tokens => {
-                (max.max(1) as usize, FinishReason::Length)
-            }
-            _ => (default_tokens, FinishReason::Stop),
+            Some(max) => (max.max(1) as usize, FinishReason::Length),
+            None => (default_tokens, FinishReason::Stop),
         };
         push_filler(&mut text, &mut token_ends, count);
         finish = reason;
@@ -511,6 +511,13 @@ mod tests {
         let out = plan_output(&prof, &[], &index, &req);
         assert_eq!((out.tokens(), out.finish), (4, FinishReason::Length));
         assert_eq!(out.text, "lorem ipsum dolor sit");
+        // Above the default too: exactly max_tokens.
+        let req = AnswerRequest {
+            max_tokens: Some(25),
+            ..request("anything")
+        };
+        let out = plan_output(&prof, &[], &index, &req);
+        assert_eq!((out.tokens(), out.finish), (25, FinishReason::Length));
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod duration;
 pub mod load;
 pub mod node;
 pub mod schema;
+pub mod synthetic;
+pub mod trace;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -18,6 +20,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use duration::HumanDuration;
+pub use synthetic::{
+    EmpiricalLength, LengthSpec, NormalLength, PrefixSpec, SyntheticDatasetSpec, SyntheticSpec,
+    UniformLength,
+};
+pub use trace::{TimeUnit, TraceSpec};
 
 /// A frontier pipeline (format version 1).
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -130,8 +137,9 @@ pub struct SimProfile {
     pub quality: f64,
     /// How much the probability of a correct answer drops per unit of temperature.
     pub temperature_sensitivity: f64,
-    /// Tokens generated for prompts the engine has no reference for (or when the request asks
-    /// for `ignore_eos` without `max_tokens`), capped by `max_tokens`; 0 acts as 1.
+    /// Tokens generated for prompts the engine has no reference for when the request sets no
+    /// `max_tokens` (with `max_tokens` such prompts get exactly that many), and for `ignore_eos`
+    /// without `max_tokens`; 0 acts as 1.
     pub default_output_tokens: u32,
     /// Fraction of requests answered with HTTP 500 (fault injection).
     pub error_rate: f64,
@@ -191,10 +199,21 @@ fn one() -> u32 {
     1
 }
 
+/// A dataset: a JSONL or CSV file (`path: ...`), or prompts generated to token lengths
+/// (`synthetic: {...}`).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DatasetSpec {
+    /// Rows read from a file.
+    File(FileDatasetSpec),
+    /// Rows generated from seeded length distributions.
+    Synthetic(SyntheticDatasetSpec),
+}
+
 /// A dataset file.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DatasetSpec {
+pub struct FileDatasetSpec {
     /// Path to a `.jsonl` or `.csv` file, relative to the pipeline file.
     pub path: String,
     /// File format. Inferred from the extension when absent.

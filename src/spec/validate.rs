@@ -357,6 +357,51 @@ impl<'s> Walker<'s> {
                 }
                 return;
             }
+            // Untagged alternatives of different shapes (a dataset file or `synthetic`): the
+            // branch that knows the most of the written keys is the one meant, so its
+            // problems are the ones to report.
+            let known_keys = |b: &Value| -> usize {
+                self.resolve(b)
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .map_or(0, |props| {
+                        entries
+                            .iter()
+                            .filter(|(k, _)| props.contains_key(&k.name))
+                            .count()
+                    })
+            };
+            let scores: Vec<usize> = non_null.iter().map(|b| known_keys(b)).collect();
+            if let Some(&best) = scores.iter().max()
+                && best > 0
+                && scores.iter().filter(|s| **s == best).count() == 1
+            {
+                let i = scores.iter().position(|s| *s == best).unwrap_or(0);
+                if let Some(pos) = attempts.iter().position(|(j, _)| *j == i) {
+                    out.extend(attempts.swap_remove(pos).1);
+                    return;
+                }
+            }
+            // An empty mapping matches no shape: name what each one needs.
+            let required: Vec<Vec<&str>> = non_null
+                .iter()
+                .filter_map(|b| {
+                    let req = self.resolve(b).get("required")?.as_array()?;
+                    Some(req.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+                })
+                .filter(|r| !r.is_empty())
+                .collect();
+            if entries.is_empty() && required.len() == non_null.len() {
+                let shapes: Vec<String> = required
+                    .iter()
+                    .map(|r| quoted_list(r).replace(", ", " and "))
+                    .collect();
+                out.push(
+                    issue(node, path, format!("{} is empty", where_(path)))
+                        .with_help(Some(format!("give {}", shapes.join(", or ")))),
+                );
+                return;
+            }
         }
         // A string enum written as one branch per value.
         if consts.len() == non_null.len() {

@@ -1,0 +1,735 @@
+//! Synthetic prompts: rows generated to token lengths drawn from seeded distributions, with
+//! optional shared-prefix groups and a per-execution cache-busting nonce.
+//!
+//! Why words of three letters: the text is a sequence of common English words, each three
+//! ASCII letters, joined by single spaces. Under the simulated engine's tokenizer
+//! (`ceil(bytes / 4)`) `n` such words are `4n - 1` bytes, exactly `n` tokens, and texts joined
+//! by one or two separator bytes (a space, or the `\n` the engine puts between chat messages)
+//! still count exactly as the sum of their parts. The words are common enough to be single
+//! tokens (with their leading space) in widely used BPE vocabularies (GPT, Llama; chosen by
+//! hand, not checked against each tokenizer), and BPE pre-tokenizers split at each space, so
+//! the same text should be within a few tokens of its target for real models too.
+//! A real tokenizer plugs in through [`TokenCounter`]; [`build_text`] then corrects the word
+//! count until the tokenizer agrees.
+//!
+//! Everything is seeded: the same spec and seed give the same rows, row `i` does not depend on
+//! `count` (more rows only add rows), and lengths, texts and prefixes come from separate
+//! streams, so changing one distribution leaves the others' draws alone.
+
+use serde_json::{Map, Value, json};
+
+use super::dataset::{Dataset, Row};
+use crate::rng::{Rng, fnv1a64, splitmix64};
+use crate::spec::node::KeyPath;
+use crate::spec::{LengthSpec, SyntheticSpec};
+
+/// The vocabulary: common English words of three lowercase ASCII letters, chosen to be single
+/// tokens (with a leading space) in common BPE vocabularies.
+pub const VOCAB: [&str; 128] = [
+    "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "had", "her", "was",
+    "one", "our", "out", "day", "get", "has", "him", "his", "how", "man", "new", "now", "old",
+    "see", "two", "way", "who", "did", "its", "let", "put", "say", "she", "too", "use", "act",
+    "add", "age", "ago", "air", "arm", "art", "ask", "bad", "bag", "bar", "bed", "big", "bit",
+    "box", "bus", "buy", "car", "cat", "cup", "cut", "dog", "dry", "due", "ear", "eat", "egg",
+    "end", "eye", "far", "few", "fit", "fly", "fun", "gas", "hat", "hit", "hot", "ice", "job",
+    "key", "kid", "lab", "law", "lay", "leg", "lot", "low", "map", "mix", "net", "off", "oil",
+    "pay", "pen", "per", "pet", "pop", "pot", "raw", "red", "row", "run", "sea", "set", "sit",
+    "six", "sky", "son", "sun", "tax", "tea", "ten", "tie", "tip", "top", "toy", "try", "web",
+    "wet", "win", "yes", "yet", "zoo", "own", "why", "may", "men", "got", "led",
+];
+
+/// Tokens of the nonce at the start of each execution's input (7 bits each: 56 bits).
+pub const NONCE_TOKENS: usize = 8;
+
+/// Counts prompt tokens. The simulated engine's tokenizer is [`SimTokens`]; a real one (for
+/// example a Hugging Face `tokenizer.json` read locally) implements this to build prompts of
+/// exact length for a real model.
+pub trait TokenCounter {
+    /// Tokens of `text` as a prompt (without special tokens).
+    fn count(&self, text: &str) -> usize;
+}
+
+/// The simulated engine's tokenizer: `ceil(bytes / 4)`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SimTokens;
+
+impl TokenCounter for SimTokens {
+    fn count(&self, text: &str) -> usize {
+        crate::sim::prompt_tokens(text) as usize
+    }
+}
+
+/// Salts separating the random streams of one seed.
+const SALT_INPUT_LENGTHS: u64 = 0x1a2b_3c4d_0000_0001;
+const SALT_OUTPUT_LENGTHS: u64 = 0x1a2b_3c4d_0000_0002;
+const SALT_TEXT: u64 = 0x1a2b_3c4d_0000_0003;
+const SALT_PREFIX: u64 = 0x1a2b_3c4d_0000_0004;
+const SALT_NONCE: u64 = 0x1a2b_3c4d_0000_0005;
+
+/// A seed derived from `seed` and `salt` (and so independent of other salts' streams).
+pub fn derive_seed(seed: u64, salt: u64) -> u64 {
+    let mut x = seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    splitmix64(&mut x)
+}
+
+/// A uniformly drawn vocabulary word.
+pub fn word(rng: &mut Rng) -> &'static str {
+    VOCAB[(rng.next_u64() >> 57) as usize]
+}
+
+/// `tokens` words from `rng` joined by single spaces, adjusted until `counter` counts exactly
+/// `tokens` (or, for a tokenizer that never agrees, the closest of a few attempts). Exact at the
+/// first attempt for [`SimTokens`].
+pub fn build_text(counter: &dyn TokenCounter, rng: &mut Rng, tokens: u32) -> String {
+    let target = tokens as usize;
+    let mut words: Vec<&str> = (0..target).map(|_| word(rng)).collect();
+    let mut text = words.join(" ");
+    let mut best: Option<(usize, String)> = None;
+    for _ in 0..8 {
+        let count = counter.count(&text);
+        if count == target {
+            return text;
+        }
+        let miss = count.abs_diff(target);
+        if best.as_ref().is_none_or(|(m, _)| miss < *m) {
+            best = Some((miss, text.clone()));
+        }
+        if count < target {
+            words.extend((0..target - count).map(|_| word(rng)));
+        } else {
+            let drop = (count - target).min(words.len().saturating_sub(1)).max(1);
+            words.truncate(words.len().saturating_sub(drop));
+        }
+        text = words.join(" ");
+    }
+    match best {
+        Some((m, t)) if m < counter.count(&text).abs_diff(target) => t,
+        _ => text,
+    }
+}
+
+/// Draws lengths from a [`LengthSpec`] (checked with [`check`] first).
+#[derive(Clone, Debug)]
+pub struct LengthSampler {
+    spec: LengthSpec,
+    /// Cumulative weights for `empirical`.
+    cumulative: Vec<f64>,
+}
+
+impl LengthSampler {
+    /// A sampler for `spec`.
+    pub fn new(spec: &LengthSpec) -> Self {
+        let cumulative = match spec {
+            LengthSpec::Empirical(e) => {
+                let mut total = 0.0;
+                (0..e.values.len())
+                    .map(|i| {
+                        total += e.weights.as_ref().map_or(1.0, |w| w[i].max(0.0));
+                        total
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        LengthSampler {
+            spec: spec.clone(),
+            cumulative,
+        }
+    }
+
+    /// One length (at least 1).
+    pub fn sample(&self, rng: &mut Rng) -> u32 {
+        let v = match &self.spec {
+            LengthSpec::Fixed(n) => *n,
+            LengthSpec::Uniform(u) => {
+                let span = u64::from(u.max.saturating_sub(u.min)) + 1;
+                // Multiply-high: an unbiased-enough draw in [0, span) without division.
+                let k = ((u128::from(rng.next_u64()) * u128::from(span)) >> 64) as u32;
+                u.min + k
+            }
+            LengthSpec::Normal(n) => {
+                let x = (n.mean + n.stddev * rng.standard_normal()).round();
+                let lo = f64::from(n.min.unwrap_or(1));
+                let hi = f64::from(n.max.unwrap_or(u32::MAX));
+                x.clamp(lo, hi.max(lo)) as u32
+            }
+            LengthSpec::Empirical(e) => {
+                let total = self.cumulative.last().copied().unwrap_or(0.0);
+                let u = rng.next_f64() * total;
+                let i = self.cumulative.partition_point(|c| *c <= u);
+                e.values[i.min(e.values.len() - 1)]
+            }
+        };
+        v.max(1)
+    }
+}
+
+/// A problem in a synthetic spec, located by key path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    /// Where (under the dataset's `synthetic` key).
+    pub path: KeyPath,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+/// Most rows a synthetic dataset may have (they are held in memory).
+pub const MAX_COUNT: u32 = 1_000_000;
+
+/// Every problem of `spec`, located under `path` (the `synthetic` key).
+pub fn check(spec: &SyntheticSpec, path: &KeyPath) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut push = |path: KeyPath, message: String, help: Option<&str>| {
+        out.push(Problem {
+            path,
+            message,
+            help: help.map(String::from),
+        })
+    };
+    if spec.count == 0 || spec.count > MAX_COUNT {
+        push(
+            path.key("count"),
+            format!(
+                "count must be between 1 and {MAX_COUNT}, found {}",
+                spec.count
+            ),
+            Some("`count` is the number of distinct prompts; cases cycle through them"),
+        );
+    }
+    for (key, length) in [
+        ("input_tokens", &spec.input_tokens),
+        ("output_tokens", &spec.output_tokens),
+    ] {
+        let p = path.key(key);
+        match length {
+            LengthSpec::Fixed(n) => {
+                if *n == 0 {
+                    push(
+                        p.key("fixed"),
+                        "a length must be at least 1 token".into(),
+                        None,
+                    );
+                }
+            }
+            LengthSpec::Uniform(u) => {
+                if u.min == 0 {
+                    push(
+                        p.key("uniform").key("min"),
+                        "a length must be at least 1 token".into(),
+                        None,
+                    );
+                }
+                if u.min > u.max {
+                    push(
+                        p.key("uniform").key("max"),
+                        format!("max ({}) is below min ({})", u.max, u.min),
+                        Some("the range is min..=max"),
+                    );
+                }
+            }
+            LengthSpec::Normal(n) => {
+                if !n.mean.is_finite() {
+                    push(
+                        p.key("normal").key("mean"),
+                        "mean must be a finite number".into(),
+                        None,
+                    );
+                }
+                if !(n.stddev.is_finite() && n.stddev >= 0.0) {
+                    push(
+                        p.key("normal").key("stddev"),
+                        format!("stddev must be a non-negative number, found {}", n.stddev),
+                        None,
+                    );
+                }
+                if n.min == Some(0) {
+                    push(
+                        p.key("normal").key("min"),
+                        "a length must be at least 1 token".into(),
+                        None,
+                    );
+                }
+                if let (Some(lo), Some(hi)) = (n.min, n.max)
+                    && lo > hi
+                {
+                    push(
+                        p.key("normal").key("max"),
+                        format!("max ({hi}) is below min ({lo})"),
+                        None,
+                    );
+                }
+            }
+            LengthSpec::Empirical(e) => {
+                let ep = p.key("empirical");
+                if e.values.is_empty() {
+                    push(
+                        ep.key("values"),
+                        "values is empty".into(),
+                        Some("list the lengths to draw from, e.g. [128, 512, 2048]"),
+                    );
+                }
+                if let Some(i) = e.values.iter().position(|v| *v == 0) {
+                    push(
+                        ep.key("values").index(i),
+                        "a length must be at least 1 token".into(),
+                        None,
+                    );
+                }
+                if let Some(w) = &e.weights {
+                    if w.len() != e.values.len() {
+                        push(
+                            ep.key("weights"),
+                            format!("{} weights for {} values", w.len(), e.values.len()),
+                            Some("give one weight per value, or no weights for equal ones"),
+                        );
+                    } else if let Some(i) = w.iter().position(|x| !(x.is_finite() && *x >= 0.0)) {
+                        push(
+                            ep.key("weights").index(i),
+                            format!("weights must be non-negative numbers, found {}", w[i]),
+                            None,
+                        );
+                    } else if !e.values.is_empty() && w.iter().sum::<f64>() <= 0.0 {
+                        push(ep.key("weights"), "the weights add up to 0".into(), None);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(prefix) = &spec.prefix {
+        if prefix.groups == 0 {
+            push(
+                path.key("prefix").key("groups"),
+                "groups must be at least 1".into(),
+                None,
+            );
+        }
+        if prefix.tokens == 0 {
+            push(
+                path.key("prefix").key("tokens"),
+                "prefix tokens must be at least 1".into(),
+                Some("remove `prefix` for prompts without a shared system prompt"),
+            );
+        }
+    }
+    out
+}
+
+/// The shared prefix text of group `group` (`tokens` tokens under `counter`). Groups start
+/// with different words (up to [`VOCAB`]'s size), so no two share even their first token.
+pub fn prefix_text(counter: &dyn TokenCounter, seed: u64, group: u32, tokens: u32) -> String {
+    let prefix_seed = derive_seed(seed, SALT_PREFIX);
+    let mut rng = Rng::new(derive_seed(prefix_seed, u64::from(group)));
+    let text = build_text(counter, &mut rng, tokens);
+    let first = VOCAB[(prefix_seed as usize).wrapping_add(group as usize) % VOCAB.len()];
+    // Every generated text starts with a three-letter word.
+    format!("{first}{}", &text[3..])
+}
+
+/// Generate the rows of `spec` (checked with [`check`] first). `default_seed` is
+/// `workload.seed`, used when the spec has no seed of its own.
+pub fn generate(
+    name: &str,
+    spec: &SyntheticSpec,
+    default_seed: u64,
+    counter: &dyn TokenCounter,
+) -> Dataset {
+    let seed = spec.seed.unwrap_or(default_seed);
+    let inputs = LengthSampler::new(&spec.input_tokens);
+    let outputs = LengthSampler::new(&spec.output_tokens);
+    let mut input_rng = Rng::new(derive_seed(seed, SALT_INPUT_LENGTHS));
+    let mut output_rng = Rng::new(derive_seed(seed, SALT_OUTPUT_LENGTHS));
+    let text_seed = derive_seed(seed, SALT_TEXT);
+    let (groups, prefix_tokens) = match &spec.prefix {
+        Some(p) => (p.groups.max(1), p.tokens),
+        None => (1, 0),
+    };
+    let prefixes: Vec<String> = (0..groups)
+        .map(|g| {
+            if prefix_tokens == 0 {
+                String::new()
+            } else {
+                prefix_text(counter, seed, g, prefix_tokens)
+            }
+        })
+        .collect();
+    let rows = (0..spec.count)
+        .map(|i| {
+            let input_tokens = inputs.sample(&mut input_rng);
+            let output_tokens = outputs.sample(&mut output_rng);
+            let mut rng = Rng::new(derive_seed(text_seed, u64::from(i)));
+            let input = build_text(counter, &mut rng, input_tokens);
+            let group = i % groups;
+            let id = i.to_string();
+            let mut item = Map::new();
+            item.insert("id".into(), Value::String(id.clone()));
+            item.insert("input".into(), Value::String(input.clone()));
+            item.insert("references".into(), json!([]));
+            item.insert("input_tokens".into(), json!(input_tokens));
+            item.insert("output_tokens".into(), json!(output_tokens));
+            item.insert(
+                "prefix".into(),
+                Value::String(prefixes[group as usize].clone()),
+            );
+            item.insert("prefix_tokens".into(), json!(prefix_tokens));
+            item.insert("prefix_group".into(), json!(group));
+            Row {
+                id,
+                input,
+                references: Vec::new(),
+                item: Value::Object(item),
+                output_tokens: Some(output_tokens),
+            }
+        })
+        .collect();
+    Dataset {
+        name: name.to_string(),
+        rows,
+        nonce: spec.nonce,
+        ignore_eos: spec.ignore_eos,
+    }
+}
+
+/// The nonce of one execution: [`NONCE_TOKENS`] vocabulary words derived from the run's seed,
+/// the trial id and the execution index (so it differs between executions of the same row
+/// and between trials, and is the same in every run with the same seed).
+pub fn nonce(seed: u64, trial_id: &str, index: u64) -> String {
+    let trial = derive_seed(derive_seed(seed, SALT_NONCE), fnv1a64(trial_id.as_bytes()));
+    let mut rng = Rng::new(derive_seed(trial, index));
+    let words: Vec<&str> = (0..NONCE_TOKENS).map(|_| word(&mut rng)).collect();
+    words.join(" ")
+}
+
+/// `input` with its first words replaced by the first words of `nonce` (as many as both
+/// have). For synthetic text, whose words all have three letters, the byte length, and so the
+/// simulated token count, is unchanged.
+pub fn apply_nonce(input: &str, nonce: &str) -> String {
+    let k = nonce.split(' ').count().min(input.split(' ').count());
+    let cut = |text: &str| -> usize {
+        text.match_indices(' ')
+            .nth(k - 1)
+            .map_or(text.len(), |(i, _)| i)
+    };
+    let mut out = String::with_capacity(input.len());
+    out.push_str(&nonce[..cut(nonce)]);
+    out.push_str(&input[cut(input)..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{EmpiricalLength, NormalLength, PrefixSpec, UniformLength};
+
+    fn spec(input: LengthSpec, output: LengthSpec) -> SyntheticSpec {
+        SyntheticSpec {
+            count: 50,
+            input_tokens: input,
+            output_tokens: output,
+            prefix: None,
+            nonce: false,
+            ignore_eos: false,
+            seed: Some(7),
+        }
+    }
+
+    fn draws(l: &LengthSpec, seed: u64, n: usize) -> Vec<u32> {
+        let s = LengthSampler::new(l);
+        let mut rng = Rng::new(seed);
+        (0..n).map(|_| s.sample(&mut rng)).collect()
+    }
+
+    fn mean_sd(v: &[u32]) -> (f64, f64) {
+        let m = v.iter().map(|x| f64::from(*x)).sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (f64::from(*x) - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+        (m, var.sqrt())
+    }
+
+    #[test]
+    fn vocabulary_words_are_three_distinct_lowercase_letters() {
+        let mut seen = std::collections::HashSet::new();
+        for w in VOCAB {
+            assert!(
+                w.len() == 3 && w.bytes().all(|b| b.is_ascii_lowercase()),
+                "{w}"
+            );
+            assert!(seen.insert(w), "duplicate {w}");
+        }
+    }
+
+    #[test]
+    fn fixed_is_constant() {
+        assert!(
+            draws(&LengthSpec::Fixed(128), 1, 1000)
+                .iter()
+                .all(|x| *x == 128)
+        );
+    }
+
+    #[test]
+    fn uniform_covers_its_range_evenly() {
+        let l = LengthSpec::Uniform(UniformLength { min: 10, max: 19 });
+        let v = draws(&l, 2, 100_000);
+        assert!(v.iter().all(|x| (10..=19).contains(x)));
+        let mut counts = [0usize; 10];
+        for x in &v {
+            counts[(*x - 10) as usize] += 1;
+        }
+        // Each value's share within 1 point of 10%.
+        for c in counts {
+            assert!((c as f64 / 1e5 - 0.1).abs() < 0.01, "{counts:?}");
+        }
+        let (m, _) = mean_sd(&v);
+        assert!((m - 14.5).abs() < 0.05, "{m}");
+        // A one-value range.
+        let one = LengthSpec::Uniform(UniformLength { min: 5, max: 5 });
+        assert!(draws(&one, 3, 100).iter().all(|x| *x == 5));
+    }
+
+    #[test]
+    fn normal_has_its_moments_and_is_clipped() {
+        let wide = LengthSpec::Normal(NormalLength {
+            mean: 512.0,
+            stddev: 128.0,
+            min: None,
+            max: None,
+        });
+        let (m, sd) = mean_sd(&draws(&wide, 4, 100_000));
+        assert!((m - 512.0).abs() < 2.0, "{m}");
+        assert!((sd - 128.0).abs() < 2.0, "{sd}");
+        // Clipped at one standard deviation each side: about 15.9% at each bound.
+        let clipped = LengthSpec::Normal(NormalLength {
+            mean: 100.0,
+            stddev: 20.0,
+            min: Some(80),
+            max: Some(120),
+        });
+        let v = draws(&clipped, 5, 100_000);
+        assert!(v.iter().all(|x| (80..=120).contains(x)));
+        for bound in [80, 120] {
+            let share = v.iter().filter(|x| **x == bound).count() as f64 / 1e5;
+            // Draws that round to the bound or beyond: P(z <= -0.975) = 0.165.
+            assert!((share - 0.165).abs() < 0.01, "{bound}: {share}");
+        }
+        // The default lower clip is 1 token.
+        let low = LengthSpec::Normal(NormalLength {
+            mean: 0.0,
+            stddev: 5.0,
+            min: None,
+            max: None,
+        });
+        assert!(draws(&low, 6, 10_000).iter().all(|x| *x >= 1));
+    }
+
+    #[test]
+    fn empirical_follows_its_weights() {
+        let l = LengthSpec::Empirical(EmpiricalLength {
+            values: vec![100, 200, 300],
+            weights: Some(vec![1.0, 2.0, 7.0]),
+        });
+        let v = draws(&l, 8, 100_000);
+        for (value, p) in [(100, 0.1), (200, 0.2), (300, 0.7)] {
+            let share = v.iter().filter(|x| **x == value).count() as f64 / 1e5;
+            assert!((share - p).abs() < 0.01, "{value}: {share}");
+        }
+        let equal = LengthSpec::Empirical(EmpiricalLength {
+            values: vec![1, 2],
+            weights: None,
+        });
+        let share = draws(&equal, 9, 100_000)
+            .iter()
+            .filter(|x| **x == 1)
+            .count() as f64
+            / 1e5;
+        assert!((share - 0.5).abs() < 0.01, "{share}");
+        // A zero weight is never drawn.
+        let zero = LengthSpec::Empirical(EmpiricalLength {
+            values: vec![1, 2, 3],
+            weights: Some(vec![0.0, 1.0, 0.0]),
+        });
+        assert!(draws(&zero, 10, 10_000).iter().all(|x| *x == 2));
+    }
+
+    #[test]
+    fn draws_are_deterministic_by_seed() {
+        for l in [
+            LengthSpec::Uniform(UniformLength { min: 1, max: 1000 }),
+            LengthSpec::Normal(NormalLength {
+                mean: 50.0,
+                stddev: 10.0,
+                min: None,
+                max: None,
+            }),
+            LengthSpec::Empirical(EmpiricalLength {
+                values: vec![1, 2, 3, 4],
+                weights: None,
+            }),
+        ] {
+            assert_eq!(draws(&l, 11, 100), draws(&l, 11, 100));
+            assert_ne!(draws(&l, 11, 100), draws(&l, 12, 100));
+        }
+    }
+
+    #[test]
+    fn texts_have_exact_simulated_token_counts() {
+        let mut rng = Rng::new(1);
+        for n in [1u32, 2, 3, 7, 64, 1000] {
+            let t = build_text(&SimTokens, &mut rng, n);
+            assert_eq!(SimTokens.count(&t), n as usize, "{t}");
+            assert_eq!(t.len(), 4 * n as usize - 1);
+            assert_eq!(t.split(' ').count(), n as usize);
+        }
+        // Joined with one or two separator bytes, counts add up.
+        let a = build_text(&SimTokens, &mut rng, 100);
+        let b = build_text(&SimTokens, &mut rng, 37);
+        assert_eq!(SimTokens.count(&format!("{a}\n{b}")), 137);
+        assert_eq!(SimTokens.count(&format!("{a}\n\n{b}")), 137);
+    }
+
+    /// A stand-in for a real tokenizer that disagrees with the word count: every word of
+    /// `the` counts twice.
+    struct Doubling;
+    impl TokenCounter for Doubling {
+        fn count(&self, text: &str) -> usize {
+            text.split(' ')
+                .filter(|w| !w.is_empty())
+                .map(|w| if w == "the" { 2 } else { 1 })
+                .sum()
+        }
+    }
+
+    #[test]
+    fn other_tokenizers_get_corrected_lengths() {
+        let mut rng = Rng::new(3);
+        for n in [10u32, 100, 500] {
+            let t = build_text(&Doubling, &mut rng, n);
+            assert!(Doubling.count(&t).abs_diff(n as usize) <= 1, "{n}");
+        }
+    }
+
+    #[test]
+    fn rows_match_their_lengths_and_are_deterministic() {
+        let s = spec(
+            LengthSpec::Uniform(UniformLength { min: 5, max: 50 }),
+            LengthSpec::Fixed(16),
+        );
+        let d = generate("s", &s, 0, &SimTokens);
+        assert_eq!(d.rows.len(), 50);
+        for r in &d.rows {
+            let n = r.item["input_tokens"].as_u64().unwrap() as usize;
+            assert_eq!(SimTokens.count(&r.input), n);
+            assert_eq!(r.item["input"], Value::String(r.input.clone()));
+            assert_eq!(r.output_tokens, Some(16));
+            assert_eq!(r.item["output_tokens"], 16);
+            assert_eq!(r.item["prefix"], "");
+            assert!(r.references.is_empty());
+        }
+        let again = generate("s", &s, 0, &SimTokens);
+        assert_eq!(d.rows, again.rows);
+        // The spec's seed wins over the default; without one the default is used.
+        let mut unseeded = s.clone();
+        unseeded.seed = None;
+        assert_eq!(generate("s", &unseeded, 7, &SimTokens).rows, d.rows);
+        assert_ne!(generate("s", &unseeded, 8, &SimTokens).rows, d.rows);
+        // More rows keep the earlier ones.
+        let mut more = s.clone();
+        more.count = 80;
+        assert_eq!(generate("s", &more, 0, &SimTokens).rows[..50], d.rows[..]);
+        // Changing the output distribution leaves inputs alone.
+        let mut other_out = s.clone();
+        other_out.output_tokens = LengthSpec::Fixed(3);
+        let o = generate("s", &other_out, 0, &SimTokens);
+        assert!(o.rows.iter().zip(&d.rows).all(|(a, b)| a.input == b.input));
+    }
+
+    #[test]
+    fn prefix_groups_share_identical_prefixes() {
+        let mut s = spec(LengthSpec::Fixed(20), LengthSpec::Fixed(4));
+        s.count = 12;
+        s.prefix = Some(PrefixSpec {
+            groups: 4,
+            tokens: 64,
+        });
+        let d = generate("s", &s, 0, &SimTokens);
+        let prefix = |i: usize| d.rows[i].item["prefix"].as_str().unwrap().to_string();
+        for i in 0..12 {
+            assert_eq!(d.rows[i].item["prefix_group"], (i % 4) as u64);
+            assert_eq!(prefix(i), prefix(i % 4), "row {i}");
+            assert_eq!(SimTokens.count(&prefix(i)), 64);
+            assert_eq!(d.rows[i].item["prefix_tokens"], 64);
+        }
+        for a in 0..4 {
+            for b in a + 1..4 {
+                assert_ne!(prefix(a), prefix(b));
+            }
+        }
+        // Up to 128 groups differ from their first word on.
+        let firsts: std::collections::HashSet<String> = (0..128)
+            .map(|g| prefix_text(&SimTokens, 9, g, 3)[..3].to_string())
+            .collect();
+        assert_eq!(firsts.len(), 128);
+        // System prompt and input as two chat messages (joined by `\n` in the engine).
+        let joined = format!("{}\n{}", prefix(5), d.rows[5].input);
+        assert_eq!(SimTokens.count(&joined), 64 + 20);
+    }
+
+    #[test]
+    fn nonces_differ_per_execution_and_keep_lengths() {
+        let a = nonce(7, "t1", 0);
+        assert_eq!(a, nonce(7, "t1", 0));
+        assert_ne!(a, nonce(7, "t1", 1));
+        assert_ne!(a, nonce(7, "t2", 0));
+        assert_ne!(a, nonce(8, "t1", 0));
+        assert_eq!(a.split(' ').count(), NONCE_TOKENS);
+        let mut rng = Rng::new(5);
+        for n in [1u32, 3, 8, 9, 100] {
+            let input = build_text(&SimTokens, &mut rng, n);
+            let busted = apply_nonce(&input, &a);
+            assert_eq!(busted.len(), input.len(), "{n}");
+            assert_eq!(SimTokens.count(&busted), n as usize);
+            let k = (n as usize).min(NONCE_TOKENS);
+            let nonce_words: Vec<&str> = a.split(' ').take(k).collect();
+            let got: Vec<&str> = busted.split(' ').collect();
+            assert_eq!(&got[..k], &nonce_words[..]);
+            let orig: Vec<&str> = input.split(' ').collect();
+            assert_eq!(&got[k..], &orig[k..]);
+        }
+        // Many executions, no collisions.
+        let all: std::collections::HashSet<String> =
+            (0..20_000).map(|i| nonce(1, "t", i)).collect();
+        assert_eq!(all.len(), 20_000);
+    }
+
+    #[test]
+    fn check_locates_problems() {
+        let p = KeyPath::root().key("datasets").key("s").key("synthetic");
+        let mut s = spec(
+            LengthSpec::Uniform(UniformLength { min: 10, max: 5 }),
+            LengthSpec::Empirical(EmpiricalLength {
+                values: vec![1, 2],
+                weights: Some(vec![1.0]),
+            }),
+        );
+        s.count = 0;
+        s.prefix = Some(PrefixSpec {
+            groups: 0,
+            tokens: 8,
+        });
+        let got: Vec<String> = check(&s, &p)
+            .into_iter()
+            .map(|x| format!("{}: {}", x.path, x.message))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "datasets.s.synthetic.count: count must be between 1 and 1000000, found 0",
+                "datasets.s.synthetic.input_tokens.uniform.max: max (5) is below min (10)",
+                "datasets.s.synthetic.output_tokens.empirical.weights: 1 weights for 2 values",
+                "datasets.s.synthetic.prefix.groups: groups must be at least 1",
+            ]
+        );
+        let ok = spec(LengthSpec::Fixed(1), LengthSpec::Fixed(1));
+        assert!(check(&ok, &p).is_empty());
+    }
+}

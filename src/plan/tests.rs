@@ -1,0 +1,136 @@
+//! Plan-level tests of synthetic datasets: per-row output lengths in request bodies, and the
+//! per-execution nonce in the template context.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::{Plan, build};
+use crate::spec::load::load_str;
+
+const SYNTHETIC: &str = r#"
+version: 1
+name: t
+endpoints:
+  sim: { kind: simulated }
+datasets:
+  synth:
+    synthetic:
+      count: 6
+      input_tokens: { uniform: { min: 4, max: 40 } }
+      output_tokens: { uniform: { min: 1, max: 50 } }
+      prefix: { groups: 2, tokens: 16 }
+      nonce: true
+workload:
+  arrival: { concurrency: 1 }
+  seed: 3
+flow:
+  - id: gen
+    llm:
+      endpoint: sim
+      messages:
+        - { role: system, content: "{{ item.prefix }}" }
+        - { role: user, content: "{{ item.input }}" }
+      params: { temperature: 0.5, max_tokens: 16 }
+"#;
+
+fn plan(yaml: &str) -> Plan {
+    let loaded = load_str(Path::new("t.yaml"), yaml.to_string(), &[]).unwrap_or_else(|e| {
+        panic!("{}", e.render());
+    });
+    build(&loaded).unwrap_or_else(|e| panic!("{}", e.render()))
+}
+
+fn body_json(plan: &Plan, row: usize) -> (String, Value) {
+    let step = &plan.trials[0].steps[0];
+    let row = &plan.dataset.rows[row];
+    let ctx = plan.context(row, &plan.trials[0], 0, &Map::new());
+    let rendered = plan.render_prompt(step, &ctx).unwrap();
+    let raw = String::from_utf8(plan.body(step, &rendered, row).to_vec()).unwrap();
+    let v: Value = serde_json::from_str(&raw).unwrap();
+    (raw, v)
+}
+
+#[test]
+fn rows_send_their_output_length_once() {
+    let p = plan(SYNTHETIC);
+    for (i, row) in p.dataset.rows.iter().enumerate() {
+        let (raw, v) = body_json(&p, i);
+        assert_eq!(raw.matches("\"max_tokens\"").count(), 1, "{raw}");
+        assert_eq!(v["max_tokens"], row.output_tokens.unwrap());
+        assert_eq!(v["temperature"], 0.5);
+        assert_eq!(v["stream"], true);
+        assert!(v.get("ignore_eos").is_none());
+    }
+    // ignore_eos from the dataset; max_completion_tokens when the step uses that key.
+    let p = plan(
+        &SYNTHETIC
+            .replace("nonce: true", "nonce: true\n      ignore_eos: true")
+            .replace(
+                "max_tokens: 16",
+                "extra: { max_completion_tokens: 16, ignore_eos: false }",
+            ),
+    );
+    let (raw, v) = body_json(&p, 0);
+    assert!(!raw.contains("\"max_tokens\""), "{raw}");
+    assert_eq!(raw.matches("ignore_eos").count(), 1, "{raw}");
+    assert_eq!(
+        v["max_completion_tokens"],
+        p.dataset.rows[0].output_tokens.unwrap()
+    );
+    assert_eq!(v["ignore_eos"], true);
+}
+
+#[test]
+fn file_rows_keep_the_step_parameters() {
+    let yaml = SYNTHETIC
+        .replace(
+            "  synth:\n    synthetic:\n      count: 6\n      input_tokens: { uniform: { min: 4, max: 40 } }\n      output_tokens: { uniform: { min: 1, max: 50 } }\n      prefix: { groups: 2, tokens: 16 }\n      nonce: true\n",
+            "  qa: { path: datasets/qa-mini.jsonl, input: question, reference: answers }\n",
+        )
+        .replace("{{ item.prefix }}", "Answer. {{ case.nonce }}")
+        .replace("{{ item.input }}", "{{ item.question }}");
+    let p = plan(&yaml);
+    let (_, v) = body_json(&p, 0);
+    assert_eq!(v["max_tokens"], 16);
+    // `case.nonce` is there for file datasets too; `item.input` is untouched.
+    let ctx = p.context(&p.dataset.rows[0], &p.trials[0], 5, &Map::new());
+    assert_eq!(ctx["item"]["input"], p.dataset.rows[0].input.as_str());
+    assert_eq!(ctx["case"]["index"], 5);
+    assert_eq!(
+        ctx["case"]["nonce"].as_str().unwrap().split(' ').count(),
+        super::synthetic::NONCE_TOKENS
+    );
+}
+
+#[test]
+fn nonce_changes_each_execution_but_not_the_length() {
+    let p = plan(SYNTHETIC);
+    let row = &p.dataset.rows[2];
+    let input_at = |index: u64| -> String {
+        let ctx = p.context(row, &p.trials[0], index, &Map::new());
+        ctx["item"]["input"].as_str().unwrap().to_string()
+    };
+    let (a, b) = (input_at(0), input_at(1));
+    assert_ne!(a, b);
+    assert_ne!(a, row.input);
+    assert_eq!(a, input_at(0), "deterministic");
+    assert_eq!(a.len(), row.input.len());
+    // The shared prefix is untouched.
+    let ctx = p.context(row, &p.trials[0], 7, &Map::new());
+    assert_eq!(ctx["item"]["prefix"], row.item["prefix"]);
+    // Without `nonce`, the input is the row's.
+    let p = plan(&SYNTHETIC.replace("nonce: true", "nonce: false"));
+    let row = &p.dataset.rows[2];
+    let ctx = p.context(row, &p.trials[0], 1, &Map::new());
+    assert_eq!(ctx["item"]["input"], row.input.as_str());
+}
+
+#[test]
+fn same_seed_same_prompts() {
+    let a = plan(SYNTHETIC);
+    let b = plan(SYNTHETIC);
+    assert_eq!(a.dataset.rows, b.dataset.rows);
+    let c = plan(&SYNTHETIC.replace("seed: 3", "seed: 4"));
+    assert_ne!(a.dataset.rows, c.dataset.rows);
+}
