@@ -309,3 +309,59 @@ flow:
         let _ = std::fs::remove_dir_all(&out);
     }
 }
+
+#[test]
+fn a_trace_is_replayed_at_its_recorded_times_and_lengths() {
+    let root = std::env::current_dir().unwrap();
+    let body = std::fs::read_to_string(root.join("examples/trace-replay.yaml"))
+        .unwrap()
+        .replace(
+            "../datasets/trace-mini.jsonl",
+            &root.join("datasets/trace-mini.jsonl").display().to_string(),
+        );
+    let (code, stdout, stderr, run_dir, out) = run_pipeline("trace", &body);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let records: Vec<serde_json::Value> =
+        std::fs::read_to_string(root.join("datasets/trace-mini.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let r = read(&run_dir.join("requests.parquet"));
+    assert_eq!(r.num_rows(), records.len());
+    let idx = floats(&r, "case_index");
+    let intended = floats(&r, "intended_ns");
+    let prompt = floats(&r, "prompt_tokens");
+    let completion = floats(&r, "completion_tokens");
+    let mut rows: Vec<usize> = (0..r.num_rows()).collect();
+    rows.sort_by(|a, b| idx[*a].unwrap().total_cmp(&idx[*b].unwrap()));
+    let t0 = records[0]["timestamp"].as_f64().unwrap();
+    let start = intended[rows[0]].unwrap();
+    for (k, &i) in rows.iter().enumerate() {
+        let rec = &records[k];
+        // Send times: recorded offsets in ms, divided by the speedup of 4 (to the nanosecond).
+        let want_ns = (rec["timestamp"].as_f64().unwrap() - t0) * 1e-3 / 4.0 * 1e9;
+        let got_ns = intended[i].unwrap() - start;
+        assert!(
+            (got_ns - want_ns).abs() < 2.0,
+            "record {k}: {got_ns} vs {want_ns}"
+        );
+        assert_eq!(
+            completion[i],
+            rec["output_length"].as_f64(),
+            "record {k}: the recorded output length"
+        );
+        if let Some(n) = rec["input_length"].as_f64() {
+            assert_eq!(prompt[i], Some(n), "record {k}: the recorded prompt length");
+        }
+    }
+    let c = read(&run_dir.join("configs.parquet"));
+    assert_eq!(strings(&c, "stop_reason"), vec![Some("requests".into())]);
+    assert!(
+        strings(&c, "load")[0]
+            .as_deref()
+            .unwrap()
+            .starts_with("trace 40 records x4")
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -156,6 +156,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
             .flat_map(|d| {
                 d.rows
                     .iter()
+                    .filter(|r| !r.references.is_empty())
                     .map(|r| (r.input.clone(), r.references.clone()))
             })
             .collect(),
@@ -594,9 +595,9 @@ async fn run_trial(shared: Arc<TrialShared>) -> Result<Vec<StageRun>, Error> {
             Load::Closed { concurrency } => {
                 closed_stage(&shared, si, schedule, concurrency, stage.duration).await
             }
-            Load::Open {
-                max_concurrency, ..
-            } => open_stage(&shared, si, schedule, max_concurrency).await?,
+            Load::Open { .. } | Load::Trace { .. } => {
+                open_stage(&shared, si, schedule, stage.load.max_concurrency()).await?
+            }
         };
         next_index = next;
         let stop_reason = if let Some(r) = *lock(&shared.stop_reason) {
@@ -772,6 +773,10 @@ async fn open_stage(
 /// Which dataset row, repeat and phase an execution index maps to: warm-up executions walk the
 /// rows from the start; measured ones go row by row, each `repeats` times, cycling.
 fn case_of(plan: &Plan, index: u64) -> (usize, u64, bool) {
+    if plan.replay {
+        let rows = plan.dataset.rows.len().max(1) as u64;
+        return ((index % rows) as usize, index / rows, index < plan.warmup);
+    }
     let (row, repeat, warmup) = case_of_index(
         index,
         plan.warmup,

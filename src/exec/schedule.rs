@@ -32,6 +32,8 @@ pub struct Schedule {
     next_index: u64,
     first_index: u64,
     open: Option<OpenGen>,
+    /// Recorded offsets (trace replay), indexed from the stage's first execution.
+    trace: Option<std::sync::Arc<[f64]>>,
 }
 
 #[derive(Debug)]
@@ -68,8 +70,12 @@ impl Schedule {
         duration: Option<Duration>,
         seed: u64,
     ) -> Self {
+        let trace = match load {
+            Load::Trace { offsets_s, .. } => Some(offsets_s.clone()),
+            _ => None,
+        };
         let open = match load {
-            Load::Closed { .. } => None,
+            Load::Closed { .. } | Load::Trace { .. } => None,
             Load::Open { process, rate, .. } => Some(OpenGen {
                 process: *process,
                 rate: *rate,
@@ -84,6 +90,7 @@ impl Schedule {
             next_index: first_index,
             first_index,
             open,
+            trace,
         }
     }
 
@@ -97,9 +104,14 @@ impl Schedule {
         self.next_index
     }
 
-    /// Whether the count limit (rather than the duration) ended the schedule.
+    /// Whether the count limit or the end of the trace (rather than the duration) ended the
+    /// schedule.
     pub fn count_exhausted(&self) -> bool {
         self.end_index.is_some_and(|e| self.next_index >= e)
+            || self
+                .trace
+                .as_ref()
+                .is_some_and(|t| self.next_index - self.first_index >= t.len() as u64)
     }
 
     /// The next slot, or `None` when the stage has scheduled everything. For closed loops the
@@ -110,6 +122,15 @@ impl Schedule {
         }
         let first = self.next_index == self.first_index;
         let deadline = match &mut self.open {
+            None if self.trace.is_some() => {
+                let at_s = self.trace.as_ref().map_or(f64::NAN, |t| {
+                    t[(self.next_index - self.first_index) as usize]
+                });
+                if !at_s.is_finite() || self.duration.is_some_and(|d| at_s >= d.as_secs_f64()) {
+                    return None;
+                }
+                Some(self.start + Duration::from_secs_f64(at_s.max(0.0)))
+            }
             None => None,
             Some(g) => {
                 let at_s = g.next_offset(first);
@@ -263,6 +284,25 @@ mod tests {
                 assert!((back - t).abs() < 1e-9, "{rate:?} {t} {back}");
             }
         }
+    }
+
+    #[test]
+    fn trace_replays_recorded_offsets_and_ends_with_the_trace() {
+        let t0 = Instant::now();
+        let load = Load::Trace {
+            offsets_s: std::sync::Arc::from(vec![0.0, 0.5, 0.5, 2.0]),
+            speedup: 1.0,
+            max_concurrency: None,
+        };
+        let mut s = Schedule::new(&load, t0, 0, Some(10), None, 1);
+        let d: Vec<f64> = std::iter::from_fn(|| s.next_slot())
+            .map(|x| (x.deadline.unwrap() - t0).as_secs_f64())
+            .collect();
+        assert_eq!(d, vec![0.0, 0.5, 0.5, 2.0]);
+        assert!(s.count_exhausted(), "the end of the trace ends the stage");
+        // A duration cuts it short.
+        let mut s = Schedule::new(&load, t0, 0, None, Some(Duration::from_secs(1)), 1);
+        assert_eq!(std::iter::from_fn(|| s.next_slot()).count(), 3);
     }
 
     #[test]

@@ -413,7 +413,7 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
         .iter()
         .filter(|m| m.step == 0 && m.dispatched_ns().is_some())
         .collect();
-    let open = matches!(r.stage.load, crate::plan::Load::Open { .. });
+    let open = r.stage.load.is_open();
     let sorted = |f: fn(&RequestMetrics) -> Option<f64>| {
         let mut v: Vec<f64> = scheduled.iter().filter_map(|m| f(m)).collect();
         v.sort_by(f64::total_cmp);

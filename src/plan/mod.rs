@@ -63,6 +63,8 @@ pub struct Plan {
     pub slo: SloSpec,
     /// Named queries.
     pub queries: Vec<(String, QuerySpec)>,
+    /// The cases are a trace's records, replayed in order (execution i is record i).
+    pub replay: bool,
     /// Warm-up cases per trial.
     pub warmup: u64,
     /// Cases scheduled this soon after a trial's start are warm-up too.
@@ -142,6 +144,35 @@ pub enum Load {
         /// Cap on cases in flight.
         max_concurrency: Option<u32>,
     },
+    /// Recorded send times (seconds from the start, non-decreasing), one per case.
+    Trace {
+        /// Offsets in seconds, already divided by the speedup.
+        offsets_s: Arc<[f64]>,
+        /// The speedup applied.
+        speedup: f64,
+        /// Cap on cases in flight.
+        max_concurrency: Option<u32>,
+    },
+}
+
+impl Load {
+    /// Open loop (a schedule with deadlines)?
+    pub fn is_open(&self) -> bool {
+        !matches!(self, Load::Closed { .. })
+    }
+
+    /// The cap on cases in flight of an open loop.
+    pub fn max_concurrency(&self) -> Option<u32> {
+        match self {
+            Load::Closed { .. } => None,
+            Load::Open {
+                max_concurrency, ..
+            }
+            | Load::Trace {
+                max_concurrency, ..
+            } => *max_concurrency,
+        }
+    }
 }
 
 /// Open-loop gap distributions (in the time scale of the rate function).
@@ -231,6 +262,17 @@ impl Load {
     pub fn describe(&self) -> String {
         match self {
             Load::Closed { concurrency } => format!("concurrency {concurrency}"),
+            Load::Trace {
+                offsets_s,
+                speedup,
+                max_concurrency,
+            } => format!(
+                "trace {} records x{speedup}{}",
+                offsets_s.len(),
+                max_concurrency
+                    .map(|c| format!(" (max {c} in flight)"))
+                    .unwrap_or_default()
+            ),
             Load::Open {
                 process,
                 rate,
@@ -494,7 +536,30 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             }
         }
     }
+    // A trace brings its own cases (its records) and their send times.
+    let mut trace_offsets: Option<Arc<[f64]>> = None;
+    let mut trace_dataset: Option<Arc<Dataset>> = None;
+    if let ArrivalSpec::Trace(tr) = &spec.workload.arrival {
+        let tp = root.key("workload").key("arrival").key("trace");
+        if spec.workload.dataset.is_some() {
+            issues.push(
+                at(
+                    root.key("workload").key("dataset"),
+                    "`workload.dataset` cannot be combined with `arrival.trace`".into(),
+                )
+                .help("a trace's records are the cases; remove `dataset:`"),
+            );
+        }
+        match trace::load_trace(tr, &base_dir, spec.workload.seed) {
+            Ok(t) => {
+                trace_offsets = Some(Arc::from(t.offsets_s));
+                trace_dataset = Some(Arc::new(t.dataset));
+            }
+            Err(e) => issues.push(trace::trace_issue(loaded, &tp, &e)),
+        }
+    }
     let dataset_name = match &spec.workload.dataset {
+        _ if matches!(spec.workload.arrival, ArrivalSpec::Trace(_)) => None,
         Some(n) => {
             if !spec.datasets.contains_key(n) {
                 let names: Vec<&str> = spec.datasets.keys().map(String::as_str).collect();
@@ -532,7 +597,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             }
         },
     };
-    let dataset = dataset_name.as_ref().and_then(|n| datasets.get(n).cloned());
+    let dataset = match &trace_dataset {
+        Some(d) => Some(d.clone()),
+        None => dataset_name.as_ref().and_then(|n| datasets.get(n).cloned()),
+    };
 
     // Grid.
     let points = match grid::expand(spec.grid.as_ref()) {
@@ -774,6 +842,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         let arrival = resolve_arrival(
             &spec.workload.arrival,
             duration,
+            trace_offsets.as_ref(),
             &trial_ctx,
             &templates,
             loaded,
@@ -795,6 +864,8 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 &mut trial_issues,
             ),
             None if duration.is_some() => None,
+            // A trace replays each record once, warm-up included.
+            None if trace_dataset.is_some() => dataset.as_ref().map(|d| d.rows.len() as u64),
             None => dataset
                 .as_ref()
                 .map(|d| warmup + d.rows.len() as u64 * u64::from(repeats.max(1))),
@@ -1088,6 +1159,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         scorers,
         slo: spec.slo.clone().unwrap_or_default(),
         queries,
+        replay: trace_dataset.is_some(),
         warmup,
         warmup_duration,
         cooldown,
@@ -1223,6 +1295,7 @@ fn short_type<T>() -> &'static str {
 fn resolve_arrival(
     a: &ArrivalSpec,
     duration: Option<Duration>,
+    trace: Option<&Arc<[f64]>>,
     ctx: &Value,
     t: &Templates,
     loaded: &Loaded,
@@ -1331,6 +1404,20 @@ fn resolve_arrival(
                     over_s,
                 },
                 max_concurrency: cap(&r.max_concurrency, path.key("max_concurrency"), issues),
+            })
+        }
+        ArrivalSpec::Trace(tr) => {
+            let path = p.key("trace");
+            if !(tr.speedup > 0.0 && tr.speedup.is_finite()) {
+                issues.push(loaded.issue(
+                    path.key("speedup"),
+                    format!("speedup must be a positive number, found {}", tr.speedup),
+                ));
+            }
+            one(Load::Trace {
+                offsets_s: trace.cloned().unwrap_or_else(|| Arc::from(Vec::new())),
+                speedup: tr.speedup,
+                max_concurrency: cap(&tr.max_concurrency, path.key("max_concurrency"), issues),
             })
         }
         ArrivalSpec::Steps(list) => {

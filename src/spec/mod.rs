@@ -42,7 +42,9 @@ pub struct Spec {
     pub vars: BTreeMap<String, serde_json::Value>,
     /// Named model servers. Steps refer to them by name (possibly through `{{ grid.x }}`).
     pub endpoints: BTreeMap<String, EndpointSpec>,
-    /// Named datasets. The workload's dataset supplies one case per row.
+    /// Named datasets. The workload's dataset supplies one case per row. May be omitted when
+    /// the workload replays a trace (whose records are the cases).
+    #[serde(default)]
     pub datasets: BTreeMap<String, DatasetSpec>,
     /// How requests arrive and when a trial stops.
     pub workload: WorkloadSpec,
@@ -315,6 +317,10 @@ pub enum ArrivalSpec {
     /// A list of stages run back to back, each with its own load and duration; each stage is
     /// summarised separately (`configs.stage`).
     Steps(Vec<StageSpec>),
+    /// Replay a request trace (JSON Lines of arrival times and token lengths): requests go at
+    /// the recorded times (divided by `speedup`) with the recorded lengths. The trace's records
+    /// are the cases: no `datasets` entry is needed, and `workload.dataset` must not be set.
+    Trace(TraceSpec),
 }
 
 /// Gamma arrivals.

@@ -51,6 +51,9 @@ pub struct TraceSpec {
     /// Replay only the first N records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+    /// At most this many cases in flight; waiting for a place is recorded (`cap_wait_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<super::Templated<u32>>,
 }
 
 /// Unit of trace timestamps.
@@ -89,6 +92,7 @@ impl TraceSpec {
             block_tokens: default_block_tokens(),
             ignore_eos: false,
             limit: None,
+            max_concurrency: None,
         }
     }
 }

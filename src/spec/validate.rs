@@ -755,7 +755,9 @@ evaluators:
     fn missing_fields_are_named() {
         let is = issues("version: 1\nname: x\n");
         let paths: Vec<String> = is.iter().map(|i| i.path.to_string()).collect();
-        assert_eq!(paths, vec!["endpoints", "datasets", "workload", "flow"]);
+        // `datasets` may be omitted (a trace brings its own cases); the plan checks that one
+        // drives the workload.
+        assert_eq!(paths, vec!["endpoints", "workload", "flow"]);
     }
 
     #[test]
