@@ -412,7 +412,7 @@ pub fn describe_plan(plan: &Plan) -> String {
             .collect::<Vec<_>>()
             .join(", then ");
         let size = match (t.cases, t.duration) {
-            (Some(c), _) => format!("{} requests", c * t.steps.len() as u64),
+            (Some(c), _) => format!("{} requests", c * t.steps.len() as u64 * u64::from(t.turns)),
             (None, Some(d)) => format!("for {:?}", d),
             (None, None) => "unbounded".into(),
         };

@@ -365,3 +365,51 @@ fn a_trace_is_replayed_at_its_recorded_times_and_lengths() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn sessions_feed_each_turn_back_with_think_time() {
+    let root = std::env::current_dir().unwrap();
+    let body = std::fs::read_to_string(root.join("examples/multi-turn.yaml"))
+        .unwrap()
+        .replace("../datasets/qa-mini.jsonl", "DATASET");
+    let (code, stdout, stderr, run_dir, out) = run_pipeline("session", &body);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let r = read(&run_dir.join("requests.parquet"));
+    assert_eq!(r.num_rows(), 12 * 3, "12 sessions x 3 turns");
+    let case = floats(&r, "case_index");
+    let turn = floats(&r, "turn");
+    let prompt = floats(&r, "prompt_tokens");
+    let completion = floats(&r, "completion_tokens");
+    let intended = floats(&r, "intended_ns");
+    let end = floats(&r, "end_ns");
+    let lag = floats(&r, "schedule_lag_ms");
+    for c in 0..12 {
+        let mut turns: Vec<usize> = (0..r.num_rows())
+            .filter(|i| case[*i] == Some(c as f64))
+            .collect();
+        turns.sort_by(|a, b| turn[*a].unwrap().total_cmp(&turn[*b].unwrap()));
+        assert_eq!(turns.len(), 3);
+        for w in turns.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            // The next turn carries the previous request and its answer.
+            assert!(
+                prompt[b].unwrap() >= prompt[a].unwrap() + completion[a].unwrap(),
+                "case {c}: prompt {} after {} + {}",
+                prompt[b].unwrap(),
+                prompt[a].unwrap(),
+                completion[a].unwrap()
+            );
+            // Sent no earlier than the think time after the previous turn ended.
+            assert!(intended[b].unwrap() >= end[a].unwrap() + 50e6);
+            assert!(
+                lag[b].is_none(),
+                "only the session's first request was scheduled"
+            );
+        }
+        assert!(lag[turns[0]].is_some());
+    }
+    let cases = read(&run_dir.join("cases.parquet"));
+    assert_eq!(cases.num_rows(), 12);
+    assert!(floats(&cases, "steps").iter().all(|s| *s == Some(3.0)));
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{Map, json};
+use serde_json::{Map, Value, json};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -323,7 +323,9 @@ async fn run_one_trial(
         metrics: Mutex::new(Vec::with_capacity(
             trial
                 .cases
-                .map_or(0, |c| c.saturating_mul(trial.steps.len() as u64))
+                .map_or(0, |c| {
+                    c.saturating_mul(trial.steps.len() as u64 * u64::from(trial.turns))
+                })
                 .min(1 << 24) as usize,
         )),
         answers: Mutex::new(Vec::new()),
@@ -838,92 +840,120 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
     let mut first_sent: Option<i64> = None;
     let mut last_token: Option<i64> = None;
     let mut steps_run = 0;
-    for (si, step) in s.trial.steps.iter().enumerate() {
-        steps_run += 1;
-        let step_intended = if si == 0 { intended } else { Instant::now() };
-        let ctx = plan.context(row, &s.trial, index, &step_outputs);
-        let (outcome, forced_kind) = match plan.render_prompt(step, &ctx) {
-            Ok(rendered) => {
-                let req = LlmRequest {
-                    url: s.targets[si].url.clone(),
-                    api_key: s.targets[si].api_key.clone(),
-                    body: plan.body(step, &rendered, row),
-                    api: s.targets[si].api,
-                    timeout: plan.timeout,
-                };
-                let mut cancel = s.cancel.clone();
-                let interrupted = async move {
-                    let _ = cancel.wait_for(|c| *c).await;
-                };
-                (s.client.call_until(&req, &s.clock, interrupted).await, None)
+    // Per step: the conversation so far (multi-turn sessions).
+    let mut history: Vec<Option<Value>> = vec![None; s.trial.steps.len()];
+    'session: for turn in 0..s.trial.turns {
+        if turn > 0 {
+            // Think time, then the next turn; a stopping trial ends its sessions here.
+            if !plan.think_time.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(plan.think_time) => {}
+                    _ = s.halted_wait() => break 'session,
+                }
             }
-            // A template that fails on this row (strict mode): the request is never sent.
-            Err(e) => (
-                CallOutcome {
-                    end_ns: Some(s.clock.now_ns()),
-                    error: Some(CallError {
-                        kind: ErrorKind::Connect,
-                        message: e,
-                    }),
-                    ..Default::default()
+            if s.halted() {
+                break 'session;
+            }
+        }
+        for (si, step) in s.trial.steps.iter().enumerate() {
+            steps_run += 1;
+            let scheduled = si == 0 && turn == 0;
+            let step_intended = if scheduled { intended } else { Instant::now() };
+            let ctx = plan.context(row, &s.trial, index, turn, &step_outputs);
+            let mut sent_prompt: Option<Value> = None;
+            let (outcome, forced_kind) = match plan.render_prompt(step, &ctx) {
+                Ok(rendered) => {
+                    let rendered = with_history(history[si].as_ref(), rendered);
+                    let body = plan.body(step, &rendered, row);
+                    if s.trial.turns > 1 {
+                        sent_prompt = Some(rendered);
+                    }
+                    let req = LlmRequest {
+                        url: s.targets[si].url.clone(),
+                        api_key: s.targets[si].api_key.clone(),
+                        body,
+                        api: s.targets[si].api,
+                        timeout: plan.timeout,
+                    };
+                    let mut cancel = s.cancel.clone();
+                    let interrupted = async move {
+                        let _ = cancel.wait_for(|c| *c).await;
+                    };
+                    (s.client.call_until(&req, &s.clock, interrupted).await, None)
+                }
+                // A template that fails on this row (strict mode): the request is never sent.
+                Err(e) => (
+                    CallOutcome {
+                        end_ns: Some(s.clock.now_ns()),
+                        error: Some(CallError {
+                            kind: ErrorKind::Connect,
+                            message: e,
+                        }),
+                        ..Default::default()
+                    },
+                    Some("template"),
+                ),
+            };
+            let timing = StepTiming {
+                stage: start.stage,
+                turn,
+                intended_ns: s.clock.ns(step_intended),
+                // Only the first step (of the first turn) was scheduled; later ones start when the
+                // previous one ends.
+                dispatched_ns: scheduled.then(|| s.clock.ns(start.dispatched)),
+                acquired_ns: if scheduled {
+                    start.acquired.map(|a| s.clock.ns(a))
+                } else {
+                    None
                 },
-                Some("template"),
-            ),
-        };
-        let timing = StepTiming {
-            stage: start.stage,
-            intended_ns: s.clock.ns(step_intended),
-            // Only the first step was scheduled; later steps start when the previous ends.
-            dispatched_ns: (si == 0).then(|| s.clock.ns(start.dispatched)),
-            acquired_ns: if si == 0 {
-                start.acquired.map(|a| s.clock.ns(a))
-            } else {
-                None
-            },
-        };
-        let rec = request_row(
-            s,
-            si,
-            index,
-            &case_id,
-            repeat,
-            phase,
-            timing,
-            outcome,
-            forced_kind,
-        );
-        let finished = s.finished.fetch_add(1, Ordering::Relaxed) + 1;
-        first_sent = first_sent.or(rec.sent_ns);
-        last_token = rec.last_token_ns.or(last_token);
-        if let Some(k) = rec.error_kind {
-            let n = s.errors.fetch_add(1, Ordering::Relaxed) + 1;
-            s.progress
-                .set_message(format!("{}  errors: {n} (last: {k})", s.label));
-            error_kind = Some(k);
-            if plan.max_errors.is_some_and(|m| n >= m) {
-                s.stop("max_errors");
+            };
+            let rec = request_row(
+                s,
+                si,
+                index,
+                &case_id,
+                repeat,
+                phase,
+                timing,
+                outcome,
+                forced_kind,
+            );
+            let finished = s.finished.fetch_add(1, Ordering::Relaxed) + 1;
+            first_sent = first_sent.or(rec.sent_ns);
+            last_token = rec.last_token_ns.or(last_token);
+            if let Some(k) = rec.error_kind {
+                let n = s.errors.fetch_add(1, Ordering::Relaxed) + 1;
+                s.progress
+                    .set_message(format!("{}  errors: {n} (last: {k})", s.label));
+                error_kind = Some(k);
+                if plan.max_errors.is_some_and(|m| n >= m) {
+                    s.stop("max_errors");
+                } else if let Some(r) = plan.max_error_rate
+                    && finished >= MIN_FOR_ERROR_RATE
+                    && n as f64 / finished as f64 > r
+                {
+                    s.stop("max_error_rate");
+                }
             } else if let Some(r) = plan.max_error_rate
                 && finished >= MIN_FOR_ERROR_RATE
-                && n as f64 / finished as f64 > r
+                && s.errors.load(Ordering::Relaxed) as f64 / finished as f64 > r
             {
                 s.stop("max_error_rate");
             }
-        } else if let Some(r) = plan.max_error_rate
-            && finished >= MIN_FOR_ERROR_RATE
-            && s.errors.load(Ordering::Relaxed) as f64 / finished as f64 > r
-        {
-            s.stop("max_error_rate");
+            let ok = rec.ok();
+            let text = rec.output_text.clone();
+            let _ = send(&s.tx, Record::Request(Box::new(rec))).await;
+            s.progress.inc(1);
+            if !ok {
+                answer = None;
+                break 'session;
+            }
+            if let Some(p) = sent_prompt {
+                history[si] = Some(after_turn(p, &text));
+            }
+            step_outputs.insert(step.step_id.clone(), json!({"text": text}));
+            answer = Some(text);
         }
-        let ok = rec.ok();
-        let text = rec.output_text.clone();
-        let _ = send(&s.tx, Record::Request(Box::new(rec))).await;
-        s.progress.inc(1);
-        if !ok {
-            answer = None;
-            break;
-        }
-        step_outputs.insert(step.step_id.clone(), json!({"text": text}));
-        answer = Some(text);
     }
     let case = CaseRow {
         trial_id: s.trial_id.clone(),
@@ -990,6 +1020,7 @@ fn request_row(
         repeat: repeat as i64,
         phase: phase.as_str(),
         stage: timing.stage as i64,
+        turn: i64::from(timing.turn),
         step_id,
         endpoint,
         model,
@@ -1049,10 +1080,38 @@ fn request_row(
 /// Error-rate stops are only checked from this many finished requests on.
 const MIN_FOR_ERROR_RATE: u64 = 20;
 
+/// This turn's request: the conversation so far, then this turn's rendered prompt (chat:
+/// messages, with system messages only from the first turn; completions: text appended).
+fn with_history(history: Option<&Value>, rendered: Value) -> Value {
+    match (history, rendered) {
+        (Some(Value::Array(h)), Value::Array(new)) => {
+            let mut out = h.clone();
+            out.extend(new.into_iter().filter(|m| m["role"] != "system"));
+            Value::Array(out)
+        }
+        (Some(Value::String(h)), Value::String(p)) => Value::String(format!("{h}{p}")),
+        (_, r) => r,
+    }
+}
+
+/// The conversation after a turn: the request and the model's answer.
+fn after_turn(request: Value, answer: &str) -> Value {
+    match request {
+        Value::Array(mut m) => {
+            m.push(json!({"role": "assistant", "content": answer}));
+            Value::Array(m)
+        }
+        Value::String(p) => Value::String(format!("{p}{answer}\n")),
+        other => other,
+    }
+}
+
 /// Scheduling times of one request.
 #[derive(Clone, Copy, Debug)]
 struct StepTiming {
     stage: usize,
+    /// Turn of a multi-turn session (0 otherwise).
+    turn: u32,
     intended_ns: i64,
     dispatched_ns: Option<i64>,
     acquired_ns: Option<i64>,

@@ -65,6 +65,8 @@ pub struct Plan {
     pub queries: Vec<(String, QuerySpec)>,
     /// The cases are a trace's records, replayed in order (execution i is record i).
     pub replay: bool,
+    /// Pause between a session's turns.
+    pub think_time: Duration,
     /// Warm-up cases per trial.
     pub warmup: u64,
     /// Cases scheduled this soon after a trial's start are warm-up too.
@@ -108,6 +110,8 @@ pub struct Trial {
     pub duration: Option<Duration>,
     /// The flow's steps with per-trial values resolved.
     pub steps: Vec<TrialStep>,
+    /// Turns per case (1 unless `workload.session`).
+    pub turns: u32,
 }
 
 /// A resolved arrival process: one or more stages run back to back (one stage unless the
@@ -345,7 +349,7 @@ impl Plan {
     pub fn total_requests(&self) -> Option<u64> {
         let mut total = 0u64;
         for t in &self.trials {
-            total += t.cases? * t.steps.len() as u64;
+            total += t.cases? * t.steps.len() as u64 * u64::from(t.turns);
         }
         Some(total)
     }
@@ -356,6 +360,7 @@ impl Plan {
         row: &Row,
         trial: &Trial,
         index: u64,
+        turn: u32,
         steps: &Map<String, Value>,
     ) -> Value {
         case_context(&CaseContext {
@@ -364,6 +369,8 @@ impl Plan {
             seed: self.seed,
             trial_id: &trial.id,
             index,
+            turn,
+            turns: trial.turns,
             grid: &trial.grid,
             vars: &self.spec.vars,
             steps,
@@ -434,6 +441,8 @@ struct CaseContext<'a> {
     seed: u64,
     trial_id: &'a str,
     index: u64,
+    turn: u32,
+    turns: u32,
     grid: &'a GridPoint,
     vars: &'a BTreeMap<String, Value>,
     steps: &'a Map<String, Value>,
@@ -452,6 +461,7 @@ fn case_context(c: &CaseContext<'_>) -> Value {
     json!({
         "item": item,
         "case": {"index": c.index, "nonce": nonce},
+        "turn": {"index": c.turn, "count": c.turns},
         "grid": c.grid,
         "vars": c.vars,
         "steps": c.steps,
@@ -779,6 +789,19 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 }
             })
         };
+    let think_time = spec
+        .workload
+        .session
+        .as_ref()
+        .and_then(|sess| sess.think_time.as_ref())
+        .and_then(|d| match d.to_duration() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                issues.push(at(root.key("workload").key("session").key("think_time"), e));
+                None
+            }
+        })
+        .unwrap_or(Duration::ZERO);
     let warmup_duration = opt_duration(
         &spec.workload.warmup_duration,
         "warmup_duration",
@@ -848,6 +871,27 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             loaded,
             &mut trial_issues,
         );
+        let turns = match &spec.workload.session {
+            None => 1,
+            Some(sess) => {
+                let t = resolve(
+                    &sess.turns,
+                    &trial_ctx,
+                    &templates,
+                    loaded,
+                    root.key("workload").key("session").key("turns"),
+                    &mut trial_issues,
+                )
+                .unwrap_or(1);
+                if t == 0 {
+                    trial_issues.push(at(
+                        root.key("workload").key("session").key("turns"),
+                        "a session needs at least 1 turn".into(),
+                    ));
+                }
+                t.max(1)
+            }
+        };
         // With stages, the trial lasts the sum of their durations.
         let duration = if matches!(spec.workload.arrival, ArrivalSpec::Steps(_)) {
             arrival.stages.iter().map(|st| st.duration).sum()
@@ -1015,6 +1059,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 cases,
                 duration,
                 steps: Vec::new(),
+                turns,
             };
             for (si, step) in steps.iter().enumerate() {
                 let ctx = case_context(&CaseContext {
@@ -1023,6 +1068,8 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                     seed: spec.workload.seed,
                     trial_id: &trial_id,
                     index: 0,
+                    turn: 0,
+                    turns,
                     grid: point,
                     vars: &spec.vars,
                     steps: &step_outputs,
@@ -1090,6 +1137,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             cases,
             duration,
             steps,
+            turns,
         });
     }
 
@@ -1160,6 +1208,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         slo: spec.slo.clone().unwrap_or_default(),
         queries,
         replay: trace_dataset.is_some(),
+        think_time,
         warmup,
         warmup_duration,
         cooldown,

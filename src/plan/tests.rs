@@ -44,7 +44,7 @@ fn plan(yaml: &str) -> Plan {
 fn body_json(plan: &Plan, row: usize) -> (String, Value) {
     let step = &plan.trials[0].steps[0];
     let row = &plan.dataset.rows[row];
-    let ctx = plan.context(row, &plan.trials[0], 0, &Map::new());
+    let ctx = plan.context(row, &plan.trials[0], 0, 0, &Map::new());
     let rendered = plan.render_prompt(step, &ctx).unwrap();
     let raw = String::from_utf8(plan.body(step, &rendered, row).to_vec()).unwrap();
     let v: Value = serde_json::from_str(&raw).unwrap();
@@ -94,7 +94,7 @@ fn file_rows_keep_the_step_parameters() {
     let (_, v) = body_json(&p, 0);
     assert_eq!(v["max_tokens"], 16);
     // `case.nonce` is there for file datasets too; `item.input` is untouched.
-    let ctx = p.context(&p.dataset.rows[0], &p.trials[0], 5, &Map::new());
+    let ctx = p.context(&p.dataset.rows[0], &p.trials[0], 5, 0, &Map::new());
     assert_eq!(ctx["item"]["input"], p.dataset.rows[0].input.as_str());
     assert_eq!(ctx["case"]["index"], 5);
     assert_eq!(
@@ -108,7 +108,7 @@ fn nonce_changes_each_execution_but_not_the_length() {
     let p = plan(SYNTHETIC);
     let row = &p.dataset.rows[2];
     let input_at = |index: u64| -> String {
-        let ctx = p.context(row, &p.trials[0], index, &Map::new());
+        let ctx = p.context(row, &p.trials[0], index, 0, &Map::new());
         ctx["item"]["input"].as_str().unwrap().to_string()
     };
     let (a, b) = (input_at(0), input_at(1));
@@ -117,12 +117,12 @@ fn nonce_changes_each_execution_but_not_the_length() {
     assert_eq!(a, input_at(0), "deterministic");
     assert_eq!(a.len(), row.input.len());
     // The shared prefix is untouched.
-    let ctx = p.context(row, &p.trials[0], 7, &Map::new());
+    let ctx = p.context(row, &p.trials[0], 7, 0, &Map::new());
     assert_eq!(ctx["item"]["prefix"], row.item["prefix"]);
     // Without `nonce`, the input is the row's.
     let p = plan(&SYNTHETIC.replace("nonce: true", "nonce: false"));
     let row = &p.dataset.rows[2];
-    let ctx = p.context(row, &p.trials[0], 1, &Map::new());
+    let ctx = p.context(row, &p.trials[0], 1, 0, &Map::new());
     assert_eq!(ctx["item"]["input"], row.input.as_str());
 }
 

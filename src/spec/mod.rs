@@ -289,12 +289,31 @@ pub struct WorkloadSpec {
     /// `1ms`) or its achieved send rate falls below 99% of the target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_lag: Option<HumanDuration>,
+    /// Multi-turn sessions: each case runs the flow `turns` times as one conversation, each
+    /// turn's request carrying the earlier turns' messages and real responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionSpec>,
     /// Seed for arrival times and case order.
     #[serde(default)]
     pub seed: u64,
     /// Per-request timeout (default 120s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<HumanDuration>,
+}
+
+/// A multi-turn session. Sessions arrive by the arrival process; within a session, turn t + 1
+/// is sent `think_time` after turn t ends. On chat steps a turn's request is the conversation
+/// so far (earlier turns' messages and the model's real answers, system messages once) plus
+/// this turn's rendered messages; on completions steps, the earlier prompts and answers are
+/// prepended to this turn's prompt. Templates see `turn.index` (0-based) and `turn.count`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSpec {
+    /// Turns per session (at least 1).
+    pub turns: Templated<u32>,
+    /// Pause between a turn's end and the next turn's send (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_time: Option<HumanDuration>,
 }
 
 /// Arrival process. Closed-loop `concurrency` keeps N cases in flight; the open-loop processes

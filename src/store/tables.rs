@@ -34,6 +34,7 @@ pub fn requests_schema() -> SchemaRef {
         f("repeat", Int64, false),
         f("phase", Utf8, false),
         f("stage", Int64, false),
+        f("turn", Int64, false),
         f("step_id", Utf8, false),
         f("endpoint", Utf8, false),
         f("model", Utf8, false),
@@ -85,6 +86,8 @@ pub struct RequestRow {
     pub phase: &'static str,
     /// Stage of the arrival process.
     pub stage: i64,
+    /// Turn of a multi-turn session (0 otherwise).
+    pub turn: i64,
     /// Step id.
     pub step_id: Arc<str>,
     /// Endpoint name.
@@ -184,6 +187,7 @@ impl RequestRow {
             .i64(Some(self.repeat))
             .str(Some(self.phase))
             .i64(Some(self.stage))
+            .i64(Some(self.turn))
             .str(Some(&self.step_id))
             .str(Some(&self.endpoint))
             .str(Some(&self.model))
