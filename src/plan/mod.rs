@@ -1456,13 +1456,8 @@ fn resolve_arrival(
             })
         }
         ArrivalSpec::Trace(tr) => {
+            // The trace reader checks the other options (speedup included).
             let path = p.key("trace");
-            if !(tr.speedup > 0.0 && tr.speedup.is_finite()) {
-                issues.push(loaded.issue(
-                    path.key("speedup"),
-                    format!("speedup must be a positive number, found {}", tr.speedup),
-                ));
-            }
             one(Load::Trace {
                 offsets_s: trace.cloned().unwrap_or_else(|| Arc::from(Vec::new())),
                 speedup: tr.speedup,
