@@ -224,17 +224,13 @@ async fn one_rate(
     std::fs::write(&data, text).map_err(|e| Error::io(&data, e))?;
 
     let log = log_first_tokens.then(|| Arc::new(Mutex::new(Vec::with_capacity(rows as usize))));
-    let server = SimServer::start(
-        SimConfig {
-            model: "calibrate".into(),
-            profile: profile(opts.tokens),
-            knowledge: Arc::new(Knowledge::default()),
-            first_token_log: log.clone(),
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
-    .await
-    .map_err(|e| Error::Run(format!("cannot start the simulated engine: {e}")))?;
+    let config = SimConfig {
+        model: "calibrate".into(),
+        profile: profile(opts.tokens),
+        knowledge: Arc::new(Knowledge::default()),
+        first_token_log: log.clone(),
+    };
+    let server = EngineThread::start(config)?;
 
     let yaml = format!(
         r#"version: 1
@@ -280,7 +276,7 @@ flow:
         quiet: true,
     };
     let outcome = crate::exec::run(plan, &run_opts).await;
-    server.shutdown().await;
+    server.shutdown();
     let outcome = outcome?;
 
     let c = &outcome.configs;
@@ -349,6 +345,78 @@ flow:
         }
     };
     Ok((rung, ttft))
+}
+
+/// The zero-delay engine on its own thread and single-threaded runtime, so that its tasks
+/// never migrate between the client's runtime workers.
+struct EngineThread {
+    base_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EngineThread {
+    fn start(config: SimConfig) -> Result<Self, Error> {
+        let (url_tx, url_rx) = std::sync::mpsc::channel();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("frontier-engine".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = url_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match SimServer::start(config, ([127, 0, 0, 1], 0).into()).await {
+                        Ok(server) => {
+                            let _ = url_tx.send(Ok(server.base_url()));
+                            let _ = stop_rx.await;
+                            server.shutdown().await;
+                        }
+                        Err(e) => {
+                            let _ = url_tx.send(Err(e.to_string()));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| Error::Run(format!("cannot start the engine thread: {e}")))?;
+        let base_url = url_rx
+            .recv()
+            .map_err(|_| Error::Run("the engine thread ended before it started".into()))?
+            .map_err(|e| Error::Run(format!("cannot start the simulated engine: {e}")))?;
+        Ok(EngineThread {
+            base_url,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for EngineThread {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
 }
 
 fn column<T: 'static>(b: &RecordBatch, i: usize) -> Option<&T> {

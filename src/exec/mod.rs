@@ -686,7 +686,8 @@ async fn closed_stage(
             p = limiter.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = shared.halted_wait() => break,
         };
-        if duration.is_some_and(|d| start.elapsed() >= d) {
+        // Both may have become ready together (select picks at random): a stop wins.
+        if shared.halted() || duration.is_some_and(|d| start.elapsed() >= d) {
             break;
         }
         let Some(slot) = schedule.next_slot() else {
@@ -731,6 +732,9 @@ async fn open_stage(
             s = pacer.next() => match s { Some(s) => s, None => break },
             _ = shared.halted_wait() => break,
         };
+        if shared.halted() {
+            break;
+        }
         next_index = slot.index + 1;
         let intended = slot.deadline.unwrap_or_else(Instant::now);
         let s = shared.clone();
