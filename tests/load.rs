@@ -413,3 +413,42 @@ fn sessions_feed_each_turn_back_with_think_time() {
     assert!(floats(&cases, "steps").iter().all(|s| *s == Some(3.0)));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
+    let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args([
+            "calibrate",
+            "--start-rate",
+            "200",
+            "--max-rate",
+            "400",
+            "--seconds",
+            "0.5",
+            "--json",
+        ])
+        .output()
+        .expect("frontier runs");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let rungs = v["rungs"].as_array().unwrap();
+    assert!(!rungs.is_empty());
+    assert_eq!(rungs[0]["rate"], 200.0);
+    assert_eq!(rungs[0]["requests"], 100);
+    assert_eq!(rungs[0]["error_rate"], 0.0);
+    for key in ["target_rate", "achieved_rate", "lag_p50_ms", "lag_p99_ms", "cpu_util"] {
+        assert!(rungs[0][key].as_f64().is_some(), "{key}: {}", rungs[0]);
+    }
+    // Every measured request was matched with the engine's own first-token send time, and the
+    // client saw each first token after the engine sent it.
+    let t = &v["ttft_error"];
+    assert_eq!(t["requests"], 100);
+    assert!(t["p50_ms"].as_f64().unwrap() >= 0.0);
+    assert!(t["max_ms"].as_f64().unwrap() < 1000.0);
+    assert_eq!(v["tokens"], 16);
+}
