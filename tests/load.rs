@@ -441,7 +441,13 @@ fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
     assert_eq!(rungs[0]["rate"], 200.0);
     assert_eq!(rungs[0]["requests"], 100);
     assert_eq!(rungs[0]["error_rate"], 0.0);
-    for key in ["target_rate", "achieved_rate", "lag_p50_ms", "lag_p99_ms", "cpu_util"] {
+    for key in [
+        "target_rate",
+        "achieved_rate",
+        "lag_p50_ms",
+        "lag_p99_ms",
+        "cpu_util",
+    ] {
         assert!(rungs[0][key].as_f64().is_some(), "{key}: {}", rungs[0]);
     }
     // Every measured request was matched with the engine's own first-token send time, and the
