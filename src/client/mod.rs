@@ -37,6 +37,7 @@
 //! - `Cancelled`: the future given to [`LlmClient::call_until`] completed first.
 
 mod chunk;
+pub mod gaps;
 mod record;
 pub mod sse;
 
@@ -47,6 +48,7 @@ use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 use crate::clock::Clock;
+pub use record::replay_sse;
 use record::Recorder;
 
 /// Which OpenAI API a request uses (decides where the delta text is in each chunk).
@@ -146,8 +148,14 @@ pub struct CallOutcome {
     /// Stream closed (or the error was observed).
     pub end_ns: Option<i64>,
     /// Arrival time of every token-bearing chunk, in order (`len() == token_chunk_count`):
-    /// the raw material for inter-chunk and inter-token latency. Added by the client module.
+    /// the raw material for inter-chunk and inter-token latency.
     pub token_chunk_ns: Vec<i64>,
+    /// Tokens carried by each token-bearing chunk (parallel to `token_chunk_ns`): the advance
+    /// of the chunk's cumulative `usage.completion_tokens` when the server sends one per chunk
+    /// (vLLM's `continuous_usage_stats`), else 1.
+    pub chunk_tokens: Vec<u32>,
+    /// Token-bearing chunks whose count came from a cumulative per-chunk `usage`.
+    pub chunks_with_usage: u32,
     /// HTTP status of the response, if one arrived.
     pub http_status: Option<u16>,
     /// Server-reported usage (authoritative token counts).

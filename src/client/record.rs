@@ -19,6 +19,8 @@ pub(crate) struct Recorder {
     pub out: CallOutcome,
     parser: SseParser,
     saw_done: bool,
+    /// The last cumulative `usage.completion_tokens` seen in a chunk.
+    cumulative: i64,
 }
 
 impl Recorder {
@@ -44,8 +46,11 @@ impl Recorder {
             out,
             parser,
             saw_done,
+            cumulative,
         } = self;
-        parser.feed(frame, |event| on_event(out, saw_done, event, now_ns))
+        parser.feed(frame, |event| {
+            on_event(out, saw_done, cumulative, event, now_ns)
+        })
     }
 
     /// The SSE body ended cleanly at `now_ns`: flush a last unterminated event, then decide.
@@ -54,9 +59,10 @@ impl Recorder {
             out,
             parser,
             saw_done,
+            cumulative,
         } = self;
         if parser
-            .finish(|event| on_event(out, saw_done, event, now_ns))
+            .finish(|event| on_event(out, saw_done, cumulative, event, now_ns))
             .is_break()
         {
             return;
@@ -89,7 +95,7 @@ impl Recorder {
                     let message = format!("response has no choice with index 0: {}", quote(body));
                     self.fail(ErrorKind::MalformedChunk, message, now_ns);
                 } else {
-                    apply_chunk(out, chunk, now_ns);
+                    apply_chunk(out, &mut self.cumulative, chunk, now_ns);
                     out.end_ns = Some(now_ns);
                 }
             }
@@ -112,7 +118,13 @@ impl Recorder {
     }
 }
 
-fn on_event(out: &mut CallOutcome, saw_done: &mut bool, event: Event<'_>, now_ns: i64) -> Flow {
+fn on_event(
+    out: &mut CallOutcome,
+    saw_done: &mut bool,
+    cumulative: &mut i64,
+    event: Event<'_>,
+    now_ns: i64,
+) -> Flow {
     let fail = |out: &mut CallOutcome, kind: ErrorKind, message: String| {
         out.error = Some(CallError { kind, message });
         out.end_ns = Some(now_ns);
@@ -150,17 +162,23 @@ fn on_event(out: &mut CallOutcome, saw_done: &mut bool, event: Event<'_>, now_ns
         Ok(chunk) => match chunk.error_message() {
             Some(message) => fail(out, ErrorKind::ServerError, message),
             None => {
-                apply_chunk(out, chunk, now_ns);
+                apply_chunk(out, cumulative, chunk, now_ns);
                 ControlFlow::Continue(())
             }
         },
     }
 }
 
-/// Fold one (non-error) chunk into the outcome.
-fn apply_chunk(out: &mut CallOutcome, chunk: Chunk<'_>, now_ns: i64) {
+/// Fold one (non-error) chunk into the outcome. `cumulative` is the last cumulative
+/// `usage.completion_tokens` seen, so that a chunk's own token count is its advance.
+fn apply_chunk(out: &mut CallOutcome, cumulative: &mut i64, chunk: Chunk<'_>, now_ns: i64) {
+    let mut advance = None;
     if let Some(usage) = chunk.usage {
         // Servers with continuous usage stats send a cumulative object per chunk: last wins.
+        if let Some(c) = usage.completion_tokens {
+            advance = Some(c - *cumulative);
+            *cumulative = c;
+        }
         out.usage = usage.into();
     }
     let Some(choice) = chunk.choice else {
@@ -172,6 +190,16 @@ fn apply_chunk(out: &mut CallOutcome, chunk: Chunk<'_>, now_ns: i64) {
         out.first_token_ns.get_or_insert(now_ns);
         out.last_token_ns = Some(now_ns);
         out.token_chunk_ns.push(now_ns);
+        // A chunk whose cumulative usage advanced by k carries k tokens; without per-chunk
+        // usage (or with one that did not advance) it counts as one.
+        let k = match advance {
+            Some(k) if k >= 1 => {
+                out.chunks_with_usage += 1;
+                u32::try_from(k).unwrap_or(u32::MAX)
+            }
+            _ => 1,
+        };
+        out.chunk_tokens.push(k);
     }
     if let Some(content) = tokens.content {
         out.first_content_ns.get_or_insert(now_ns);
@@ -185,6 +213,27 @@ fn apply_chunk(out: &mut CallOutcome, chunk: Chunk<'_>, now_ns: i64) {
     {
         out.finish_reason = Some(reason.to_string());
     }
+}
+
+/// Replay a recorded SSE body through the recorder, frame by frame, as if each frame had
+/// arrived at its timestamp (ns on the run clock), then the clean end of the body at
+/// `end_ns`. The request is taken as sent at `sent_ns`. For tests and for tools that study
+/// recorded streams: the outcome is exactly what a live request would have recorded.
+pub fn replay_sse<'a>(
+    sent_ns: i64,
+    frames: impl IntoIterator<Item = (&'a [u8], i64)>,
+    end_ns: i64,
+) -> CallOutcome {
+    let mut rec = Recorder::new();
+    rec.out.sent_ns = Some(sent_ns);
+    rec.out.http_status = Some(200);
+    for (frame, now_ns) in frames {
+        if rec.sse_frame(frame, now_ns).is_break() {
+            return rec.into_outcome();
+        }
+    }
+    rec.sse_eof(end_ns);
+    rec.into_outcome()
 }
 
 #[cfg(test)]

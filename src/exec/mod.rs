@@ -33,7 +33,7 @@ use crate::store::{
 };
 use pacer::Pacer;
 use schedule::Schedule;
-use stats::{Phase, RequestMetrics, StageRun, TrialResults};
+use stats::{Phase, RequestMetrics, StageRun, TokenStats, TrialResults};
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -91,6 +91,8 @@ struct TrialShared {
     clock: Clock,
     tx: tokio::sync::mpsc::Sender<Record>,
     metrics: Mutex<Vec<RequestMetrics>>,
+    /// Token and chunk gaps of measured successful requests, per stage.
+    tokens: Vec<Mutex<TokenStats>>,
     answers: Mutex<Vec<MeasuredCase>>,
     progress: ProgressBar,
     /// Failed requests so far (all phases).
@@ -328,6 +330,12 @@ async fn run_one_trial(
                 })
                 .min(1 << 24) as usize,
         )),
+        tokens: trial
+            .arrival
+            .stages
+            .iter()
+            .map(|_| Mutex::new(TokenStats::default()))
+            .collect(),
         answers: Mutex::new(Vec::new()),
         progress: ctx.progress.clone(),
         errors: Default::default(),
@@ -354,6 +362,11 @@ async fn run_one_trial(
         .metrics
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
+    let tokens: Vec<TokenStats> = shared
+        .tokens
+        .into_iter()
+        .map(|t| t.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .collect();
     let mut answers = shared
         .answers
         .into_inner()
@@ -405,6 +418,7 @@ async fn run_one_trial(
             send(&shared.tx, Record::Score(Box::new(row))).await?;
         }
     }
+    let empty_tokens = TokenStats::default();
     let mut rows = Vec::new();
     for run in &stage_runs {
         let stage_scores: Vec<&[Score]> = answers
@@ -423,6 +437,7 @@ async fn run_one_trial(
                 .get(run.stage)
                 .map_or(0, |n| n.load(Ordering::Relaxed)),
             scores: &stage_scores,
+            tokens: tokens.get(run.stage).unwrap_or(&empty_tokens),
         });
         let line = trial_line(trial, plan.trials.len(), &row);
         if ctx.progress.is_hidden() {
@@ -1007,7 +1022,7 @@ fn request_row(
     repeat: u64,
     phase: Phase,
     timing: StepTiming,
-    o: CallOutcome,
+    mut o: CallOutcome,
     forced_kind: Option<&'static str>,
 ) -> RequestRow {
     let intended_ns = timing.intended_ns;
@@ -1016,6 +1031,8 @@ fn request_row(
         .error
         .as_ref()
         .map(|e| forced_kind.unwrap_or(e.kind.as_str()));
+    let chunk_ns = std::mem::take(&mut o.token_chunk_ns);
+    let chunk_tokens = std::mem::take(&mut o.chunk_tokens);
     let mut row = RequestRow {
         trial_id: s.trial_id.clone(),
         trial_index: s.trial.index as i64,
@@ -1044,6 +1061,13 @@ fn request_row(
         reasoning_tokens: o.usage.reasoning_tokens,
         chunk_count: i64::from(o.chunk_count),
         token_chunk_count: i64::from(o.token_chunk_count),
+        chunk_tokens_basis: match (o.token_chunk_count, o.chunks_with_usage) {
+            (0, _) => None,
+            (n, u) if u == n => Some("usage"),
+            (_, 0) => Some("chunks"),
+            _ => Some("mixed"),
+        },
+        gaps: crate::client::gaps::summarise(&chunk_ns, &chunk_tokens),
         http_status: o.http_status.map(i64::from),
         error_kind,
         error_message: o.error.map(|e| e.message),
@@ -1077,6 +1101,12 @@ fn request_row(
     );
     if let Ok(mut m) = s.metrics.lock() {
         m.push(metric);
+    }
+    if phase == Phase::Measure
+        && row.ok()
+        && let Some(Ok(mut t)) = s.tokens.get(timing.stage).map(|t| t.lock())
+    {
+        t.record(&chunk_ns, &chunk_tokens, row.chunk_tokens_basis);
     }
     row
 }

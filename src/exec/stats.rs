@@ -159,6 +159,75 @@ impl RequestMetrics {
     }
 }
 
+/// Per-token and per-chunk gaps of one stage's measured successful requests, kept as HDR
+/// histograms (3 significant digits: a relative error of at most 0.1%) so that memory does not
+/// grow with the number of tokens; means are exact.
+#[derive(Clone, Debug)]
+pub struct TokenStats {
+    itl: hdrhistogram::Histogram<u64>,
+    itl_sum_ns: f64,
+    icl: hdrhistogram::Histogram<u64>,
+    icl_sum_ns: f64,
+    /// Token-bearing chunks.
+    pub token_chunks: i64,
+    /// Requests per chunk-token basis: usage, chunks, mixed.
+    pub basis: [u64; 3],
+}
+
+impl Default for TokenStats {
+    fn default() -> Self {
+        let hist = || hdrhistogram::Histogram::new(3).expect("3 significant digits are valid");
+        TokenStats {
+            itl: hist(),
+            itl_sum_ns: 0.0,
+            icl: hist(),
+            icl_sum_ns: 0.0,
+            token_chunks: 0,
+            basis: [0; 3],
+        }
+    }
+}
+
+impl TokenStats {
+    /// Add one successful request's chunks.
+    pub fn record(&mut self, chunk_ns: &[i64], chunk_tokens: &[u32], basis: Option<&str>) {
+        use crate::client::gaps::{chunk_gaps, token_gaps};
+        for (gap, n) in token_gaps(chunk_ns, chunk_tokens) {
+            let _ = self.itl.record_n(gap.max(0.0).round() as u64, u64::from(n));
+            self.itl_sum_ns += gap * f64::from(n);
+        }
+        for gap in chunk_gaps(chunk_ns) {
+            let _ = self.icl.record(gap.max(0) as u64);
+            self.icl_sum_ns += gap as f64;
+        }
+        self.token_chunks += chunk_ns.len() as i64;
+        match basis {
+            Some("usage") => self.basis[0] += 1,
+            Some("chunks") => self.basis[1] += 1,
+            Some(_) => self.basis[2] += 1,
+            None => {}
+        }
+    }
+
+    fn itl_ms(&self, q: f64) -> Option<f64> {
+        (!self.itl.is_empty()).then(|| self.itl.value_at_quantile(q) as f64 / 1e6)
+    }
+
+    fn icl_ms(&self, q: f64) -> Option<f64> {
+        (!self.icl.is_empty()).then(|| self.icl.value_at_quantile(q) as f64 / 1e6)
+    }
+
+    /// The stage's basis: `usage` or `chunks` when every request agrees, else `mixed`.
+    pub fn basis(&self) -> Option<&'static str> {
+        match self.basis {
+            [0, 0, 0] => None,
+            [_, 0, 0] => Some("usage"),
+            [0, _, 0] => Some("chunks"),
+            _ => Some("mixed"),
+        }
+    }
+}
+
 /// How one stage of a trial ran.
 #[derive(Clone, Debug)]
 pub struct StageRun {
@@ -238,6 +307,8 @@ pub struct TrialResults<'a> {
     pub cases: u64,
     /// Scores `[case][scorer]` of the stage's measured cases.
     pub scores: &'a [&'a [Score]],
+    /// Token and chunk gaps of the stage's measured successful requests.
+    pub tokens: &'a TokenStats,
 }
 
 /// Build one stage's `configs` row.
@@ -405,6 +476,26 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
         floats.insert(key("p95"), percentile_sorted(v, 0.95));
         floats.insert(key("p99"), percentile_sorted(v, 0.99));
     }
+    let t = r.tokens;
+    floats.insert(
+        "itl_mean_ms",
+        (!t.itl.is_empty()).then(|| t.itl_sum_ns / t.itl.len() as f64 / 1e6),
+    );
+    floats.insert("itl_p50_ms", t.itl_ms(0.50));
+    floats.insert("itl_p90_ms", t.itl_ms(0.90));
+    floats.insert("itl_p95_ms", t.itl_ms(0.95));
+    floats.insert("itl_p99_ms", t.itl_ms(0.99));
+    floats.insert(
+        "icl_mean_ms",
+        (!t.icl.is_empty()).then(|| t.icl_sum_ns / t.icl.len() as f64 / 1e6),
+    );
+    floats.insert("icl_p50_ms", t.icl_ms(0.50));
+    floats.insert("icl_p99_ms", t.icl_ms(0.99));
+    ints.insert("token_chunks", Some(t.token_chunks));
+    ints.insert(
+        "token_count_discrepancy",
+        output_tokens.map(|o| t.token_chunks - o),
+    );
     floats.insert("queue_p50_ms", percentile_sorted(&queue, 0.50));
     floats.insert("queue_p99_ms", percentile_sorted(&queue, 0.99));
 
@@ -495,6 +586,7 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
         ints,
         floats,
         cost_basis,
+        chunk_tokens_basis: r.tokens.basis(),
         scores: score_means,
     }
 }

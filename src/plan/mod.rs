@@ -1005,7 +1005,18 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             let mut tail = Map::new();
             tail.insert("model".into(), Value::String(model.clone()));
             tail.insert("stream".into(), Value::Bool(true));
-            tail.insert("stream_options".into(), json!({"include_usage": true}));
+            // The simulated engine always streams cumulative usage per chunk; other servers only
+            // when the endpoint says they support it.
+            let continuous = match endpoint_spec {
+                EndpointSpec::Openai(o) => o.continuous_usage,
+                EndpointSpec::Simulated(_) => true,
+            };
+            let stream_options = if continuous {
+                json!({"include_usage": true, "continuous_usage_stats": true})
+            } else {
+                json!({"include_usage": true})
+            };
+            tail.insert("stream_options".into(), stream_options);
             for (k, v) in &params.fields {
                 tail.insert(k.clone(), v.clone());
             }

@@ -176,6 +176,9 @@ struct Message {
 struct StreamOptions {
     #[serde(default)]
     include_usage: bool,
+    /// vLLM's extension: a cumulative `usage` object in every chunk.
+    #[serde(default)]
+    continuous_usage_stats: bool,
 }
 
 /// A message content: a string, or a list of parts whose `text` fields are concatenated.
@@ -237,6 +240,10 @@ struct Accepted {
     output: PlannedOutput,
     stream: bool,
     include_usage: bool,
+    /// Cumulative usage in every chunk (with `include_usage`).
+    continuous_usage: bool,
+    /// The profile's tokens per chunk.
+    tokens_per_chunk: u32,
 }
 
 /// A request refused before it reached the engine.
@@ -306,7 +313,12 @@ fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Rejection
         max_tokens,
         output,
         stream: req.stream,
-        include_usage: req.stream_options.is_some_and(|o| o.include_usage),
+        include_usage: req.stream_options.as_ref().is_some_and(|o| o.include_usage),
+        continuous_usage: req
+            .stream_options
+            .as_ref()
+            .is_some_and(|o| o.include_usage && o.continuous_usage_stats),
+        tokens_per_chunk: state.profile.tokens_per_chunk,
     })
 }
 
@@ -556,6 +568,10 @@ struct SseStream {
     role_event: Option<Vec<u8>>,
     /// The usage chunk, when requested.
     usage_event: Option<Vec<u8>>,
+    /// Tokens per chunk (at least 1).
+    per_chunk: u32,
+    /// Prompt tokens, for the cumulative usage of every chunk (`None`: not requested).
+    continuous_usage: Option<u64>,
     /// Taken when the first token is written.
     log: Option<(super::FirstTokenLog, String)>,
     finished: bool,
@@ -613,11 +629,17 @@ impl SseStream {
                 b"\",\"logprobs\":null,\"finish_reason\":\"length\",\"stop_reason\":null}]}\n\n",
             ),
         };
+        let continuous_usage = accepted
+            .continuous_usage
+            .then_some(accepted.prompt_tokens);
         let role_event = (api == Api::Chat).then(|| {
             let mut event = head.clone();
             event.extend_from_slice(
                 b"{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
             );
+            if let Some(p) = continuous_usage {
+                end_with_usage(&mut event, p, 0);
+            }
             event
         });
         let total = output.tokens();
@@ -656,27 +678,37 @@ impl SseStream {
             last_suffix,
             role_event,
             usage_event,
+            per_chunk: output_per_chunk(accepted),
+            continuous_usage,
             log,
             finished: false,
         }
     }
 
-    /// The next bytes to write: every token emitted since the last call (one SSE event each),
-    /// and after the last token the usage chunk and `[DONE]`. None at the end, or when the
-    /// engine stopped (the stream then ends without `[DONE]`).
+    /// The next bytes to write: the tokens emitted since the last call, `per_chunk` to an SSE
+    /// event (the last event may hold fewer), and after the last token the usage chunk and
+    /// `[DONE]`. None at the end, or when the engine stopped (the stream then ends without
+    /// `[DONE]`).
     async fn next_chunk(&mut self) -> Option<Bytes> {
         if self.finished {
             return None;
         }
+        let per_chunk = self.per_chunk;
         let ready = loop {
-            let ready = (*self.progress.borrow_and_update()).min(self.total);
+            let emitted = (*self.progress.borrow_and_update()).min(self.total);
+            // Whole chunks only, except at the end.
+            let ready = if emitted == self.total {
+                emitted
+            } else {
+                emitted / per_chunk * per_chunk
+            };
             if ready > self.sent {
                 break ready;
             }
             if self.progress.changed().await.is_err() {
-                let ready = (*self.progress.borrow()).min(self.total);
-                if ready > self.sent {
-                    break ready;
+                let emitted = (*self.progress.borrow()).min(self.total);
+                if emitted > self.sent {
+                    break emitted;
                 }
                 self.finished = true;
                 return None;
@@ -687,28 +719,33 @@ impl SseStream {
         let done = ready == self.total;
         let token_start = if from == 0 { 0 } else { self.ends[from - 1] };
         let text_len = self.ends[to - 1] - token_start;
-        // Exact size, so that the Vec becomes `Bytes` without another allocation.
+        let events = (to - from).div_ceil(per_chunk as usize);
+        // Enough room for everything, so that the Vec is not reallocated.
         let mut capacity = text_len
-            + (to - from) * (self.token_prefix.len() + self.token_suffix.len())
+            + events * (self.token_prefix.len() + self.last_suffix.len() + USAGE_ROOM)
             + self.role_event.as_ref().map_or(0, Vec::len);
         if done {
-            capacity += self.last_suffix.len() - self.token_suffix.len()
-                + self.usage_event.as_ref().map_or(0, Vec::len)
-                + DONE_EVENT.len();
+            capacity += self.usage_event.as_ref().map_or(0, Vec::len) + DONE_EVENT.len();
         }
         let mut out = Vec::with_capacity(capacity);
         if let Some(role) = self.role_event.take() {
             out.extend_from_slice(&role);
         }
-        for token in from..to {
-            let start = if token == 0 { 0 } else { self.ends[token - 1] };
+        let mut first = from;
+        while first < to {
+            let last = (first + per_chunk as usize).min(to);
+            let start = if first == 0 { 0 } else { self.ends[first - 1] };
             out.extend_from_slice(&self.token_prefix);
-            out.extend_from_slice(&self.escaped[start..self.ends[token]]);
-            out.extend_from_slice(if token + 1 == self.total as usize {
+            out.extend_from_slice(&self.escaped[start..self.ends[last - 1]]);
+            out.extend_from_slice(if last == self.total as usize {
                 self.last_suffix
             } else {
                 self.token_suffix
             });
+            if let Some(p) = self.continuous_usage {
+                end_with_usage(&mut out, p, last as u64);
+            }
+            first = last;
         }
         if done {
             if let Some(usage) = self.usage_event.take() {
@@ -717,7 +754,7 @@ impl SseStream {
             out.extend_from_slice(DONE_EVENT);
             self.finished = true;
         }
-        debug_assert_eq!(out.len(), capacity);
+        debug_assert!(out.len() <= capacity);
         self.sent = ready;
         if let Some((log, prompt)) = self.log.take()
             && let Ok(mut log) = log.lock()
@@ -726,6 +763,28 @@ impl SseStream {
         }
         Some(Bytes::from(out))
     }
+}
+
+/// Room for a `,"usage":{...}` object with three 20-digit numbers.
+const USAGE_ROOM: usize = 128;
+
+/// Tokens per chunk for a request (the profile's, at least 1).
+fn output_per_chunk(accepted: &Accepted) -> u32 {
+    accepted.tokens_per_chunk.max(1)
+}
+
+/// Turn an event ending in `}\n\n` into one that ends with a cumulative usage object:
+/// `,"usage":{"prompt_tokens":p,"total_tokens":p+c,"completion_tokens":c}}\n\n` (vLLM's
+/// `continuous_usage_stats` shape). No allocation beyond `out`'s own growth.
+fn end_with_usage(out: &mut Vec<u8>, prompt: u64, completion: u64) {
+    use std::io::Write;
+    debug_assert!(out.ends_with(b"}\n\n"));
+    out.truncate(out.len() - 3);
+    let _ = write!(
+        out,
+        ",\"usage\":{{\"prompt_tokens\":{prompt},\"total_tokens\":{},\"completion_tokens\":{completion}}}}}\n\n",
+        prompt + completion
+    );
 }
 
 fn stream_response(plan: StreamPlan<'_>) -> Response<Body> {

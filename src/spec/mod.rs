@@ -98,6 +98,12 @@ pub struct OpenaiEndpoint {
     /// Environment variable holding the API key (sent as a bearer token). Keys never go in YAML.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
+    /// Ask for a cumulative `usage` object in every chunk
+    /// (`stream_options.continuous_usage_stats`, vLLM's extension), so that a chunk carrying
+    /// several tokens is counted as such (`chunk_tokens_basis = usage`). Only for servers that
+    /// support it: others may reject the request. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continuous_usage: bool,
     /// Prices used to compute cost. Without pricing, cost is null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<PricingSpec>,
@@ -145,6 +151,9 @@ pub struct SimProfile {
     pub default_output_tokens: u32,
     /// Fraction of requests answered with HTTP 500 (fault injection).
     pub error_rate: f64,
+    /// Tokens per streamed chunk (as servers that stream every few steps, or with speculative
+    /// decoding, send); the last chunk may hold fewer. 0 acts as 1.
+    pub tokens_per_chunk: u32,
     /// Seed of the quality oracle and the fault injector.
     pub seed: u64,
 }
@@ -161,6 +170,7 @@ impl Default for SimProfile {
             temperature_sensitivity: 0.1,
             default_output_tokens: 64,
             error_rate: 0.0,
+            tokens_per_chunk: 1,
             seed: 0,
         }
     }

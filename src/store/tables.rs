@@ -53,11 +53,17 @@ pub fn requests_schema() -> SchemaRef {
         f("tpot_ms", Float64, true),
         f("e2e_ms", Float64, true),
         f("e2e_from_intended_ms", Float64, true),
+        f("itl_p50_ms", Float64, true),
+        f("itl_p99_ms", Float64, true),
+        f("icl_p50_ms", Float64, true),
+        f("icl_max_ms", Float64, true),
         f("prompt_tokens", Int64, true),
         f("completion_tokens", Int64, true),
         f("reasoning_tokens", Int64, true),
         f("chunk_count", Int64, false),
         f("token_chunk_count", Int64, false),
+        f("chunk_tokens_basis", Utf8, true),
+        f("token_count_discrepancy", Int64, true),
         f("http_status", Int64, true),
         f("ok", Boolean, false),
         f("error_kind", Utf8, true),
@@ -120,6 +126,10 @@ pub struct RequestRow {
     pub chunk_count: i64,
     /// Token-bearing chunks.
     pub token_chunk_count: i64,
+    /// Where per-chunk token counts came from: `usage`, `chunks` or `mixed` (None: no tokens).
+    pub chunk_tokens_basis: Option<&'static str>,
+    /// Per-token and per-chunk gap statistics.
+    pub gaps: crate::client::gaps::GapSummary,
     /// HTTP status.
     pub http_status: Option<i64>,
     /// Error kind (None: success).
@@ -170,6 +180,11 @@ impl RequestRow {
         }
         Some(ms(self.last_token_ns, self.first_token_ns)? / (n - 1) as f64)
     }
+    /// Token-bearing chunks minus the server's completion tokens: how far counting chunks as
+    /// tokens would be off (null without usage).
+    pub fn token_count_discrepancy(&self) -> Option<i64> {
+        Some(self.token_chunk_count - self.completion_tokens?)
+    }
     /// Whether the call succeeded.
     pub fn ok(&self) -> bool {
         self.error_kind.is_none()
@@ -206,11 +221,17 @@ impl RequestRow {
             .f64(metric(self.tpot_ms()))
             .f64(metric(self.e2e_ms()))
             .f64(metric(self.e2e_from_intended_ms()))
+            .f64(metric(self.gaps.itl_p50_ms))
+            .f64(metric(self.gaps.itl_p99_ms))
+            .f64(metric(self.gaps.icl_p50_ms))
+            .f64(metric(self.gaps.icl_max_ms))
             .i64(self.prompt_tokens)
             .i64(self.completion_tokens)
             .i64(self.reasoning_tokens)
             .i64(Some(self.chunk_count))
             .i64(Some(self.token_chunk_count))
+            .str(self.chunk_tokens_basis)
+            .i64(self.token_count_discrepancy())
             .i64(self.http_status)
             .bool(Some(ok))
             .str(self.error_kind)
@@ -377,6 +398,14 @@ const CONFIG_METRICS: &[(&str, DataType)] = &[
     ("e2e_p90_ms", DataType::Float64),
     ("e2e_p95_ms", DataType::Float64),
     ("e2e_p99_ms", DataType::Float64),
+    ("itl_mean_ms", DataType::Float64),
+    ("itl_p50_ms", DataType::Float64),
+    ("itl_p90_ms", DataType::Float64),
+    ("itl_p95_ms", DataType::Float64),
+    ("itl_p99_ms", DataType::Float64),
+    ("icl_mean_ms", DataType::Float64),
+    ("icl_p50_ms", DataType::Float64),
+    ("icl_p99_ms", DataType::Float64),
     ("queue_p50_ms", DataType::Float64),
     ("queue_p99_ms", DataType::Float64),
     ("lag_p50_ms", DataType::Float64),
@@ -390,6 +419,9 @@ const CONFIG_METRICS: &[(&str, DataType)] = &[
     ("client_cpu_util", DataType::Float64),
     ("input_tokens", DataType::Int64),
     ("output_tokens", DataType::Int64),
+    ("token_chunks", DataType::Int64),
+    ("token_count_discrepancy", DataType::Int64),
+    ("chunk_tokens_basis", DataType::Utf8),
     ("output_tok_s", DataType::Float64),
     ("goodput", DataType::Float64),
     ("slo_attainment", DataType::Float64),
@@ -477,6 +509,8 @@ pub struct ConfigRow {
     pub floats: std::collections::BTreeMap<&'static str, Option<f64>>,
     /// `tokens`, `gpu_hour` or null.
     pub cost_basis: Option<&'static str>,
+    /// `usage`, `chunks`, `mixed` or null (no tokens).
+    pub chunk_tokens_basis: Option<&'static str>,
     /// Mean score per scorer, in scorer order.
     pub scores: Vec<Option<f64>>,
 }
@@ -521,7 +555,10 @@ impl ConfigRow {
                     c.i64(self.ints.get(name).copied().flatten());
                 }
                 DataType::Utf8 => {
-                    c.str(self.cost_basis);
+                    c.str(match *name {
+                        "chunk_tokens_basis" => self.chunk_tokens_basis,
+                        _ => self.cost_basis,
+                    });
                 }
                 _ => {
                     c.f64(self.floats.get(name).copied().flatten());
