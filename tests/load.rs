@@ -458,3 +458,79 @@ fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
     assert!(t["max_ms"].as_f64().unwrap() < 1000.0);
     assert_eq!(v["tokens"], 16);
 }
+
+#[test]
+fn multi_token_chunks_are_counted_from_continuous_usage_end_to_end() {
+    // The simulated engine streams 3 tokens per chunk with cumulative usage in every chunk
+    // (frontier asks simulated endpoints for `continuous_usage_stats`): per-chunk token counts
+    // come from usage, and counting chunks would undercount.
+    let (code, stdout, stderr, run_dir, out) = run_pipeline(
+        "chunks",
+        r#"
+version: 1
+name: chunks
+endpoints:
+  sim:
+    kind: simulated
+    profile: { slots: 4, decode_ms: 2, decode_ms_per_seq: 0, prefill_tok_s: 0, tokens_per_chunk: 3, default_output_tokens: 10 }
+datasets:
+  qa: { path: DATASET, input: question }
+workload:
+  arrival: { concurrency: 2 }
+  requests: 12
+flow:
+  - id: answer
+    llm: { endpoint: sim, prompt: "{{ item.question }} (unknown to the oracle)", params: { max_tokens: 10, extra: { ignore_eos: true } } }
+"#,
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let r = read(&run_dir.join("requests.parquet"));
+    assert_eq!(r.num_rows(), 12);
+    let completion = floats(&r, "completion_tokens");
+    let chunks = floats(&r, "token_chunk_count");
+    let discrepancy = floats(&r, "token_count_discrepancy");
+    let basis = strings(&r, "chunk_tokens_basis");
+    let tpot = floats(&r, "tpot_ms");
+    let itl = floats(&r, "itl_p50_ms");
+    let icl = floats(&r, "icl_p50_ms");
+    for i in 0..12 {
+        let n = completion[i].unwrap();
+        assert_eq!(n, 10.0, "row {i}");
+        // 10 tokens in chunks of 3, 3, 3 and 1.
+        assert_eq!(chunks[i], Some(4.0), "row {i}");
+        assert_eq!(discrepancy[i], Some(-6.0), "row {i}");
+        assert_eq!(basis[i].as_deref(), Some("usage"), "row {i}");
+        // A chunk of 3 tokens spreads its gap over 3 token gaps: the median per-token gap is
+        // about a third of the median chunk gap (the first chunk's 2 extra tokens add 0 gaps).
+        let (itl, icl) = (itl[i].unwrap(), icl[i].unwrap());
+        assert!(icl > 0.0 && itl < icl, "row {i}: itl {itl} icl {icl}");
+        assert!(tpot[i].unwrap() > 0.0);
+    }
+    let c = read(&run_dir.join("configs.parquet"));
+    assert_eq!(
+        strings(&c, "chunk_tokens_basis"),
+        vec![Some("usage".into())]
+    );
+    assert_eq!(floats(&c, "token_chunks"), vec![Some(48.0)]);
+    assert_eq!(floats(&c, "output_tokens"), vec![Some(120.0)]);
+    assert_eq!(floats(&c, "token_count_discrepancy"), vec![Some(-72.0)]);
+    // Token-weighted mean ITL: all gaps of all requests over their number, which is
+    // (last - first) summed over requests / 9 tokens each, the mean TPOT (within the
+    // histogram's 0.1%: the mean is exact).
+    let itl_mean = floats(&c, "itl_mean_ms")[0].unwrap();
+    let tpot_mean = floats(&c, "tpot_mean_ms")[0].unwrap();
+    assert!(
+        (itl_mean - tpot_mean).abs() < 1e-6 * tpot_mean.max(1.0),
+        "itl mean {itl_mean} tpot mean {tpot_mean}"
+    );
+    for key in [
+        "itl_p50_ms",
+        "itl_p99_ms",
+        "icl_mean_ms",
+        "icl_p50_ms",
+        "icl_p99_ms",
+    ] {
+        assert!(floats(&c, key)[0].is_some(), "{key}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

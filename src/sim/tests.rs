@@ -598,12 +598,17 @@ fn timed_profile(slots: u32, decode_ms: f64, decode_ms_per_seq: f64) -> SimProfi
     }
 }
 
+/// Tests that compare measured times with the model run one at a time, so that they do not
+/// load the (2-core) machine for each other.
+static TIMED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_ttft_is_prefill_plus_one_decode_step() {
+    let _timed = TIMED.lock().await;
     let server = start(timed_profile(4, 20.0, 0.0), Knowledge::default()).await;
     let url = format!("{}/completions", server.base_url());
     let http = client();
@@ -612,23 +617,32 @@ async fn idle_ttft_is_prefill_plus_one_decode_step() {
         .send()
         .await
         .unwrap();
-    let body = json!({
-        "model": MODEL,
-        "prompt": "x".repeat(400), // 100 tokens: 100 ms of prefill
-        "max_tokens": 5,
-        "stream": true,
-    });
-    let got = stream(&http, &url, body).await;
-    let ttft = ms(got.first_token());
-    eprintln!("idle TTFT {ttft} ms");
+    // Scheduling noise on a shared machine only ever adds time, so the best of three
+    // sequential requests is compared with the model (and a request is never early).
+    let (mut ttft, mut tpot) = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        let body = json!({
+            "model": MODEL,
+            "prompt": "x".repeat(400), // 100 tokens: 100 ms of prefill
+            "max_tokens": 5,
+            "stream": true,
+        });
+        let got = stream(&http, &url, body).await;
+        let first = ms(got.first_token());
+        assert!(
+            first >= 119.0,
+            "TTFT {first} ms is earlier than the model's 120 ms"
+        );
+        ttft = ttft.min(first);
+        // Then one 20 ms decode step per token.
+        let times = got.token_times();
+        tpot = tpot.min(ms(times[4] - times[0]) / 4.0);
+    }
+    eprintln!("idle TTFT {ttft} ms, TPOT {tpot} ms (best of 3)");
     assert!(
         (119.0..135.0).contains(&ttft),
         "TTFT {ttft} ms, model 120 ms"
     );
-    // Then one 20 ms decode step per token.
-    let times = got.token_times();
-    let tpot = ms(times[4] - times[0]) / 4.0;
-    eprintln!("idle TPOT {tpot} ms");
     assert!((19.0..24.0).contains(&tpot), "TPOT {tpot} ms, model 20 ms");
     server.shutdown().await;
 }
@@ -667,6 +681,7 @@ async fn concurrent(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_slot_queues_requests_behind_each_other() {
+    let _timed = TIMED.lock().await;
     // 10 tokens each: 10 ms prefill + 10 steps of 20 ms = 210 ms per request when alone.
     let server = start(timed_profile(1, 20.0, 0.0), Knowledge::default()).await;
     let got = concurrent(&server, 3, 10, Duration::from_millis(5)).await;
@@ -692,6 +707,7 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ttft_grows_when_slots_are_few() {
+    let _timed = TIMED.lock().await;
     let mut mean_ttft = Vec::new();
     for slots in [8, 2] {
         let server = start(timed_profile(slots, 10.0, 1.0), Knowledge::default()).await;
@@ -717,6 +733,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decode_step_time_grows_with_batch_size() {
+    let _timed = TIMED.lock().await;
     // decode 10 ms + 5 ms per extra sequence: 10 ms alone, 35 ms for a batch of 6.
     let mut itls = Vec::new();
     for batch in [1, 6] {
@@ -746,6 +763,7 @@ async fn decode_step_time_grows_with_batch_size() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kv_capacity_limits_the_batch() {
+    let _timed = TIMED.lock().await;
     // Each request reserves 10 prompt + 10 output tokens; 30 fit one at a time.
     let profile = SimProfile {
         kv_tokens: 30,
