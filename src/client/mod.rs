@@ -48,8 +48,8 @@ use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 use crate::clock::Clock;
-pub use record::replay_sse;
 use record::Recorder;
+pub use record::replay_sse;
 
 /// Which OpenAI API a request uses (decides where the delta text is in each chunk).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

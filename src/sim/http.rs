@@ -629,9 +629,7 @@ impl SseStream {
                 b"\",\"logprobs\":null,\"finish_reason\":\"length\",\"stop_reason\":null}]}\n\n",
             ),
         };
-        let continuous_usage = accepted
-            .continuous_usage
-            .then_some(accepted.prompt_tokens);
+        let continuous_usage = accepted.continuous_usage.then_some(accepted.prompt_tokens);
         let role_event = (api == Api::Chat).then(|| {
             let mut event = head.clone();
             event.extend_from_slice(
