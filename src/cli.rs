@@ -64,6 +64,12 @@ pub enum Command {
     },
     /// Print the JSON Schema of the pipeline format.
     Schema,
+    /// Print the crosswalk of frontier's metrics to vLLM bench, SGLang, GuideLLM and AIPerf.
+    Crosswalk {
+        /// Print JSON (an array of objects with each peer's key and note) instead of Markdown.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run SQL over a finished run's tables (requests, cases, scores, configs, query results).
     Query {
         /// The run folder (OUT/<pipeline>/<run id>).
@@ -303,6 +309,14 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Schema => {
             let schema = crate::spec::schema::pipeline_schema();
             emit(&(serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"));
+            Ok(EXIT_OK)
+        }
+        Command::Crosswalk { json } => {
+            emit(&if json {
+                crate::report::crosswalk::json() + "\n"
+            } else {
+                crate::report::crosswalk::markdown()
+            });
             Ok(EXIT_OK)
         }
         Command::Query {

@@ -1,5 +1,8 @@
 //! Terminal output: tables of Arrow batches, the end-of-run summary with the Pareto frontier
-//! marked, and named-query execution (SQL, then the Pareto reduction).
+//! marked, named-query execution (SQL, then the Pareto reduction), and the metric crosswalk
+//! ([`crosswalk`]).
+
+pub mod crosswalk;
 
 use std::fmt::Write as _;
 use std::path::Path;
