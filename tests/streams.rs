@@ -76,15 +76,17 @@ impl Recorded {
         out
     }
 
-    /// vLLM's benchmark client (`vllm bench serve`, backend `openai-chat`): every data event
-    /// other than `[DONE]` is timestamped; the first event whose `choices` is non-empty sets
-    /// TTFT, each later one appends a gap to ITL; an event without choices but with `usage`
-    /// sets the output length; latency ends at the last data event of any kind.
-    /// TPOT = (latency - TTFT) / (output_len - 1).
+    /// vLLM's benchmark client (`vllm bench serve`, backend `openai-chat`,
+    /// `vllm/benchmarks/lib/endpoint_request_func.py`): every data event other than `[DONE]`
+    /// is timestamped; the first event whose `choices` is non-empty sets TTFT, each later one
+    /// appends a gap to ITL; an event without choices but with `usage` sets the output length.
+    /// Latency ends at the last event with choices (some earlier releases also advanced it on
+    /// the usage-only event: `latency_any_ms`). TPOT = (latency - TTFT) / (output_len - 1).
     fn vllm(&self) -> Vllm {
         let mut ttft: Option<i64> = None;
         let mut itl = Vec::new();
         let mut most_recent = 0;
+        let mut last_any = 0;
         let mut output_len = None;
         let mut text = String::new();
         for (event, t) in self.events() {
@@ -100,10 +102,11 @@ impl Recorded {
                     itl.push(t - most_recent);
                 }
                 text.push_str(choices[0]["delta"]["content"].as_str().unwrap_or(""));
+                most_recent = t;
             } else if let Some(n) = data["usage"]["completion_tokens"].as_i64() {
                 output_len = Some(n);
             }
-            most_recent = t;
+            last_any = t;
         }
         let latency = most_recent;
         let ttft = ttft.unwrap();
@@ -111,6 +114,7 @@ impl Recorded {
             ttft_ms: ttft as f64 / 1e6,
             itl_ms: itl.iter().map(|&g| g as f64 / 1e6).collect(),
             latency_ms: latency as f64 / 1e6,
+            latency_any_ms: last_any as f64 / 1e6,
             output_len,
             tpot_ms: output_len.map(|n| (latency - ttft) as f64 / 1e6 / (n - 1) as f64),
             text,
@@ -123,6 +127,8 @@ struct Vllm {
     ttft_ms: f64,
     itl_ms: Vec<f64>,
     latency_ms: f64,
+    /// Latency as releases that also advanced it on the usage-only event measured it.
+    latency_any_ms: f64,
     /// From a usage-only event; `None` makes vLLM count the text with the model's tokenizer.
     output_len: Option<i64>,
     tpot_ms: Option<f64>,
@@ -216,11 +222,12 @@ fn vllm_continuous_usage_with_multi_token_chunks() {
     // Its ITL is one gap per chunk with choices, including role -> first token and the
     // finish-only chunk, and a multi-token chunk is one 60 ms gap, not three of 20 ms.
     assert_eq!(v.itl_ms, vec![30.0, 20.0, 60.0, 20.0, 30.0]);
-    // Its latency ends at the usage-only chunk, so its TPOT is inflated by the role chunk's
-    // head start and the 31 ms after the last token.
-    assert_eq!(v.latency_ms, 281.0);
+    // Its latency ends at the finish-only chunk (at the usage-only one in some releases), so
+    // its TPOT is inflated by the role chunk's head start and the 30 ms after the last token.
+    assert_eq!(v.latency_ms, 280.0);
+    assert_eq!(v.latency_any_ms, 281.0);
     assert_eq!(v.output_len, Some(8));
-    assert!(close(v.tpot_ms.unwrap(), 161.0 / 7.0));
+    assert!(close(v.tpot_ms.unwrap(), 160.0 / 7.0));
     assert!(v.tpot_ms.unwrap() > us.tpot_ms.unwrap());
 }
 
@@ -254,7 +261,8 @@ fn sglang_reasoning_tokens_start_ttft_and_content_starts_ttfo() {
     // vLLM's client keeps only `content`: the reasoning text is not in its output.
     assert_eq!(v.text, "4");
     assert_eq!(v.itl_ms, vec![20.0, 20.0, 60.0, 20.0]);
-    assert!(close(v.tpot_ms.unwrap(), 121.0 / 9.0));
+    // Its latency runs to the finish-only chunk, 20 ms after the last token.
+    assert!(close(v.tpot_ms.unwrap(), 120.0 / 9.0));
 }
 
 #[test]
@@ -308,7 +316,8 @@ fn openai_tool_call_deltas_are_tokens_without_content() {
         "vLLM's client sees no output text for a tool call"
     );
     assert_eq!(v.itl_ms, vec![30.0, 15.0, 15.0]);
-    assert!(close(v.tpot_ms.unwrap(), 62.0 / 8.0));
+    assert!(close(v.tpot_ms.unwrap(), 60.0 / 8.0));
+    assert_eq!(v.latency_any_ms, 262.0);
 }
 
 #[test]
