@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use crate::client::{Api, CallError, CallOutcome, ErrorKind, LlmClient, LlmRequest};
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::eval::{Answer, Score, score_all};
+use crate::eval::{Answer, Outcome, Score, score_all};
 use crate::plan::{Load, Plan, Trial};
 use crate::sim::{Knowledge, SimConfig, SimServer};
 use crate::spec::{ApiKind, EndpointSpec, PricingSpec};
@@ -397,8 +397,8 @@ async fn run_one_trial(
         .map_err(|e| Error::Internal(format!("scoring task failed: {e}")))?
     };
     for (case, case_scores) in answers.iter().zip(&scores) {
-        for (scorer, score) in plan.scorers.iter().zip(case_scores) {
-            let (status, value, raw, reason) = match score {
+        for (scorer, outcome) in plan.scorers.iter().zip(case_scores) {
+            let (status, value, raw, reason) = match &outcome.score {
                 Score::Scored { value, raw } => ("scored", Some(*value), *raw, None),
                 Score::Unscored(r) => ("unscored", None, None, Some(r.to_string())),
                 Score::Error(k) => ("error", None, None, Some(k.clone())),
@@ -414,6 +414,9 @@ async fn run_one_trial(
                 score: value,
                 raw,
                 reason,
+                normalizer: scorer.normalizer_label().cloned(),
+                extracted: outcome.extracted.clone(),
+                extraction_failed: outcome.extraction_failed,
             };
             send(&shared.tx, Record::Score(Box::new(row))).await?;
         }
@@ -421,7 +424,7 @@ async fn run_one_trial(
     let empty_tokens = TokenStats::default();
     let mut rows = Vec::new();
     for run in &stage_runs {
-        let stage_scores: Vec<&[Score]> = answers
+        let stage_scores: Vec<&[Outcome]> = answers
             .iter()
             .zip(&scores)
             .filter(|(a, _)| a.stage == run.stage)

@@ -6,6 +6,7 @@
 //! Every problem is collected (not only the first) and located in the pipeline file by key path.
 
 pub mod dataset;
+pub mod evaluators;
 pub mod grid;
 pub mod synthetic;
 pub mod template;
@@ -728,16 +729,14 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         }
     }
 
-    // Evaluators.
-    let scorers: Vec<Scorer> = spec.evaluators.iter().map(Scorer::from_spec).collect();
-    for (i, s) in scorers.iter().enumerate() {
-        if scorers[..i].iter().any(|o| o.name == s.name) {
+    // Evaluators: `use:` expanded, patterns compiled, schema files read.
+    let resolved = evaluators::resolve(loaded, &base_dir, &mut issues);
+    for (i, s) in resolved.scorers.iter().enumerate() {
+        let origin = resolved.origins[i].clone();
+        if resolved.scorers[..i].iter().any(|o| o.name == s.name) {
             issues.push(
-                at(
-                    root.key("evaluators").index(i),
-                    format!("two evaluators are named `{}`", s.name),
-                )
-                .help("give one of them a `name:`"),
+                at(origin.clone(), format!("two evaluators are named `{}`", s.name))
+                    .help("give one of them a `name:`"),
             );
         }
         if !s
@@ -745,22 +744,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
-            issues.push(at(root.key("evaluators").index(i), format!("evaluator name `{}` must be letters, digits and `_` (it names the column `score_{}`)", s.name, s.name)));
+            issues.push(at(origin, format!("evaluator name `{}` must be letters, digits and `_` (it names the column `score_{}`)", s.name, s.name)));
         }
     }
-    for (i, e) in spec.evaluators.iter().enumerate() {
-        if let crate::spec::EvaluatorSpec::Fuzzy(f) = e
-            && !(0.0..=1.0).contains(&f.threshold)
-        {
-            issues.push(at(
-                root.key("evaluators")
-                    .index(i)
-                    .key("fuzzy")
-                    .key("threshold"),
-                format!("threshold {} is outside [0, 1]", f.threshold),
-            ));
-        }
-    }
+    let scorers = resolved.scorers;
     if let Some(slo) = &spec.slo {
         for (k, v) in [
             ("ttft_ms", slo.ttft_ms),
@@ -1210,7 +1197,11 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     Ok(Plan {
         name: spec.name.clone(),
         file: loaded.path.clone(),
-        spec: spec.clone(),
+        spec: {
+            let mut spec = spec.clone();
+            spec.evaluators = resolved.specs;
+            spec
+        },
         dataset,
         datasets,
         trials,
