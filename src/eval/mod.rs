@@ -341,16 +341,7 @@ impl Scorer {
             }),
             None => self.other_measure(answer, references),
         };
-        // A NaN or out-of-range measure must never reach a mean as a score.
-        match score {
-            Score::Scored { value, raw }
-                if !(value.is_finite() && (0.0..=1.0).contains(&value))
-                    || raw.is_some_and(|r| !r.is_finite()) =>
-            {
-                Score::Unscored(reason::NOT_FINITE)
-            }
-            s => s,
-        }
+        checked(score)
     }
 
     fn text_measure(&self, a: &str, r: &str) -> f64 {
@@ -436,6 +427,19 @@ impl Scorer {
             }
             _ => Score::Unscored(reason::NOT_FINITE),
         }
+    }
+}
+
+/// A NaN or out-of-range measure must never reach a mean as a score.
+fn checked(score: Score) -> Score {
+    match score {
+        Score::Scored { value, raw }
+            if !(value.is_finite() && (0.0..=1.0).contains(&value))
+                || raw.is_some_and(|r| !r.is_finite()) =>
+        {
+            Score::Unscored(reason::NOT_FINITE)
+        }
+        s => s,
     }
 }
 

@@ -247,7 +247,7 @@ mod tests {
             ("the", ""),
             ("Theory", "theory"),
             ("A-B", "ab"),
-            ("an_the", "an_the"),
+            ("an_the", "anthe"),
             ("$1,234.50", "123450"),
             ("ΟΔΟΣ", "\u{3bf}\u{3b4}\u{3bf}\u{3c2}"),
             ("two", "two"),
