@@ -60,7 +60,8 @@ impl Extractor {
                 Extractor::JsonPath(parse_json_path(p).map_err(|e| ("json_path", e))?)
             }
             ExtractSpec::Regex(r) => {
-                let re = Regex::new(&r.pattern).map_err(|e| ("regex", regex_error(&e)))?;
+                let re =
+                    Regex::new(&r.pattern).map_err(|e| ("regex.pattern", regex_error(&e)))?;
                 let groups = re.captures_len();
                 let group = match &r.group {
                     None => usize::from(groups > 1),
@@ -68,7 +69,7 @@ impl Extractor {
                         let i = *i as usize;
                         if i >= groups {
                             return Err((
-                                "regex",
+                                "regex.group",
                                 format!(
                                     "group {i} does not exist: the pattern has {} group(s)",
                                     groups - 1
@@ -83,7 +84,7 @@ impl Extractor {
                         .ok_or_else(|| {
                             let names: Vec<&str> = re.capture_names().flatten().collect();
                             (
-                                "regex",
+                                "regex.group",
                                 format!(
                                     "the pattern has no group named `{name}` (named groups: {})",
                                     if names.is_empty() {

@@ -215,7 +215,10 @@ impl Scorer {
                 let kind = match load_schema(&j.schema, base_dir) {
                     Ok(s) => Kind::JsonSchema(Box::new(s)),
                     Err(m) => {
-                        errors.push(err(&["schema"], m));
+                        errors.push(err(
+                            &["schema"],
+                            format!("{m} (a schema path is relative to the file that declares the evaluator)"),
+                        ));
                         Kind::JsonValid
                     }
                 };
@@ -236,7 +239,9 @@ impl Scorer {
             None => None,
             Some(Ok(x)) => Some(x),
             Some(Err((key, message))) => {
-                errors.push(err(&["extract", key], message));
+                let mut keys = vec!["extract"];
+                keys.extend(key.split('.'));
+                errors.push(err(&keys, message));
                 None
             }
         };

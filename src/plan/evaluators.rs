@@ -269,3 +269,41 @@ fn load_file(path: &Path) -> Result<EvaluatorFile, Vec<(String, String, Option<S
     serde_json::from_value(root.to_json())
         .map_err(|e| vec![(String::new(), format!("invalid evaluator file: {e}"), None)])
 }
+
+/// Check one evaluator file on its own (for `evaluators/` in tests and tools): every entry
+/// must build. Returns the scorers, or every problem as text.
+pub fn check_file(path: &Path) -> Result<Vec<Scorer>, String> {
+    let file = load_file(path).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|(loc, m, help)| {
+                format!(
+                    "{}{loc}: {m}{}",
+                    path.display(),
+                    help.map(|h| format!(" (help: {h})")).unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut scorers = Vec::new();
+    let mut problems = Vec::new();
+    for (j, spec) in file.evaluators.iter().enumerate() {
+        if let EvaluatorSpec::Use(_) = spec {
+            problems.push(format!("evaluators[{j}]: `use:` is not allowed in an evaluator file"));
+            continue;
+        }
+        match Scorer::build(spec, dir) {
+            Ok(s) => scorers.push(s),
+            Err(errors) => problems.extend(errors.into_iter().map(|e| {
+                format!("evaluators[{j}].{}.{}: {}", spec.kind(), e.keys.join("."), e.message)
+            })),
+        }
+    }
+    if problems.is_empty() {
+        Ok(scorers)
+    } else {
+        Err(format!("{}: {}", path.display(), problems.join("\n")))
+    }
+}
