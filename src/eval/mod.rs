@@ -124,9 +124,36 @@ pub struct SpecError {
 /// Scratch buffers reused across calls on one thread.
 #[derive(Default)]
 struct Scratch {
-    answer: String,
-    reference: String,
+    answer: Memo,
+    reference: Memo,
     bufs: normalize::Buffers,
+}
+
+/// The last text normalised into this slot, by which normaliser, and the result: several
+/// scorers with the same normaliser on one case (EM and F1) normalise each text once.
+#[derive(Default)]
+struct Memo {
+    input: String,
+    label: Option<Arc<str>>,
+    output: String,
+}
+
+impl Memo {
+    fn normalize(
+        &mut self,
+        n: &Normalizer,
+        label: &Option<Arc<str>>,
+        text: &str,
+        bufs: &mut normalize::Buffers,
+    ) -> &str {
+        if self.label.is_none() || self.label != *label || self.input != text {
+            n.apply_into(text, &mut self.output, bufs);
+            self.input.clear();
+            self.input.push_str(text);
+            self.label.clone_from(label);
+        }
+        &self.output
+    }
 }
 
 thread_local! {
@@ -324,10 +351,10 @@ impl Scorer {
                     reference: r,
                     bufs,
                 } = &mut *s;
-                n.apply_into(answer, a, bufs);
+                let a = a.normalize(n, &self.label, answer, bufs);
                 let mut best = f64::NEG_INFINITY;
                 for reference in references {
-                    n.apply_into(reference, r, bufs);
+                    let r = r.normalize(n, &self.label, reference, bufs);
                     best = best.max(self.text_measure(a, r));
                     if best >= 1.0 {
                         break;
