@@ -477,7 +477,7 @@ pub fn describe_plan(plan: &Plan) -> String {
         } else {
             plan.scorers
                 .iter()
-                .map(|s| s.name.clone())
+                .map(|s| s.describe())
                 .collect::<Vec<_>>()
                 .join(", ")
         }

@@ -80,7 +80,12 @@ fn extraction_and_numeric_scores_reach_parquet() {
     // The engine answers each question with its first reference; the second reference is the
     // number the answer should contain.
     let rows = [
-        ("m1", "What is 1234 + 0.5?", "The total is $1,234.50.", "1234.5"),
+        (
+            "m1",
+            "What is 1234 + 0.5?",
+            "The total is $1,234.50.",
+            "1234.5",
+        ),
         ("m2", "What is 6 x 7?", "It is 42", "42"),
         ("m3", "Pick a number.", "I do not know", "7"),
         ("m4", "How many apples?", "There are 5 apples", "6"),
@@ -153,10 +158,7 @@ evaluators:
     let mut by_key: BTreeMap<(String, String), Row> = BTreeMap::new();
     for i in 0..scores.num_rows() {
         by_key.insert(
-            (
-                case_ids[i].clone().unwrap(),
-                scorer[i].clone().unwrap(),
-            ),
+            (case_ids[i].clone().unwrap(), scorer[i].clone().unwrap()),
             (
                 status[i].clone().unwrap(),
                 score[i],
@@ -172,11 +174,27 @@ evaluators:
     let s = |x: &str| Some(x.to_string());
     assert_eq!(
         get("m1", "numeric"),
-        ("scored".into(), Some(1.0), Some(0.0), None, None, s("$1,234.50"), Some(false))
+        (
+            "scored".into(),
+            Some(1.0),
+            Some(0.0),
+            None,
+            None,
+            s("$1,234.50"),
+            Some(false)
+        )
     );
     assert_eq!(
         get("m2", "numeric"),
-        ("scored".into(), Some(1.0), Some(0.0), None, None, s("42"), Some(false))
+        (
+            "scored".into(),
+            Some(1.0),
+            Some(0.0),
+            None,
+            None,
+            s("42"),
+            Some(false)
+        )
     );
     assert_eq!(
         get("m3", "numeric"),
@@ -192,7 +210,15 @@ evaluators:
     );
     assert_eq!(
         get("m4", "numeric"),
-        ("scored".into(), Some(0.0), Some(1.0), None, None, s("5"), Some(false))
+        (
+            "scored".into(),
+            Some(0.0),
+            Some(1.0),
+            None,
+            None,
+            s("5"),
+            Some(false)
+        )
     );
     assert_eq!(
         get("m1", "exact_after"),
@@ -214,7 +240,10 @@ evaluators:
     assert_eq!(ints(&configs, "scored"), vec![Some(3)]);
     assert_eq!(ints(&configs, "unscored"), vec![Some(1)]);
     assert_eq!(ints(&configs, "extraction_failed_numeric"), vec![Some(1)]);
-    assert_eq!(ints(&configs, "extraction_failed_exact_after"), vec![Some(3)]);
+    assert_eq!(
+        ints(&configs, "extraction_failed_exact_after"),
+        vec![Some(3)]
+    );
     assert_eq!(floats(&configs, "score_exact_after"), vec![Some(0.0)]);
     let _ = std::fs::remove_dir_all(&dir);
 }

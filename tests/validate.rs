@@ -74,7 +74,15 @@ fn use_expands_named_evaluators_in_order() {
     let names: Vec<&str> = plan.scorers.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
-        vec!["exact", "token_f1", "numeric", "choice", "json_valid", "json_schema", "rouge_l"]
+        vec![
+            "exact",
+            "token_f1",
+            "numeric",
+            "choice",
+            "json_valid",
+            "json_schema",
+            "rouge_l"
+        ]
     );
     // The manifest's pipeline has `use:` expanded and the schema file inlined.
     let spec = serde_json::to_value(&plan.spec.evaluators).unwrap();

@@ -60,8 +60,7 @@ impl Extractor {
                 Extractor::JsonPath(parse_json_path(p).map_err(|e| ("json_path", e))?)
             }
             ExtractSpec::Regex(r) => {
-                let re =
-                    Regex::new(&r.pattern).map_err(|e| ("regex.pattern", regex_error(&e)))?;
+                let re = Regex::new(&r.pattern).map_err(|e| ("regex.pattern", regex_error(&e)))?;
                 let groups = re.captures_len();
                 let group = match &r.group {
                     None => usize::from(groups > 1),
@@ -103,6 +102,16 @@ impl Extractor {
                 }
             }
         })
+    }
+
+    /// The extractor's key (`last_number`, `regex`, `after`, `json_path`).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Extractor::LastNumber => "last_number",
+            Extractor::Regex { .. } => "regex",
+            Extractor::After(_) => "after",
+            Extractor::JsonPath(_) => "json_path",
+        }
     }
 
     /// The extracted text, or `None` when nothing could be extracted.
@@ -298,8 +307,14 @@ mod tests {
     fn regex_first_and_last_match() {
         let text = "Answer: 1. Revised answer: 2.";
         let p = r"[Aa]nswer: (\d+)";
-        assert_eq!(ex(re(p, None, MatchPolicy::First), text).as_deref(), Some("1"));
-        assert_eq!(ex(re(p, None, MatchPolicy::Last), text).as_deref(), Some("2"));
+        assert_eq!(
+            ex(re(p, None, MatchPolicy::First), text).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            ex(re(p, None, MatchPolicy::Last), text).as_deref(),
+            Some("2")
+        );
         // Group 0 is the whole match; without groups the default is the whole match.
         assert_eq!(
             ex(re(p, Some(GroupSpec::Index(0)), MatchPolicy::First), text).as_deref(),
@@ -311,7 +326,11 @@ mod tests {
         );
         assert_eq!(
             ex(
-                re(r"(?P<n>\d+)", Some(GroupSpec::Name("n".into())), MatchPolicy::First),
+                re(
+                    r"(?P<n>\d+)",
+                    Some(GroupSpec::Name("n".into())),
+                    MatchPolicy::First
+                ),
                 text
             )
             .as_deref(),
@@ -353,15 +372,23 @@ mod tests {
     #[test]
     fn json_path_extraction() {
         let spec = |p: &str| ExtractSpec::JsonPath(p.into());
-        let fenced = "Here you go:\n```json\n{\"a\": {\"b\": [10, \"x\", {\"c\": true}]}}\n```\nDone.";
+        let fenced =
+            "Here you go:\n```json\n{\"a\": {\"b\": [10, \"x\", {\"c\": true}]}}\n```\nDone.";
         assert_eq!(ex(spec("$.a.b[0]"), fenced).as_deref(), Some("10"));
         assert_eq!(ex(spec("$.a.b[1]"), fenced).as_deref(), Some("x"));
         assert_eq!(ex(spec("$.a.b[-1].c"), fenced).as_deref(), Some("true"));
-        assert_eq!(ex(spec("$['a']"), fenced).as_deref(), Some(r#"{"b":[10,"x",{"c":true}]}"#));
+        assert_eq!(
+            ex(spec("$['a']"), fenced).as_deref(),
+            Some(r#"{"b":[10,"x",{"c":true}]}"#)
+        );
         assert_eq!(ex(spec("$.a.z"), fenced), None);
         assert_eq!(ex(spec("$.a.b[9]"), fenced), None);
         assert_eq!(
-            ex(spec("$.name"), r#"The result is {"name": "Ada"} as requested"#).as_deref(),
+            ex(
+                spec("$.name"),
+                r#"The result is {"name": "Ada"} as requested"#
+            )
+            .as_deref(),
             Some("Ada")
         );
         assert_eq!(ex(spec("$.n"), r#"{"n": null}"#), None);

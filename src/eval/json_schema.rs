@@ -89,7 +89,10 @@ fn compile_at(v: &Value, at: &str) -> Result<Schema, String> {
         let here = format!("{at}/{k}");
         let bad = |what: &str| format!("`{}`: {what}", pointer(&here));
         let num = || val.as_f64().ok_or_else(|| bad("expected a number"));
-        let count = || val.as_u64().ok_or_else(|| bad("expected a non-negative integer"));
+        let count = || {
+            val.as_u64()
+                .ok_or_else(|| bad("expected a non-negative integer"))
+        };
         match k.as_str() {
             "type" => {
                 let names: Vec<String> = match val {
@@ -131,7 +134,11 @@ fn compile_at(v: &Value, at: &str) -> Result<Schema, String> {
             "minItems" => r.min_items = Some(count()?),
             "maxItems" => r.max_items = Some(count()?),
             "enum" => {
-                r.enum_ = Some(val.as_array().cloned().ok_or_else(|| bad("expected a list"))?)
+                r.enum_ = Some(
+                    val.as_array()
+                        .cloned()
+                        .ok_or_else(|| bad("expected a list"))?,
+                )
             }
             "const" => r.const_ = Some(val.clone()),
             "minimum" => r.minimum = Some(num()?),
@@ -223,8 +230,16 @@ fn check_at(s: &Schema, v: &Value, at: &str) -> Result<(), String> {
     }
     if let Some(n) = v.as_f64() {
         for (bound, ok, word) in [
-            (r.minimum, n >= r.minimum.unwrap_or(f64::NEG_INFINITY), "minimum"),
-            (r.maximum, n <= r.maximum.unwrap_or(f64::INFINITY), "maximum"),
+            (
+                r.minimum,
+                n >= r.minimum.unwrap_or(f64::NEG_INFINITY),
+                "minimum",
+            ),
+            (
+                r.maximum,
+                n <= r.maximum.unwrap_or(f64::INFINITY),
+                "maximum",
+            ),
             (
                 r.exclusive_minimum,
                 n > r.exclusive_minimum.unwrap_or(f64::NEG_INFINITY),
@@ -320,7 +335,10 @@ mod tests {
             "additionalProperties": false
         });
         assert!(ok(person.clone(), json!({"name": "Ada", "age": 36})));
-        assert!(ok(person.clone(), json!({"name": "Ada", "age": 36.0, "v": 1.0})));
+        assert!(ok(
+            person.clone(),
+            json!({"name": "Ada", "age": 36.0, "v": 1.0})
+        ));
         for bad in [
             json!({"age": 3}),
             json!({"name": ""}),
@@ -356,8 +374,8 @@ mod tests {
 
     #[test]
     fn violations_name_the_pointer() {
-        let s = Schema::compile(&json!({"properties": {"a": {"items": {"type": "string"}}}}))
-            .unwrap();
+        let s =
+            Schema::compile(&json!({"properties": {"a": {"items": {"type": "string"}}}})).unwrap();
         assert_eq!(
             s.check(&json!({"a": ["x", 2]})).unwrap_err(),
             "`/a/1`: expected string, found number"

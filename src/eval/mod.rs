@@ -170,18 +170,19 @@ impl Scorer {
             message,
         };
         let mut normalizer = None;
-        let mut normalize = |n: &NormalizeSpec, errors: &mut Vec<SpecError>| match Normalizer::from_spec(n) {
-            Ok(n) => normalizer = Some(n),
-            Err((i, m)) => errors.push(SpecError {
-                keys: vec![
-                    "normalize".into(),
-                    "lm_eval".into(),
-                    "regexes_to_ignore".into(),
-                    format!("[{i}]"),
-                ],
-                message: m,
-            }),
-        };
+        let mut normalize =
+            |n: &NormalizeSpec, errors: &mut Vec<SpecError>| match Normalizer::from_spec(n) {
+                Ok(n) => normalizer = Some(n),
+                Err((i, m)) => errors.push(SpecError {
+                    keys: vec![
+                        "normalize".into(),
+                        "lm_eval".into(),
+                        "regexes_to_ignore".into(),
+                        format!("[{i}]"),
+                    ],
+                    message: m,
+                }),
+            };
         let (name, extract, kind): (&Option<String>, &Option<ExtractSpec>, Kind) = match spec {
             EvaluatorSpec::Exact(s)
             | EvaluatorSpec::TokenF1(s)
@@ -300,6 +301,36 @@ impl Scorer {
     /// normalise.
     pub fn normalizer_label(&self) -> Option<&Arc<str>> {
         self.label.as_ref()
+    }
+
+    /// `name (kind, normaliser, extract: how)` for `frontier plan`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![self.kind_name().to_string()];
+        if let Some(l) = &self.label {
+            parts.push(l.to_string());
+        }
+        if let Some(x) = &self.extractor {
+            parts.push(format!("extract: {}", x.kind_name()));
+        }
+        format!("{} ({})", self.name, parts.join(", "))
+    }
+
+    fn kind_name(&self) -> &'static str {
+        match &self.kind {
+            Kind::Exact => "exact",
+            Kind::TokenF1 => "token_f1",
+            Kind::Contains => "contains",
+            Kind::IContains => "icontains",
+            Kind::StartsWith => "starts_with",
+            Kind::Regex(_) => "regex",
+            Kind::Fuzzy { .. } => "fuzzy",
+            Kind::Numeric { .. } => "numeric",
+            Kind::JsonValid => "json_valid",
+            Kind::JsonSchema(_) => "json_schema",
+            Kind::RougeL => "rouge_l",
+            Kind::Bleu => "bleu",
+            Kind::Choice => "choice",
+        }
     }
 
     /// Whether this scorer has an extraction stage (and so a
@@ -450,8 +481,10 @@ impl Scorer {
             }
             Kind::Bleu => {
                 let a = scorers::tokenize_13a(answer);
-                let refs: Vec<Vec<String>> =
-                    references.iter().map(|r| scorers::tokenize_13a(r)).collect();
+                let refs: Vec<Vec<String>> = references
+                    .iter()
+                    .map(|r| scorers::tokenize_13a(r))
+                    .collect();
                 Score::Scored {
                     value: BleuStats::new(&a, &refs).smoothed_bleu(),
                     raw: None,

@@ -88,7 +88,7 @@ pub fn contains_words(hay: &str, needle: &str) -> bool {
     hay.match_indices(needle).any(|(i, _)| {
         let before = hay[..i].chars().next_back();
         let after = hay[i + needle.len()..].chars().next();
-        !(first_alnum && is_alnum(before)) && !(last_alnum && is_alnum(after))
+        !(first_alnum && is_alnum(before) || last_alnum && is_alnum(after))
     })
 }
 
@@ -167,9 +167,7 @@ pub fn find_choice(answer: &str) -> Option<char> {
     let [whole, stated, leading, paren] = PATTERNS.get_or_init(|| {
         [
             Regex::new(r"^\s*\(?([A-E])\)?\s*[.:)]?\s*$"),
-            Regex::new(
-                r"(?i:answer)(?:\s+is)?\s*[:\-]?\s*(?i:(?:option|choice)\s+)?\(?([A-E])\b",
-            ),
+            Regex::new(r"(?i:answer)(?:\s+is)?\s*[:\-]?\s*(?i:(?:option|choice)\s+)?\(?([A-E])\b"),
             Regex::new(r"^\s*\(?([A-E])[).:]"),
             Regex::new(r"\(([A-E])\)"),
         ]
@@ -466,7 +464,10 @@ mod tests {
             ("answer: (D)", Some('D')),
             ("I think the answer is B.", Some('B')),
             ("The answer is option E", Some('E')),
-            ("First I thought the answer is A, but the answer is C.", Some('C')),
+            (
+                "First I thought the answer is A, but the answer is C.",
+                Some('C'),
+            ),
             ("A) Paris, because ...", Some('A')),
             ("It must be (C), since ...", Some('C')),
             ("Either (A) or (B)", None),
@@ -490,7 +491,10 @@ mod tests {
         let r = rouge_tokens("the cat was on a mat");
         // LCS: the cat on mat (4); P = 4/6, R = 4/6.
         assert!((rouge_l(&a, &r) - 4.0 / 6.0).abs() < 1e-12);
-        assert_eq!(rouge_tokens("State-of-the-art U.S."), vec!["state", "of", "the", "art", "u", "s"]);
+        assert_eq!(
+            rouge_tokens("State-of-the-art U.S."),
+            vec!["state", "of", "the", "art", "u", "s"]
+        );
         assert_eq!(rouge_l(&[], &r), 0.0);
         assert_eq!(rouge_l(&a, &a), 1.0);
     }
@@ -500,7 +504,9 @@ mod tests {
         // sacrebleu: Tokenizer13a()("Hello, world! It's 3.5-4 km.")
         assert_eq!(
             toks("Hello, world! It's 3.5-4 km."),
-            vec!["Hello", ",", "world", "!", "It's", "3.5", "-", "4", "km", "."]
+            vec![
+                "Hello", ",", "world", "!", "It's", "3.5", "-", "4", "km", "."
+            ]
         );
         assert_eq!(toks("a&amp;b"), vec!["a", "&", "b"]);
         assert_eq!(toks("1,000 people."), vec!["1,000", "people", "."]);
@@ -517,9 +523,9 @@ mod tests {
         assert_eq!(st.matches, [5, 3, 1, 0]);
         assert_eq!(st.totals, [6, 5, 4, 3]);
         // exp((ln(5/6) + ln(4/6) + ln(2/5) + ln(1/4)) / 4), BP = 1
-        let want = ((5.0f64 / 6.0).ln() + (4.0f64 / 6.0).ln() + (2.0f64 / 5.0).ln()
-            + (1.0f64 / 4.0).ln())
-            / 4.0;
+        let want =
+            ((5.0f64 / 6.0).ln() + (4.0f64 / 6.0).ln() + (2.0f64 / 5.0).ln() + (1.0f64 / 4.0).ln())
+                / 4.0;
         assert!((st.smoothed_bleu() - want.exp()).abs() < 1e-12);
         // Clipping: "the the the" against "the cat" matches one `the`.
         let clip = BleuStats::new(&toks("the the the"), &[toks("the cat")]);

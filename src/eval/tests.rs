@@ -39,11 +39,7 @@ fn table(scorer: &Scorer, rows: &[(&str, &[&str], Score)]) {
                 "{}: {answer:?} vs {references:?}: got {g}, want {w}",
                 scorer.name
             ),
-            _ => assert_eq!(
-                &got, want,
-                "{}: {answer:?} vs {references:?}",
-                scorer.name
-            ),
+            _ => assert_eq!(&got, want, "{}: {answer:?} vs {references:?}", scorer.name),
         }
     }
 }
@@ -89,7 +85,13 @@ fn exact_golden() {
         ],
     );
     let none = Scorer::from_spec(&EvaluatorSpec::Exact(text(named(NormalizerName::None))));
-    table(&none, &[(" Paris", &["Paris"], scored(0.0)), ("Paris", &["Paris"], scored(1.0))]);
+    table(
+        &none,
+        &[
+            (" Paris", &["Paris"], scored(0.0)),
+            ("Paris", &["Paris"], scored(1.0)),
+        ],
+    );
     let lm = Scorer::from_spec(&EvaluatorSpec::Exact(text(NormalizeSpec::LmEval(
         LmEvalNormalizer {
             lm_eval: LmEvalOptions {
@@ -128,7 +130,11 @@ fn token_f1_golden() {
             ("", &["x"], scored(0.0)),
             ("x", &[""], scored(0.0)),
             ("the", &["a"], scored(1.0)),
-            ("state-of-the-art model", &["state of the art model"], scored(1.0 / 3.0)),
+            (
+                "state-of-the-art model",
+                &["state of the art model"],
+                scored(1.0 / 3.0),
+            ),
             ("x", &[], Score::Unscored("no_reference")),
         ],
     );
@@ -142,15 +148,31 @@ fn contains_icontains_starts_with_golden() {
         &[
             ("It is 4 apples", &["4"], scored(1.0)),
             ("It is 14 apples", &["4"], scored(0.0)),
-            ("I think it's Paris, France.", &["paris france"], scored(1.0)),
+            (
+                "I think it's Paris, France.",
+                &["paris france"],
+                scored(1.0),
+            ),
         ],
     );
     let strip = || text(named(NormalizerName::Strip));
     let c = Scorer::from_spec(&EvaluatorSpec::Contains(strip()));
     let ic = Scorer::from_spec(&EvaluatorSpec::Icontains(strip()));
     let sw = Scorer::from_spec(&EvaluatorSpec::StartsWith(strip()));
-    table(&c, &[("It is PARIS.", &["Paris"], scored(0.0)), ("It is Paris.", &["Paris"], scored(1.0))]);
-    table(&ic, &[("It is PARIS.", &["Paris"], scored(1.0)), ("Parisian", &["paris"], scored(0.0))]);
+    table(
+        &c,
+        &[
+            ("It is PARIS.", &["Paris"], scored(0.0)),
+            ("It is Paris.", &["Paris"], scored(1.0)),
+        ],
+    );
+    table(
+        &ic,
+        &[
+            ("It is PARIS.", &["Paris"], scored(1.0)),
+            ("Parisian", &["paris"], scored(0.0)),
+        ],
+    );
     table(
         &sw,
         &[
@@ -191,16 +213,32 @@ fn fuzzy_golden() {
         }))
     };
     for (metric, answer, reference, raw) in [
-        (FuzzyMetric::Levenshtein, "kitten", "sitting", 1.0 - 3.0 / 7.0),
+        (
+            FuzzyMetric::Levenshtein,
+            "kitten",
+            "sitting",
+            1.0 - 3.0 / 7.0,
+        ),
         (FuzzyMetric::Damerau, "ab", "ba", 0.5),
         (FuzzyMetric::Levenshtein, "ab", "ba", 0.0),
         (FuzzyMetric::SorensenDice, "night", "nacht", 0.25),
-        (FuzzyMetric::JaroWinkler, "martha", "marhta", 0.961_111_111_111_111_1),
+        (
+            FuzzyMetric::JaroWinkler,
+            "martha",
+            "marhta",
+            0.961_111_111_111_111_1,
+        ),
         (FuzzyMetric::Levenshtein, "", "", 1.0),
     ] {
         match fuzzy(metric, 0.5).score(answer, &refs(&[reference])) {
-            Score::Scored { value, raw: Some(r) } => {
-                assert!((r - raw).abs() < 1e-9, "{metric:?} {answer} {reference}: {r}");
+            Score::Scored {
+                value,
+                raw: Some(r),
+            } => {
+                assert!(
+                    (r - raw).abs() < 1e-9,
+                    "{metric:?} {answer} {reference}: {r}"
+                );
                 assert_eq!(value, f64::from(u8::from(r >= 0.5)));
             }
             other => panic!("{other:?}"),
@@ -252,14 +290,23 @@ fn numeric_golden() {
     );
     table(
         &numeric(Some(0.01), None),
-        &[("3.14", &["3.14159"], scored(1.0)), ("3.1", &["3.14159"], scored(0.0))],
+        &[
+            ("3.14", &["3.14159"], scored(1.0)),
+            ("3.1", &["3.14159"], scored(0.0)),
+        ],
     );
     table(
         &numeric(None, Some(0.05)),
-        &[("104", &["100"], scored(1.0)), ("106", &["100"], scored(0.0))],
+        &[
+            ("104", &["100"], scored(1.0)),
+            ("106", &["100"], scored(0.0)),
+        ],
     );
     // Either tolerance may accept: |a - r| <= max(abs, rel * |r|).
-    table(&numeric(Some(1.0), Some(0.001)), &[("101", &["100"], scored(1.0))]);
+    table(
+        &numeric(Some(1.0), Some(0.001)),
+        &[("101", &["100"], scored(1.0))],
+    );
 }
 
 #[test]
@@ -295,11 +342,18 @@ fn json_golden() {
 #[test]
 fn rouge_bleu_choice_golden() {
     let rouge = Scorer::from_spec(&EvaluatorSpec::RougeL(BasicScorer::default()));
-    assert_eq!(rouge.normalizer_label().map(|l| &**l), Some("rouge_words@1"));
+    assert_eq!(
+        rouge.normalizer_label().map(|l| &**l),
+        Some("rouge_words@1")
+    );
     table(
         &rouge,
         &[
-            ("The cat sat on the mat.", &["the cat was on a mat"], scored(4.0 / 6.0)),
+            (
+                "The cat sat on the mat.",
+                &["the cat was on a mat"],
+                scored(4.0 / 6.0),
+            ),
             ("the cat", &["dog", "The CAT!"], scored(1.0)),
             ("", &["x"], scored(0.0)),
         ],
@@ -309,7 +363,11 @@ fn rouge_bleu_choice_golden() {
     table(
         &bleu,
         &[
-            ("the cat sat on the mat", &["the cat sat on the mat"], scored(1.0)),
+            (
+                "the cat sat on the mat",
+                &["the cat sat on the mat"],
+                scored(1.0),
+            ),
             ("xyz", &["the cat"], scored(0.0)),
         ],
     );
@@ -372,14 +430,27 @@ fn extraction_stage() {
         }))
     };
     let answer = "ANSWER: Lyon ... wait, ANSWER: Paris";
-    assert_eq!(regex(MatchPolicy::First).score_case(answer, &refs(&["Paris"])).score, scored(0.0));
-    assert_eq!(regex(MatchPolicy::Last).score_case(answer, &refs(&["Paris"])).score, scored(1.0));
+    assert_eq!(
+        regex(MatchPolicy::First)
+            .score_case(answer, &refs(&["Paris"]))
+            .score,
+        scored(0.0)
+    );
+    assert_eq!(
+        regex(MatchPolicy::Last)
+            .score_case(answer, &refs(&["Paris"]))
+            .score,
+        scored(1.0)
+    );
     let after = Scorer::from_spec(&EvaluatorSpec::Exact(TextScorer {
         extract: Some(ExtractSpec::After("ANSWER:".into())),
         ..TextScorer::default()
     }));
     let o = after.score_case("Thinking...\nANSWER: The Paris\nDone", &refs(&["paris"]));
-    assert_eq!((o.score, o.extracted.as_deref()), (scored(1.0), Some("The Paris")));
+    assert_eq!(
+        (o.score, o.extracted.as_deref()),
+        (scored(1.0), Some("The Paris"))
+    );
 }
 
 #[test]
@@ -391,14 +462,23 @@ fn build_errors_are_located() {
     });
     let errors = Scorer::build(&bad, Path::new(".")).unwrap_err();
     let keys: Vec<Vec<String>> = errors.iter().map(|e| e.keys.clone()).collect();
-    assert_eq!(keys, vec![vec!["pattern".to_string()], vec!["extract".into(), "json_path".into()]]);
+    assert_eq!(
+        keys,
+        vec![
+            vec!["pattern".to_string()],
+            vec!["extract".into(), "json_path".into()]
+        ]
+    );
     let missing = EvaluatorSpec::JsonSchema(JsonSchemaScorer {
         name: None,
         schema: json!("no/such/schema.json"),
         extract: None,
     });
     let errors = Scorer::build(&missing, Path::new(".")).unwrap_err();
-    assert!(errors[0].message.starts_with("cannot read the schema file"), "{errors:?}");
+    assert!(
+        errors[0].message.starts_with("cannot read the schema file"),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -446,8 +526,23 @@ fn errors_are_not_scores() {
 
 fn words() -> impl Strategy<Value = String> {
     let word = prop::sample::select(vec![
-        "a", "the", "Paris", "paris", "tower", "4", "14", "x", "U.S.", "state-of-the-art", "’",
-        "“x”", "", "  ", "é", "1,234", "$5",
+        "a",
+        "the",
+        "Paris",
+        "paris",
+        "tower",
+        "4",
+        "14",
+        "x",
+        "U.S.",
+        "state-of-the-art",
+        "’",
+        "“x”",
+        "",
+        "  ",
+        "é",
+        "1,234",
+        "$5",
     ]);
     prop::collection::vec(word, 0..8).prop_map(|w| w.join(" "))
 }
@@ -458,8 +553,12 @@ fn every_scorer() -> Vec<Scorer> {
         Scorer::from_spec(&EvaluatorSpec::Exact(TextScorer::default())),
         Scorer::from_spec(&EvaluatorSpec::TokenF1(TextScorer::default())),
         Scorer::from_spec(&EvaluatorSpec::Contains(TextScorer::default())),
-        Scorer::from_spec(&EvaluatorSpec::Icontains(text(named(NormalizerName::Strip)))),
-        Scorer::from_spec(&EvaluatorSpec::StartsWith(text(named(NormalizerName::None)))),
+        Scorer::from_spec(&EvaluatorSpec::Icontains(text(named(
+            NormalizerName::Strip,
+        )))),
+        Scorer::from_spec(&EvaluatorSpec::StartsWith(text(named(
+            NormalizerName::None,
+        )))),
         Scorer::from_spec(&EvaluatorSpec::Fuzzy(FuzzyScorer {
             name: None,
             metric: FuzzyMetric::Damerau,

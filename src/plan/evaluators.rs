@@ -88,9 +88,10 @@ pub fn resolve(loaded: &Loaded, base_dir: &Path, issues: &mut Vec<Issue>) -> Res
                             &KeyPath::root().key("evaluators").index(j).key(spec.kind()),
                             &e.keys,
                         );
-                        issues.push(
-                            loaded.issue(use_path.clone(), format!("in {shown} ({inner}): {}", e.message)),
-                        );
+                        issues.push(loaded.issue(
+                            use_path.clone(),
+                            format!("in {shown} ({inner}): {}", e.message),
+                        ));
                     }
                 }
             }
@@ -149,9 +150,8 @@ type Problem = (String, Option<String>);
 
 /// The file a `use:` names.
 fn find_file(target: &str, base_dir: &Path) -> Result<PathBuf, Problem> {
-    let is_path = target.contains(['/', '\\'])
-        || target.ends_with(".yaml")
-        || target.ends_with(".yml");
+    let is_path =
+        target.contains(['/', '\\']) || target.ends_with(".yaml") || target.ends_with(".yml");
     if is_path {
         let p = base_dir.join(target);
         return match p.canonicalize() {
@@ -227,10 +227,7 @@ fn find_file(target: &str, base_dir: &Path) -> Result<PathBuf, Problem> {
         ),
     };
     Err((
-        format!(
-            "no evaluator named `{target}` in {}",
-            folders.join(", ")
-        ),
+        format!("no evaluator named `{target}` in {}", folders.join(", ")),
         Some(help),
     ))
 }
@@ -291,13 +288,20 @@ pub fn check_file(path: &Path) -> Result<Vec<Scorer>, String> {
     let mut problems = Vec::new();
     for (j, spec) in file.evaluators.iter().enumerate() {
         if let EvaluatorSpec::Use(_) = spec {
-            problems.push(format!("evaluators[{j}]: `use:` is not allowed in an evaluator file"));
+            problems.push(format!(
+                "evaluators[{j}]: `use:` is not allowed in an evaluator file"
+            ));
             continue;
         }
         match Scorer::build(spec, dir) {
             Ok(s) => scorers.push(s),
             Err(errors) => problems.extend(errors.into_iter().map(|e| {
-                format!("evaluators[{j}].{}.{}: {}", spec.kind(), e.keys.join("."), e.message)
+                format!(
+                    "evaluators[{j}].{}.{}: {}",
+                    spec.kind(),
+                    e.keys.join("."),
+                    e.message
+                )
             })),
         }
     }

@@ -735,8 +735,11 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         let origin = resolved.origins[i].clone();
         if resolved.scorers[..i].iter().any(|o| o.name == s.name) {
             issues.push(
-                at(origin.clone(), format!("two evaluators are named `{}`", s.name))
-                    .help("give one of them a `name:`"),
+                at(
+                    origin.clone(),
+                    format!("two evaluators are named `{}`", s.name),
+                )
+                .help("give one of them a `name:`"),
             );
         }
         if !s
