@@ -92,6 +92,21 @@ fn use_expands_named_evaluators_in_order() {
 }
 
 #[test]
+fn mistakes_in_an_evaluator_file_are_reported_at_the_use_line() {
+    let e = check(Path::new("tests/fixtures/use/broken.yaml")).unwrap_err();
+    assert!(
+        e.contains(
+            "in tests/fixtures/use/evaluators/broken-entry.yaml:3:14: unknown key `normalise`"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `normalize`?"), "{e}");
+    assert!(e.contains("--> tests/fixtures/use/broken.yaml:9:10"), "{e}");
+    // Structural problems stop the file there; a valid structure gets its patterns checked.
+    assert!(!e.contains("unclosed group"), "{e}");
+}
+
+#[test]
 fn broken_pipelines_match_snapshots() {
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
     let files = yaml_files("tests/broken");
