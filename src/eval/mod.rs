@@ -5,6 +5,8 @@
 //! references is `unscored` (with a reason), a failed request is `error`; neither is ever
 //! turned into 0 or 1, so accuracy is the mean over scored cases only.
 
+pub mod judge;
+
 use rayon::prelude::*;
 
 use crate::spec::{EvaluatorSpec, FuzzyMetric, Normalizer};
