@@ -6,6 +6,7 @@
 //! turned into 0 or 1, so accuracy is the mean over scored cases only.
 
 pub mod judge;
+pub mod stats;
 
 use rayon::prelude::*;
 
