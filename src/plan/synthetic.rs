@@ -9,8 +9,12 @@
 //! tokens (with their leading space) in widely used BPE vocabularies (GPT, Llama; chosen by
 //! hand, not checked against each tokenizer), and BPE pre-tokenizers split at each space, so
 //! the same text should be within a few tokens of its target for real models too.
-//! A real tokenizer plugs in through [`TokenCounter`]; [`build_text`] then corrects the word
-//! count until the tokenizer agrees.
+//! A real tokenizer plugs in through [`TokenCounter`] (a Hugging Face `tokenizer.json`:
+//! [`super::tokenizer::HfTokenizer`]); [`fit_words`] then changes the words at the end of a
+//! text until the tokenizer counts exactly the target. The guarantee: the result is exact when
+//! some choice of trailing words reaches the target (with any tokenizer that has one-token
+//! words, which real models' tokenizers do), otherwise it is the closest text found and
+//! [`Fitted::tokens`] says how far it is.
 //!
 //! Everything is seeded: the same spec and seed give the same rows, row `i` does not depend on
 //! `count` (more rows only add rows), and lengths, texts and prefixes come from separate
@@ -47,6 +51,13 @@ pub const NONCE_TOKENS: usize = 8;
 pub trait TokenCounter {
     /// Tokens of `text` as a prompt (without special tokens).
     fn count(&self, text: &str) -> usize;
+
+    /// Words of [`VOCAB`] that are one token each both at the start of a text and after a
+    /// space, so that swapping one for another keeps a text's count: the nonce and the words
+    /// it replaces are drawn from these. All of [`VOCAB`] by default.
+    fn single_token_words(&self) -> &[&'static str] {
+        &VOCAB
+    }
 }
 
 /// The simulated engine's tokenizer: `ceil(bytes / 4)`.
@@ -74,38 +85,211 @@ pub fn derive_seed(seed: u64, salt: u64) -> u64 {
 
 /// A uniformly drawn vocabulary word.
 pub fn word(rng: &mut Rng) -> &'static str {
-    VOCAB[(rng.next_u64() >> 57) as usize]
+    pick(rng, &VOCAB)
 }
 
-/// `tokens` words from `rng` joined by single spaces, adjusted until `counter` counts exactly
-/// `tokens` (or, for a tokenizer that never agrees, the closest of a few attempts). Exact at the
-/// first attempt for [`SimTokens`].
+/// A uniformly drawn word of `words` (not empty). For the 128 words of [`VOCAB`] this is the
+/// draw's top 7 bits, so [`word`] and `pick(rng, &VOCAB)` agree.
+pub fn pick(rng: &mut Rng, words: &[&'static str]) -> &'static str {
+    // Multiply-high: an unbiased-enough index in [0, len) without division.
+    words[((u128::from(rng.next_u64()) * words.len() as u128) >> 64) as usize]
+}
+
+/// A generated text and its token count under the counter it was built for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fitted {
+    /// The words joined by single spaces.
+    pub text: String,
+    /// Its token count: the target when [`fit_words`] reached it, else the closest found.
+    pub tokens: usize,
+}
+
+impl Fitted {
+    /// The count is the target.
+    pub fn is_exact(&self, target: usize) -> bool {
+        self.tokens == target
+    }
+}
+
+/// `tokens` words from `rng` joined by single spaces, fitted until `counter` counts exactly
+/// `tokens` (see [`fit_words`] for the guarantee). Exact at the first count for [`SimTokens`].
 pub fn build_text(counter: &dyn TokenCounter, rng: &mut Rng, tokens: u32) -> String {
-    let target = tokens as usize;
-    let mut words: Vec<&str> = (0..target).map(|_| word(rng)).collect();
+    let words = (0..tokens).map(|_| word(rng)).collect();
+    fit_words(counter, rng, words, 0, tokens as usize).text
+}
+
+/// `words` joined by single spaces, with the words after the first `keep` changed until
+/// `counter` counts exactly `target` tokens; more words come from `rng`.
+///
+/// First a coarse phase adds or drops as many words at the end as the miss divided by the
+/// text's tokens per word (so a tokenizer that splits some words in two converges in a few
+/// counts), then a fine phase: drop words until at or below the target, append the first word
+/// (in a seeded order) that gets closer without overshooting, and, when every word overshoots
+/// a small remaining gap, replace the last one or two words by a combination of words whose
+/// measured costs add up to the gap. The result is exact when such a choice of trailing words
+/// exists (always, for a tokenizer with a one-token word after a space); otherwise it is the
+/// closest text seen, and [`Fitted::tokens`] tells. When the first count agrees (as under
+/// [`SimTokens`], for `words.len() == target`) the text is `words` unchanged.
+pub fn fit_words(
+    counter: &dyn TokenCounter,
+    rng: &mut Rng,
+    mut words: Vec<&'static str>,
+    keep: usize,
+    target: usize,
+) -> Fitted {
+    let keep = keep.min(words.len());
     let mut text = words.join(" ");
-    let mut best: Option<(usize, String)> = None;
-    for _ in 0..8 {
-        let count = counter.count(&text);
-        if count == target {
-            return text;
+    let mut count = counter.count(&text);
+    let mut best = Fitted {
+        text: String::new(),
+        tokens: usize::MAX,
+    };
+    let mut note = |text: &str, count: usize| {
+        if count.abs_diff(target) < best.tokens.abs_diff(target) {
+            best = Fitted {
+                text: text.to_string(),
+                tokens: count,
+            };
         }
+    };
+
+    // Coarse: scale the miss by the text's tokens per word.
+    let mut last_miss = usize::MAX;
+    for _ in 0..8 {
         let miss = count.abs_diff(target);
-        if best.as_ref().is_none_or(|(m, _)| miss < *m) {
-            best = Some((miss, text.clone()));
+        if miss == 0 || miss >= last_miss {
+            break;
+        }
+        last_miss = miss;
+        let per_word = count.max(1) as f64 / words.len().max(1) as f64;
+        let step = (miss as f64 / per_word).round() as usize;
+        if step < 2 {
+            break;
         }
         if count < target {
-            words.extend((0..target - count).map(|_| word(rng)));
+            words.extend((0..step).map(|_| word(rng)));
         } else {
-            let drop = (count - target).min(words.len().saturating_sub(1)).max(1);
-            words.truncate(words.len().saturating_sub(drop));
+            let floor = keep.max(1);
+            if words.len() <= floor {
+                break;
+            }
+            words.truncate(words.len().saturating_sub(step).max(floor));
         }
+        note(&text, count);
         text = words.join(" ");
+        count = counter.count(&text);
     }
-    match best {
-        Some((m, t)) if m < counter.count(&text).abs_diff(target) => t,
-        _ => text,
+    if count == target {
+        return Fitted {
+            text,
+            tokens: count,
+        };
     }
+
+    // Fine: at or below the target by dropping words, then up by single words.
+    while count > target && words.len() > keep {
+        note(&text, count);
+        words.pop();
+        text = words.join(" ");
+        count = counter.count(&text);
+    }
+    let start = (rng.next_u64() >> 57) as usize;
+    let order = |j: usize| VOCAB[(start + j) % VOCAB.len()];
+    let appended = |text: &str, w: &str| {
+        if text.is_empty() {
+            w.to_string()
+        } else {
+            format!("{text} {w}")
+        }
+    };
+    // Costs of appending each word to the text as it was when no word fitted any more.
+    let mut costs: Vec<(usize, &'static str)> = Vec::new();
+    while count < target {
+        note(&text, count);
+        costs.clear();
+        let mut next = None;
+        for j in 0..VOCAB.len() {
+            let w = order(j);
+            let candidate = appended(&text, w);
+            let c = counter.count(&candidate);
+            if c <= target && c > count {
+                next = Some((w, candidate, c));
+                break;
+            }
+            note(&candidate, c);
+            if c > count {
+                costs.push((c - count, w));
+            }
+        }
+        match next {
+            Some((w, candidate, c)) => {
+                words.push(w);
+                text = candidate;
+                count = c;
+            }
+            None => break,
+        }
+    }
+    if count == target {
+        return Fitted {
+            text,
+            tokens: count,
+        };
+    }
+    note(&text, count);
+
+    // Every word overshoots the remaining gap: drop the last one or two words and refill the
+    // larger gap with up to three words whose costs add up to it.
+    if count < target && !costs.is_empty() {
+        let mut distinct: Vec<(usize, &'static str)> = Vec::new();
+        for (c, w) in &costs {
+            if !distinct.iter().any(|(d, _)| d == c) {
+                distinct.push((*c, w));
+            }
+        }
+        for drop in 1..=2 {
+            if words.len() < keep + drop {
+                break;
+            }
+            let base = words[..words.len() - drop].join(" ");
+            let base_count = counter.count(&base);
+            let Some(gap) = target.checked_sub(base_count) else {
+                continue;
+            };
+            if let Some(fill) = combination(&distinct, gap) {
+                let candidate = fill.iter().fold(base, |t, w| appended(&t, w));
+                let c = counter.count(&candidate);
+                if c == target {
+                    return Fitted {
+                        text: candidate,
+                        tokens: c,
+                    };
+                }
+                note(&candidate, c);
+            }
+        }
+    }
+    best
+}
+
+/// Up to three words whose costs add up to `gap` (costs as `(cost, word)`, distinct).
+fn combination(costs: &[(usize, &'static str)], gap: usize) -> Option<Vec<&'static str>> {
+    for (a, wa) in costs {
+        if *a == gap {
+            return Some(vec![wa]);
+        }
+        for (b, wb) in costs {
+            if a + b == gap {
+                return Some(vec![wa, wb]);
+            }
+            for (c, wc) in costs {
+                if a + b + c == gap {
+                    return Some(vec![wa, wb, wc]);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Draws lengths from a [`LengthSpec`] (checked with [`check`] first).
@@ -319,16 +503,34 @@ pub fn check(spec: &SyntheticSpec, path: &KeyPath) -> Vec<Problem> {
 /// The shared prefix text of group `group` (`tokens` tokens under `counter`). Groups start
 /// with different words (up to [`VOCAB`]'s size), so no two share even their first token.
 pub fn prefix_text(counter: &dyn TokenCounter, seed: u64, group: u32, tokens: u32) -> String {
+    prefix_fitted(counter, seed, group, tokens).text
+}
+
+/// [`prefix_text`] with its count.
+fn prefix_fitted(counter: &dyn TokenCounter, seed: u64, group: u32, tokens: u32) -> Fitted {
     let prefix_seed = derive_seed(seed, SALT_PREFIX);
     let mut rng = Rng::new(derive_seed(prefix_seed, u64::from(group)));
-    let text = build_text(counter, &mut rng, tokens);
-    let first = VOCAB[(prefix_seed as usize).wrapping_add(group as usize) % VOCAB.len()];
-    // Every generated text starts with a three-letter word.
-    format!("{first}{}", &text[3..])
+    let mut words: Vec<&'static str> = (0..tokens).map(|_| word(&mut rng)).collect();
+    words[0] = VOCAB[(prefix_seed as usize).wrapping_add(group as usize) % VOCAB.len()];
+    // The group's first word stays; the rest is fitted around it.
+    fit_words(counter, &mut rng, words, 1, tokens as usize)
+}
+
+/// The words the nonce is drawn from for `counter`: its one-token words when there are
+/// enough of them for distinct nonces (16 words: 32 bits), else all of [`VOCAB`].
+pub fn nonce_words(counter: &dyn TokenCounter) -> &[&'static str] {
+    let words = counter.single_token_words();
+    if words.len() >= 16 { words } else { &VOCAB }
 }
 
 /// Generate the rows of `spec` (checked with [`check`] first). `default_seed` is
 /// `workload.seed`, used when the spec has no seed of its own.
+///
+/// Texts are fitted to their lengths under `counter` ([`fit_words`]). With `nonce`, the first
+/// words of each input (up to [`NONCE_TOKENS`]) are drawn from [`nonce_words`], as every
+/// nonce is, so a nonce keeps the count; each row is checked with one nonce. Rows whose text
+/// could not be made exact (or whose count a nonce changes) are counted in
+/// [`Dataset::inexact_rows`], and their `item.input_tokens` is the text's real count.
 pub fn generate(
     name: &str,
     spec: &SyntheticSpec,
@@ -341,16 +543,21 @@ pub fn generate(
     let mut input_rng = Rng::new(derive_seed(seed, SALT_INPUT_LENGTHS));
     let mut output_rng = Rng::new(derive_seed(seed, SALT_OUTPUT_LENGTHS));
     let text_seed = derive_seed(seed, SALT_TEXT);
+    let nonce_vocab = nonce_words(counter);
     let (groups, prefix_tokens) = match &spec.prefix {
         Some(p) => (p.groups.max(1), p.tokens),
         None => (1, 0),
     };
-    let prefixes: Vec<String> = (0..groups)
+    let mut inexact_rows = 0;
+    let prefixes: Vec<Fitted> = (0..groups)
         .map(|g| {
             if prefix_tokens == 0 {
-                String::new()
+                Fitted {
+                    text: String::new(),
+                    tokens: 0,
+                }
             } else {
-                prefix_text(counter, seed, g, prefix_tokens)
+                prefix_fitted(counter, seed, g, prefix_tokens)
             }
         })
         .collect();
@@ -359,20 +566,43 @@ pub fn generate(
             let input_tokens = inputs.sample(&mut input_rng);
             let output_tokens = outputs.sample(&mut output_rng);
             let mut rng = Rng::new(derive_seed(text_seed, u64::from(i)));
-            let input = build_text(counter, &mut rng, input_tokens);
+            let fixed = if spec.nonce {
+                (input_tokens as usize).min(NONCE_TOKENS)
+            } else {
+                0
+            };
+            let words = (0..input_tokens as usize)
+                .map(|j| {
+                    if j < fixed {
+                        pick(&mut rng, nonce_vocab)
+                    } else {
+                        word(&mut rng)
+                    }
+                })
+                .collect();
+            let fitted = fit_words(counter, &mut rng, words, fixed, input_tokens as usize);
             let group = i % groups;
+            let prefix = &prefixes[group as usize];
+            let nonce_keeps = !spec.nonce || {
+                let probe = nonce_from(nonce_vocab, seed, "check", u64::from(i));
+                counter.count(&apply_nonce(&fitted.text, &probe)) == fitted.tokens
+            };
+            if !fitted.is_exact(input_tokens as usize)
+                || !nonce_keeps
+                || !prefix.is_exact(prefix_tokens as usize)
+            {
+                inexact_rows += 1;
+            }
+            let input = fitted.text;
             let id = i.to_string();
             let mut item = Map::new();
             item.insert("id".into(), Value::String(id.clone()));
             item.insert("input".into(), Value::String(input.clone()));
             item.insert("references".into(), json!([]));
-            item.insert("input_tokens".into(), json!(input_tokens));
+            item.insert("input_tokens".into(), json!(fitted.tokens));
             item.insert("output_tokens".into(), json!(output_tokens));
-            item.insert(
-                "prefix".into(),
-                Value::String(prefixes[group as usize].clone()),
-            );
-            item.insert("prefix_tokens".into(), json!(prefix_tokens));
+            item.insert("prefix".into(), Value::String(prefix.text.clone()));
+            item.insert("prefix_tokens".into(), json!(prefix.tokens));
             item.insert("prefix_group".into(), json!(group));
             Row {
                 id,
@@ -388,6 +618,9 @@ pub fn generate(
         rows,
         nonce: spec.nonce,
         ignore_eos: spec.ignore_eos,
+        nonce_words: (nonce_vocab.len() != VOCAB.len()).then(|| nonce_vocab.into()),
+        tokenizer: None,
+        inexact_rows,
     }
 }
 
@@ -395,9 +628,15 @@ pub fn generate(
 /// the trial id and the execution index (so it differs between executions of the same row
 /// and between trials, and is the same in every run with the same seed).
 pub fn nonce(seed: u64, trial_id: &str, index: u64) -> String {
+    nonce_from(&VOCAB, seed, trial_id, index)
+}
+
+/// [`nonce`] drawn from `words` (a dataset's [`nonce_words`]); the same as [`nonce`] for
+/// [`VOCAB`].
+pub fn nonce_from(words: &[&'static str], seed: u64, trial_id: &str, index: u64) -> String {
     let trial = derive_seed(derive_seed(seed, SALT_NONCE), fnv1a64(trial_id.as_bytes()));
     let mut rng = Rng::new(derive_seed(trial, index));
-    let words: Vec<&str> = (0..NONCE_TOKENS).map(|_| word(&mut rng)).collect();
+    let words: Vec<&str> = (0..NONCE_TOKENS).map(|_| pick(&mut rng, words)).collect();
     words.join(" ")
 }
 
@@ -431,6 +670,7 @@ mod tests {
             nonce: false,
             ignore_eos: false,
             seed: Some(7),
+            tokenizer: None,
         }
     }
 
