@@ -367,7 +367,11 @@ impl Plan {
         case_context(&CaseContext {
             row,
             nonce: self.dataset.nonce,
-            nonce_words: self.dataset.nonce_words.as_deref().unwrap_or(&synthetic::VOCAB),
+            nonce_words: self
+                .dataset
+                .nonce_words
+                .as_deref()
+                .unwrap_or(&synthetic::VOCAB),
             seed: self.seed,
             trial_id: &trial.id,
             index,

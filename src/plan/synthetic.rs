@@ -144,8 +144,9 @@ pub fn fit_words(
         text: String::new(),
         tokens: usize::MAX,
     };
+    // The closest text so far (never an empty one for a non-empty target).
     let mut note = |text: &str, count: usize| {
-        if count.abs_diff(target) < best.tokens.abs_diff(target) {
+        if count.abs_diff(target) < best.tokens.abs_diff(target) && !text.is_empty() {
             best = Fitted {
                 text: text.to_string(),
                 tokens: count,
@@ -193,8 +194,22 @@ pub fn fit_words(
         text = words.join(" ");
         count = counter.count(&text);
     }
+    // Candidates in a seeded order, one-token words first (each adds exactly one token).
     let start = (rng.next_u64() >> 57) as usize;
-    let order = |j: usize| VOCAB[(start + j) % VOCAB.len()];
+    let singles = counter.single_token_words();
+    let mut order: Vec<&'static str> = Vec::with_capacity(VOCAB.len());
+    for j in 0..VOCAB.len() {
+        let w = VOCAB[(start + j) % VOCAB.len()];
+        if singles.contains(&w) {
+            order.push(w);
+        }
+    }
+    for j in 0..VOCAB.len() {
+        let w = VOCAB[(start + j) % VOCAB.len()];
+        if !singles.contains(&w) {
+            order.push(w);
+        }
+    }
     let appended = |text: &str, w: &str| {
         if text.is_empty() {
             w.to_string()
@@ -208,8 +223,7 @@ pub fn fit_words(
         note(&text, count);
         costs.clear();
         let mut next = None;
-        for j in 0..VOCAB.len() {
-            let w = order(j);
+        for &w in &order {
             let candidate = appended(&text, w);
             let c = counter.count(&candidate);
             if c <= target && c > count {
@@ -268,6 +282,13 @@ pub fn fit_words(
                 note(&candidate, c);
             }
         }
+    }
+    if best.tokens == usize::MAX {
+        // Nothing but the empty text was seen.
+        return Fitted {
+            text,
+            tokens: count,
+        };
     }
     best
 }
@@ -840,12 +861,73 @@ mod tests {
     }
 
     #[test]
-    fn other_tokenizers_get_corrected_lengths() {
+    fn other_tokenizers_get_exact_lengths() {
         let mut rng = Rng::new(3);
-        for n in [10u32, 100, 500] {
+        for n in [1u32, 2, 10, 100, 500] {
             let t = build_text(&Doubling, &mut rng, n);
-            assert!(Doubling.count(&t).abs_diff(n as usize) <= 1, "{n}");
+            assert_eq!(Doubling.count(&t), n as usize, "{n}");
         }
+    }
+
+    /// Words from `a` to `m` count 2 tokens, the others 3: no one-token word at all.
+    struct TwoOrThree;
+    impl TokenCounter for TwoOrThree {
+        fn count(&self, text: &str) -> usize {
+            text.split(' ')
+                .filter(|w| !w.is_empty())
+                .map(|w| if w.as_bytes()[0] <= b'm' { 2 } else { 3 })
+                .sum()
+        }
+        fn single_token_words(&self) -> &[&'static str] {
+            &[]
+        }
+    }
+
+    /// Every word counts 2: odd lengths are out of reach.
+    struct Pairs;
+    impl TokenCounter for Pairs {
+        fn count(&self, text: &str) -> usize {
+            2 * text.split(' ').filter(|w| !w.is_empty()).count()
+        }
+    }
+
+    #[test]
+    fn lengths_are_exact_when_reachable_and_closest_otherwise() {
+        let mut rng = Rng::new(4);
+        // 2a + 3b reaches every length from 2; the last gap of 1 needs words replaced.
+        for n in 2..60usize {
+            let words = (0..n).map(|_| word(&mut rng)).collect();
+            let f = fit_words(&TwoOrThree, &mut rng, words, 0, n);
+            assert_eq!(f.tokens, n, "{n}: {}", f.text);
+            assert_eq!(TwoOrThree.count(&f.text), n);
+        }
+        let f = fit_words(&TwoOrThree, &mut rng, vec!["the"], 0, 1);
+        assert_eq!((f.tokens, f.is_exact(1)), (2, false));
+        for n in [1usize, 7, 99] {
+            let words = (0..n).map(|_| word(&mut rng)).collect();
+            let f = fit_words(&Pairs, &mut rng, words, 0, n);
+            assert_eq!(f.tokens.abs_diff(n), 1, "{n}");
+            assert_eq!(Pairs.count(&f.text), f.tokens);
+        }
+        // Kept words stay, even when they alone overshoot.
+        let f = fit_words(&Doubling, &mut rng, vec!["the", "the", "sea"], 2, 3);
+        assert!(f.text.starts_with("the the"));
+        assert_eq!(f.tokens, 4);
+    }
+
+    #[test]
+    fn picking_from_the_vocabulary_is_drawing_a_word() {
+        let (mut a, mut b) = (Rng::new(9), Rng::new(9));
+        for _ in 0..1000 {
+            assert_eq!(word(&mut a), pick(&mut b, &VOCAB));
+        }
+        assert_eq!(nonce(1, "t", 2), nonce_from(&VOCAB, 1, "t", 2));
+        let few = ["sea", "sky"];
+        assert!(
+            nonce_from(&few, 1, "t", 2)
+                .split(' ')
+                .all(|w| few.contains(&w))
+        );
     }
 
     #[test]

@@ -90,8 +90,8 @@ impl HfTokenizer {
             path: shown.to_string(),
             message,
         };
-        let mut inner =
-            tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| invalid(e.to_string()))?;
+        let mut inner = tokenizers::Tokenizer::from_bytes(bytes)
+            .map_err(|e| invalid(explain_invalid(bytes, &e.to_string())))?;
         inner
             .with_truncation(None)
             .map_err(|e| invalid(e.to_string()))?;
@@ -130,6 +130,24 @@ impl HfTokenizer {
     }
 }
 
+/// Why `bytes` is not a tokenizer, more plainly than the deserializer's `error` where the
+/// file is JSON but of another kind (such as `tokenizer_config.json`).
+fn explain_invalid(bytes: &[u8], error: &str) -> String {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Err(e) => format!("not JSON: {e}"),
+        Ok(serde_json::Value::Object(map)) if !map.contains_key("model") => {
+            let keys: Vec<String> = map.keys().take(8).map(|k| format!("`{k}`")).collect();
+            format!(
+                "it has no `model` (its keys: {}{})",
+                keys.join(", "),
+                if map.len() > keys.len() { ", ..." } else { "" }
+            )
+        }
+        Ok(serde_json::Value::Object(_)) => error.to_string(),
+        Ok(_) => "not a JSON object".into(),
+    }
+}
+
 impl TokenCounter for HfTokenizer {
     fn count(&self, text: &str) -> usize {
         self.count_text(text)
@@ -158,8 +176,8 @@ const _: () = {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Rng;
     use crate::plan::synthetic::{NONCE_TOKENS, apply_nonce, build_text, nonce_from};
+    use crate::rng::Rng;
 
     fn fixture(name: &str) -> HfTokenizer {
         HfTokenizer::load(
@@ -208,7 +226,10 @@ mod tests {
 
     #[test]
     fn truncation_and_padding_in_the_file_are_ignored() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tokenizer-bpe.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/tokenizer-bpe.json"
+        );
         let mut json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         json["truncation"] = serde_json::json!({
@@ -259,14 +280,36 @@ mod tests {
             e.help(dir),
             "paths are relative to the pipeline file's folder (/nonexistent)"
         );
-        let e = HfTokenizer::from_bytes(b"{\"version\": \"1.0\"}", "t.json", "dir/t.json")
-            .unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("dir/t.json is not a valid Hugging Face tokenizer.json: "),
-            "{e}"
+        let e =
+            HfTokenizer::from_bytes(b"{\"version\": \"1.0\"}", "t.json", "dir/t.json").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "dir/t.json is not a valid Hugging Face tokenizer.json: it has no `model` (its keys: \
+             `version`)"
         );
         let e = HfTokenizer::from_bytes(b"not json", "t.json", "dir/t.json").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "dir/t.json is not a valid Hugging Face tokenizer.json: not JSON: expected ident at \
+             line 1 column 2"
+        );
+        // A model the deserializer rejects: its own message.
+        let e = HfTokenizer::from_bytes(
+            br#"{"version": "1.0", "model": {"type": "Nope"}}"#,
+            "t.json",
+            "t.json",
+        )
+        .unwrap_err();
         assert!(matches!(e, TokenizerError::Invalid { .. }), "{e}");
+        // A tokenizer that knows none of the letters (and has no unknown token).
+        let empty = r#"{"version": "1.0", "added_tokens": [], "normalizer": null,
+            "pre_tokenizer": null, "post_processor": null, "decoder": null,
+            "model": {"type": "BPE", "vocab": {}, "merges": []}}"#;
+        assert_eq!(
+            HfTokenizer::from_bytes(empty.as_bytes(), "t.json", "t.json")
+                .unwrap_err()
+                .to_string(),
+            "t.json: the tokenizer encodes plain English words (`the and for`) as no tokens"
+        );
     }
 }

@@ -627,6 +627,7 @@ mod tests {
             &TraceSpec::new("no-such.jsonl"),
             Path::new("/nonexistent"),
             0,
+            &SimTokens,
         )
         .unwrap_err();
         assert!(
@@ -668,7 +669,7 @@ mod tests {
             content_field: Some("prompt".into()),
             ..TraceSpec::new("datasets/trace-mini.jsonl")
         };
-        let t = load_trace(&spec, Path::new(env!("CARGO_MANIFEST_DIR")), 7).unwrap();
+        let t = load_trace(&spec, Path::new(env!("CARGO_MANIFEST_DIR")), 7, &SimTokens).unwrap();
         assert!(t.dataset.rows.len() >= 20);
         assert_eq!(t.offsets_s[0], 0.0);
         assert!(t.offsets_s.windows(2).all(|w| w[0] <= w[1]));
