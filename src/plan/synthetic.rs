@@ -20,6 +20,7 @@
 //! `count` (more rows only add rows), and lengths, texts and prefixes come from separate
 //! streams, so changing one distribution leaves the others' draws alone.
 
+use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::dataset::{Dataset, Row};
@@ -47,8 +48,8 @@ pub const NONCE_TOKENS: usize = 8;
 
 /// Counts prompt tokens. The simulated engine's tokenizer is [`SimTokens`]; a real one (for
 /// example a Hugging Face `tokenizer.json` read locally) implements this to build prompts of
-/// exact length for a real model.
-pub trait TokenCounter {
+/// exact length for a real model. `Sync`: rows are built in parallel.
+pub trait TokenCounter: Sync {
     /// Tokens of `text` as a prompt (without special tokens).
     fn count(&self, text: &str) -> usize;
 
@@ -57,6 +58,14 @@ pub trait TokenCounter {
     /// it replaces are drawn from these. All of [`VOCAB`] by default.
     fn single_token_words(&self) -> &[&'static str] {
         &VOCAB
+    }
+
+    /// Tokens of the vocabulary word `word` at the start of a text (`first`) or after a space,
+    /// for a counter whose counts are the sum of its words' (as for tokenizers that split at
+    /// spaces): [`fit_words`] then predicts a fit before it counts. `None` (unknown) by default.
+    fn word_tokens(&self, word: &str, first: bool) -> Option<usize> {
+        let _ = (word, first);
+        None
     }
 }
 
@@ -121,8 +130,9 @@ pub fn build_text(counter: &dyn TokenCounter, rng: &mut Rng, tokens: u32) -> Str
 /// `words` joined by single spaces, with the words after the first `keep` changed until
 /// `counter` counts exactly `target` tokens; more words come from `rng`.
 ///
-/// First a coarse phase adds or drops as many words at the end as the miss divided by the
-/// text's tokens per word (so a tokenizer that splits some words in two converges in a few
+/// With word costs from the counter ([`TokenCounter::word_tokens`]) the words are first
+/// adjusted to a predicted fit, so one count usually confirms it. Then a coarse phase adds or
+/// drops as many words at the end as the miss divided by the text's tokens per word (so a tokenizer that splits some words in two converges in a few
 /// counts), then a fine phase: drop words until at or below the target, append the first word
 /// (in a seeded order) that gets closer without overshooting, and, when every word overshoots
 /// a small remaining gap, replace the last one or two words by a combination of words whose
@@ -138,6 +148,7 @@ pub fn fit_words(
     target: usize,
 ) -> Fitted {
     let keep = keep.min(words.len());
+    predict(counter, rng, &mut words, keep, target);
     let mut text = words.join(" ");
     let mut count = counter.count(&text);
     let mut best = Fitted {
@@ -291,6 +302,49 @@ pub fn fit_words(
         };
     }
     best
+}
+
+/// With word costs from `counter` ([`TokenCounter::word_tokens`]), change the words after
+/// the first `keep` until their predicted count is `target`, so that the first real count
+/// usually agrees: drop words from the end while over, then append words of `rng` that do not
+/// overshoot (one-token words once a few draws have). Leaves `words` alone without costs.
+fn predict(
+    counter: &dyn TokenCounter,
+    rng: &mut Rng,
+    words: &mut Vec<&'static str>,
+    keep: usize,
+    target: usize,
+) {
+    let cost = |i: usize, w: &str| counter.word_tokens(w, i == 0);
+    let mut predicted = 0;
+    for (i, w) in words.iter().enumerate() {
+        match cost(i, w) {
+            Some(c) => predicted += c,
+            None => return,
+        }
+    }
+    while predicted > target && words.len() > keep {
+        let i = words.len() - 1;
+        predicted -= cost(i, words[i]).unwrap_or(0);
+        words.pop();
+    }
+    let singles = counter.single_token_words();
+    let mut misses = 0;
+    while predicted < target && misses < 64 {
+        let i = words.len();
+        let w = if misses < 8 || singles.is_empty() {
+            word(rng)
+        } else {
+            pick(rng, singles)
+        };
+        match cost(i, w) {
+            Some(c) if c >= 1 && c <= target - predicted => {
+                words.push(w);
+                predicted += c;
+            }
+            _ => misses += 1,
+        }
+    }
 }
 
 /// Up to three words whose costs add up to `gap` (costs as `(cost, word)`, distinct).
@@ -569,8 +623,8 @@ pub fn generate(
         Some(p) => (p.groups.max(1), p.tokens),
         None => (1, 0),
     };
-    let mut inexact_rows = 0;
     let prefixes: Vec<Fitted> = (0..groups)
+        .into_par_iter()
         .map(|g| {
             if prefix_tokens == 0 {
                 Fitted {
@@ -582,10 +636,18 @@ pub fn generate(
             }
         })
         .collect();
-    let rows = (0..spec.count)
-        .map(|i| {
+    // Lengths in row order (one stream each), then texts in parallel (one stream per row).
+    let lengths: Vec<(u32, u32)> = (0..spec.count)
+        .map(|_| {
             let input_tokens = inputs.sample(&mut input_rng);
-            let output_tokens = outputs.sample(&mut output_rng);
+            (input_tokens, outputs.sample(&mut output_rng))
+        })
+        .collect();
+    let built: Vec<(Row, bool)> = lengths
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, (input_tokens, output_tokens))| {
+            let i = i as u32;
             let mut rng = Rng::new(derive_seed(text_seed, u64::from(i)));
             let fixed = if spec.nonce {
                 (input_tokens as usize).min(NONCE_TOKENS)
@@ -608,12 +670,9 @@ pub fn generate(
                 let probe = nonce_from(nonce_vocab, seed, "check", u64::from(i));
                 counter.count(&apply_nonce(&fitted.text, &probe)) == fitted.tokens
             };
-            if !fitted.is_exact(input_tokens as usize)
-                || !nonce_keeps
-                || !prefix.is_exact(prefix_tokens as usize)
-            {
-                inexact_rows += 1;
-            }
+            let exact = fitted.is_exact(input_tokens as usize)
+                && nonce_keeps
+                && prefix.is_exact(prefix_tokens as usize);
             let input = fitted.text;
             let id = i.to_string();
             let mut item = Map::new();
@@ -625,15 +684,18 @@ pub fn generate(
             item.insert("prefix".into(), Value::String(prefix.text.clone()));
             item.insert("prefix_tokens".into(), json!(prefix.tokens));
             item.insert("prefix_group".into(), json!(group));
-            Row {
+            let row = Row {
                 id,
                 input,
                 references: Vec::new(),
                 item: Value::Object(item),
                 output_tokens: Some(output_tokens),
-            }
+            };
+            (row, exact)
         })
         .collect();
+    let inexact_rows = built.iter().filter(|(_, exact)| !exact).count();
+    let rows = built.into_iter().map(|(row, _)| row).collect();
     Dataset {
         name: name.to_string(),
         rows,

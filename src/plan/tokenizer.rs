@@ -10,6 +10,7 @@
 //! adds its own, and the server's `usage.prompt_tokens` includes them. Truncation and padding
 //! that a `tokenizer.json` may configure are switched off, so long texts are counted in full.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
@@ -23,6 +24,9 @@ pub struct HfTokenizer {
     file: String,
     /// Words of [`VOCAB`] that are one token both at the start of a text and after a space.
     single_token_words: Vec<&'static str>,
+    /// Tokens of each word of [`VOCAB`] at the start of a text and after a space, when a
+    /// text's count is the sum of its words' (checked on a sample at load).
+    word_tokens: Option<HashMap<&'static str, (usize, usize)>>,
 }
 
 /// Why a tokenizer could not be loaded.
@@ -100,6 +104,7 @@ impl HfTokenizer {
             inner,
             file: file.to_string(),
             single_token_words: Vec::new(),
+            word_tokens: None,
         };
         if tokenizer.count_text("the and for") == 0 {
             return Err(TokenizerError::NoTokens {
@@ -113,7 +118,31 @@ impl HfTokenizer {
                 tokenizer.count_text(w) == 1 && tokenizer.count_text(&format!("{w} {w} {w}")) == 3
             })
             .collect();
+        tokenizer.word_tokens = tokenizer.measure_word_tokens();
         Ok(tokenizer)
+    }
+
+    /// Each vocabulary word's tokens first in a text and after a space, if the counts of two
+    /// sample texts of every word (in two orders) are the sums of their words'.
+    fn measure_word_tokens(&self) -> Option<HashMap<&'static str, (usize, usize)>> {
+        let costs: HashMap<&'static str, (usize, usize)> = VOCAB
+            .iter()
+            .map(|w| {
+                let first = self.count_text(w);
+                let three = self.count_text(&format!("{w} {w} {w}"));
+                (*w, (first, three.saturating_sub(first) / 2))
+            })
+            .collect();
+        let additive = |words: &mut dyn Iterator<Item = &&'static str>| {
+            let words: Vec<&str> = words.copied().collect();
+            let predicted: usize = words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| if i == 0 { costs[w].0 } else { costs[w].1 })
+                .sum();
+            predicted == self.count_text(&words.join(" "))
+        };
+        (additive(&mut VOCAB.iter()) && additive(&mut VOCAB.iter().rev())).then_some(costs)
     }
 
     /// The file as the pipeline names it.
@@ -155,6 +184,11 @@ impl TokenCounter for HfTokenizer {
 
     fn single_token_words(&self) -> &[&'static str] {
         &self.single_token_words
+    }
+
+    fn word_tokens(&self, word: &str, first: bool) -> Option<usize> {
+        let (at_start, after_space) = *self.word_tokens.as_ref()?.get(word)?;
+        Some(if first { at_start } else { after_space })
     }
 }
 
@@ -246,6 +280,32 @@ mod tests {
             let mut rng = Rng::new(11);
             for n in [1u32, 2, 3, 5, 8, 13, 64, 257, 1000] {
                 let text = build_text(&t, &mut rng, n);
+                assert_eq!(t.count(&text), n as usize, "{name}: {n}: {text}");
+            }
+        }
+    }
+
+    /// A fixture without its word costs: fitting by counting alone.
+    struct CountOnly<'a>(&'a HfTokenizer);
+    impl TokenCounter for CountOnly<'_> {
+        fn count(&self, text: &str) -> usize {
+            self.0.count_text(text)
+        }
+        fn single_token_words(&self) -> &[&'static str] {
+            self.0.single_token_words()
+        }
+    }
+
+    #[test]
+    fn fitting_is_exact_without_predictions_too() {
+        for name in FIXTURES {
+            let t = fixture(name);
+            // The fixtures split at spaces, so word costs are known and add up.
+            assert_eq!(t.word_tokens("the", false), Some(1), "{name}");
+            let counter = CountOnly(&t);
+            let mut rng = Rng::new(12);
+            for n in [1u32, 2, 3, 7, 50, 400] {
+                let text = build_text(&counter, &mut rng, n);
                 assert_eq!(t.count(&text), n as usize, "{name}: {n}: {text}");
             }
         }

@@ -11,6 +11,7 @@
 use std::fmt;
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::dataset::{Dataset, Row};
@@ -220,7 +221,8 @@ pub fn parse_trace_with(
     let mut offsets_s = Vec::new();
     let mut rows = Vec::new();
     let mut first_time: Option<f64> = None;
-    let mut inexact_rows = 0;
+    // Records whose text is generated: (row, length, block ids).
+    let mut to_generate: Vec<(usize, u32, Vec<u64>)> = Vec::new();
     let mut previous: Option<(f64, usize)> = None;
     for (i, line) in text.lines().enumerate() {
         if rows.len() >= limit {
@@ -281,11 +283,9 @@ pub fn parse_trace_with(
                     Some(field) => block_ids(&record, field).map_err(at)?,
                     None => Vec::new(),
                 };
-                let fitted = generated_text(counter, seed, index, n, &blocks, spec.block_tokens);
-                if !fitted.is_exact(n as usize) {
-                    inexact_rows += 1;
-                }
-                (fitted.text, fitted.tokens as u32)
+                // Generated after reading, in parallel.
+                to_generate.push((index, n, blocks));
+                (String::new(), n)
             }
             (None, None) => {
                 return Err(at(missing(&record, "input_field", &spec.input_field)));
@@ -311,6 +311,23 @@ pub fn parse_trace_with(
     }
     if rows.is_empty() {
         return Err(err(None, TraceErrorKind::Empty));
+    }
+    let generated: Vec<(usize, u32, Fitted)> = to_generate
+        .into_par_iter()
+        .map(|(index, n, blocks)| {
+            let fitted = generated_text(counter, seed, index, n, &blocks, spec.block_tokens);
+            (index, n, fitted)
+        })
+        .collect();
+    let mut inexact_rows = 0;
+    for (index, n, fitted) in generated {
+        if !fitted.is_exact(n as usize) {
+            inexact_rows += 1;
+        }
+        let row = &mut rows[index];
+        row.item["input_tokens"] = json!(fitted.tokens);
+        row.item["input"] = Value::String(fitted.text.clone());
+        row.input = fitted.text;
     }
     Ok(Trace {
         offsets_s,
