@@ -132,11 +132,12 @@ pub fn build_text(counter: &dyn TokenCounter, rng: &mut Rng, tokens: u32) -> Str
 ///
 /// With word costs from the counter ([`TokenCounter::word_tokens`]) the words are first
 /// adjusted to a predicted fit, so one count usually confirms it. Then a coarse phase adds or
-/// drops as many words at the end as the miss divided by the text's tokens per word (so a tokenizer that splits some words in two converges in a few
-/// counts), then a fine phase: drop words until at or below the target, append the first word
-/// (in a seeded order) that gets closer without overshooting, and, when every word overshoots
-/// a small remaining gap, replace the last one or two words by a combination of words whose
-/// measured costs add up to the gap. The result is exact when such a choice of trailing words
+/// drops as many words at the end as the miss divided by the text's tokens per word (so a
+/// tokenizer that splits some words in two converges in a few counts), then a fine phase: drop
+/// words until at or below the target, append the first word (in a seeded order, one-token
+/// words first) that gets closer without overshooting, and, when every word overshoots a small
+/// remaining gap, replace the last one or two words by a combination of words whose measured
+/// costs add up to the gap. The result is exact when such a choice of trailing words
 /// exists (always, for a tokenizer with a one-token word after a space); otherwise it is the
 /// closest text seen, and [`Fitted::tokens`] tells. When the first count agrees (as under
 /// [`SimTokens`], for `words.len() == target`) the text is `words` unchanged.
