@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod grid;
 pub mod synthetic;
 pub mod template;
+pub mod tokenizer;
 pub mod trace;
 
 #[cfg(test)]
@@ -366,6 +367,11 @@ impl Plan {
         case_context(&CaseContext {
             row,
             nonce: self.dataset.nonce,
+            nonce_words: self
+                .dataset
+                .nonce_words
+                .as_deref()
+                .unwrap_or(&synthetic::VOCAB),
             seed: self.seed,
             trial_id: &trial.id,
             index,
@@ -438,6 +444,8 @@ struct CaseContext<'a> {
     row: &'a Row,
     /// The dataset puts the nonce at the start of `item.input`.
     nonce: bool,
+    /// The words nonces are drawn from.
+    nonce_words: &'a [&'static str],
     seed: u64,
     trial_id: &'a str,
     index: u64,
@@ -451,7 +459,7 @@ struct CaseContext<'a> {
 /// The template context: `item` (with the nonce applied for datasets that ask for it),
 /// `case.index` and `case.nonce`, `grid`, `vars`, `steps`.
 fn case_context(c: &CaseContext<'_>) -> Value {
-    let nonce = synthetic::nonce(c.seed, c.trial_id, c.index);
+    let nonce = synthetic::nonce_from(c.nonce_words, c.seed, c.trial_id, c.index);
     let mut item = c.row.item.clone();
     if c.nonce
         && let Some(Value::String(input)) = item.get_mut("input")
@@ -516,7 +524,8 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         );
     }
 
-    // Datasets.
+    // Datasets. Tokenizers are loaded once per file, whoever names them.
+    let mut tokenizers = Tokenizers::default();
     let mut datasets: BTreeMap<String, Arc<Dataset>> = BTreeMap::new();
     for (name, ds) in &spec.datasets {
         let p = root.key("datasets").key(name);
@@ -529,14 +538,30 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             },
             DatasetSpec::Synthetic(s) => {
                 let problems = synthetic::check(&s.synthetic, &p.key("synthetic"));
+                let tokenizer = s.synthetic.tokenizer.as_ref().map(|file| {
+                    tokenizers.load(loaded, &base_dir, file, p.key("synthetic").key("tokenizer"))
+                });
                 if problems.is_empty() {
-                    let d = synthetic::generate(
-                        name,
-                        &s.synthetic,
-                        spec.workload.seed,
-                        &synthetic::SimTokens,
-                    );
-                    datasets.insert(name.clone(), Arc::new(d));
+                    match tokenizer {
+                        None => {
+                            let d = synthetic::generate(
+                                name,
+                                &s.synthetic,
+                                spec.workload.seed,
+                                &synthetic::SimTokens,
+                            );
+                            datasets.insert(name.clone(), Arc::new(d));
+                        }
+                        Some(Ok(t)) => {
+                            let mut d =
+                                synthetic::generate(name, &s.synthetic, spec.workload.seed, &*t);
+                            d.tokenizer = Some(t);
+                            datasets.insert(name.clone(), Arc::new(d));
+                        }
+                        Some(Err(issue)) => issues.push(issue),
+                    }
+                } else if let Some(Err(issue)) = tokenizer {
+                    issues.push(issue);
                 }
                 for pr in problems {
                     let mut issue = at(pr.path, pr.message);
@@ -560,12 +585,28 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 .help("a trace's records are the cases; remove `dataset:`"),
             );
         }
-        match trace::load_trace(tr, &base_dir, spec.workload.seed) {
-            Ok(t) => {
-                trace_offsets = Some(Arc::from(t.offsets_s));
-                trace_dataset = Some(Arc::new(t.dataset));
+        let tokenizer = match &tr.tokenizer {
+            None => Ok(None),
+            Some(file) => tokenizers
+                .load(loaded, &base_dir, file, tp.key("tokenizer"))
+                .map(Some),
+        };
+        match tokenizer {
+            Ok(tokenizer) => {
+                let counter: &dyn synthetic::TokenCounter = match &tokenizer {
+                    Some(t) => &**t,
+                    None => &synthetic::SimTokens,
+                };
+                match trace::load_trace(tr, &base_dir, spec.workload.seed, counter) {
+                    Ok(mut t) => {
+                        t.dataset.tokenizer = tokenizer;
+                        trace_offsets = Some(Arc::from(t.offsets_s));
+                        trace_dataset = Some(Arc::new(t.dataset));
+                    }
+                    Err(e) => issues.push(trace::trace_issue(loaded, &tp, &e)),
+                }
             }
-            Err(e) => issues.push(trace::trace_issue(loaded, &tp, &e)),
+            Err(issue) => issues.push(issue),
         }
     }
     let dataset_name = match &spec.workload.dataset {
@@ -1076,6 +1117,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 let ctx = case_context(&CaseContext {
                     row,
                     nonce: dataset.as_ref().is_some_and(|d| d.nonce),
+                    nonce_words: dataset
+                        .as_ref()
+                        .and_then(|d| d.nonce_words.as_deref())
+                        .unwrap_or(&synthetic::VOCAB),
                     seed: spec.workload.seed,
                     trial_id: &trial_id,
                     index: 0,
@@ -1257,6 +1302,33 @@ pub enum QueryPart {
     Sql,
     /// A Pareto objective (`minimize`/`maximize`).
     Pareto(String),
+}
+
+/// Tokenizers loaded while planning, by path, so that a file named twice is read once.
+#[derive(Default)]
+struct Tokenizers {
+    loaded: BTreeMap<PathBuf, Result<Arc<tokenizer::HfTokenizer>, tokenizer::TokenizerError>>,
+}
+
+impl Tokenizers {
+    /// The tokenizer `file` (relative to `base_dir`), or the issue at `key` (the `tokenizer`
+    /// key that names it) saying why it cannot be used.
+    fn load(
+        &mut self,
+        loaded: &Loaded,
+        base_dir: &std::path::Path,
+        file: &str,
+        key: KeyPath,
+    ) -> Result<Arc<tokenizer::HfTokenizer>, Issue> {
+        self.loaded
+            .entry(base_dir.join(file))
+            .or_insert_with(|| tokenizer::HfTokenizer::load(base_dir, file).map(Arc::new))
+            .clone()
+            .map_err(|e| {
+                let help = e.help(base_dir);
+                loaded.issue(key, e.to_string()).help(help)
+            })
+    }
 }
 
 fn dataset_issue(
