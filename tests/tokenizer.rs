@@ -402,3 +402,92 @@ fn fixtures_are_small() {
         assert!(len < 200_000, "{name}: {len} bytes");
     }
 }
+
+#[test]
+fn answers_are_counted_with_the_endpoint_tokenizer() {
+    // The client count (`requests.client_tokens`) is the endpoint's tokenizer applied to the
+    // answer, stored beside the server's usage with the difference.
+    let dir = scratch("client-count");
+    let p = dir.join("p.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            r#"
+version: 1
+name: client-count
+endpoints:
+  sim:
+    kind: simulated
+    tokenizer: {FIXTURES}/tokenizer-bpe.json
+    profile: {{ decode_ms: 0, prefill_tok_s: 0, default_output_tokens: 7 }}
+datasets:
+  qa: {{ path: {root}/datasets/qa-mini.jsonl, input: question }}
+workload:
+  arrival: {{ concurrency: 2 }}
+  requests: 6
+flow:
+  - id: answer
+    llm: {{ endpoint: sim, prompt: "{{{{ item.question }}}}", params: {{ max_tokens: 7 }} }}
+"#,
+            root = env!("CARGO_MANIFEST_DIR"),
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let file = walk(&out)
+        .into_iter()
+        .find(|f| f.ends_with("requests.parquet"))
+        .expect("requests.parquet");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(file).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let bpe = tokenizer("tokenizer-bpe.json");
+    let mut rows = 0;
+    for batch in reader {
+        let b = batch.unwrap();
+        use arrow_array::Array;
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::Int64Type;
+        let text = b.column_by_name("output_text").unwrap().as_string::<i32>();
+        let client = b
+            .column_by_name("client_tokens")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        let usage = b
+            .column_by_name("completion_tokens")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        let diff = b
+            .column_by_name("client_token_discrepancy")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            assert!(!client.is_null(i));
+            assert_eq!(client.value(i) as usize, bpe.count_text(text.value(i)));
+            assert_eq!(diff.value(i), client.value(i) - usage.value(i));
+            rows += 1;
+        }
+    }
+    assert_eq!(rows, 6);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -1075,6 +1075,12 @@ fn request_row(
         slo_met: false,
         cost_usd: None,
         output_text: o.text,
+        reasoning_text: o.reasoning_text,
+        client_tokenizer: s
+            .plan
+            .endpoint_tokenizers
+            .get(&*s.step_names[si].1)
+            .cloned(),
     };
     let slo = &s.plan.slo;
     let within = |limit: Option<f64>, v: Option<f64>| match limit {

@@ -92,6 +92,8 @@ pub struct Plan {
     pub first_prompt: String,
     /// Grid keys with the Arrow type of their `configs.grid_<key>` column.
     pub grid_types: Vec<(String, arrow_schema::DataType)>,
+    /// Client tokenizers by endpoint name (`endpoints.<name>.tokenizer`).
+    pub endpoint_tokenizers: BTreeMap<String, Arc<tokenizer::HfTokenizer>>,
 }
 
 /// One grid point, resolved.
@@ -526,6 +528,22 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
 
     // Datasets. Tokenizers are loaded once per file, whoever names them.
     let mut tokenizers = Tokenizers::default();
+    let mut endpoint_tokenizers = BTreeMap::new();
+    for (name, e) in &spec.endpoints {
+        let file = match e {
+            EndpointSpec::Openai(o) => o.tokenizer.as_ref(),
+            EndpointSpec::Simulated(s) => s.tokenizer.as_ref(),
+        };
+        if let Some(file) = file {
+            let key = root.key("endpoints").key(name).key("tokenizer");
+            match tokenizers.load(loaded, &base_dir, file, key) {
+                Ok(t) => {
+                    endpoint_tokenizers.insert(name.clone(), t);
+                }
+                Err(issue) => issues.push(issue),
+            }
+        }
+    }
     let mut datasets: BTreeMap<String, Arc<Dataset>> = BTreeMap::new();
     for (name, ds) in &spec.datasets {
         let p = root.key("datasets").key(name);
@@ -1277,6 +1295,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         timeout,
         first_prompt,
         grid_types,
+        endpoint_tokenizers,
     })
 }
 

@@ -64,6 +64,8 @@ pub fn requests_schema() -> SchemaRef {
         f("token_chunk_count", Int64, false),
         f("chunk_tokens_basis", Utf8, true),
         f("token_count_discrepancy", Int64, true),
+        f("client_tokens", Int64, true),
+        f("client_token_discrepancy", Int64, true),
         f("http_status", Int64, true),
         f("ok", Boolean, false),
         f("error_kind", Utf8, true),
@@ -72,6 +74,7 @@ pub fn requests_schema() -> SchemaRef {
         f("slo_met", Boolean, false),
         f("cost_usd", Float64, true),
         f("output_text", Utf8, false),
+        f("reasoning_text", Utf8, true),
     ]))
 }
 
@@ -144,6 +147,10 @@ pub struct RequestRow {
     pub cost_usd: Option<f64>,
     /// Content text.
     pub output_text: String,
+    /// Reasoning text (`reasoning_content` or `reasoning`).
+    pub reasoning_text: String,
+    /// The endpoint's client tokenizer, if configured: the writer counts the answer with it.
+    pub client_tokenizer: Option<Arc<crate::plan::tokenizer::HfTokenizer>>,
 }
 
 fn ms(a: Option<i64>, b: Option<i64>) -> Option<f64> {
@@ -185,6 +192,15 @@ impl RequestRow {
     pub fn token_count_discrepancy(&self) -> Option<i64> {
         Some(self.token_chunk_count - self.completion_tokens?)
     }
+    /// The answer (content and reasoning) counted with the endpoint's client tokenizer.
+    pub fn client_tokens(&self) -> Option<i64> {
+        let t = self.client_tokenizer.as_ref()?;
+        let mut n = t.count_text(&self.output_text);
+        if !self.reasoning_text.is_empty() {
+            n += t.count_text(&self.reasoning_text);
+        }
+        i64::try_from(n).ok()
+    }
     /// Whether the call succeeded.
     pub fn ok(&self) -> bool {
         self.error_kind.is_none()
@@ -194,6 +210,8 @@ impl RequestRow {
         let ok = self.ok();
         // Latencies of failed requests are kept as raw timestamps but never as metrics.
         let metric = |v: Option<f64>| if ok { v } else { None };
+        // Counted here, on the writer thread, never on the I/O tasks.
+        let client_tokens = self.client_tokens();
         c.str(Some(run_id))
             .str(Some(&self.trial_id))
             .i64(Some(self.trial_index))
@@ -232,6 +250,12 @@ impl RequestRow {
             .i64(Some(self.token_chunk_count))
             .str(self.chunk_tokens_basis)
             .i64(self.token_count_discrepancy())
+            .i64(client_tokens)
+            .i64(
+                client_tokens
+                    .zip(self.completion_tokens)
+                    .map(|(c, u)| c - u),
+            )
             .i64(self.http_status)
             .bool(Some(ok))
             .str(self.error_kind)
@@ -239,7 +263,8 @@ impl RequestRow {
             .str(self.finish_reason.as_deref())
             .bool(Some(self.slo_met))
             .f64(self.cost_usd)
-            .str(Some(&self.output_text));
+            .str(Some(&self.output_text))
+            .str((!self.reasoning_text.is_empty()).then_some(self.reasoning_text.as_str()));
     }
 }
 
