@@ -7,6 +7,7 @@
 //! defaults that depend on other sections: that is the job of [`crate::plan`].
 
 pub mod duration;
+pub mod judge;
 pub mod load;
 pub mod node;
 pub mod schema;

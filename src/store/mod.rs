@@ -22,7 +22,8 @@ use parquet::file::properties::WriterProperties;
 use crate::error::Error;
 pub use columns::Columns;
 pub use tables::{
-    CaseRow, ConfigRow, RequestRow, ScoreRow, TABLE_NAMES, check_query, configs_schema,
+    CaseRow, ConfigRow, JudgementRow, RequestRow, ScoreRow, TABLE_NAMES, check_query,
+    configs_schema,
 };
 
 /// Version of the Parquet column contract (README, "Results").
@@ -130,6 +131,8 @@ pub enum Record {
     Case(Box<CaseRow>),
     /// One score.
     Score(Box<ScoreRow>),
+    /// One LLM-judge call.
+    Judgement(Box<JudgementRow>),
 }
 
 /// Files written with their row counts.
@@ -147,6 +150,8 @@ impl RunWriter {
         let mut requests = TableWriter::create(dir, "requests", tables::requests_schema(), run_id)?;
         let mut cases = TableWriter::create(dir, "cases", tables::cases_schema(), run_id)?;
         let mut scores = TableWriter::create(dir, "scores", tables::scores_schema(), run_id)?;
+        let mut judgements =
+            TableWriter::create(dir, "judgements", tables::judgements_schema(), run_id)?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Record>(8192);
         let run_id: Arc<str> = Arc::from(run_id);
         let thread = std::thread::Builder::new()
@@ -180,6 +185,9 @@ impl RunWriter {
                             }
                             Record::Case(r) => cases.append(|c| r.fill(c, &run_id)),
                             Record::Score(r) => scores.append(|c| r.fill(c, &run_id)),
+                            Record::Judgement(r) => {
+                                judgements.append(|c| r.fill(c, &run_id))
+                            }
                         };
                         if let Err(e) = r {
                             first_error.get_or_insert(e);
@@ -189,7 +197,12 @@ impl RunWriter {
                         std::thread::sleep(WRITER_NAP);
                     }
                 }
-                let closed = [requests.close(), cases.close(), scores.close()];
+                let closed = [
+                    requests.close(),
+                    cases.close(),
+                    scores.close(),
+                    judgements.close(),
+                ];
                 if let Some(e) = first_error {
                     return Err(e);
                 }

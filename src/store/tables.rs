@@ -12,7 +12,7 @@ use crate::plan::QueryPart;
 use crate::spec::ParetoSpec;
 
 /// Names of the built-in tables (query names may not reuse them).
-pub const TABLE_NAMES: &[&str] = &["requests", "cases", "scores", "configs"];
+pub const TABLE_NAMES: &[&str] = &["requests", "cases", "scores", "judgements", "configs"];
 
 fn f(name: &str, dt: DataType, nullable: bool) -> Field {
     Field::new(name, dt, nullable)
@@ -609,6 +609,7 @@ pub fn check_query(
     tables.insert("requests", requests_schema(), Vec::new());
     tables.insert("cases", cases_schema(), Vec::new());
     tables.insert("scores", scores_schema(), Vec::new());
+    tables.insert("judgements", judgements_schema(), Vec::new());
     tables.insert("configs", configs, Vec::new());
     let result = match crate::query::execute(&tables, sql) {
         Ok(b) => b,
@@ -653,4 +654,96 @@ pub fn check_query(
         }
     }
     out
+}
+
+/// `judgements.parquet`: one row per LLM-judge call, kept apart from the system under test's
+/// `requests` (tokens and cost included).
+pub fn judgements_schema() -> SchemaRef {
+    use DataType::*;
+    Arc::new(Schema::new(vec![
+        f("run_id", Utf8, false),
+        f("trial_id", Utf8, false),
+        f("trial_index", Int64, false),
+        f("case_index", Int64, false),
+        f("case_id", Utf8, false),
+        f("repeat", Int64, false),
+        f("scorer", Utf8, false),
+        f("judge", Utf8, false),
+        f("model", Utf8, false),
+        f("sample", Int64, false),
+        f("grade", Float64, true),
+        f("ok", Boolean, false),
+        f("error_kind", Utf8, true),
+        f("error_message", Utf8, true),
+        f("prompt_tokens", Int64, true),
+        f("completion_tokens", Int64, true),
+        f("cost_usd", Float64, true),
+        f("e2e_ms", Float64, true),
+        f("output_text", Utf8, false),
+    ]))
+}
+
+/// One row of `judgements.parquet`.
+#[derive(Clone, Debug, Default)]
+pub struct JudgementRow {
+    /// Trial id.
+    pub trial_id: Arc<str>,
+    /// Trial position.
+    pub trial_index: i64,
+    /// Execution index of the judged case.
+    pub case_index: i64,
+    /// Dataset row id.
+    pub case_id: Arc<str>,
+    /// Repeat number.
+    pub repeat: i64,
+    /// The judge evaluator's name.
+    pub scorer: Arc<str>,
+    /// The judge's endpoint.
+    pub judge: Arc<str>,
+    /// The judge's model.
+    pub model: Arc<str>,
+    /// Sample number (0-based) of this judge on this case.
+    pub sample: i64,
+    /// The parsed grade on the judge's scale (null: the call failed or no grade parsed).
+    pub grade: Option<f64>,
+    /// The call succeeded.
+    pub ok: bool,
+    /// Error kind of a failed call, or `no_grade` when the output held no grade.
+    pub error_kind: Option<&'static str>,
+    /// Error detail.
+    pub error_message: Option<String>,
+    /// Server prompt tokens.
+    pub prompt_tokens: Option<i64>,
+    /// Server completion tokens.
+    pub completion_tokens: Option<i64>,
+    /// Token-priced cost of the call.
+    pub cost_usd: Option<f64>,
+    /// Send to last token, ms.
+    pub e2e_ms: Option<f64>,
+    /// The judge's output.
+    pub output_text: String,
+}
+
+impl JudgementRow {
+    pub(crate) fn fill(&self, c: &mut Columns, run_id: &str) {
+        c.str(Some(run_id))
+            .str(Some(&self.trial_id))
+            .i64(Some(self.trial_index))
+            .i64(Some(self.case_index))
+            .str(Some(&self.case_id))
+            .i64(Some(self.repeat))
+            .str(Some(&self.scorer))
+            .str(Some(&self.judge))
+            .str(Some(&self.model))
+            .i64(Some(self.sample))
+            .f64(self.grade)
+            .bool(Some(self.ok))
+            .str(self.error_kind)
+            .str(self.error_message.as_deref())
+            .i64(self.prompt_tokens)
+            .i64(self.completion_tokens)
+            .f64(self.cost_usd)
+            .f64(self.e2e_ms)
+            .str(Some(&self.output_text));
+    }
 }
