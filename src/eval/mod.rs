@@ -26,7 +26,12 @@ enum Kind {
     Exact,
     TokenF1,
     Contains,
-    Fuzzy { metric: FuzzyMetric, threshold: f64 },
+    Fuzzy {
+        metric: FuzzyMetric,
+        threshold: f64,
+    },
+    /// Graded by an LLM judge after the trial (`crate::exec::judge`), not here.
+    Judge,
 }
 
 /// The outcome of scoring one case.
@@ -60,6 +65,7 @@ impl Scorer {
                 },
                 (&f.name, f.normalize),
             ),
+            EvaluatorSpec::LlmJudge(j) => ("llm_judge", Kind::Judge, (&j.name, Normalizer::None)),
         };
         Scorer {
             name: s.0.clone().unwrap_or_else(|| default_name.to_string()),
@@ -68,8 +74,16 @@ impl Scorer {
         }
     }
 
+    /// Whether this scorer is an LLM judge (graded after the trial by its judges).
+    pub fn is_judge(&self) -> bool {
+        self.kind == Kind::Judge
+    }
+
     /// Score `answer` against `references` (the best reference wins).
     pub fn score(&self, answer: &str, references: &[String]) -> Score {
+        if self.kind == Kind::Judge {
+            return Score::Unscored("judge_pending");
+        }
         if references.is_empty() {
             return Score::Unscored("no_reference");
         }
@@ -82,6 +96,7 @@ impl Scorer {
                 Kind::TokenF1 => token_f1(&a, &r),
                 Kind::Contains => f64::from(u8::from(contains_tokens(&a, &r))),
                 Kind::Fuzzy { metric, .. } => similarity(*metric, &a, &r),
+                Kind::Judge => f64::NAN,
             };
             best = best.max(s);
         }

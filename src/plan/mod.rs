@@ -94,6 +94,37 @@ pub struct Plan {
     pub grid_types: Vec<(String, arrow_schema::DataType)>,
     /// Client tokenizers by endpoint name (`endpoints.<name>.tokenizer`).
     pub endpoint_tokenizers: BTreeMap<String, Arc<tokenizer::HfTokenizer>>,
+    /// LLM judges, in evaluator order.
+    pub judges: Vec<JudgePlan>,
+}
+
+/// An `llm_judge` evaluator, resolved.
+#[derive(Clone, Debug)]
+pub struct JudgePlan {
+    /// The evaluator's name (`scores.scorer`).
+    pub name: String,
+    /// Its position among the scorers.
+    pub scorer_index: usize,
+    /// Judge endpoint names.
+    pub judges: Vec<String>,
+    /// The compiled rubric's template name.
+    pub template: String,
+    /// Grade pattern (last match wins).
+    pub pattern: regex::Regex,
+    /// Grade scale `(min, max)`.
+    pub scale: (f64, f64),
+    /// Pass threshold on the mapped grade.
+    pub pass: Option<f64>,
+    /// Calls per judge and case.
+    pub samples: u32,
+    /// Judge temperature.
+    pub temperature: f64,
+    /// Judge seed (sample i uses seed + i).
+    pub seed: i64,
+    /// `max_tokens` per judge call.
+    pub max_tokens: u32,
+    /// Judge calls in flight.
+    pub concurrency: u32,
 }
 
 /// One grid point, resolved.
@@ -807,6 +838,104 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             issues.push(at(root.key("evaluators").index(i), format!("evaluator name `{}` must be letters, digits and `_` (it names the column `score_{}`)", s.name, s.name)));
         }
     }
+    let mut judges = Vec::new();
+    for (i, e) in spec.evaluators.iter().enumerate() {
+        let crate::spec::EvaluatorSpec::LlmJudge(j) = e else {
+            continue;
+        };
+        let jp = root.key("evaluators").index(i).key("llm_judge");
+        let names: Vec<&str> = spec.endpoints.keys().map(String::as_str).collect();
+        if j.judges.is_empty() {
+            issues.push(
+                at(jp.key("judges"), "`judges` is empty".into())
+                    .help("name at least one endpoint, e.g. `judges: [judge]`"),
+            );
+        }
+        for (k, name) in j.judges.iter().enumerate() {
+            if j.judges[..k].contains(name) {
+                issues.push(
+                    at(
+                        jp.key("judges").index(k),
+                        format!("judge `{name}` is listed twice"),
+                    )
+                    .help("for several grades from one judge, use `samples`"),
+                );
+            }
+            if !spec.endpoints.contains_key(name) {
+                issues.push(
+                    at(
+                        jp.key("judges").index(k),
+                        format!("unknown endpoint `{name}`"),
+                    )
+                    .help(suggestion(name, &names)),
+                );
+            }
+        }
+        let pattern_text = j
+            .pattern
+            .clone()
+            .unwrap_or_else(|| crate::eval::judge::DEFAULT_PATTERN.to_string());
+        let pattern = match regex::Regex::new(&pattern_text) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                issues.push(
+                    at(jp.key("pattern"), format!("invalid regular expression: {e}"))
+                        .help("the grade is the first capture group of the last match, e.g. `GRADE: (\\d)`"),
+                );
+                None
+            }
+        };
+        let scale = j.scale.unwrap_or([0.0, 1.0]);
+        if !(scale[0].is_finite() && scale[1].is_finite() && scale[0] < scale[1]) {
+            issues.push(
+                at(
+                    jp.key("scale"),
+                    format!("scale [{}, {}] is not an interval", scale[0], scale[1]),
+                )
+                .help("give `[min, max]` with min < max, e.g. `[1, 5]`"),
+            );
+        }
+        if j.pass.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+            issues.push(at(
+                jp.key("pass"),
+                "`pass` is a threshold on the grade mapped to [0, 1]".into(),
+            ));
+        }
+        if j.samples == 0 {
+            issues.push(at(jp.key("samples"), "`samples` must be at least 1".into()));
+        }
+        let template = format!("evaluators.{i}.rubric");
+        if let Err(e) = templates.add(&template, &j.rubric) {
+            issues.push(at(jp.key("rubric"), e));
+        } else if let Some(row) = dataset.as_ref().and_then(|d| d.rows.first()) {
+            // Strict mode, against the first row, as every template is checked before a run.
+            let probe = serde_json::json!({
+                "question": "q", "answer": "a", "reference": "r", "references": "r",
+                "contexts": "", "item": row.item,
+            });
+            if let Err(e) = templates.render(&template, &probe) {
+                issues.push(at(jp.key("rubric"), e).help(
+                    "the rubric sees `question`, `answer`, `reference`, `references`, `contexts` and `item`",
+                ));
+            }
+        }
+        if let Some(pattern) = pattern {
+            judges.push(JudgePlan {
+                name: scorers.get(i).map(|s| s.name.clone()).unwrap_or_default(),
+                scorer_index: i,
+                judges: j.judges.clone(),
+                template,
+                pattern,
+                scale: (scale[0], scale[1]),
+                pass: j.pass,
+                samples: j.samples.max(1),
+                temperature: j.temperature,
+                seed: j.seed,
+                max_tokens: j.max_tokens,
+                concurrency: j.concurrency,
+            });
+        }
+    }
     for (i, e) in spec.evaluators.iter().enumerate() {
         if let crate::spec::EvaluatorSpec::Fuzzy(f) = e
             && !(0.0..=1.0).contains(&f.threshold)
@@ -1296,6 +1425,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         first_prompt,
         grid_types,
         endpoint_tokenizers,
+        judges,
     })
 }
 

@@ -683,21 +683,41 @@ async fn concurrent(
 async fn one_slot_queues_requests_behind_each_other() {
     let _timed = TIMED.lock().await;
     // 10 tokens each: 10 ms prefill + 10 steps of 20 ms = 210 ms per request when alone.
-    let server = start(timed_profile(1, 20.0, 0.0), Knowledge::default()).await;
-    let got = concurrent(&server, 3, 10, Duration::from_millis(5)).await;
+    // Scheduling noise on a loaded machine only adds time; a real queueing bug fails every
+    // attempt, so the model has three attempts to show through.
+    let mut last = String::new();
+    for _ in 0..3 {
+        let server = start(timed_profile(1, 20.0, 0.0), Knowledge::default()).await;
+        let got = concurrent(&server, 3, 10, Duration::from_millis(5)).await;
+        server.shutdown().await;
+        match one_slot_check(&got) {
+            Ok(()) => return,
+            Err(e) => last = e,
+        }
+    }
+    panic!("{last}");
+}
+
+fn one_slot_check(got: &[Streamed]) -> Result<(), String> {
     let ttfts: Vec<f64> = got.iter().map(|s| ms(s.first_token())).collect();
     eprintln!("one slot TTFTs {ttfts:?}");
-    assert!((29.0..50.0).contains(&ttfts[0]), "{ttfts:?}");
+    if !(29.0..50.0).contains(&ttfts[0]) {
+        return Err(format!("first TTFT {ttfts:?}"));
+    }
     for i in 1..3 {
         // Each request starts one step after the previous one finished: its first token comes
         // a full generation (210 ms) after the previous request's first token...
         let gap = ms(got[i].first_token_at() - got[i - 1].first_token_at());
-        assert!((200.0..225.0).contains(&gap), "first tokens {gap} ms apart");
+        if !(200.0..225.0).contains(&gap) {
+            return Err(format!("first tokens {gap} ms apart"));
+        }
         // ...so its TTFT is larger by about that much (less the 5 ms stagger).
         let growth = ttfts[i] - ttfts[i - 1];
-        assert!((180.0..225.0).contains(&growth), "TTFTs {ttfts:?}");
+        if !(180.0..225.0).contains(&growth) {
+            return Err(format!("TTFTs {ttfts:?}"));
+        }
     }
-    server.shutdown().await;
+    Ok(())
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {

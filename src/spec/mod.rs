@@ -556,6 +556,8 @@ pub enum EvaluatorSpec {
     Contains(NormalizedScorer),
     /// 1 when a string similarity (strsim) to the best reference reaches the threshold.
     Fuzzy(FuzzyScorer),
+    /// An LLM judge grades the answer with a rubric (README, "LLM judges").
+    LlmJudge(judge::JudgeScorer),
 }
 
 /// A scorer with a normaliser.

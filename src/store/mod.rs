@@ -185,9 +185,7 @@ impl RunWriter {
                             }
                             Record::Case(r) => cases.append(|c| r.fill(c, &run_id)),
                             Record::Score(r) => scores.append(|c| r.fill(c, &run_id)),
-                            Record::Judgement(r) => {
-                                judgements.append(|c| r.fill(c, &run_id))
-                            }
+                            Record::Judgement(r) => judgements.append(|c| r.fill(c, &run_id)),
                         };
                         if let Err(e) = r {
                             first_error.get_or_insert(e);

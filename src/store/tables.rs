@@ -352,6 +352,7 @@ pub fn scores_schema() -> SchemaRef {
         f("score", Float64, true),
         f("raw", Float64, true),
         f("reason", Utf8, true),
+        f("agreement", Float64, true),
     ]))
 }
 
@@ -378,6 +379,8 @@ pub struct ScoreRow {
     pub raw: Option<f64>,
     /// Why unscored, or the error kind.
     pub reason: Option<String>,
+    /// LLM judges: share of the panel's parsed votes equal to the verdict.
+    pub agreement: Option<f64>,
 }
 
 impl ScoreRow {
@@ -392,7 +395,8 @@ impl ScoreRow {
             .str(Some(self.status))
             .f64(self.score)
             .f64(self.raw)
-            .str(self.reason.as_deref());
+            .str(self.reason.as_deref())
+            .f64(self.agreement);
     }
 }
 
@@ -459,6 +463,11 @@ const CONFIG_METRICS: &[(&str, DataType)] = &[
     ("cost_per_1k_requests_usd", DataType::Float64),
     ("cost_per_mtok_usd", DataType::Float64),
     ("cost_basis", DataType::Utf8),
+    ("judge_calls", DataType::Int64),
+    ("judge_errors", DataType::Int64),
+    ("judge_input_tokens", DataType::Int64),
+    ("judge_output_tokens", DataType::Int64),
+    ("judge_cost_usd", DataType::Float64),
 ];
 
 /// Arrow type of a grid key's column: Int64 if every value is an integer, Float64 if every
