@@ -203,3 +203,158 @@ mod tests {
         assert_eq!(mean_ci95(&[1.0]), (Some(1.0), None));
     }
 }
+
+/// One case's score as the statistics see it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CaseScore {
+    /// Scored, in [0, 1].
+    Scored(f64),
+    /// Not scorable (no reference, extraction failed, no grade...).
+    Unscored,
+    /// The case (or its judge) failed.
+    Error,
+}
+
+/// One scorer's statistics over one trial stage's measured cases (a `score_stats` row).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScoreSummary {
+    /// Cases per status.
+    pub scored: i64,
+    /// Unscored cases.
+    pub unscored: i64,
+    /// Error cases.
+    pub errors: i64,
+    /// Mean of the scored values.
+    pub mean: Option<f64>,
+    /// 95% Student-t interval of the mean.
+    pub mean_ci95: Option<(f64, f64)>,
+    /// Median of the scored values.
+    pub median: Option<f64>,
+    /// 95% percentile-bootstrap interval of the median.
+    pub median_ci95: Option<(f64, f64)>,
+    /// Repeats per case (`grid.repeats`): the k of pass@k and pass^k.
+    pub k: i64,
+    /// Mean over cases of the unbiased pass@k (pass: score >= 0.5), over cases with at least
+    /// k scored repeats.
+    pub pass_at_k: Option<f64>,
+    /// Mean over cases of the unbiased pass^k.
+    pub pass_hat_k: Option<f64>,
+    /// Mean over cases of the majority-vote score (most frequent answer's score).
+    pub majority: Option<f64>,
+    /// Share of cases with at least 2 scored repeats whose repeats disagree.
+    pub flip_rate: Option<f64>,
+}
+
+/// Summarise `cases`: `(case key, answer key, score)` of every measured execution, where the
+/// case key groups the repeats of one dataset row and the answer key is what majority votes
+/// compare (the extracted or normalised answer). `seed` seeds the bootstrap.
+pub fn summarise_scores(cases: &[(&str, &str, CaseScore)], k: u32, seed: u64) -> ScoreSummary {
+    let mut s = ScoreSummary {
+        k: i64::from(k),
+        ..Default::default()
+    };
+    let mut values = Vec::new();
+    for (_, _, score) in cases {
+        match score {
+            CaseScore::Scored(v) => {
+                s.scored += 1;
+                values.push(*v);
+            }
+            CaseScore::Unscored => s.unscored += 1,
+            CaseScore::Error => s.errors += 1,
+        }
+    }
+    let (mean, half) = mean_ci95(&values);
+    s.mean = mean;
+    s.mean_ci95 = mean.zip(half).map(|(m, h)| (m - h, m + h));
+    s.median = median(&values);
+    s.median_ci95 = bootstrap_ci95(
+        &values,
+        |v| median(&v.iter().map(|x| **x).collect::<Vec<_>>()),
+        BOOTSTRAP_RESAMPLES,
+        seed,
+    );
+    // Per case (dataset row): its scored repeats.
+    let mut groups: Vec<(&str, Vec<(&str, f64)>)> = Vec::new();
+    for (case, answer, score) in cases {
+        if let CaseScore::Scored(v) = score {
+            match groups.iter_mut().find(|g| g.0 == *case) {
+                Some(g) => g.1.push((answer, *v)),
+                None => groups.push((case, vec![(answer, *v)])),
+            }
+        }
+    }
+    let mean_of = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let k64 = u64::from(k.max(1));
+    let passes = |g: &[(&str, f64)]| g.iter().filter(|(_, v)| *v >= 0.5).count() as u64;
+    s.pass_at_k = mean_of(
+        groups
+            .iter()
+            .filter_map(|(_, g)| pass_at_k(g.len() as u64, passes(g), k64))
+            .collect(),
+    );
+    s.pass_hat_k = mean_of(
+        groups
+            .iter()
+            .filter_map(|(_, g)| pass_hat_k(g.len() as u64, passes(g), k64))
+            .collect(),
+    );
+    s.majority = mean_of(
+        groups
+            .iter()
+            .filter_map(|(_, g)| majority(g.iter().copied()))
+            .collect(),
+    );
+    let flips: Vec<f64> = groups
+        .iter()
+        .filter_map(|(_, g)| flipped(&g.iter().map(|(_, v)| *v).collect::<Vec<_>>()))
+        .map(|f| f64::from(u8::from(f)))
+        .collect();
+    s.flip_rate = mean_of(flips);
+    s
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    #[test]
+    fn repeats_give_pass_at_k_majority_and_flips() {
+        use CaseScore::*;
+        // Row a: 3 repeats, 2 pass; row b: 3 repeats, none passes; row c: unscored once and
+        // an error once (never 0 or 1).
+        let cases = [
+            ("a", "4", Scored(1.0)),
+            ("a", "4", Scored(1.0)),
+            ("a", "5", Scored(0.0)),
+            ("b", "x", Scored(0.0)),
+            ("b", "y", Scored(0.0)),
+            ("b", "y", Scored(0.0)),
+            ("c", "", Unscored),
+            ("c", "", Error),
+        ];
+        let s = summarise_scores(&cases, 3, 1);
+        assert_eq!((s.scored, s.unscored, s.errors), (6, 1, 1));
+        assert!((s.mean.unwrap() - 2.0 / 6.0).abs() < 1e-12);
+        let (lo, hi) = s.mean_ci95.unwrap();
+        assert!(lo < s.mean.unwrap() && s.mean.unwrap() < hi);
+        // pass@3: a passes for sure (1.0), b never (0.0).
+        assert_eq!(s.pass_at_k, Some(0.5));
+        // pass^3: a needs all 3 to pass (0.0), b (0.0).
+        assert_eq!(s.pass_hat_k, Some(0.0));
+        // Majority: a's most frequent answer "4" passes, b's "y" fails.
+        assert_eq!(s.majority, Some(0.5));
+        // a flips, b does not.
+        assert_eq!(s.flip_rate, Some(0.5));
+        assert_eq!(s.k, 3);
+    }
+
+    #[test]
+    fn no_scores_no_numbers() {
+        let s = summarise_scores(&[("a", "", CaseScore::Unscored)], 1, 1);
+        assert_eq!(s.mean, None);
+        assert_eq!(s.pass_at_k, None);
+        assert_eq!(s.flip_rate, None);
+        assert_eq!(s.unscored, 1);
+    }
+}
