@@ -48,6 +48,50 @@ fn shipped_pipelines_validate() {
 }
 
 #[test]
+fn every_evaluator_file_validates() {
+    let files = yaml_files("evaluators");
+    for name in [
+        "short-answer",
+        "numeric",
+        "multiple-choice",
+        "json-extraction",
+    ] {
+        assert!(
+            files.iter().any(|f| f.ends_with(format!("{name}.yaml"))),
+            "evaluators/{name}.yaml is missing: {files:?}"
+        );
+    }
+    for f in &files {
+        let scorers = frontier::plan::evaluators::check_file(f).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!scorers.is_empty(), "{} defines no evaluator", f.display());
+    }
+}
+
+#[test]
+fn use_expands_named_evaluators_in_order() {
+    let pipeline = PathBuf::from("tests/fixtures/use/uses.yaml");
+    let plan = check(&pipeline).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = plan.scorers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "exact",
+            "token_f1",
+            "numeric",
+            "choice",
+            "json_valid",
+            "json_schema",
+            "rouge_l"
+        ]
+    );
+    // The manifest's pipeline has `use:` expanded and the schema file inlined.
+    let spec = serde_json::to_value(&plan.spec.evaluators).unwrap();
+    let text = spec.to_string();
+    assert!(!text.contains("\"use\""), "{text}");
+    assert!(text.contains("\"minLength\":1"), "{text}");
+}
+
+#[test]
 fn broken_pipelines_match_snapshots() {
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
     let files = yaml_files("tests/broken");

@@ -1,35 +1,94 @@
 //! Scoring answers against references with named scorers and normalisers.
 //!
 //! Each scorer has one written meaning (README, "Scorers"): `exact` with the `squad` normaliser
-//! is SQuAD v1.1's exact match, `token_f1` its multiset token F1, and so on. A case without
-//! references is `unscored` (with a reason), a failed request is `error`; neither is ever
-//! turned into 0 or 1, so accuracy is the mean over scored cases only.
+//! is SQuAD v1.1's exact match, `token_f1` its multiset token F1, and so on. Scoring a case is
+//! three stages: extraction ([`extract`]: which part of the answer is scored), normalisation
+//! ([`normalize`]: named and versioned, recorded on every row) and the measure ([`scorers`]).
+//!
+//! Every outcome has a status. A case that failed is `error`; a case that cannot be scored
+//! (no reference, nothing extracted, no number, ...) is `unscored` with a reason; neither is
+//! ever turned into 0 or 1, and a measure that is not a finite number in [0, 1] is never
+//! stored as a score. Accuracy is the mean over scored cases only.
 
+pub mod extract;
+pub mod json_schema;
 pub mod judge;
+pub mod normalize;
+pub mod scorers;
 pub mod stats;
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::spec::{EvaluatorSpec, FuzzyMetric, Normalizer};
+pub use extract::Extractor;
+pub use json_schema::Schema;
+pub use normalize::Normalizer;
+pub use scorers::BleuStats;
+
+use crate::spec::{EvaluatorSpec, ExtractSpec, FuzzyMetric, NormalizeSpec};
+
+/// Reasons stored in `scores.reason` for `unscored` rows.
+pub mod reason {
+    /// The case has no reference (and the scorer needs one).
+    pub const NO_REFERENCE: &str = "no_reference";
+    /// The extraction stage found nothing.
+    pub const EXTRACTION_FAILED: &str = "extraction_failed";
+    /// `numeric`: the answer is not a number.
+    pub const NOT_A_NUMBER: &str = "not_a_number";
+    /// `numeric`: no reference is a number.
+    pub const REFERENCE_NOT_A_NUMBER: &str = "reference_not_a_number";
+    /// `json_schema`: the answer is not JSON.
+    pub const INVALID_JSON: &str = "invalid_json";
+    /// `choice`: no choice letter in the answer.
+    pub const NO_CHOICE: &str = "no_choice";
+    /// `choice`: no reference is a choice letter.
+    pub const REFERENCE_NOT_A_CHOICE: &str = "reference_not_a_choice";
+    /// The measure was not a finite number in [0, 1] (a bug; never stored as a score).
+    pub const NOT_FINITE: &str = "not_finite";
+}
 
 /// A ready-to-run scorer.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Scorer {
     /// Name in `scores.scorer` and `configs.score_<name>`.
     pub name: String,
     kind: Kind,
-    normalize: Normalizer,
+    normalizer: Option<Normalizer>,
+    /// `scores.normalizer` value (null for scorers that do not normalise).
+    label: Option<Arc<str>>,
+    extractor: Option<Extractor>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+impl PartialEq for Scorer {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.label == other.label
+    }
+}
+
+#[derive(Clone, Debug)]
 enum Kind {
     Exact,
     TokenF1,
     Contains,
+    IContains,
+    StartsWith,
+    Regex(regex::Regex),
     Fuzzy {
         metric: FuzzyMetric,
         threshold: f64,
     },
+    Numeric {
+        abs: f64,
+        rel: f64,
+    },
+    JsonValid,
+    JsonSchema(Box<Schema>),
+    RougeL,
+    Bleu,
+    Choice,
     /// Graded by an LLM judge after the trial (`crate::exec::judge`), not here.
     Judge,
 }
@@ -37,157 +96,407 @@ enum Kind {
 /// The outcome of scoring one case.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Score {
-    /// A score in [0, 1]; `raw` is the underlying measure where it differs (fuzzy similarity).
+    /// A score in [0, 1]; `raw` is the underlying measure where it differs (fuzzy similarity,
+    /// numeric difference).
     Scored {
         /// The score.
         value: f64,
-        /// Raw similarity before thresholding.
+        /// Raw measure before thresholding.
         raw: Option<f64>,
     },
-    /// Not scorable; the reason is stored.
+    /// Not scorable; the reason is stored (see [`reason`]).
     Unscored(&'static str),
-    /// The request failed; the error kind is stored.
+    /// The case failed; the error kind is stored.
     Error(String),
 }
 
+/// A score with what the extraction stage did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The score.
+    pub score: Score,
+    /// The extracted text (`None` when the scorer has no extraction or it failed).
+    pub extracted: Option<String>,
+    /// The scorer has an extraction stage and it found nothing (`None` without extraction).
+    pub extraction_failed: Option<bool>,
+}
+
+/// A problem with an evaluator entry: the key path below the entry's kind (e.g.
+/// `["extract", "regex"]`) and the message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpecError {
+    /// Keys below `evaluators[i].<kind>`.
+    pub keys: Vec<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Scratch buffers reused across calls on one thread.
+#[derive(Default)]
+struct Scratch {
+    answer: String,
+    reference: String,
+    bufs: normalize::Buffers,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
 impl Scorer {
-    /// Build from the pipeline's evaluator entry.
-    pub fn from_spec(spec: &EvaluatorSpec) -> Scorer {
-        let (default_name, kind, s) = match spec {
-            EvaluatorSpec::Exact(s) => ("exact", Kind::Exact, (&s.name, s.normalize)),
-            EvaluatorSpec::TokenF1(s) => ("token_f1", Kind::TokenF1, (&s.name, s.normalize)),
-            EvaluatorSpec::Contains(s) => ("contains", Kind::Contains, (&s.name, s.normalize)),
-            EvaluatorSpec::Fuzzy(f) => (
-                "fuzzy",
-                Kind::Fuzzy {
-                    metric: f.metric,
-                    threshold: f.threshold,
-                },
-                (&f.name, f.normalize),
-            ),
-            EvaluatorSpec::LlmJudge(j) => ("llm_judge", Kind::Judge, (&j.name, Normalizer::None)),
+    /// Build from one (non-`use`) evaluator entry. `base_dir` resolves schema file paths (the
+    /// folder of the file that declared the entry).
+    pub fn build(spec: &EvaluatorSpec, base_dir: &Path) -> Result<Scorer, Vec<SpecError>> {
+        let mut errors = Vec::new();
+        let err = |keys: &[&str], message: String| SpecError {
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            message,
         };
-        Scorer {
-            name: s.0.clone().unwrap_or_else(|| default_name.to_string()),
+        let mut normalizer = None;
+        let mut normalize =
+            |n: &NormalizeSpec, errors: &mut Vec<SpecError>| match Normalizer::from_spec(n) {
+                Ok(n) => normalizer = Some(n),
+                Err((i, m)) => errors.push(SpecError {
+                    keys: vec![
+                        "normalize".into(),
+                        "lm_eval".into(),
+                        "regexes_to_ignore".into(),
+                        format!("[{i}]"),
+                    ],
+                    message: m,
+                }),
+            };
+        let (name, extract, kind): (&Option<String>, &Option<ExtractSpec>, Kind) = match spec {
+            EvaluatorSpec::Exact(s)
+            | EvaluatorSpec::TokenF1(s)
+            | EvaluatorSpec::Contains(s)
+            | EvaluatorSpec::Icontains(s)
+            | EvaluatorSpec::StartsWith(s) => {
+                normalize(&s.normalize, &mut errors);
+                let kind = match spec {
+                    EvaluatorSpec::Exact(_) => Kind::Exact,
+                    EvaluatorSpec::TokenF1(_) => Kind::TokenF1,
+                    EvaluatorSpec::Contains(_) => Kind::Contains,
+                    EvaluatorSpec::Icontains(_) => Kind::IContains,
+                    _ => Kind::StartsWith,
+                };
+                (&s.name, &s.extract, kind)
+            }
+            EvaluatorSpec::Fuzzy(f) => {
+                normalize(&f.normalize, &mut errors);
+                if !(0.0..=1.0).contains(&f.threshold) {
+                    errors.push(err(
+                        &["threshold"],
+                        format!("threshold {} is outside [0, 1]", f.threshold),
+                    ));
+                }
+                (
+                    &f.name,
+                    &f.extract,
+                    Kind::Fuzzy {
+                        metric: f.metric,
+                        threshold: f.threshold,
+                    },
+                )
+            }
+            EvaluatorSpec::Regex(r) => {
+                let kind = match regex::Regex::new(&r.pattern) {
+                    Ok(re) => Kind::Regex(re),
+                    Err(e) => {
+                        errors.push(err(&["pattern"], normalize::regex_error(&e)));
+                        Kind::Exact
+                    }
+                };
+                (&r.name, &r.extract, kind)
+            }
+            EvaluatorSpec::Numeric(n) => {
+                let t = n.tolerance.clone().unwrap_or_default();
+                let (abs, rel) = (t.abs.unwrap_or(0.0), t.rel.unwrap_or(0.0));
+                for (k, v) in [("abs", abs), ("rel", rel)] {
+                    if !(v.is_finite() && v >= 0.0) {
+                        errors.push(err(
+                            &["tolerance", k],
+                            format!("tolerance `{k}` must be a finite number >= 0, found {v}"),
+                        ));
+                    }
+                }
+                (&n.name, &n.extract, Kind::Numeric { abs, rel })
+            }
+            EvaluatorSpec::JsonSchema(j) => {
+                let kind = match load_schema(&j.schema, base_dir) {
+                    Ok(s) => Kind::JsonSchema(Box::new(s)),
+                    Err(m) => {
+                        errors.push(err(
+                            &["schema"],
+                            format!("{m} (a schema path is relative to the file that declares the evaluator)"),
+                        ));
+                        Kind::JsonValid
+                    }
+                };
+                (&j.name, &j.extract, kind)
+            }
+            EvaluatorSpec::JsonValid(b) => (&b.name, &b.extract, Kind::JsonValid),
+            EvaluatorSpec::RougeL(b) => (&b.name, &b.extract, Kind::RougeL),
+            EvaluatorSpec::Bleu(b) => (&b.name, &b.extract, Kind::Bleu),
+            EvaluatorSpec::Choice(b) => (&b.name, &b.extract, Kind::Choice),
+            EvaluatorSpec::LlmJudge(j) => (&j.name, &None, Kind::Judge),
+            EvaluatorSpec::Use(_) => {
+                return Err(vec![err(
+                    &[],
+                    "`use:` entries are resolved by the plan, not built as scorers".into(),
+                )]);
+            }
+        };
+        let extractor = match extract.as_ref().map(Extractor::from_spec) {
+            None => None,
+            Some(Ok(x)) => Some(x),
+            Some(Err((key, message))) => {
+                let mut keys = vec!["extract"];
+                keys.extend(key.split('.'));
+                errors.push(err(&keys, message));
+                None
+            }
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let label = match (&kind, &normalizer) {
+            (_, Some(n)) => Some(n.label()),
+            // Fixed tokenisations, recorded so that the row says how the text was read.
+            (Kind::RougeL, None) => Some(format!("rouge_words@{}", normalize::VERSION)),
+            (Kind::Bleu, None) => Some(format!("13a@{}", normalize::VERSION)),
+            _ => None,
+        };
+        Ok(Scorer {
+            name: name.clone().unwrap_or_else(|| spec.kind().to_string()),
             kind,
-            normalize: s.1,
+            normalizer,
+            label: label.map(Arc::from),
+            extractor,
+        })
+    }
+
+    /// Build from a spec known to be valid (tests, benchmarks). Panics on an invalid spec.
+    pub fn from_spec(spec: &EvaluatorSpec) -> Scorer {
+        Scorer::build(spec, Path::new(".")).unwrap_or_else(|e| panic!("invalid evaluator: {e:?}"))
+    }
+
+    /// The `scores.normalizer` label (`squad@1`, ...), or `None` for scorers that do not
+    /// normalise.
+    pub fn normalizer_label(&self) -> Option<&Arc<str>> {
+        self.label.as_ref()
+    }
+
+    /// Whether this scorer has an extraction stage (and so a
+    /// `configs.extraction_failed_<name>` column).
+    pub fn has_extraction(&self) -> bool {
+        self.extractor.is_some()
+    }
+
+    fn needs_reference(&self) -> bool {
+        !matches!(
+            self.kind,
+            Kind::Regex(_) | Kind::JsonValid | Kind::JsonSchema(_)
+        )
+    }
+
+    /// Score `answer` against `references` (the best reference wins), with extraction.
+    pub fn score_case(&self, answer: &str, references: &[String]) -> Outcome {
+        let Some(x) = &self.extractor else {
+            return Outcome {
+                score: self.score(answer, references),
+                extracted: None,
+                extraction_failed: None,
+            };
+        };
+        match x.extract(answer) {
+            None => Outcome {
+                score: Score::Unscored(reason::EXTRACTION_FAILED),
+                extracted: None,
+                extraction_failed: Some(true),
+            },
+            Some(text) => Outcome {
+                score: self.score(&text, references),
+                extracted: Some(text.into_owned()),
+                extraction_failed: Some(false),
+            },
         }
     }
 
     /// Whether this scorer is an LLM judge (graded after the trial by its judges).
     pub fn is_judge(&self) -> bool {
-        self.kind == Kind::Judge
+        matches!(self.kind, Kind::Judge)
     }
 
-    /// Score `answer` against `references` (the best reference wins).
+    /// Score already extracted text against `references` (the best reference wins).
     pub fn score(&self, answer: &str, references: &[String]) -> Score {
-        if self.kind == Kind::Judge {
+        if self.is_judge() {
             return Score::Unscored("judge_pending");
         }
-        if references.is_empty() {
-            return Score::Unscored("no_reference");
+        if references.is_empty() && self.needs_reference() {
+            return Score::Unscored(reason::NO_REFERENCE);
         }
-        let a = normalize(self.normalize, answer);
-        let mut best = f64::NEG_INFINITY;
-        for r in references {
-            let r = normalize(self.normalize, r);
-            let s = match &self.kind {
-                Kind::Exact => f64::from(u8::from(a == r)),
-                Kind::TokenF1 => token_f1(&a, &r),
-                Kind::Contains => f64::from(u8::from(contains_tokens(&a, &r))),
-                Kind::Fuzzy { metric, .. } => similarity(*metric, &a, &r),
-                Kind::Judge => f64::NAN,
-            };
-            best = best.max(s);
+        let score = match &self.normalizer {
+            Some(n) => SCRATCH.with(|s| {
+                let mut s = s.borrow_mut();
+                let Scratch {
+                    answer: a,
+                    reference: r,
+                    bufs,
+                } = &mut *s;
+                n.apply_into(answer, a, bufs);
+                let mut best = f64::NEG_INFINITY;
+                for reference in references {
+                    n.apply_into(reference, r, bufs);
+                    best = best.max(self.text_measure(a, r));
+                    if best >= 1.0 {
+                        break;
+                    }
+                }
+                match self.kind {
+                    Kind::Fuzzy { threshold, .. } => Score::Scored {
+                        value: f64::from(u8::from(best >= threshold)),
+                        raw: Some(best),
+                    },
+                    _ => Score::Scored {
+                        value: best,
+                        raw: None,
+                    },
+                }
+            }),
+            None => self.other_measure(answer, references),
+        };
+        checked(score)
+    }
+
+    fn text_measure(&self, a: &str, r: &str) -> f64 {
+        match &self.kind {
+            Kind::Exact => f64::from(u8::from(a == r)),
+            Kind::TokenF1 => scorers::token_f1(a, r),
+            Kind::Contains => f64::from(u8::from(scorers::contains_words(a, r))),
+            Kind::IContains => f64::from(u8::from(scorers::contains_words(
+                &a.to_lowercase(),
+                &r.to_lowercase(),
+            ))),
+            Kind::StartsWith => f64::from(u8::from(scorers::starts_with_words(a, r))),
+            Kind::Fuzzy { metric, .. } => scorers::similarity(*metric, a, r),
+            _ => f64::NAN,
         }
-        match self.kind {
-            Kind::Fuzzy { threshold, .. } => Score::Scored {
-                value: f64::from(u8::from(best >= threshold)),
-                raw: Some(best),
+    }
+
+    fn other_measure(&self, answer: &str, references: &[String]) -> Score {
+        let binary = |b: bool| Score::Scored {
+            value: f64::from(u8::from(b)),
+            raw: None,
+        };
+        match &self.kind {
+            Kind::Regex(re) => binary(re.is_match(answer)),
+            Kind::JsonValid => binary(extract::parse_json_answer(answer).is_ok()),
+            Kind::JsonSchema(schema) => match extract::parse_json_answer(answer) {
+                Ok(v) => binary(schema.check(&v).is_ok()),
+                Err(_) => Score::Unscored(reason::INVALID_JSON),
             },
-            _ => Score::Scored {
-                value: best,
-                raw: None,
-            },
+            Kind::Numeric { abs, rel } => {
+                let Some(a) = scorers::parse_number(answer) else {
+                    return Score::Unscored(reason::NOT_A_NUMBER);
+                };
+                let mut best: Option<(f64, bool)> = None;
+                for r in references.iter().filter_map(|r| scorers::parse_number(r)) {
+                    let diff = (a - r).abs();
+                    let ok = diff <= abs.max(rel * r.abs());
+                    best = Some(match best {
+                        Some((d, o)) => (d.min(diff), o || ok),
+                        None => (diff, ok),
+                    });
+                }
+                match best {
+                    Some((diff, ok)) => Score::Scored {
+                        value: f64::from(u8::from(ok)),
+                        raw: Some(diff),
+                    },
+                    None => Score::Unscored(reason::REFERENCE_NOT_A_NUMBER),
+                }
+            }
+            Kind::Choice => {
+                let Some(letter) = scorers::find_choice(answer) else {
+                    return Score::Unscored(reason::NO_CHOICE);
+                };
+                let refs: Vec<char> = references
+                    .iter()
+                    .filter_map(|r| scorers::reference_choice(r))
+                    .collect();
+                if refs.is_empty() {
+                    return Score::Unscored(reason::REFERENCE_NOT_A_CHOICE);
+                }
+                binary(refs.contains(&letter))
+            }
+            Kind::RougeL => {
+                let a = scorers::rouge_tokens(answer);
+                let best = references
+                    .iter()
+                    .map(|r| scorers::rouge_l(&a, &scorers::rouge_tokens(r)))
+                    .fold(f64::NEG_INFINITY, f64::max);
+                Score::Scored {
+                    value: best,
+                    raw: None,
+                }
+            }
+            Kind::Bleu => {
+                let a = scorers::tokenize_13a(answer);
+                let refs: Vec<Vec<String>> = references
+                    .iter()
+                    .map(|r| scorers::tokenize_13a(r))
+                    .collect();
+                Score::Scored {
+                    value: BleuStats::new(&a, &refs).smoothed_bleu(),
+                    raw: None,
+                }
+            }
+            _ => Score::Unscored(reason::NOT_FINITE),
         }
     }
 }
 
-/// Apply a named normaliser.
-pub fn normalize(n: Normalizer, text: &str) -> String {
-    match n {
-        Normalizer::None => text.to_string(),
-        Normalizer::Trim => text.trim().to_string(),
-        Normalizer::Lower => text
-            .to_lowercase()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
-        Normalizer::Squad => squad(text),
-    }
-}
-
-/// SQuAD v1.1 normalisation: lowercase, drop ASCII punctuation, drop the articles a/an/the,
-/// collapse whitespace. (Non-ASCII punctuation such as curly quotes is kept, as in SQuAD.)
-fn squad(text: &str) -> String {
-    let lowered: String = text
-        .to_lowercase()
-        .chars()
-        .filter(|c| !c.is_ascii_punctuation())
-        .collect();
-    let mut out = String::with_capacity(lowered.len());
-    for tok in lowered.split_whitespace() {
-        if matches!(tok, "a" | "an" | "the") {
-            continue;
+/// A NaN or out-of-range measure must never reach a mean as a score.
+fn checked(score: Score) -> Score {
+    match score {
+        Score::Scored { value, raw }
+            if !(value.is_finite() && (0.0..=1.0).contains(&value))
+                || raw.is_some_and(|r| !r.is_finite()) =>
+        {
+            Score::Unscored(reason::NOT_FINITE)
         }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(tok);
+        s => s,
     }
-    out
 }
 
-/// SQuAD token F1 over whitespace tokens (multiset overlap). Two empty strings score 1, one
-/// empty string scores 0 (SQuAD v2's rule; v1.1's code scored both-empty as 0).
-pub fn token_f1(a: &str, r: &str) -> f64 {
-    let at: Vec<&str> = a.split_whitespace().collect();
-    let rt: Vec<&str> = r.split_whitespace().collect();
-    if at.is_empty() || rt.is_empty() {
-        return f64::from(u8::from(at.is_empty() && rt.is_empty()));
-    }
-    let mut remaining = rt.clone();
-    let mut common = 0usize;
-    for t in &at {
-        if let Some(i) = remaining.iter().position(|x| x == t) {
-            remaining.swap_remove(i);
-            common += 1;
-        }
-    }
-    if common == 0 {
-        return 0.0;
-    }
-    let p = common as f64 / at.len() as f64;
-    let rc = common as f64 / rt.len() as f64;
-    2.0 * p * rc / (p + rc)
+/// Compile a `json_schema` scorer's schema: inline, or a file relative to `base_dir`.
+fn load_schema(spec: &serde_json::Value, base_dir: &Path) -> Result<Schema, String> {
+    Schema::compile(&load_schema_value(spec, base_dir)?)
 }
 
-/// Whether `r`'s tokens appear contiguously in `a` (so "4" is not found in "14"). An empty
-/// reference is contained only in an empty answer.
-fn contains_tokens(a: &str, r: &str) -> bool {
-    if r.is_empty() {
-        return a.is_empty();
-    }
-    let padded_a = format!(" {} ", a.split_whitespace().collect::<Vec<_>>().join(" "));
-    let padded_r = format!(" {} ", r.split_whitespace().collect::<Vec<_>>().join(" "));
-    padded_a.contains(&padded_r)
-}
-
-fn similarity(m: FuzzyMetric, a: &str, r: &str) -> f64 {
-    match m {
-        FuzzyMetric::JaroWinkler => strsim::jaro_winkler(a, r),
-        FuzzyMetric::Levenshtein => strsim::normalized_levenshtein(a, r),
-        FuzzyMetric::SorensenDice => strsim::sorensen_dice(a, r),
+/// A `json_schema` scorer's schema as JSON: the inline mapping, or the contents of the file a
+/// string names (relative to `base_dir`; `.yaml`/`.yml` files are read as YAML, others as JSON).
+pub fn load_schema_value(
+    spec: &serde_json::Value,
+    base_dir: &Path,
+) -> Result<serde_json::Value, String> {
+    let serde_json::Value::String(rel) = spec else {
+        return Ok(spec.clone());
+    };
+    let path = base_dir.join(rel);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read the schema file {}: {e}", path.display()))?;
+    let is_yaml = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    );
+    if is_yaml {
+        serde_saphyr::from_str::<serde_json::Value>(&text)
+            .map_err(|e| format!("{} is not valid YAML: {e}", path.display()))
+    } else {
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))
     }
 }
 
@@ -204,15 +513,19 @@ pub struct Answer<'a> {
 
 /// Score every answer with every scorer on the rayon pool. The result is indexed
 /// `[answer][scorer]`.
-pub fn score_all(scorers: &[Scorer], answers: &[Answer<'_>]) -> Vec<Vec<Score>> {
+pub fn score_all(scorers: &[Scorer], answers: &[Answer<'_>]) -> Vec<Vec<Outcome>> {
     answers
         .par_iter()
         .map(|a| {
             scorers
                 .iter()
                 .map(|s| match a.error {
-                    Some(kind) => Score::Error(kind.to_string()),
-                    None => s.score(a.text, a.references),
+                    Some(kind) => Outcome {
+                        score: Score::Error(kind.to_string()),
+                        extracted: None,
+                        extraction_failed: None,
+                    },
+                    None => s.score_case(a.text, a.references),
                 })
                 .collect()
         })
@@ -220,134 +533,4 @@ pub fn score_all(scorers: &[Scorer], answers: &[Answer<'_>]) -> Vec<Vec<Score>> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::spec::{FuzzyScorer, NormalizedScorer};
-
-    fn refs(r: &[&str]) -> Vec<String> {
-        r.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn value(s: Score) -> f64 {
-        match s {
-            Score::Scored { value, .. } => value,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn squad_normalisation_golden() {
-        for (input, want) in [
-            ("The Eiffel Tower!", "eiffel tower"),
-            ("  a  cat, an owl and THE dog. ", "cat owl and dog"),
-            ("U.S.", "us"),
-            ("state-of-the-art", "stateoftheart"),
-            ("“Quoted”", "“quoted”"),
-            ("", ""),
-            ("Theory", "theory"),
-        ] {
-            assert_eq!(normalize(Normalizer::Squad, input), want, "{input:?}");
-        }
-        assert_eq!(normalize(Normalizer::Trim, "  X y "), "X y");
-        assert_eq!(normalize(Normalizer::Lower, " X   Y "), "x y");
-        assert_eq!(normalize(Normalizer::None, " X "), " X ");
-    }
-
-    #[test]
-    fn scorers_golden() {
-        let exact = Scorer::from_spec(&EvaluatorSpec::Exact(NormalizedScorer::default()));
-        assert_eq!(value(exact.score("The Paris.", &refs(&["paris"]))), 1.0);
-        assert_eq!(
-            value(exact.score("Paris, France", &refs(&["paris", "Paris, France"]))),
-            1.0
-        );
-        assert_eq!(value(exact.score("Lyon", &refs(&["paris"]))), 0.0);
-        assert_eq!(exact.score("x", &[]), Score::Unscored("no_reference"));
-
-        let f1 = Scorer::from_spec(&EvaluatorSpec::TokenF1(NormalizedScorer::default()));
-        // pred: {eiffel, tower, paris}, ref: {eiffel, tower}: p=2/3, r=1, f1=0.8
-        assert!(
-            (value(f1.score("the Eiffel Tower, Paris", &refs(&["Eiffel Tower"]))) - 0.8).abs()
-                < 1e-12
-        );
-        assert_eq!(value(f1.score("", &refs(&["x"]))), 0.0);
-        assert_eq!(value(f1.score("the", &refs(&["a"]))), 1.0); // both normalise to empty
-        // multiset: repeated tokens count once per occurrence
-        assert!((token_f1("a a a", "a") - 0.5).abs() < 1e-12);
-
-        let contains = Scorer::from_spec(&EvaluatorSpec::Contains(NormalizedScorer::default()));
-        assert_eq!(value(contains.score("It is 4 apples", &refs(&["4"]))), 1.0);
-        assert_eq!(value(contains.score("It is 14 apples", &refs(&["4"]))), 0.0);
-
-        let fuzzy = Scorer::from_spec(&EvaluatorSpec::Fuzzy(FuzzyScorer {
-            name: Some("jw".into()),
-            metric: FuzzyMetric::JaroWinkler,
-            threshold: 0.9,
-            normalize: Normalizer::Squad,
-        }));
-        assert_eq!(fuzzy.name, "jw");
-        match fuzzy.score("Shakespear", &refs(&["Shakespeare"])) {
-            Score::Scored { value, raw } => {
-                assert_eq!(value, 1.0);
-                assert!(raw.unwrap() > 0.95);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(value(fuzzy.score("Marlowe", &refs(&["Shakespeare"]))), 0.0);
-    }
-
-    #[test]
-    fn scores_stay_in_unit_interval_and_f1_is_symmetric() {
-        let words = ["a", "the", "paris", "tower", "4", "x", "eiffel", ""];
-        let mut seed = 0x1234_5678u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for _ in 0..2000 {
-            let mut mk = || {
-                let n = (next() % 5) as usize;
-                (0..n)
-                    .map(|_| words[(next() % words.len() as u64) as usize])
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            let (a, b) = (mk(), mk());
-            let (na, nb) = (squad(&a), squad(&b));
-            let f = token_f1(&na, &nb);
-            assert!((0.0..=1.0).contains(&f));
-            assert!((f - token_f1(&nb, &na)).abs() < 1e-12, "{a:?} {b:?}");
-        }
-    }
-
-    #[test]
-    fn errors_are_not_scores() {
-        let exact = Scorer::from_spec(&EvaluatorSpec::Exact(NormalizedScorer::default()));
-        let r = refs(&["x"]);
-        let out = score_all(
-            std::slice::from_ref(&exact),
-            &[
-                Answer {
-                    text: "x",
-                    references: &r,
-                    error: None,
-                },
-                Answer {
-                    text: "",
-                    references: &r,
-                    error: Some("timeout"),
-                },
-            ],
-        );
-        assert_eq!(
-            out[0][0],
-            Score::Scored {
-                value: 1.0,
-                raw: None
-            }
-        );
-        assert_eq!(out[1][0], Score::Error("timeout".into()));
-    }
-}
+mod tests;

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use crate::client::{Api, CallError, CallOutcome, ErrorKind, LlmClient, LlmRequest};
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::eval::{Answer, Score, score_all};
+use crate::eval::{Answer, Outcome, Score, score_all};
 use crate::plan::{Load, Plan, Trial};
 use crate::sim::{Knowledge, SimConfig, SimServer};
 use crate::spec::{ApiKind, EndpointSpec, PricingSpec};
@@ -433,7 +433,7 @@ async fn run_one_trial(
         let (judged, usage) = judge::judge_all(&run, &cases).await;
         for (i, j) in judged.into_iter().enumerate() {
             if let Some(slot) = scores.get_mut(i).and_then(|s| s.get_mut(jp.scorer_index)) {
-                *slot = j.score;
+                slot.score = j.score;
             }
             agreements[i][jp.scorer_index] = j.agreement;
         }
@@ -455,10 +455,10 @@ async fn run_one_trial(
         s.shutdown().await;
     }
     for ((case, case_scores), case_agreements) in answers.iter().zip(&scores).zip(&agreements) {
-        for ((scorer, score), agreement) in
+        for ((scorer, outcome), agreement) in
             plan.scorers.iter().zip(case_scores).zip(case_agreements)
         {
-            let (status, value, raw, reason) = match score {
+            let (status, value, raw, reason) = match &outcome.score {
                 Score::Scored { value, raw } => ("scored", Some(*value), *raw, None),
                 Score::Unscored(r) => ("unscored", None, None, Some(r.to_string())),
                 Score::Error(k) => ("error", None, None, Some(k.clone())),
@@ -474,6 +474,9 @@ async fn run_one_trial(
                 score: value,
                 raw,
                 reason,
+                normalizer: scorer.normalizer_label().cloned(),
+                extracted: outcome.extracted.clone(),
+                extraction_failed: outcome.extraction_failed,
                 agreement: *agreement,
             };
             send(&shared.tx, Record::Score(Box::new(row))).await?;
@@ -482,7 +485,7 @@ async fn run_one_trial(
     let empty_tokens = TokenStats::default();
     let mut rows = Vec::new();
     for run in &stage_runs {
-        let stage_scores: Vec<&[Score]> = answers
+        let stage_scores: Vec<&[Outcome]> = answers
             .iter()
             .zip(&scores)
             .filter(|(a, _)| a.stage == run.stage)

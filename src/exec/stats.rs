@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::eval::Score;
+use crate::eval::{Outcome, Score};
 use crate::plan::{Plan, Trial};
 use crate::spec::{EndpointSpec, PricingSpec};
 use crate::store::ConfigRow;
@@ -306,7 +306,7 @@ pub struct TrialResults<'a> {
     /// Measured cases of the stage.
     pub cases: u64,
     /// Scores `[case][scorer]` of the stage's measured cases.
-    pub scores: &'a [&'a [Score]],
+    pub scores: &'a [&'a [Outcome]],
     /// Token and chunk gaps of the stage's measured successful requests.
     pub tokens: &'a TokenStats,
     /// LLM-judge calls made for the stage's cases (None: no judge).
@@ -403,20 +403,21 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
 
     // Scores: mean over scored cases per scorer; the first scorer is `accuracy`.
     let mut score_means = Vec::new();
+    let mut extraction_failures = Vec::new();
     let mut first_values: Vec<f64> = Vec::new();
     let (mut scored, mut unscored, mut errored) = (0i64, 0i64, 0i64);
     for si in 0..r.plan.scorers.len() {
         let values: Vec<f64> = r
             .scores
             .iter()
-            .filter_map(|case| match case.get(si) {
+            .filter_map(|case| match case.get(si).map(|o| &o.score) {
                 Some(Score::Scored { value, .. }) => Some(*value),
                 _ => None,
             })
             .collect();
         if si == 0 {
             for case in r.scores.iter() {
-                match case.first() {
+                match case.first().map(|o| &o.score) {
                     Some(Score::Scored { .. }) => scored += 1,
                     Some(Score::Unscored(_)) => unscored += 1,
                     Some(Score::Error(_)) => errored += 1,
@@ -426,6 +427,16 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
             first_values = values.clone();
         }
         score_means.push(mean(&values));
+        if r.plan.scorers[si].has_extraction() {
+            // Failed extractions over the stage's measured cases (the stats part divides by
+            // `cases` for the per-trial fallback rate).
+            extraction_failures.push(Some(
+                r.scores
+                    .iter()
+                    .filter(|case| case.get(si).and_then(|o| o.extraction_failed) == Some(true))
+                    .count() as i64,
+            ));
+        }
     }
     let has_scorers = !r.plan.scorers.is_empty();
 
@@ -596,6 +607,7 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
         cost_basis,
         chunk_tokens_basis: r.tokens.basis(),
         scores: score_means,
+        extraction_failures,
     }
 }
 

@@ -6,6 +6,7 @@
 //! Every problem is collected (not only the first) and located in the pipeline file by key path.
 
 pub mod dataset;
+pub mod evaluators;
 pub mod grid;
 pub mod synthetic;
 pub mod template;
@@ -818,13 +819,14 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         }
     }
 
-    // Evaluators.
-    let scorers: Vec<Scorer> = spec.evaluators.iter().map(Scorer::from_spec).collect();
-    for (i, s) in scorers.iter().enumerate() {
-        if scorers[..i].iter().any(|o| o.name == s.name) {
+    // Evaluators: `use:` expanded, patterns compiled, schema files read.
+    let resolved = evaluators::resolve(loaded, &base_dir, &mut issues);
+    for (i, s) in resolved.scorers.iter().enumerate() {
+        let origin = resolved.origins[i].clone();
+        if resolved.scorers[..i].iter().any(|o| o.name == s.name) {
             issues.push(
                 at(
-                    root.key("evaluators").index(i),
+                    origin.clone(),
                     format!("two evaluators are named `{}`", s.name),
                 )
                 .help("give one of them a `name:`"),
@@ -835,15 +837,15 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
-            issues.push(at(root.key("evaluators").index(i), format!("evaluator name `{}` must be letters, digits and `_` (it names the column `score_{}`)", s.name, s.name)));
+            issues.push(at(origin, format!("evaluator name `{}` must be letters, digits and `_` (it names the column `score_{}`)", s.name, s.name)));
         }
     }
     let mut judges = Vec::new();
-    for (i, e) in spec.evaluators.iter().enumerate() {
+    for (i, e) in resolved.specs.iter().enumerate() {
         let crate::spec::EvaluatorSpec::LlmJudge(j) = e else {
             continue;
         };
-        let jp = root.key("evaluators").index(i).key("llm_judge");
+        let jp = resolved.origins[i].key("llm_judge");
         let names: Vec<&str> = spec.endpoints.keys().map(String::as_str).collect();
         if j.judges.is_empty() {
             issues.push(
@@ -921,7 +923,11 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         }
         if let Some(pattern) = pattern {
             judges.push(JudgePlan {
-                name: scorers.get(i).map(|s| s.name.clone()).unwrap_or_default(),
+                name: resolved
+                    .scorers
+                    .get(i)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
                 scorer_index: i,
                 judges: j.judges.clone(),
                 template,
@@ -936,19 +942,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             });
         }
     }
-    for (i, e) in spec.evaluators.iter().enumerate() {
-        if let crate::spec::EvaluatorSpec::Fuzzy(f) = e
-            && !(0.0..=1.0).contains(&f.threshold)
-        {
-            issues.push(at(
-                root.key("evaluators")
-                    .index(i)
-                    .key("fuzzy")
-                    .key("threshold"),
-                format!("threshold {} is outside [0, 1]", f.threshold),
-            ));
-        }
-    }
+    let scorers = resolved.scorers;
     if let Some(slo) = &spec.slo {
         for (k, v) in [
             ("ttft_ms", slo.ttft_ms),
@@ -1402,7 +1396,11 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     Ok(Plan {
         name: spec.name.clone(),
         file: loaded.path.clone(),
-        spec: spec.clone(),
+        spec: {
+            let mut spec = spec.clone();
+            spec.evaluators = resolved.specs;
+            spec
+        },
         dataset,
         datasets,
         trials,

@@ -617,9 +617,10 @@ async fn idle_ttft_is_prefill_plus_one_decode_step() {
         .send()
         .await
         .unwrap();
-    // Scheduling noise on a shared machine only ever adds time, so the best of three
-    // sequential requests is compared with the model (and a request is never early).
-    let (mut ttft, mut tpot) = (f64::MAX, f64::MAX);
+    // Scheduling noise on a shared machine delays tokens (and a late first token shortens the
+    // apparent TPOT), while a modelling bug shows in every request: three sequential requests,
+    // and one of them must match the model; none may ever be early.
+    let mut seen = Vec::new();
     for _ in 0..3 {
         let body = json!({
             "model": MODEL,
@@ -628,22 +629,25 @@ async fn idle_ttft_is_prefill_plus_one_decode_step() {
             "stream": true,
         });
         let got = stream(&http, &url, body).await;
-        let first = ms(got.first_token());
+        let ttft = ms(got.first_token());
         assert!(
-            first >= 119.0,
-            "TTFT {first} ms is earlier than the model's 120 ms"
+            ttft >= 119.0,
+            "TTFT {ttft} ms is earlier than the model's 120 ms"
         );
-        ttft = ttft.min(first);
         // Then one 20 ms decode step per token.
         let times = got.token_times();
-        tpot = tpot.min(ms(times[4] - times[0]) / 4.0);
+        let tpot = ms(times[4] - times[0]) / 4.0;
+        seen.push((ttft, tpot));
+        if (119.0..135.0).contains(&ttft) && (19.0..24.0).contains(&tpot) {
+            break;
+        }
     }
-    eprintln!("idle TTFT {ttft} ms, TPOT {tpot} ms (best of 3)");
+    eprintln!("idle (TTFT, TPOT) ms: {seen:?}");
     assert!(
-        (119.0..135.0).contains(&ttft),
-        "TTFT {ttft} ms, model 120 ms"
+        seen.iter()
+            .any(|(ttft, tpot)| (119.0..135.0).contains(ttft) && (19.0..24.0).contains(tpot)),
+        "(TTFT, TPOT) {seen:?} ms, model (120, 20) ms"
     );
-    assert!((19.0..24.0).contains(&tpot), "TPOT {tpot} ms, model 20 ms");
     server.shutdown().await;
 }
 

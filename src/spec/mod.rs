@@ -7,6 +7,7 @@
 //! defaults that depend on other sections: that is the job of [`crate::plan`].
 
 pub mod duration;
+pub mod evaluator;
 pub mod judge;
 pub mod load;
 pub mod node;
@@ -21,6 +22,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use duration::HumanDuration;
+pub use evaluator::{
+    BasicScorer, EvaluatorFile, EvaluatorSpec, ExtractSpec, FuzzyMetric, FuzzyScorer, GroupSpec,
+    JsonSchemaScorer, LmEvalNormalizer, LmEvalOptions, MatchPolicy, NormalizeSpec, NormalizerName,
+    NumericScorer, RegexExtract, RegexScorer, TextScorer, Tolerance,
+};
 pub use synthetic::{
     EmpiricalLength, LengthSpec, NormalLength, PrefixSpec, SyntheticDatasetSpec, SyntheticSpec,
     UniformLength,
@@ -542,81 +548,6 @@ pub struct GridSpec {
     /// Run every case this many times per trial (for pass@k and flip rates). Default 1.
     #[serde(default = "one")]
     pub repeats: u32,
-}
-
-/// A scorer. The key picks the kind.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum EvaluatorSpec {
-    /// 1 when the normalised answer equals a normalised reference.
-    Exact(NormalizedScorer),
-    /// Token-level F1 (multiset overlap) between the normalised answer and the best reference.
-    TokenF1(NormalizedScorer),
-    /// 1 when the normalised answer contains a normalised reference.
-    Contains(NormalizedScorer),
-    /// 1 when a string similarity (strsim) to the best reference reaches the threshold.
-    Fuzzy(FuzzyScorer),
-    /// An LLM judge grades the answer with a rubric (README, "LLM judges").
-    LlmJudge(judge::JudgeScorer),
-}
-
-/// A scorer with a normaliser.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct NormalizedScorer {
-    /// Name in `scores.scorer` and `configs.score_<name>`. Defaults to the kind.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Normaliser applied to answer and references. Default `squad`.
-    #[serde(default)]
-    pub normalize: Normalizer,
-}
-
-/// A fuzzy scorer.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FuzzyScorer {
-    /// Name in `scores.scorer` and `configs.score_<name>`. Defaults to `fuzzy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Similarity measure.
-    #[serde(default)]
-    pub metric: FuzzyMetric,
-    /// Similarity at or above which the answer scores 1 (else 0). The raw similarity is kept
-    /// in `scores.raw`.
-    pub threshold: f64,
-    /// Normaliser applied before comparing. Default `squad`.
-    #[serde(default)]
-    pub normalize: Normalizer,
-}
-
-/// Named normalisers.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Normalizer {
-    /// SQuAD v1.1: lowercase, remove punctuation, remove articles (a, an, the), collapse
-    /// whitespace.
-    #[default]
-    Squad,
-    /// Trim surrounding whitespace only.
-    Trim,
-    /// Lowercase and collapse whitespace.
-    Lower,
-    /// Compare exactly as given.
-    None,
-}
-
-/// strsim similarity measures (all in [0, 1]).
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum FuzzyMetric {
-    /// Jaro-Winkler similarity.
-    #[default]
-    JaroWinkler,
-    /// 1 - normalised Levenshtein distance.
-    Levenshtein,
-    /// Sørensen-Dice coefficient over character bigrams.
-    SorensenDice,
 }
 
 /// Per-request service-level objectives (all optional; the ones given must all hold).

@@ -15,3 +15,8 @@ pub fn pipeline_schema() -> Value {
     }
     schema
 }
+
+/// The JSON Schema of an evaluator file (`evaluators/<name>.yaml`).
+pub fn evaluator_file_schema() -> Value {
+    schemars::schema_for!(super::EvaluatorFile).to_value()
+}

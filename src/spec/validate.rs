@@ -285,8 +285,17 @@ impl<'s> Walker<'s> {
             .iter()
             .filter_map(|b| self.resolve(b).get("const").map(plain))
             .collect();
+        // A mapping written where scalars are also accepted (`extract: last_number` or
+        // `extract: { after: ... }`) is meant as one of the tagged mappings.
+        let scalar_or_tagged = non_null.iter().all(|b| {
+            let r = self.resolve(b);
+            single_required_key(r).is_some()
+                || r.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t != "object")
+        });
         if let NodeKind::Map(entries) = &node.kind {
-            if tags.len() == non_null.len() {
+            if tags.len() == non_null.len() || (!tags.is_empty() && scalar_or_tagged) {
                 if let Some((i, _)) = non_null.iter().enumerate().find(|(_, b)| {
                     single_required_key(self.resolve(b))
                         .is_some_and(|t| entries.iter().any(|(k, _)| k.name == t))

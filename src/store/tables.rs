@@ -352,6 +352,9 @@ pub fn scores_schema() -> SchemaRef {
         f("score", Float64, true),
         f("raw", Float64, true),
         f("reason", Utf8, true),
+        f("normalizer", Utf8, true),
+        f("extracted", Utf8, true),
+        f("extraction_failed", Boolean, true),
         f("agreement", Float64, true),
     ]))
 }
@@ -379,6 +382,12 @@ pub struct ScoreRow {
     pub raw: Option<f64>,
     /// Why unscored, or the error kind.
     pub reason: Option<String>,
+    /// Normaliser label (`squad@1`), null for scorers that do not normalise.
+    pub normalizer: Option<Arc<str>>,
+    /// The extracted text (null without extraction, or when it failed).
+    pub extracted: Option<String>,
+    /// Whether extraction failed (null without extraction).
+    pub extraction_failed: Option<bool>,
     /// LLM judges: share of the panel's parsed votes equal to the verdict.
     pub agreement: Option<f64>,
 }
@@ -396,6 +405,9 @@ impl ScoreRow {
             .f64(self.score)
             .f64(self.raw)
             .str(self.reason.as_deref())
+            .str(self.normalizer.as_deref())
+            .str(self.extracted.as_deref())
+            .bool(self.extraction_failed)
             .f64(self.agreement);
     }
 }
@@ -511,6 +523,9 @@ pub fn configs_schema(grid: &[(String, DataType)], scorers: &[Scorer]) -> Schema
     for s in scorers {
         fields.push(f(&format!("score_{}", s.name), Float64, true));
     }
+    for s in scorers.iter().filter(|s| s.has_extraction()) {
+        fields.push(f(&format!("extraction_failed_{}", s.name), Int64, true));
+    }
     Arc::new(Schema::new(fields))
 }
 
@@ -547,6 +562,8 @@ pub struct ConfigRow {
     pub chunk_tokens_basis: Option<&'static str>,
     /// Mean score per scorer, in scorer order.
     pub scores: Vec<Option<f64>>,
+    /// Failed extractions per scorer that has an extraction stage, in scorer order.
+    pub extraction_failures: Vec<Option<i64>>,
 }
 
 impl ConfigRow {
@@ -601,6 +618,9 @@ impl ConfigRow {
         }
         for s in &self.scores {
             c.f64(*s);
+        }
+        for n in &self.extraction_failures {
+            c.i64(*n);
         }
         c.end_row();
     }

@@ -1,0 +1,249 @@
+//! Scoring end to end: a pipeline with extraction and a numeric scorer runs on the simulated
+//! engine (which answers with each case's first reference), and `scores.parquet` and
+//! `configs.parquet` are read back.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let d = std::env::temp_dir().join(format!(
+        "frontier-scoring-{name}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn read_parquet(path: &Path) -> RecordBatch {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let schema = batches.first().map(|b| b.schema()).unwrap();
+    arrow_select::concat::concat_batches(&schema, &batches).unwrap()
+}
+
+fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let c = b
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    let a = c.as_string::<i32>();
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
+        .collect()
+}
+
+fn floats(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    let a = b
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_primitive::<Float64Type>();
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+        .collect()
+}
+
+fn ints(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+    let a = b
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_primitive::<Int64Type>();
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+        .collect()
+}
+
+fn bools(b: &RecordBatch, name: &str) -> Vec<Option<bool>> {
+    let a = b
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_boolean();
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+        .collect()
+}
+
+#[test]
+fn extraction_and_numeric_scores_reach_parquet() {
+    let dir = temp_dir("numeric");
+    // The engine answers each question with its first reference; the second reference is the
+    // number the answer should contain.
+    let rows = [
+        (
+            "m1",
+            "What is 1234 + 0.5?",
+            "The total is $1,234.50.",
+            "1234.5",
+        ),
+        ("m2", "What is 6 x 7?", "It is 42", "42"),
+        ("m3", "Pick a number.", "I do not know", "7"),
+        ("m4", "How many apples?", "There are 5 apples", "6"),
+    ];
+    let dataset: String = rows
+        .iter()
+        .map(|(id, q, said, num)| {
+            serde_json::json!({"id": id, "question": q, "answers": [said, num]}).to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(dir.join("math.jsonl"), dataset).unwrap();
+    let numeric_file = std::env::current_dir()
+        .unwrap()
+        .join("evaluators/numeric.yaml");
+    let pipeline = format!(
+        r#"version: 1
+name: scoring
+endpoints:
+  sim: {{ kind: simulated, profile: {{ quality: 1.0, temperature_sensitivity: 0, decode_ms: 0 }} }}
+datasets:
+  math: {{ path: math.jsonl, input: question, reference: answers, id: id }}
+workload: {{ arrival: {{ concurrency: 1 }} }}
+flow:
+  - id: answer
+    llm: {{ endpoint: sim, prompt: "{{{{ item.question }}}}", params: {{ temperature: 0, max_tokens: 64 }} }}
+evaluators:
+  - use: {}
+  - exact: {{ name: exact_after, extract: {{ after: "total is" }}, normalize: strip }}
+"#,
+        numeric_file.display()
+    );
+    let p = dir.join("p.yaml");
+    std::fs::write(&p, pipeline).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["run", p.to_str().unwrap(), "--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run_dir = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("results in ")?.strip_suffix(':'))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("no results line:\n{stdout}"));
+
+    let scores = read_parquet(&run_dir.join("scores.parquet"));
+    assert_eq!(scores.num_rows(), 8);
+    let case_ids = strings(&scores, "case_id");
+    let scorer = strings(&scores, "scorer");
+    let status = strings(&scores, "status");
+    let score = floats(&scores, "score");
+    let raw = floats(&scores, "raw");
+    let reason = strings(&scores, "reason");
+    let normalizer = strings(&scores, "normalizer");
+    let extracted = strings(&scores, "extracted");
+    let failed = bools(&scores, "extraction_failed");
+    type Row = (
+        String,
+        Option<f64>,
+        Option<f64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<bool>,
+    );
+    let mut by_key: BTreeMap<(String, String), Row> = BTreeMap::new();
+    for i in 0..scores.num_rows() {
+        by_key.insert(
+            (case_ids[i].clone().unwrap(), scorer[i].clone().unwrap()),
+            (
+                status[i].clone().unwrap(),
+                score[i],
+                raw[i],
+                reason[i].clone(),
+                normalizer[i].clone(),
+                extracted[i].clone(),
+                failed[i],
+            ),
+        );
+    }
+    let get = |case: &str, s: &str| by_key[&(case.to_string(), s.to_string())].clone();
+    let s = |x: &str| Some(x.to_string());
+    assert_eq!(
+        get("m1", "numeric"),
+        (
+            "scored".into(),
+            Some(1.0),
+            Some(0.0),
+            None,
+            None,
+            s("$1,234.50"),
+            Some(false)
+        )
+    );
+    assert_eq!(
+        get("m2", "numeric"),
+        (
+            "scored".into(),
+            Some(1.0),
+            Some(0.0),
+            None,
+            None,
+            s("42"),
+            Some(false)
+        )
+    );
+    assert_eq!(
+        get("m3", "numeric"),
+        (
+            "unscored".into(),
+            None,
+            None,
+            s("extraction_failed"),
+            None,
+            None,
+            Some(true)
+        )
+    );
+    assert_eq!(
+        get("m4", "numeric"),
+        (
+            "scored".into(),
+            Some(0.0),
+            Some(1.0),
+            None,
+            None,
+            s("5"),
+            Some(false)
+        )
+    );
+    assert_eq!(
+        get("m1", "exact_after"),
+        (
+            "scored".into(),
+            Some(0.0),
+            None,
+            None,
+            s("strip@1"),
+            s("$1,234.50."),
+            Some(false)
+        )
+    );
+    assert_eq!(get("m2", "exact_after").3, s("extraction_failed"));
+
+    let configs = read_parquet(&run_dir.join("configs.parquet"));
+    let accuracy = floats(&configs, "accuracy")[0].unwrap();
+    assert!((accuracy - 2.0 / 3.0).abs() < 1e-12, "{accuracy}");
+    assert_eq!(ints(&configs, "scored"), vec![Some(3)]);
+    assert_eq!(ints(&configs, "unscored"), vec![Some(1)]);
+    assert_eq!(ints(&configs, "extraction_failed_numeric"), vec![Some(1)]);
+    assert_eq!(
+        ints(&configs, "extraction_failed_exact_after"),
+        vec![Some(3)]
+    );
+    assert_eq!(floats(&configs, "score_exact_after"), vec![Some(0.0)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
