@@ -245,3 +245,78 @@ evaluators:
             .all(|o| o.contains("GRADE: 1") && o.ends_with("GRADE: 0"))
     );
 }
+
+#[test]
+fn repeats_give_pass_at_k_flips_and_intervals_in_score_stats() {
+    let dir = scratch("repeats");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let run_dir = run(
+        &dir,
+        &format!(
+            r#"
+version: 1
+name: repeats
+endpoints:
+  sut:
+    kind: simulated
+    profile: {{ quality: 0.6, temperature_sensitivity: 0, decode_ms: 0, prefill_tok_s: 0 }}
+datasets:
+  qa: {{ path: {root}/datasets/qa-mini.jsonl, input: question, reference: answers }}
+workload:
+  arrival: {{ concurrency: 4 }}
+grid:
+  repeats: 4
+flow:
+  - id: answer
+    # The attempt number makes each repeat a different request, so the coins differ.
+    llm: {{ endpoint: sut, prompt: "{{{{ item.question }}}} (attempt {{{{ case.index }}}})", params: {{ temperature: 0 }} }}
+evaluators:
+  - exact: {{ normalize: squad }}
+"#
+        ),
+    );
+    let scores = read(&run_dir.join("scores.parquet"));
+    assert_eq!(scores.num_rows(), 160);
+    let case_id = strs(&scores, "case_id");
+    let value = f64s(&scores, "score");
+    let mut by_case: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for i in 0..160 {
+        by_case
+            .entry(case_id[i].clone().unwrap())
+            .or_default()
+            .push(value[i].unwrap());
+    }
+    assert_eq!(by_case.len(), 40);
+    // Recomputed here: with n = k = 4 repeats, pass@4 is "any passed", pass^4 "all passed".
+    let any = by_case
+        .values()
+        .filter(|v| v.iter().any(|x| *x >= 0.5))
+        .count() as f64
+        / 40.0;
+    let all = by_case
+        .values()
+        .filter(|v| v.iter().all(|x| *x >= 0.5))
+        .count() as f64
+        / 40.0;
+    let flips = by_case
+        .values()
+        .filter(|v| v.iter().any(|x| *x >= 0.5) && !v.iter().all(|x| *x >= 0.5))
+        .count() as f64
+        / 40.0;
+    let mean = value.iter().flatten().sum::<f64>() / 160.0;
+
+    let s = read(&run_dir.join("score_stats.parquet"));
+    assert_eq!(s.num_rows(), 1);
+    assert_eq!(strs(&s, "scorer"), vec![Some("exact".into())]);
+    assert_eq!(i64s(&s, "k"), vec![Some(4)]);
+    assert_eq!(i64s(&s, "scored"), vec![Some(160)]);
+    let got = |c: &str| f64s(&s, c)[0].unwrap();
+    assert!((got("mean") - mean).abs() < 1e-12);
+    assert!((got("pass_at_k") - any).abs() < 1e-12, "pass@4");
+    assert!((got("pass_hat_k") - all).abs() < 1e-12, "pass^4");
+    assert!((got("flip_rate") - flips).abs() < 1e-12);
+    assert!(flips > 0.0, "a 60% model flips on some questions");
+    assert!(got("mean_ci95_low") < mean && mean < got("mean_ci95_high"));
+    assert!(got("majority") >= 0.0);
+    assert!(f64s(&s, "judge_agreement")[0].is_none());
+}

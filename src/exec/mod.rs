@@ -450,7 +450,6 @@ async fn run_one_trial(
             });
         }
     }
-    drop(texts);
     for s in sims {
         s.shutdown().await;
     }
@@ -480,6 +479,60 @@ async fn run_one_trial(
                 agreement: *agreement,
             };
             send(&shared.tx, Record::Score(Box::new(row))).await?;
+        }
+    }
+    // Per stage and scorer: intervals and repeat statistics (`score_stats`). Majority votes
+    // compare extracted answers, else SQuAD-normalised ones.
+    let squad = crate::eval::normalize::Normalizer::from_spec(&Default::default()).ok();
+    for run in &stage_runs {
+        for (si, scorer) in plan.scorers.iter().enumerate() {
+            let keys: Vec<(String, String)> = answers
+                .iter()
+                .zip(&scores)
+                .zip(&texts)
+                .filter(|((a, _), _)| a.stage == run.stage)
+                .map(|((a, s), (text, _, _))| {
+                    let answer = s[si].extracted.clone().unwrap_or_else(|| match &squad {
+                        Some(n) => n.apply(text),
+                        None => text.clone(),
+                    });
+                    (plan.dataset.rows[a.row].id.clone(), answer)
+                })
+                .collect();
+            let cases: Vec<(&str, &str, crate::eval::stats::CaseScore)> = answers
+                .iter()
+                .zip(&scores)
+                .filter(|(a, _)| a.stage == run.stage)
+                .zip(&keys)
+                .map(|((_, s), (case, answer))| {
+                    let score = match &s[si].score {
+                        Score::Scored { value, .. } => {
+                            crate::eval::stats::CaseScore::Scored(*value)
+                        }
+                        Score::Unscored(_) => crate::eval::stats::CaseScore::Unscored,
+                        Score::Error(_) => crate::eval::stats::CaseScore::Error,
+                    };
+                    (case.as_str(), answer.as_str(), score)
+                })
+                .collect();
+            let seed = plan.seed ^ (trial.index as u64).rotate_left(32) ^ si as u64;
+            let summary = crate::eval::stats::summarise_scores(&cases, plan.repeats, seed);
+            let agreement: Vec<f64> = answers
+                .iter()
+                .zip(&agreements)
+                .filter(|(a, _)| a.stage == run.stage)
+                .filter_map(|(_, ag)| ag[si])
+                .collect();
+            let row = crate::store::ScoreStatRow {
+                trial_id: shared.trial_id.clone(),
+                trial_index: trial.index as i64,
+                stage: run.stage as i64,
+                scorer: Arc::from(scorer.name.as_str()),
+                summary,
+                agreement_mean: (!agreement.is_empty())
+                    .then(|| agreement.iter().sum::<f64>() / agreement.len() as f64),
+            };
+            send(&shared.tx, Record::ScoreStat(Box::new(row))).await?;
         }
     }
     let empty_tokens = TokenStats::default();

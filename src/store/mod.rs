@@ -22,7 +22,7 @@ use parquet::file::properties::WriterProperties;
 use crate::error::Error;
 pub use columns::Columns;
 pub use tables::{
-    CaseRow, ConfigRow, JudgementRow, RequestRow, ScoreRow, TABLE_NAMES, check_query,
+    CaseRow, ConfigRow, JudgementRow, RequestRow, ScoreRow, ScoreStatRow, TABLE_NAMES, check_query,
     configs_schema,
 };
 
@@ -133,6 +133,8 @@ pub enum Record {
     Score(Box<ScoreRow>),
     /// One LLM-judge call.
     Judgement(Box<JudgementRow>),
+    /// One scorer's statistics for a trial stage.
+    ScoreStat(Box<ScoreStatRow>),
 }
 
 /// Files written with their row counts.
@@ -152,6 +154,8 @@ impl RunWriter {
         let mut scores = TableWriter::create(dir, "scores", tables::scores_schema(), run_id)?;
         let mut judgements =
             TableWriter::create(dir, "judgements", tables::judgements_schema(), run_id)?;
+        let mut score_stats =
+            TableWriter::create(dir, "score_stats", tables::score_stats_schema(), run_id)?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Record>(8192);
         let run_id: Arc<str> = Arc::from(run_id);
         let thread = std::thread::Builder::new()
@@ -186,6 +190,7 @@ impl RunWriter {
                             Record::Case(r) => cases.append(|c| r.fill(c, &run_id)),
                             Record::Score(r) => scores.append(|c| r.fill(c, &run_id)),
                             Record::Judgement(r) => judgements.append(|c| r.fill(c, &run_id)),
+                            Record::ScoreStat(r) => score_stats.append(|c| r.fill(c, &run_id)),
                         };
                         if let Err(e) = r {
                             first_error.get_or_insert(e);
@@ -200,6 +205,7 @@ impl RunWriter {
                     cases.close(),
                     scores.close(),
                     judgements.close(),
+                    score_stats.close(),
                 ];
                 if let Some(e) = first_error {
                     return Err(e);

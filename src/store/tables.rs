@@ -12,7 +12,14 @@ use crate::plan::QueryPart;
 use crate::spec::ParetoSpec;
 
 /// Names of the built-in tables (query names may not reuse them).
-pub const TABLE_NAMES: &[&str] = &["requests", "cases", "scores", "judgements", "configs"];
+pub const TABLE_NAMES: &[&str] = &[
+    "requests",
+    "cases",
+    "scores",
+    "judgements",
+    "score_stats",
+    "configs",
+];
 
 fn f(name: &str, dt: DataType, nullable: bool) -> Field {
     Field::new(name, dt, nullable)
@@ -639,6 +646,7 @@ pub fn check_query(
     tables.insert("cases", cases_schema(), Vec::new());
     tables.insert("scores", scores_schema(), Vec::new());
     tables.insert("judgements", judgements_schema(), Vec::new());
+    tables.insert("score_stats", score_stats_schema(), Vec::new());
     tables.insert("configs", configs, Vec::new());
     let result = match crate::query::execute(&tables, sql) {
         Ok(b) => b,
@@ -774,5 +782,76 @@ impl JudgementRow {
             .f64(self.cost_usd)
             .f64(self.e2e_ms)
             .str(Some(&self.output_text));
+    }
+}
+
+/// `score_stats.parquet`: one row per trial, stage and scorer, with intervals and the
+/// repeat-based estimators (README, "Score statistics").
+pub fn score_stats_schema() -> SchemaRef {
+    use DataType::*;
+    Arc::new(Schema::new(vec![
+        f("run_id", Utf8, false),
+        f("trial_id", Utf8, false),
+        f("trial_index", Int64, false),
+        f("stage", Int64, false),
+        f("scorer", Utf8, false),
+        f("scored", Int64, false),
+        f("unscored", Int64, false),
+        f("errors", Int64, false),
+        f("mean", Float64, true),
+        f("mean_ci95_low", Float64, true),
+        f("mean_ci95_high", Float64, true),
+        f("median", Float64, true),
+        f("median_ci95_low", Float64, true),
+        f("median_ci95_high", Float64, true),
+        f("k", Int64, false),
+        f("pass_at_k", Float64, true),
+        f("pass_hat_k", Float64, true),
+        f("majority", Float64, true),
+        f("flip_rate", Float64, true),
+        f("judge_agreement", Float64, true),
+    ]))
+}
+
+/// One row of `score_stats.parquet`.
+#[derive(Clone, Debug, Default)]
+pub struct ScoreStatRow {
+    /// Trial id.
+    pub trial_id: Arc<str>,
+    /// Trial position.
+    pub trial_index: i64,
+    /// Stage.
+    pub stage: i64,
+    /// Scorer name.
+    pub scorer: Arc<str>,
+    /// The statistics.
+    pub summary: crate::eval::stats::ScoreSummary,
+    /// LLM judges: mean agreement of the panel over judged cases.
+    pub agreement_mean: Option<f64>,
+}
+
+impl ScoreStatRow {
+    pub(crate) fn fill(&self, c: &mut Columns, run_id: &str) {
+        let s = &self.summary;
+        c.str(Some(run_id))
+            .str(Some(&self.trial_id))
+            .i64(Some(self.trial_index))
+            .i64(Some(self.stage))
+            .str(Some(&self.scorer))
+            .i64(Some(s.scored))
+            .i64(Some(s.unscored))
+            .i64(Some(s.errors))
+            .f64(s.mean)
+            .f64(s.mean_ci95.map(|c| c.0))
+            .f64(s.mean_ci95.map(|c| c.1))
+            .f64(s.median)
+            .f64(s.median_ci95.map(|c| c.0))
+            .f64(s.median_ci95.map(|c| c.1))
+            .i64(Some(s.k))
+            .f64(s.pass_at_k)
+            .f64(s.pass_hat_k)
+            .f64(s.majority)
+            .f64(s.flip_rate)
+            .f64(self.agreement_mean);
     }
 }
