@@ -427,6 +427,22 @@ pub fn describe_plan(plan: &Plan) -> String {
         plan.repeats,
         plan.seed
     );
+    if let Some(t) = &plan.dataset.tokenizer {
+        let _ = match plan.dataset.inexact_rows {
+            0 => writeln!(
+                out,
+                "prompt lengths: exact under tokenizer {} (without special tokens)",
+                t.file()
+            ),
+            n => writeln!(
+                out,
+                "prompt lengths: tokenizer {}; {n} of {} rows could not be built to their exact \
+                 length (the closest was kept; `item.input_tokens` is its real count)",
+                t.file(),
+                plan.dataset.rows.len()
+            ),
+        };
+    }
     let _ = writeln!(
         out,
         "{} trial{}:",

@@ -12,8 +12,10 @@
 
 pub mod extract;
 pub mod json_schema;
+pub mod judge;
 pub mod normalize;
 pub mod scorers;
+pub mod stats;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -74,13 +76,21 @@ enum Kind {
     IContains,
     StartsWith,
     Regex(regex::Regex),
-    Fuzzy { metric: FuzzyMetric, threshold: f64 },
-    Numeric { abs: f64, rel: f64 },
+    Fuzzy {
+        metric: FuzzyMetric,
+        threshold: f64,
+    },
+    Numeric {
+        abs: f64,
+        rel: f64,
+    },
     JsonValid,
     JsonSchema(Box<Schema>),
     RougeL,
     Bleu,
     Choice,
+    /// Graded by an LLM judge after the trial (`crate::exec::judge`), not here.
+    Judge,
 }
 
 /// The outcome of scoring one case.
@@ -256,6 +266,7 @@ impl Scorer {
             EvaluatorSpec::RougeL(b) => (&b.name, &b.extract, Kind::RougeL),
             EvaluatorSpec::Bleu(b) => (&b.name, &b.extract, Kind::Bleu),
             EvaluatorSpec::Choice(b) => (&b.name, &b.extract, Kind::Choice),
+            EvaluatorSpec::LlmJudge(j) => (&j.name, &None, Kind::Judge),
             EvaluatorSpec::Use(_) => {
                 return Err(vec![err(
                     &[],
@@ -330,6 +341,7 @@ impl Scorer {
             Kind::RougeL => "rouge_l",
             Kind::Bleu => "bleu",
             Kind::Choice => "choice",
+            Kind::Judge => "llm_judge",
         }
     }
 
@@ -369,8 +381,16 @@ impl Scorer {
         }
     }
 
+    /// Whether this scorer is an LLM judge (graded after the trial by its judges).
+    pub fn is_judge(&self) -> bool {
+        matches!(self.kind, Kind::Judge)
+    }
+
     /// Score already extracted text against `references` (the best reference wins).
     pub fn score(&self, answer: &str, references: &[String]) -> Score {
+        if self.is_judge() {
+            return Score::Unscored("judge_pending");
+        }
         if references.is_empty() && self.needs_reference() {
             return Score::Unscored(reason::NO_REFERENCE);
         }

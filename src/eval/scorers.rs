@@ -88,7 +88,9 @@ pub fn contains_words(hay: &str, needle: &str) -> bool {
     hay.match_indices(needle).any(|(i, _)| {
         let before = hay[..i].chars().next_back();
         let after = hay[i + needle.len()..].chars().next();
-        !(first_alnum && is_alnum(before) || last_alnum && is_alnum(after))
+        let glued_before = first_alnum && is_alnum(before);
+        let glued_after = last_alnum && is_alnum(after);
+        !glued_before && !glued_after
     })
 }
 

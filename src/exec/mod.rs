@@ -3,6 +3,7 @@
 //! to the store as they complete; scores are computed on the rayon pool when a trial ends; the
 //! run ends with `configs.parquet`, the named queries and the manifest.
 
+pub mod judge;
 pub mod manifest;
 pub mod pacer;
 pub mod schedule;
@@ -301,7 +302,8 @@ async fn run_one_trial(
     label: String,
 ) -> Result<(Vec<ConfigRow>, u64, u64), Error> {
     let plan = ctx.plan;
-    let (targets, sims) = start_targets(plan, trial, ctx.keys, ctx.knowledge).await?;
+    let (targets, judge_targets, sims) =
+        start_targets(plan, trial, ctx.keys, ctx.knowledge).await?;
     let shared = Arc::new(TrialShared {
         plan: plan.clone(),
         trial: trial.clone(),
@@ -353,9 +355,6 @@ async fn run_one_trial(
         label,
     });
     let stage_runs = run_trial(shared.clone()).await?;
-    for s in sims {
-        s.shutdown().await;
-    }
     let shared = Arc::try_unwrap(shared)
         .map_err(|_| Error::Internal("trial tasks outlived their trial".into()))?;
     let metrics = shared
@@ -376,7 +375,7 @@ async fn run_one_trial(
     let trial_failed = metrics.iter().filter(|m| !m.ok).count() as u64;
 
     // Score on the rayon pool, away from the I/O tasks.
-    let scores = {
+    let (mut scores, texts) = {
         let plan = Arc::clone(plan);
         let answers_for_scoring: Vec<(String, usize, Option<&'static str>)> = answers
             .iter_mut()
@@ -391,13 +390,73 @@ async fn run_one_trial(
                     error: *error,
                 })
                 .collect();
-            score_all(&plan.scorers, &list)
+            let scores = score_all(&plan.scorers, &list);
+            drop(list);
+            (scores, answers_for_scoring)
         })
         .await
         .map_err(|e| Error::Internal(format!("scoring task failed: {e}")))?
     };
-    for (case, case_scores) in answers.iter().zip(&scores) {
-        for (scorer, outcome) in plan.scorers.iter().zip(case_scores) {
+    // LLM judges grade the same answers over HTTP, after the trial (their engines are still up).
+    let stages = stage_runs.len().max(1);
+    let mut judge_usage: Vec<Option<judge::JudgeUsage>> = vec![None; stages];
+    let mut agreements: Vec<Vec<Option<f64>>> = vec![vec![None; plan.scorers.len()]; answers.len()];
+    for jp in &plan.judges {
+        let cases: Vec<judge::JudgeCase<'_>> = answers
+            .iter()
+            .zip(&texts)
+            .map(|(a, (text, _, _))| judge::JudgeCase {
+                case_index: a.case_index,
+                row: a.row,
+                repeat: a.repeat,
+                stage: a.stage,
+                answer: text,
+                error: a.error,
+            })
+            .collect();
+        let targets: Vec<judge::JudgeTarget> = jp
+            .judges
+            .iter()
+            .filter_map(|name| judge_targets.iter().find(|t| &*t.endpoint == name).cloned())
+            .collect();
+        let run = judge::JudgeRun {
+            plan,
+            judge: jp,
+            targets: &targets,
+            client: ctx.client,
+            clock: ctx.clock,
+            trial_id: shared.trial_id.clone(),
+            trial_index: trial.index as i64,
+            tx: &shared.tx,
+            stages,
+        };
+        let (judged, usage) = judge::judge_all(&run, &cases).await;
+        for (i, j) in judged.into_iter().enumerate() {
+            if let Some(slot) = scores.get_mut(i).and_then(|s| s.get_mut(jp.scorer_index)) {
+                slot.score = j.score;
+            }
+            agreements[i][jp.scorer_index] = j.agreement;
+        }
+        for (total, u) in judge_usage.iter_mut().zip(usage) {
+            *total = Some(match total.take() {
+                None => u,
+                Some(t) => judge::JudgeUsage {
+                    calls: t.calls + u.calls,
+                    errors: t.errors + u.errors,
+                    input_tokens: t.input_tokens.zip(u.input_tokens).map(|(a, b)| a + b),
+                    output_tokens: t.output_tokens.zip(u.output_tokens).map(|(a, b)| a + b),
+                    cost_usd: t.cost_usd.zip(u.cost_usd).map(|(a, b)| a + b),
+                },
+            });
+        }
+    }
+    for s in sims {
+        s.shutdown().await;
+    }
+    for ((case, case_scores), case_agreements) in answers.iter().zip(&scores).zip(&agreements) {
+        for ((scorer, outcome), agreement) in
+            plan.scorers.iter().zip(case_scores).zip(case_agreements)
+        {
             let (status, value, raw, reason) = match &outcome.score {
                 Score::Scored { value, raw } => ("scored", Some(*value), *raw, None),
                 Score::Unscored(r) => ("unscored", None, None, Some(r.to_string())),
@@ -417,8 +476,63 @@ async fn run_one_trial(
                 normalizer: scorer.normalizer_label().cloned(),
                 extracted: outcome.extracted.clone(),
                 extraction_failed: outcome.extraction_failed,
+                agreement: *agreement,
             };
             send(&shared.tx, Record::Score(Box::new(row))).await?;
+        }
+    }
+    // Per stage and scorer: intervals and repeat statistics (`score_stats`). Majority votes
+    // compare extracted answers, else SQuAD-normalised ones.
+    let squad = crate::eval::normalize::Normalizer::from_spec(&Default::default()).ok();
+    for run in &stage_runs {
+        for (si, scorer) in plan.scorers.iter().enumerate() {
+            let keys: Vec<(String, String)> = answers
+                .iter()
+                .zip(&scores)
+                .zip(&texts)
+                .filter(|((a, _), _)| a.stage == run.stage)
+                .map(|((a, s), (text, _, _))| {
+                    let answer = s[si].extracted.clone().unwrap_or_else(|| match &squad {
+                        Some(n) => n.apply(text),
+                        None => text.clone(),
+                    });
+                    (plan.dataset.rows[a.row].id.clone(), answer)
+                })
+                .collect();
+            let cases: Vec<(&str, &str, crate::eval::stats::CaseScore)> = answers
+                .iter()
+                .zip(&scores)
+                .filter(|(a, _)| a.stage == run.stage)
+                .zip(&keys)
+                .map(|((_, s), (case, answer))| {
+                    let score = match &s[si].score {
+                        Score::Scored { value, .. } => {
+                            crate::eval::stats::CaseScore::Scored(*value)
+                        }
+                        Score::Unscored(_) => crate::eval::stats::CaseScore::Unscored,
+                        Score::Error(_) => crate::eval::stats::CaseScore::Error,
+                    };
+                    (case.as_str(), answer.as_str(), score)
+                })
+                .collect();
+            let seed = plan.seed ^ (trial.index as u64).rotate_left(32) ^ si as u64;
+            let summary = crate::eval::stats::summarise_scores(&cases, plan.repeats, seed);
+            let agreement: Vec<f64> = answers
+                .iter()
+                .zip(&agreements)
+                .filter(|(a, _)| a.stage == run.stage)
+                .filter_map(|(_, ag)| ag[si])
+                .collect();
+            let row = crate::store::ScoreStatRow {
+                trial_id: shared.trial_id.clone(),
+                trial_index: trial.index as i64,
+                stage: run.stage as i64,
+                scorer: Arc::from(scorer.name.as_str()),
+                summary,
+                agreement_mean: (!agreement.is_empty())
+                    .then(|| agreement.iter().sum::<f64>() / agreement.len() as f64),
+            };
+            send(&shared.tx, Record::ScoreStat(Box::new(row))).await?;
         }
     }
     let empty_tokens = TokenStats::default();
@@ -441,6 +555,7 @@ async fn run_one_trial(
                 .map_or(0, |n| n.load(Ordering::Relaxed)),
             scores: &stage_scores,
             tokens: tokens.get(run.stage).unwrap_or(&empty_tokens),
+            judges: judge_usage.get(run.stage).and_then(Option::as_ref),
         });
         let line = trial_line(trial, plan.trials.len(), &row);
         if ctx.progress.is_hidden() {
@@ -512,50 +627,27 @@ fn resolve_api_keys(plan: &Plan) -> Result<HashMap<String, Option<String>>, Erro
 
 /// Start a simulated engine for each simulated endpoint the trial uses and resolve every
 /// step's URL.
+/// Start the trial's simulated engines (one per simulated endpoint its steps or judges use)
+/// and resolve where each step and each judge endpoint is served.
 async fn start_targets(
     plan: &Plan,
     trial: &Trial,
     keys: &HashMap<String, Option<String>>,
     knowledge: &Arc<Knowledge>,
-) -> Result<(Vec<StepTarget>, Vec<SimServer>), Error> {
+) -> Result<(Vec<StepTarget>, Vec<judge::JudgeTarget>, Vec<SimServer>), Error> {
     let mut sims: Vec<(String, SimServer)> = Vec::new();
     let mut targets = Vec::new();
     for step in &trial.steps {
-        let (base, api_key, pricing) = match &step.endpoint_spec {
-            EndpointSpec::Openai(o) => (
-                o.base_url.trim_end_matches('/').to_string(),
-                keys.get(&step.endpoint).cloned().flatten(),
-                o.pricing.clone(),
-            ),
-            EndpointSpec::Simulated(s) => {
-                let base = match sims.iter().find(|(n, _)| n == &step.endpoint) {
-                    Some((_, srv)) => srv.base_url(),
-                    None => {
-                        let mut profile = s.profile.clone();
-                        let mut x = plan.seed;
-                        profile.seed ^= crate::rng::splitmix64(&mut x);
-                        let cfg = SimConfig {
-                            model: step.model.clone(),
-                            profile,
-                            knowledge: knowledge.clone(),
-                            first_token_log: None,
-                        };
-                        let srv = SimServer::start(cfg, ([127, 0, 0, 1], 0).into())
-                            .await
-                            .map_err(|e| {
-                                Error::Run(format!(
-                                    "cannot start the simulated engine for `{}`: {e}",
-                                    step.endpoint
-                                ))
-                            })?;
-                        let url = srv.base_url();
-                        sims.push((step.endpoint.clone(), srv));
-                        url
-                    }
-                };
-                (base, None, s.pricing.clone())
-            }
-        };
+        let (base, api_key, pricing) = endpoint_base(
+            plan,
+            &step.endpoint,
+            &step.endpoint_spec,
+            &step.model,
+            keys,
+            knowledge,
+            &mut sims,
+        )
+        .await?;
         let (path, api) = match step.api {
             ApiKind::Chat => ("/chat/completions", Api::Chat),
             ApiKind::Completions => ("/completions", Api::Completions),
@@ -564,13 +656,86 @@ async fn start_targets(
             url: format!("{base}{path}"),
             api_key,
             api,
-            token_prices: match pricing {
-                Some(PricingSpec::Tokens(t)) => Some((t.input_per_mtok, t.output_per_mtok)),
-                _ => None,
-            },
+            token_prices: token_prices(pricing.as_ref()),
         });
     }
-    Ok((targets, sims.into_iter().map(|(_, s)| s).collect()))
+    let mut judges: Vec<judge::JudgeTarget> = Vec::new();
+    for name in plan.judges.iter().flat_map(|j| &j.judges) {
+        if judges.iter().any(|t| &*t.endpoint == name) {
+            continue;
+        }
+        let Some(spec) = plan.spec.endpoints.get(name) else {
+            continue;
+        };
+        let model = match spec {
+            EndpointSpec::Openai(o) => o.model.clone(),
+            EndpointSpec::Simulated(s) => s.model.clone().unwrap_or_else(|| name.clone()),
+        };
+        let (base, api_key, pricing) =
+            endpoint_base(plan, name, spec, &model, keys, knowledge, &mut sims).await?;
+        judges.push(judge::JudgeTarget {
+            endpoint: Arc::from(name.as_str()),
+            model: Arc::from(model.as_str()),
+            url: format!("{base}/chat/completions"),
+            api_key,
+            token_prices: token_prices(pricing.as_ref()),
+        });
+    }
+    Ok((targets, judges, sims.into_iter().map(|(_, s)| s).collect()))
+}
+
+fn token_prices(pricing: Option<&PricingSpec>) -> Option<(f64, f64)> {
+    match pricing {
+        Some(PricingSpec::Tokens(t)) => Some((t.input_per_mtok, t.output_per_mtok)),
+        _ => None,
+    }
+}
+
+/// The base URL, API key and pricing of endpoint `name`, starting its simulated engine if it
+/// is simulated and not started yet.
+async fn endpoint_base(
+    plan: &Plan,
+    name: &str,
+    spec: &EndpointSpec,
+    model: &str,
+    keys: &HashMap<String, Option<String>>,
+    knowledge: &Arc<Knowledge>,
+    sims: &mut Vec<(String, SimServer)>,
+) -> Result<(String, Option<String>, Option<PricingSpec>), Error> {
+    Ok(match spec {
+        EndpointSpec::Openai(o) => (
+            o.base_url.trim_end_matches('/').to_string(),
+            keys.get(name).cloned().flatten(),
+            o.pricing.clone(),
+        ),
+        EndpointSpec::Simulated(s) => {
+            let base = match sims.iter().find(|(n, _)| n == name) {
+                Some((_, srv)) => srv.base_url(),
+                None => {
+                    let mut profile = s.profile.clone();
+                    let mut x = plan.seed;
+                    profile.seed ^= crate::rng::splitmix64(&mut x);
+                    let cfg = SimConfig {
+                        model: model.to_string(),
+                        profile,
+                        knowledge: knowledge.clone(),
+                        first_token_log: None,
+                    };
+                    let srv = SimServer::start(cfg, ([127, 0, 0, 1], 0).into())
+                        .await
+                        .map_err(|e| {
+                            Error::Run(format!(
+                                "cannot start the simulated engine for `{name}`: {e}"
+                            ))
+                        })?;
+                    let url = srv.base_url();
+                    sims.push((name.to_string(), srv));
+                    url
+                }
+            };
+            (base, None, s.pricing.clone())
+        }
+    })
 }
 
 async fn send(tx: &tokio::sync::mpsc::Sender<Record>, rec: Record) -> Result<(), Error> {
@@ -1078,6 +1243,12 @@ fn request_row(
         slo_met: false,
         cost_usd: None,
         output_text: o.text,
+        reasoning_text: o.reasoning_text,
+        client_tokenizer: s
+            .plan
+            .endpoint_tokenizers
+            .get(&*s.step_names[si].1)
+            .cloned(),
     };
     let slo = &s.plan.slo;
     let within = |limit: Option<f64>, v: Option<f64>| match limit {

@@ -309,6 +309,8 @@ pub struct TrialResults<'a> {
     pub scores: &'a [&'a [Outcome]],
     /// Token and chunk gaps of the stage's measured successful requests.
     pub tokens: &'a TokenStats,
+    /// LLM-judge calls made for the stage's cases (None: no judge).
+    pub judges: Option<&'a crate::exec::judge::JudgeUsage>,
 }
 
 /// Build one stage's `configs` row.
@@ -502,6 +504,12 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
     );
     floats.insert("icl_p50_ms", t.icl_ms(0.50));
     floats.insert("icl_p99_ms", t.icl_ms(0.99));
+    let j = r.judges;
+    ints.insert("judge_calls", j.map(|j| j.calls));
+    ints.insert("judge_errors", j.map(|j| j.errors));
+    ints.insert("judge_input_tokens", j.and_then(|j| j.input_tokens));
+    ints.insert("judge_output_tokens", j.and_then(|j| j.output_tokens));
+    floats.insert("judge_cost_usd", j.and_then(|j| j.cost_usd));
     ints.insert("token_chunks", Some(t.token_chunks));
     ints.insert(
         "token_count_discrepancy",

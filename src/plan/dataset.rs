@@ -3,9 +3,11 @@
 //! ([`super::trace`]) produce the same [`Dataset`].
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::tokenizer::HfTokenizer;
 use crate::spec::{DatasetFormat, FileDatasetSpec};
 
 /// One dataset row.
@@ -36,6 +38,16 @@ pub struct Dataset {
     pub nonce: bool,
     /// Send `ignore_eos: true` with rows that set `output_tokens`.
     pub ignore_eos: bool,
+    /// The words each execution's nonce is drawn from (`None`: all of
+    /// [`super::synthetic::VOCAB`]): with a tokenizer, its one-token words, so that a nonce
+    /// keeps the input's count.
+    pub nonce_words: Option<Arc<[&'static str]>>,
+    /// The tokenizer generated prompts were fitted to (`None`: the simulated engine's
+    /// `ceil(bytes / 4)`); shared for counting other text with the same tokenizer.
+    pub tokenizer: Option<Arc<HfTokenizer>>,
+    /// Rows whose generated text could not be built to its exact length (their
+    /// `item.input_tokens` is the text's real count).
+    pub inexact_rows: usize,
 }
 
 /// Why a dataset could not be loaded. `field` errors point at the mapping key in the pipeline.

@@ -10,6 +10,7 @@ pub mod evaluators;
 pub mod grid;
 pub mod synthetic;
 pub mod template;
+pub mod tokenizer;
 pub mod trace;
 
 #[cfg(test)]
@@ -92,6 +93,39 @@ pub struct Plan {
     pub first_prompt: String,
     /// Grid keys with the Arrow type of their `configs.grid_<key>` column.
     pub grid_types: Vec<(String, arrow_schema::DataType)>,
+    /// Client tokenizers by endpoint name (`endpoints.<name>.tokenizer`).
+    pub endpoint_tokenizers: BTreeMap<String, Arc<tokenizer::HfTokenizer>>,
+    /// LLM judges, in evaluator order.
+    pub judges: Vec<JudgePlan>,
+}
+
+/// An `llm_judge` evaluator, resolved.
+#[derive(Clone, Debug)]
+pub struct JudgePlan {
+    /// The evaluator's name (`scores.scorer`).
+    pub name: String,
+    /// Its position among the scorers.
+    pub scorer_index: usize,
+    /// Judge endpoint names.
+    pub judges: Vec<String>,
+    /// The compiled rubric's template name.
+    pub template: String,
+    /// Grade pattern (last match wins).
+    pub pattern: regex::Regex,
+    /// Grade scale `(min, max)`.
+    pub scale: (f64, f64),
+    /// Pass threshold on the mapped grade.
+    pub pass: Option<f64>,
+    /// Calls per judge and case.
+    pub samples: u32,
+    /// Judge temperature.
+    pub temperature: f64,
+    /// Judge seed (sample i uses seed + i).
+    pub seed: i64,
+    /// `max_tokens` per judge call.
+    pub max_tokens: u32,
+    /// Judge calls in flight.
+    pub concurrency: u32,
 }
 
 /// One grid point, resolved.
@@ -367,6 +401,11 @@ impl Plan {
         case_context(&CaseContext {
             row,
             nonce: self.dataset.nonce,
+            nonce_words: self
+                .dataset
+                .nonce_words
+                .as_deref()
+                .unwrap_or(&synthetic::VOCAB),
             seed: self.seed,
             trial_id: &trial.id,
             index,
@@ -439,6 +478,8 @@ struct CaseContext<'a> {
     row: &'a Row,
     /// The dataset puts the nonce at the start of `item.input`.
     nonce: bool,
+    /// The words nonces are drawn from.
+    nonce_words: &'a [&'static str],
     seed: u64,
     trial_id: &'a str,
     index: u64,
@@ -452,7 +493,7 @@ struct CaseContext<'a> {
 /// The template context: `item` (with the nonce applied for datasets that ask for it),
 /// `case.index` and `case.nonce`, `grid`, `vars`, `steps`.
 fn case_context(c: &CaseContext<'_>) -> Value {
-    let nonce = synthetic::nonce(c.seed, c.trial_id, c.index);
+    let nonce = synthetic::nonce_from(c.nonce_words, c.seed, c.trial_id, c.index);
     let mut item = c.row.item.clone();
     if c.nonce
         && let Some(Value::String(input)) = item.get_mut("input")
@@ -517,7 +558,24 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         );
     }
 
-    // Datasets.
+    // Datasets. Tokenizers are loaded once per file, whoever names them.
+    let mut tokenizers = Tokenizers::default();
+    let mut endpoint_tokenizers = BTreeMap::new();
+    for (name, e) in &spec.endpoints {
+        let file = match e {
+            EndpointSpec::Openai(o) => o.tokenizer.as_ref(),
+            EndpointSpec::Simulated(s) => s.tokenizer.as_ref(),
+        };
+        if let Some(file) = file {
+            let key = root.key("endpoints").key(name).key("tokenizer");
+            match tokenizers.load(loaded, &base_dir, file, key) {
+                Ok(t) => {
+                    endpoint_tokenizers.insert(name.clone(), t);
+                }
+                Err(issue) => issues.push(issue),
+            }
+        }
+    }
     let mut datasets: BTreeMap<String, Arc<Dataset>> = BTreeMap::new();
     for (name, ds) in &spec.datasets {
         let p = root.key("datasets").key(name);
@@ -530,14 +588,30 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             },
             DatasetSpec::Synthetic(s) => {
                 let problems = synthetic::check(&s.synthetic, &p.key("synthetic"));
+                let tokenizer = s.synthetic.tokenizer.as_ref().map(|file| {
+                    tokenizers.load(loaded, &base_dir, file, p.key("synthetic").key("tokenizer"))
+                });
                 if problems.is_empty() {
-                    let d = synthetic::generate(
-                        name,
-                        &s.synthetic,
-                        spec.workload.seed,
-                        &synthetic::SimTokens,
-                    );
-                    datasets.insert(name.clone(), Arc::new(d));
+                    match tokenizer {
+                        None => {
+                            let d = synthetic::generate(
+                                name,
+                                &s.synthetic,
+                                spec.workload.seed,
+                                &synthetic::SimTokens,
+                            );
+                            datasets.insert(name.clone(), Arc::new(d));
+                        }
+                        Some(Ok(t)) => {
+                            let mut d =
+                                synthetic::generate(name, &s.synthetic, spec.workload.seed, &*t);
+                            d.tokenizer = Some(t);
+                            datasets.insert(name.clone(), Arc::new(d));
+                        }
+                        Some(Err(issue)) => issues.push(issue),
+                    }
+                } else if let Some(Err(issue)) = tokenizer {
+                    issues.push(issue);
                 }
                 for pr in problems {
                     let mut issue = at(pr.path, pr.message);
@@ -561,12 +635,28 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 .help("a trace's records are the cases; remove `dataset:`"),
             );
         }
-        match trace::load_trace(tr, &base_dir, spec.workload.seed) {
-            Ok(t) => {
-                trace_offsets = Some(Arc::from(t.offsets_s));
-                trace_dataset = Some(Arc::new(t.dataset));
+        let tokenizer = match &tr.tokenizer {
+            None => Ok(None),
+            Some(file) => tokenizers
+                .load(loaded, &base_dir, file, tp.key("tokenizer"))
+                .map(Some),
+        };
+        match tokenizer {
+            Ok(tokenizer) => {
+                let counter: &dyn synthetic::TokenCounter = match &tokenizer {
+                    Some(t) => &**t,
+                    None => &synthetic::SimTokens,
+                };
+                match trace::load_trace(tr, &base_dir, spec.workload.seed, counter) {
+                    Ok(mut t) => {
+                        t.dataset.tokenizer = tokenizer;
+                        trace_offsets = Some(Arc::from(t.offsets_s));
+                        trace_dataset = Some(Arc::new(t.dataset));
+                    }
+                    Err(e) => issues.push(trace::trace_issue(loaded, &tp, &e)),
+                }
             }
-            Err(e) => issues.push(trace::trace_issue(loaded, &tp, &e)),
+            Err(issue) => issues.push(issue),
         }
     }
     let dataset_name = match &spec.workload.dataset {
@@ -748,6 +838,108 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             .all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
             issues.push(at(origin, format!("evaluator name `{}` must be letters, digits and `_` (it names the column `score_{}`)", s.name, s.name)));
+        }
+    }
+    let mut judges = Vec::new();
+    for (i, e) in resolved.specs.iter().enumerate() {
+        let crate::spec::EvaluatorSpec::LlmJudge(j) = e else {
+            continue;
+        };
+        let jp = resolved.origins[i].key("llm_judge");
+        let names: Vec<&str> = spec.endpoints.keys().map(String::as_str).collect();
+        if j.judges.is_empty() {
+            issues.push(
+                at(jp.key("judges"), "`judges` is empty".into())
+                    .help("name at least one endpoint, e.g. `judges: [judge]`"),
+            );
+        }
+        for (k, name) in j.judges.iter().enumerate() {
+            if j.judges[..k].contains(name) {
+                issues.push(
+                    at(
+                        jp.key("judges").index(k),
+                        format!("judge `{name}` is listed twice"),
+                    )
+                    .help("for several grades from one judge, use `samples`"),
+                );
+            }
+            if !spec.endpoints.contains_key(name) {
+                issues.push(
+                    at(
+                        jp.key("judges").index(k),
+                        format!("unknown endpoint `{name}`"),
+                    )
+                    .help(suggestion(name, &names)),
+                );
+            }
+        }
+        let pattern_text = j
+            .pattern
+            .clone()
+            .unwrap_or_else(|| crate::eval::judge::DEFAULT_PATTERN.to_string());
+        let pattern = match regex::Regex::new(&pattern_text) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                issues.push(
+                    at(jp.key("pattern"), format!("invalid regular expression: {e}"))
+                        .help("the grade is the first capture group of the last match, e.g. `GRADE: (\\d)`"),
+                );
+                None
+            }
+        };
+        let scale = j.scale.unwrap_or([0.0, 1.0]);
+        if !(scale[0].is_finite() && scale[1].is_finite() && scale[0] < scale[1]) {
+            issues.push(
+                at(
+                    jp.key("scale"),
+                    format!("scale [{}, {}] is not an interval", scale[0], scale[1]),
+                )
+                .help("give `[min, max]` with min < max, e.g. `[1, 5]`"),
+            );
+        }
+        if j.pass.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+            issues.push(at(
+                jp.key("pass"),
+                "`pass` is a threshold on the grade mapped to [0, 1]".into(),
+            ));
+        }
+        if j.samples == 0 {
+            issues.push(at(jp.key("samples"), "`samples` must be at least 1".into()));
+        }
+        let template = format!("evaluators.{i}.rubric");
+        if let Err(e) = templates.add(&template, &j.rubric) {
+            issues.push(at(jp.key("rubric"), e));
+        } else if let Some(row) = dataset.as_ref().and_then(|d| d.rows.first()) {
+            // Strict mode, against the first row, as every template is checked before a run.
+            let probe = serde_json::json!({
+                "question": "q", "answer": "a", "reference": "r", "references": "r",
+                "contexts": "", "item": row.item,
+            });
+            if let Err(e) = templates.render(&template, &probe) {
+                issues.push(at(jp.key("rubric"), e).help(
+                    "the rubric sees `question`, `answer`, `reference`, `references`, `contexts` and `item`",
+                ));
+            }
+        }
+        if let Some(pattern) = pattern {
+            judges.push(JudgePlan {
+                name: resolved
+                    .scorers
+                    .get(i)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+                scorer_index: i,
+                judges: j.judges.clone(),
+                template,
+                pattern,
+                scale: (scale[0], scale[1]),
+                pass: j.pass,
+                samples: j.samples.max(1),
+                temperature: j.temperature,
+                seed: j.seed,
+                max_tokens: j.max_tokens,
+                concurrency: j.concurrency,
+            });
         }
     }
     let scorers = resolved.scorers;
@@ -1066,6 +1258,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 let ctx = case_context(&CaseContext {
                     row,
                     nonce: dataset.as_ref().is_some_and(|d| d.nonce),
+                    nonce_words: dataset
+                        .as_ref()
+                        .and_then(|d| d.nonce_words.as_deref())
+                        .unwrap_or(&synthetic::VOCAB),
                     seed: spec.workload.seed,
                     trial_id: &trial_id,
                     index: 0,
@@ -1226,6 +1422,8 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         timeout,
         first_prompt,
         grid_types,
+        endpoint_tokenizers,
+        judges,
     })
 }
 
@@ -1251,6 +1449,33 @@ pub enum QueryPart {
     Sql,
     /// A Pareto objective (`minimize`/`maximize`).
     Pareto(String),
+}
+
+/// Tokenizers loaded while planning, by path, so that a file named twice is read once.
+#[derive(Default)]
+struct Tokenizers {
+    loaded: BTreeMap<PathBuf, Result<Arc<tokenizer::HfTokenizer>, tokenizer::TokenizerError>>,
+}
+
+impl Tokenizers {
+    /// The tokenizer `file` (relative to `base_dir`), or the issue at `key` (the `tokenizer`
+    /// key that names it) saying why it cannot be used.
+    fn load(
+        &mut self,
+        loaded: &Loaded,
+        base_dir: &std::path::Path,
+        file: &str,
+        key: KeyPath,
+    ) -> Result<Arc<tokenizer::HfTokenizer>, Issue> {
+        self.loaded
+            .entry(base_dir.join(file))
+            .or_insert_with(|| tokenizer::HfTokenizer::load(base_dir, file).map(Arc::new))
+            .clone()
+            .map_err(|e| {
+                let help = e.help(base_dir);
+                loaded.issue(key, e.to_string()).help(help)
+            })
+    }
 }
 
 fn dataset_issue(

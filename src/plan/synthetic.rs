@@ -9,13 +9,18 @@
 //! tokens (with their leading space) in widely used BPE vocabularies (GPT, Llama; chosen by
 //! hand, not checked against each tokenizer), and BPE pre-tokenizers split at each space, so
 //! the same text should be within a few tokens of its target for real models too.
-//! A real tokenizer plugs in through [`TokenCounter`]; [`build_text`] then corrects the word
-//! count until the tokenizer agrees.
+//! A real tokenizer plugs in through [`TokenCounter`] (a Hugging Face `tokenizer.json`:
+//! [`super::tokenizer::HfTokenizer`]); [`fit_words`] then changes the words at the end of a
+//! text until the tokenizer counts exactly the target. The guarantee: the result is exact when
+//! some choice of trailing words reaches the target (with any tokenizer that has one-token
+//! words, which real models' tokenizers do), otherwise it is the closest text found and
+//! [`Fitted::tokens`] says how far it is.
 //!
 //! Everything is seeded: the same spec and seed give the same rows, row `i` does not depend on
 //! `count` (more rows only add rows), and lengths, texts and prefixes come from separate
 //! streams, so changing one distribution leaves the others' draws alone.
 
+use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::dataset::{Dataset, Row};
@@ -43,10 +48,25 @@ pub const NONCE_TOKENS: usize = 8;
 
 /// Counts prompt tokens. The simulated engine's tokenizer is [`SimTokens`]; a real one (for
 /// example a Hugging Face `tokenizer.json` read locally) implements this to build prompts of
-/// exact length for a real model.
-pub trait TokenCounter {
+/// exact length for a real model. `Sync`: rows are built in parallel.
+pub trait TokenCounter: Sync {
     /// Tokens of `text` as a prompt (without special tokens).
     fn count(&self, text: &str) -> usize;
+
+    /// Words of [`VOCAB`] that are one token each both at the start of a text and after a
+    /// space, so that swapping one for another keeps a text's count: the nonce and the words
+    /// it replaces are drawn from these. All of [`VOCAB`] by default.
+    fn single_token_words(&self) -> &[&'static str] {
+        &VOCAB
+    }
+
+    /// Tokens of the vocabulary word `word` at the start of a text (`first`) or after a space,
+    /// for a counter whose counts are the sum of its words' (as for tokenizers that split at
+    /// spaces): [`fit_words`] then predicts a fit before it counts. `None` (unknown) by default.
+    fn word_tokens(&self, word: &str, first: bool) -> Option<usize> {
+        let _ = (word, first);
+        None
+    }
 }
 
 /// The simulated engine's tokenizer: `ceil(bytes / 4)`.
@@ -74,38 +94,278 @@ pub fn derive_seed(seed: u64, salt: u64) -> u64 {
 
 /// A uniformly drawn vocabulary word.
 pub fn word(rng: &mut Rng) -> &'static str {
-    VOCAB[(rng.next_u64() >> 57) as usize]
+    pick(rng, &VOCAB)
 }
 
-/// `tokens` words from `rng` joined by single spaces, adjusted until `counter` counts exactly
-/// `tokens` (or, for a tokenizer that never agrees, the closest of a few attempts). Exact at the
-/// first attempt for [`SimTokens`].
+/// A uniformly drawn word of `words` (not empty). For the 128 words of [`VOCAB`] this is the
+/// draw's top 7 bits, so [`word`] and `pick(rng, &VOCAB)` agree.
+pub fn pick(rng: &mut Rng, words: &[&'static str]) -> &'static str {
+    // Multiply-high: an unbiased-enough index in [0, len) without division.
+    words[((u128::from(rng.next_u64()) * words.len() as u128) >> 64) as usize]
+}
+
+/// A generated text and its token count under the counter it was built for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fitted {
+    /// The words joined by single spaces.
+    pub text: String,
+    /// Its token count: the target when [`fit_words`] reached it, else the closest found.
+    pub tokens: usize,
+}
+
+impl Fitted {
+    /// The count is the target.
+    pub fn is_exact(&self, target: usize) -> bool {
+        self.tokens == target
+    }
+}
+
+/// `tokens` words from `rng` joined by single spaces, fitted until `counter` counts exactly
+/// `tokens` (see [`fit_words`] for the guarantee). Exact at the first count for [`SimTokens`].
 pub fn build_text(counter: &dyn TokenCounter, rng: &mut Rng, tokens: u32) -> String {
-    let target = tokens as usize;
-    let mut words: Vec<&str> = (0..target).map(|_| word(rng)).collect();
+    let words = (0..tokens).map(|_| word(rng)).collect();
+    fit_words(counter, rng, words, 0, tokens as usize).text
+}
+
+/// `words` joined by single spaces, with the words after the first `keep` changed until
+/// `counter` counts exactly `target` tokens; more words come from `rng`.
+///
+/// With word costs from the counter ([`TokenCounter::word_tokens`]) the words are first
+/// adjusted to a predicted fit, so one count usually confirms it. Then a coarse phase adds or
+/// drops as many words at the end as the miss divided by the text's tokens per word (so a
+/// tokenizer that splits some words in two converges in a few counts), then a fine phase: drop
+/// words until at or below the target, append the first word (in a seeded order, one-token
+/// words first) that gets closer without overshooting, and, when every word overshoots a small
+/// remaining gap, replace the last one or two words by a combination of words whose measured
+/// costs add up to the gap. The result is exact when such a choice of trailing words
+/// exists (always, for a tokenizer with a one-token word after a space); otherwise it is the
+/// closest text seen, and [`Fitted::tokens`] tells. When the first count agrees (as under
+/// [`SimTokens`], for `words.len() == target`) the text is `words` unchanged.
+pub fn fit_words(
+    counter: &dyn TokenCounter,
+    rng: &mut Rng,
+    mut words: Vec<&'static str>,
+    keep: usize,
+    target: usize,
+) -> Fitted {
+    let keep = keep.min(words.len());
+    predict(counter, rng, &mut words, keep, target);
     let mut text = words.join(" ");
-    let mut best: Option<(usize, String)> = None;
-    for _ in 0..8 {
-        let count = counter.count(&text);
-        if count == target {
-            return text;
+    let mut count = counter.count(&text);
+    let mut best = Fitted {
+        text: String::new(),
+        tokens: usize::MAX,
+    };
+    // The closest text so far (never an empty one for a non-empty target).
+    let mut note = |text: &str, count: usize| {
+        if count.abs_diff(target) < best.tokens.abs_diff(target) && !text.is_empty() {
+            best = Fitted {
+                text: text.to_string(),
+                tokens: count,
+            };
         }
+    };
+
+    // Coarse: scale the miss by the text's tokens per word.
+    let mut last_miss = usize::MAX;
+    for _ in 0..8 {
         let miss = count.abs_diff(target);
-        if best.as_ref().is_none_or(|(m, _)| miss < *m) {
-            best = Some((miss, text.clone()));
+        if miss == 0 || miss >= last_miss {
+            break;
+        }
+        last_miss = miss;
+        let per_word = count.max(1) as f64 / words.len().max(1) as f64;
+        let step = (miss as f64 / per_word).round() as usize;
+        if step < 2 {
+            break;
         }
         if count < target {
-            words.extend((0..target - count).map(|_| word(rng)));
+            words.extend((0..step).map(|_| word(rng)));
         } else {
-            let drop = (count - target).min(words.len().saturating_sub(1)).max(1);
-            words.truncate(words.len().saturating_sub(drop));
+            let floor = keep.max(1);
+            if words.len() <= floor {
+                break;
+            }
+            words.truncate(words.len().saturating_sub(step).max(floor));
         }
+        note(&text, count);
         text = words.join(" ");
+        count = counter.count(&text);
     }
-    match best {
-        Some((m, t)) if m < counter.count(&text).abs_diff(target) => t,
-        _ => text,
+    if count == target {
+        return Fitted {
+            text,
+            tokens: count,
+        };
     }
+
+    // Fine: at or below the target by dropping words, then up by single words.
+    while count > target && words.len() > keep {
+        note(&text, count);
+        words.pop();
+        text = words.join(" ");
+        count = counter.count(&text);
+    }
+    // Candidates in a seeded order, one-token words first (each adds exactly one token).
+    let start = (rng.next_u64() >> 57) as usize;
+    let singles = counter.single_token_words();
+    let mut order: Vec<&'static str> = Vec::with_capacity(VOCAB.len());
+    for j in 0..VOCAB.len() {
+        let w = VOCAB[(start + j) % VOCAB.len()];
+        if singles.contains(&w) {
+            order.push(w);
+        }
+    }
+    for j in 0..VOCAB.len() {
+        let w = VOCAB[(start + j) % VOCAB.len()];
+        if !singles.contains(&w) {
+            order.push(w);
+        }
+    }
+    let appended = |text: &str, w: &str| {
+        if text.is_empty() {
+            w.to_string()
+        } else {
+            format!("{text} {w}")
+        }
+    };
+    // Costs of appending each word to the text as it was when no word fitted any more.
+    let mut costs: Vec<(usize, &'static str)> = Vec::new();
+    while count < target {
+        note(&text, count);
+        costs.clear();
+        let mut next = None;
+        for &w in &order {
+            let candidate = appended(&text, w);
+            let c = counter.count(&candidate);
+            if c <= target && c > count {
+                next = Some((w, candidate, c));
+                break;
+            }
+            note(&candidate, c);
+            if c > count {
+                costs.push((c - count, w));
+            }
+        }
+        match next {
+            Some((w, candidate, c)) => {
+                words.push(w);
+                text = candidate;
+                count = c;
+            }
+            None => break,
+        }
+    }
+    if count == target {
+        return Fitted {
+            text,
+            tokens: count,
+        };
+    }
+    note(&text, count);
+
+    // Every word overshoots the remaining gap: drop the last one or two words and refill the
+    // larger gap with up to three words whose costs add up to it.
+    if count < target && !costs.is_empty() {
+        let mut distinct: Vec<(usize, &'static str)> = Vec::new();
+        for (c, w) in &costs {
+            if !distinct.iter().any(|(d, _)| d == c) {
+                distinct.push((*c, w));
+            }
+        }
+        for drop in 1..=2 {
+            if words.len() < keep + drop {
+                break;
+            }
+            let base = words[..words.len() - drop].join(" ");
+            let base_count = counter.count(&base);
+            let Some(gap) = target.checked_sub(base_count) else {
+                continue;
+            };
+            if let Some(fill) = combination(&distinct, gap) {
+                let candidate = fill.iter().fold(base, |t, w| appended(&t, w));
+                let c = counter.count(&candidate);
+                if c == target {
+                    return Fitted {
+                        text: candidate,
+                        tokens: c,
+                    };
+                }
+                note(&candidate, c);
+            }
+        }
+    }
+    if best.tokens == usize::MAX {
+        // Nothing but the empty text was seen.
+        return Fitted {
+            text,
+            tokens: count,
+        };
+    }
+    best
+}
+
+/// With word costs from `counter` ([`TokenCounter::word_tokens`]), change the words after
+/// the first `keep` until their predicted count is `target`, so that the first real count
+/// usually agrees: drop words from the end while over, then append words of `rng` that do not
+/// overshoot (one-token words once a few draws have). Leaves `words` alone without costs.
+fn predict(
+    counter: &dyn TokenCounter,
+    rng: &mut Rng,
+    words: &mut Vec<&'static str>,
+    keep: usize,
+    target: usize,
+) {
+    let cost = |i: usize, w: &str| counter.word_tokens(w, i == 0);
+    let mut predicted = 0;
+    for (i, w) in words.iter().enumerate() {
+        match cost(i, w) {
+            Some(c) => predicted += c,
+            None => return,
+        }
+    }
+    while predicted > target && words.len() > keep {
+        let i = words.len() - 1;
+        predicted -= cost(i, words[i]).unwrap_or(0);
+        words.pop();
+    }
+    let singles = counter.single_token_words();
+    let mut misses = 0;
+    while predicted < target && misses < 64 {
+        let i = words.len();
+        let w = if misses < 8 || singles.is_empty() {
+            word(rng)
+        } else {
+            pick(rng, singles)
+        };
+        match cost(i, w) {
+            Some(c) if c >= 1 && c <= target - predicted => {
+                words.push(w);
+                predicted += c;
+            }
+            _ => misses += 1,
+        }
+    }
+}
+
+/// Up to three words whose costs add up to `gap` (costs as `(cost, word)`, distinct).
+fn combination(costs: &[(usize, &'static str)], gap: usize) -> Option<Vec<&'static str>> {
+    for (a, wa) in costs {
+        if *a == gap {
+            return Some(vec![wa]);
+        }
+        for (b, wb) in costs {
+            if a + b == gap {
+                return Some(vec![wa, wb]);
+            }
+            for (c, wc) in costs {
+                if a + b + c == gap {
+                    return Some(vec![wa, wb, wc]);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Draws lengths from a [`LengthSpec`] (checked with [`check`] first).
@@ -319,16 +579,34 @@ pub fn check(spec: &SyntheticSpec, path: &KeyPath) -> Vec<Problem> {
 /// The shared prefix text of group `group` (`tokens` tokens under `counter`). Groups start
 /// with different words (up to [`VOCAB`]'s size), so no two share even their first token.
 pub fn prefix_text(counter: &dyn TokenCounter, seed: u64, group: u32, tokens: u32) -> String {
+    prefix_fitted(counter, seed, group, tokens).text
+}
+
+/// [`prefix_text`] with its count.
+fn prefix_fitted(counter: &dyn TokenCounter, seed: u64, group: u32, tokens: u32) -> Fitted {
     let prefix_seed = derive_seed(seed, SALT_PREFIX);
     let mut rng = Rng::new(derive_seed(prefix_seed, u64::from(group)));
-    let text = build_text(counter, &mut rng, tokens);
-    let first = VOCAB[(prefix_seed as usize).wrapping_add(group as usize) % VOCAB.len()];
-    // Every generated text starts with a three-letter word.
-    format!("{first}{}", &text[3..])
+    let mut words: Vec<&'static str> = (0..tokens).map(|_| word(&mut rng)).collect();
+    words[0] = VOCAB[(prefix_seed as usize).wrapping_add(group as usize) % VOCAB.len()];
+    // The group's first word stays; the rest is fitted around it.
+    fit_words(counter, &mut rng, words, 1, tokens as usize)
+}
+
+/// The words the nonce is drawn from for `counter`: its one-token words when there are
+/// enough of them for distinct nonces (16 words: 32 bits), else all of [`VOCAB`].
+pub fn nonce_words(counter: &dyn TokenCounter) -> &[&'static str] {
+    let words = counter.single_token_words();
+    if words.len() >= 16 { words } else { &VOCAB }
 }
 
 /// Generate the rows of `spec` (checked with [`check`] first). `default_seed` is
 /// `workload.seed`, used when the spec has no seed of its own.
+///
+/// Texts are fitted to their lengths under `counter` ([`fit_words`]). With `nonce`, the first
+/// words of each input (up to [`NONCE_TOKENS`]) are drawn from [`nonce_words`], as every
+/// nonce is, so a nonce keeps the count; each row is checked with one nonce. Rows whose text
+/// could not be made exact (or whose count a nonce changes) are counted in
+/// [`Dataset::inexact_rows`], and their `item.input_tokens` is the text's real count.
 pub fn generate(
     name: &str,
     spec: &SyntheticSpec,
@@ -341,53 +619,92 @@ pub fn generate(
     let mut input_rng = Rng::new(derive_seed(seed, SALT_INPUT_LENGTHS));
     let mut output_rng = Rng::new(derive_seed(seed, SALT_OUTPUT_LENGTHS));
     let text_seed = derive_seed(seed, SALT_TEXT);
+    let nonce_vocab = nonce_words(counter);
     let (groups, prefix_tokens) = match &spec.prefix {
         Some(p) => (p.groups.max(1), p.tokens),
         None => (1, 0),
     };
-    let prefixes: Vec<String> = (0..groups)
+    let prefixes: Vec<Fitted> = (0..groups)
+        .into_par_iter()
         .map(|g| {
             if prefix_tokens == 0 {
-                String::new()
+                Fitted {
+                    text: String::new(),
+                    tokens: 0,
+                }
             } else {
-                prefix_text(counter, seed, g, prefix_tokens)
+                prefix_fitted(counter, seed, g, prefix_tokens)
             }
         })
         .collect();
-    let rows = (0..spec.count)
-        .map(|i| {
+    // Lengths in row order (one stream each), then texts in parallel (one stream per row).
+    let lengths: Vec<(u32, u32)> = (0..spec.count)
+        .map(|_| {
             let input_tokens = inputs.sample(&mut input_rng);
-            let output_tokens = outputs.sample(&mut output_rng);
+            (input_tokens, outputs.sample(&mut output_rng))
+        })
+        .collect();
+    let built: Vec<(Row, bool)> = lengths
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, (input_tokens, output_tokens))| {
+            let i = i as u32;
             let mut rng = Rng::new(derive_seed(text_seed, u64::from(i)));
-            let input = build_text(counter, &mut rng, input_tokens);
+            let fixed = if spec.nonce {
+                (input_tokens as usize).min(NONCE_TOKENS)
+            } else {
+                0
+            };
+            let words = (0..input_tokens as usize)
+                .map(|j| {
+                    if j < fixed {
+                        pick(&mut rng, nonce_vocab)
+                    } else {
+                        word(&mut rng)
+                    }
+                })
+                .collect();
+            let fitted = fit_words(counter, &mut rng, words, fixed, input_tokens as usize);
             let group = i % groups;
+            let prefix = &prefixes[group as usize];
+            let nonce_keeps = !spec.nonce || {
+                let probe = nonce_from(nonce_vocab, seed, "check", u64::from(i));
+                counter.count(&apply_nonce(&fitted.text, &probe)) == fitted.tokens
+            };
+            let exact = fitted.is_exact(input_tokens as usize)
+                && nonce_keeps
+                && prefix.is_exact(prefix_tokens as usize);
+            let input = fitted.text;
             let id = i.to_string();
             let mut item = Map::new();
             item.insert("id".into(), Value::String(id.clone()));
             item.insert("input".into(), Value::String(input.clone()));
             item.insert("references".into(), json!([]));
-            item.insert("input_tokens".into(), json!(input_tokens));
+            item.insert("input_tokens".into(), json!(fitted.tokens));
             item.insert("output_tokens".into(), json!(output_tokens));
-            item.insert(
-                "prefix".into(),
-                Value::String(prefixes[group as usize].clone()),
-            );
-            item.insert("prefix_tokens".into(), json!(prefix_tokens));
+            item.insert("prefix".into(), Value::String(prefix.text.clone()));
+            item.insert("prefix_tokens".into(), json!(prefix.tokens));
             item.insert("prefix_group".into(), json!(group));
-            Row {
+            let row = Row {
                 id,
                 input,
                 references: Vec::new(),
                 item: Value::Object(item),
                 output_tokens: Some(output_tokens),
-            }
+            };
+            (row, exact)
         })
         .collect();
+    let inexact_rows = built.iter().filter(|(_, exact)| !exact).count();
+    let rows = built.into_iter().map(|(row, _)| row).collect();
     Dataset {
         name: name.to_string(),
         rows,
         nonce: spec.nonce,
         ignore_eos: spec.ignore_eos,
+        nonce_words: (nonce_vocab.len() != VOCAB.len()).then(|| nonce_vocab.into()),
+        tokenizer: None,
+        inexact_rows,
     }
 }
 
@@ -395,9 +712,15 @@ pub fn generate(
 /// the trial id and the execution index (so it differs between executions of the same row
 /// and between trials, and is the same in every run with the same seed).
 pub fn nonce(seed: u64, trial_id: &str, index: u64) -> String {
+    nonce_from(&VOCAB, seed, trial_id, index)
+}
+
+/// [`nonce`] drawn from `words` (a dataset's [`nonce_words`]); the same as [`nonce`] for
+/// [`VOCAB`].
+pub fn nonce_from(words: &[&'static str], seed: u64, trial_id: &str, index: u64) -> String {
     let trial = derive_seed(derive_seed(seed, SALT_NONCE), fnv1a64(trial_id.as_bytes()));
     let mut rng = Rng::new(derive_seed(trial, index));
-    let words: Vec<&str> = (0..NONCE_TOKENS).map(|_| word(&mut rng)).collect();
+    let words: Vec<&str> = (0..NONCE_TOKENS).map(|_| pick(&mut rng, words)).collect();
     words.join(" ")
 }
 
@@ -431,6 +754,7 @@ mod tests {
             nonce: false,
             ignore_eos: false,
             seed: Some(7),
+            tokenizer: None,
         }
     }
 
@@ -600,12 +924,73 @@ mod tests {
     }
 
     #[test]
-    fn other_tokenizers_get_corrected_lengths() {
+    fn other_tokenizers_get_exact_lengths() {
         let mut rng = Rng::new(3);
-        for n in [10u32, 100, 500] {
+        for n in [1u32, 2, 10, 100, 500] {
             let t = build_text(&Doubling, &mut rng, n);
-            assert!(Doubling.count(&t).abs_diff(n as usize) <= 1, "{n}");
+            assert_eq!(Doubling.count(&t), n as usize, "{n}");
         }
+    }
+
+    /// Words from `a` to `m` count 2 tokens, the others 3: no one-token word at all.
+    struct TwoOrThree;
+    impl TokenCounter for TwoOrThree {
+        fn count(&self, text: &str) -> usize {
+            text.split(' ')
+                .filter(|w| !w.is_empty())
+                .map(|w| if w.as_bytes()[0] <= b'm' { 2 } else { 3 })
+                .sum()
+        }
+        fn single_token_words(&self) -> &[&'static str] {
+            &[]
+        }
+    }
+
+    /// Every word counts 2: odd lengths are out of reach.
+    struct Pairs;
+    impl TokenCounter for Pairs {
+        fn count(&self, text: &str) -> usize {
+            2 * text.split(' ').filter(|w| !w.is_empty()).count()
+        }
+    }
+
+    #[test]
+    fn lengths_are_exact_when_reachable_and_closest_otherwise() {
+        let mut rng = Rng::new(4);
+        // 2a + 3b reaches every length from 2; the last gap of 1 needs words replaced.
+        for n in 2..60usize {
+            let words = (0..n).map(|_| word(&mut rng)).collect();
+            let f = fit_words(&TwoOrThree, &mut rng, words, 0, n);
+            assert_eq!(f.tokens, n, "{n}: {}", f.text);
+            assert_eq!(TwoOrThree.count(&f.text), n);
+        }
+        let f = fit_words(&TwoOrThree, &mut rng, vec!["the"], 0, 1);
+        assert_eq!((f.tokens, f.is_exact(1)), (2, false));
+        for n in [1usize, 7, 99] {
+            let words = (0..n).map(|_| word(&mut rng)).collect();
+            let f = fit_words(&Pairs, &mut rng, words, 0, n);
+            assert_eq!(f.tokens.abs_diff(n), 1, "{n}");
+            assert_eq!(Pairs.count(&f.text), f.tokens);
+        }
+        // Kept words stay, even when they alone overshoot.
+        let f = fit_words(&Doubling, &mut rng, vec!["the", "the", "sea"], 2, 3);
+        assert!(f.text.starts_with("the the"));
+        assert_eq!(f.tokens, 4);
+    }
+
+    #[test]
+    fn picking_from_the_vocabulary_is_drawing_a_word() {
+        let (mut a, mut b) = (Rng::new(9), Rng::new(9));
+        for _ in 0..1000 {
+            assert_eq!(word(&mut a), pick(&mut b, &VOCAB));
+        }
+        assert_eq!(nonce(1, "t", 2), nonce_from(&VOCAB, 1, "t", 2));
+        let few = ["sea", "sky"];
+        assert!(
+            nonce_from(&few, 1, "t", 2)
+                .split(' ')
+                .all(|w| few.contains(&w))
+        );
     }
 
     #[test]

@@ -11,10 +11,11 @@
 use std::fmt;
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::dataset::{Dataset, Row};
-use super::synthetic::{SimTokens, TokenCounter, build_text, derive_seed, word};
+use super::synthetic::{Fitted, SimTokens, TokenCounter, derive_seed, fit_words, word};
 use crate::rng::Rng;
 use crate::spec::TraceSpec;
 use crate::spec::load::Loaded;
@@ -174,19 +175,39 @@ const SALT_ROW_TEXT: u64 = 0x7a5c_e000_0000_0001;
 const SALT_BLOCK: u64 = 0x7a5c_e000_0000_0002;
 
 /// Read the trace of `spec` (its `path` relative to `base_dir`). `seed` (the workload's)
-/// seeds generated prompt text.
-pub fn load_trace(spec: &TraceSpec, base_dir: &Path, seed: u64) -> Result<Trace, TraceError> {
+/// seeds generated prompt text, which is fitted to its length under `counter` (the simulated
+/// engine's [`SimTokens`], or the tokenizer of `spec.tokenizer`).
+pub fn load_trace(
+    spec: &TraceSpec,
+    base_dir: &Path,
+    seed: u64,
+    counter: &dyn TokenCounter,
+) -> Result<Trace, TraceError> {
     let path = base_dir.join(&spec.path);
     let text = std::fs::read_to_string(&path).map_err(|e| TraceError {
         file: spec.path.clone(),
         line: None,
         kind: TraceErrorKind::Read(format!("{}: {e}", path.display())),
     })?;
-    parse_trace(&text, spec, seed)
+    parse_trace_with(&text, spec, seed, counter)
 }
 
-/// [`load_trace`] for text already in memory (`spec.path` names it in errors).
+/// [`load_trace`] for text already in memory (`spec.path` names it in errors), under the
+/// simulated tokenizer.
 pub fn parse_trace(text: &str, spec: &TraceSpec, seed: u64) -> Result<Trace, TraceError> {
+    parse_trace_with(text, spec, seed, &SimTokens)
+}
+
+/// [`parse_trace`] with generated text fitted to `counter`. Records whose text could not be
+/// made exact are counted in [`Dataset::inexact_rows`] (their `item.input_tokens` is the real
+/// count); records with their own text (`content_field`) and no recorded length are counted
+/// with `counter`.
+pub fn parse_trace_with(
+    text: &str,
+    spec: &TraceSpec,
+    seed: u64,
+    counter: &dyn TokenCounter,
+) -> Result<Trace, TraceError> {
     let err = |line: Option<usize>, kind: TraceErrorKind| TraceError {
         file: spec.path.clone(),
         line,
@@ -200,6 +221,8 @@ pub fn parse_trace(text: &str, spec: &TraceSpec, seed: u64) -> Result<Trace, Tra
     let mut offsets_s = Vec::new();
     let mut rows = Vec::new();
     let mut first_time: Option<f64> = None;
+    // Records whose text is generated: (row, length, block ids).
+    let mut to_generate: Vec<(usize, u32, Vec<u64>)> = Vec::new();
     let mut previous: Option<(f64, usize)> = None;
     for (i, line) in text.lines().enumerate() {
         if rows.len() >= limit {
@@ -252,7 +275,7 @@ pub fn parse_trace(text: &str, spec: &TraceSpec, seed: u64) -> Result<Trace, Tra
         let index = rows.len();
         let (input, input_tokens) = match (content, recorded_input) {
             (Some(text), recorded) => {
-                let n = recorded.unwrap_or_else(|| SimTokens.count(&text) as u32);
+                let n = recorded.unwrap_or_else(|| counter.count(&text) as u32);
                 (text, n)
             }
             (None, Some(n)) => {
@@ -260,10 +283,9 @@ pub fn parse_trace(text: &str, spec: &TraceSpec, seed: u64) -> Result<Trace, Tra
                     Some(field) => block_ids(&record, field).map_err(at)?,
                     None => Vec::new(),
                 };
-                (
-                    generated_text(seed, index, n, &blocks, spec.block_tokens),
-                    n,
-                )
+                // Generated after reading, in parallel.
+                to_generate.push((index, n, blocks));
+                (String::new(), n)
             }
             (None, None) => {
                 return Err(at(missing(&record, "input_field", &spec.input_field)));
@@ -290,13 +312,31 @@ pub fn parse_trace(text: &str, spec: &TraceSpec, seed: u64) -> Result<Trace, Tra
     if rows.is_empty() {
         return Err(err(None, TraceErrorKind::Empty));
     }
+    let generated: Vec<(usize, u32, Fitted)> = to_generate
+        .into_par_iter()
+        .map(|(index, n, blocks)| {
+            let fitted = generated_text(counter, seed, index, n, &blocks, spec.block_tokens);
+            (index, n, fitted)
+        })
+        .collect();
+    let mut inexact_rows = 0;
+    for (index, n, fitted) in generated {
+        if !fitted.is_exact(n as usize) {
+            inexact_rows += 1;
+        }
+        let row = &mut rows[index];
+        row.item["input_tokens"] = json!(fitted.tokens);
+        row.item["input"] = Value::String(fitted.text.clone());
+        row.input = fitted.text;
+    }
     Ok(Trace {
         offsets_s,
         dataset: Dataset {
             name: spec.path.clone(),
             rows,
-            nonce: false,
             ignore_eos: spec.ignore_eos,
+            inexact_rows,
+            ..Dataset::default()
         },
     })
 }
@@ -407,35 +447,37 @@ fn block_ids(record: &Map<String, Value>, field: &str) -> Result<Vec<u64>, Trace
     }
 }
 
-/// Text of `tokens` words: the blocks' words in order (each block id always gives the same
-/// `block_tokens` words), cut or padded with words of this record's own stream.
+/// Text of `tokens` tokens under `counter`: the blocks' words in order (each block id always
+/// gives the same `block_tokens` words), cut or padded with words of this record's own stream,
+/// then fitted at its end ([`fit_words`]), so records sharing leading block ids share a leading
+/// run of identical words. Under a real tokenizer a block is `block_tokens` words, about as
+/// many tokens.
 fn generated_text(
+    counter: &dyn TokenCounter,
     seed: u64,
     index: usize,
     tokens: u32,
     blocks: &[u64],
     block_tokens: u32,
-) -> String {
+) -> Fitted {
     let target = tokens as usize;
-    if blocks.is_empty() || block_tokens == 0 {
-        let mut rng = Rng::new(derive_seed(derive_seed(seed, SALT_ROW_TEXT), index as u64));
-        return build_text(&SimTokens, &mut rng, tokens);
-    }
-    let mut words: Vec<&str> = Vec::with_capacity(target);
-    let block_seed = derive_seed(seed, SALT_BLOCK);
-    for id in blocks {
-        if words.len() >= target {
-            break;
-        }
-        let mut rng = Rng::new(derive_seed(block_seed, *id));
-        let n = (block_tokens as usize).min(target - words.len());
-        words.extend((0..n).map(|_| word(&mut rng)));
-    }
     let mut rng = Rng::new(derive_seed(derive_seed(seed, SALT_ROW_TEXT), index as u64));
+    let mut words: Vec<&'static str> = Vec::with_capacity(target);
+    if block_tokens > 0 {
+        let block_seed = derive_seed(seed, SALT_BLOCK);
+        for id in blocks {
+            if words.len() >= target {
+                break;
+            }
+            let mut block_rng = Rng::new(derive_seed(block_seed, *id));
+            let n = (block_tokens as usize).min(target - words.len());
+            words.extend((0..n).map(|_| word(&mut block_rng)));
+        }
+    }
     while words.len() < target {
         words.push(word(&mut rng));
     }
-    words.join(" ")
+    fit_words(counter, &mut rng, words, 0, target)
 }
 
 #[cfg(test)]
@@ -602,6 +644,7 @@ mod tests {
             &TraceSpec::new("no-such.jsonl"),
             Path::new("/nonexistent"),
             0,
+            &SimTokens,
         )
         .unwrap_err();
         assert!(
@@ -643,7 +686,7 @@ mod tests {
             content_field: Some("prompt".into()),
             ..TraceSpec::new("datasets/trace-mini.jsonl")
         };
-        let t = load_trace(&spec, Path::new(env!("CARGO_MANIFEST_DIR")), 7).unwrap();
+        let t = load_trace(&spec, Path::new(env!("CARGO_MANIFEST_DIR")), 7, &SimTokens).unwrap();
         assert!(t.dataset.rows.len() >= 20);
         assert_eq!(t.offsets_s[0], 0.0);
         assert!(t.offsets_s.windows(2).all(|w| w[0] <= w[1]));

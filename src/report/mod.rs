@@ -89,6 +89,31 @@ fn cell(array: &dyn Array, row: usize) -> String {
                 .unwrap_or(false);
             if b { "yes".into() } else { "no".into() }
         }
+        DataType::Timestamp(unit, _) => {
+            // Arrow's formatter needs chrono-tz for named zones such as "UTC"; the tables only
+            // hold UTC, so format the instant directly.
+            let v = arrow_cast::cast::cast(&array.slice(row, 1), &DataType::Int64)
+                .ok()
+                .and_then(|a| {
+                    a.as_any()
+                        .downcast_ref::<arrow_array::Int64Array>()
+                        .map(|i| i.value(0))
+                });
+            let nanos = v.map(|v| match unit {
+                arrow_schema::TimeUnit::Second => i128::from(v) * 1_000_000_000,
+                arrow_schema::TimeUnit::Millisecond => i128::from(v) * 1_000_000,
+                arrow_schema::TimeUnit::Microsecond => i128::from(v) * 1_000,
+                arrow_schema::TimeUnit::Nanosecond => i128::from(v),
+            });
+            nanos
+                .and_then(|n| i64::try_from(n).ok())
+                .map(|n| {
+                    chrono::DateTime::from_timestamp_nanos(n)
+                        .format("%Y-%m-%d %H:%M:%S%.6f UTC")
+                        .to_string()
+                })
+                .unwrap_or_else(|| "?".into())
+        }
         _ => {
             let opts = FormatOptions::default().with_null("-");
             match ArrayFormatter::try_new(array, &opts) {
@@ -356,6 +381,15 @@ mod tests {
 
     use arrow_array::{Float64Array, StringArray};
     use arrow_schema::{Field, Schema};
+
+    #[test]
+    fn utc_timestamps_are_printed() {
+        let a =
+            arrow_array::TimestampMicrosecondArray::from(vec![Some(1_764_374_457_881_475), None])
+                .with_timezone("UTC");
+        assert_eq!(cell(&a, 0), "2025-11-29 00:00:57.881475 UTC");
+        assert_eq!(cell(&a, 1), "-");
+    }
 
     #[test]
     fn tables_align_and_mark() {

@@ -617,9 +617,10 @@ async fn idle_ttft_is_prefill_plus_one_decode_step() {
         .send()
         .await
         .unwrap();
-    // Scheduling noise on a shared machine only ever adds time, so the best of three
-    // sequential requests is compared with the model (and a request is never early).
-    let (mut ttft, mut tpot) = (f64::MAX, f64::MAX);
+    // Scheduling noise on a shared machine delays tokens (and a late first token shortens the
+    // apparent TPOT), while a modelling bug shows in every request: three sequential requests,
+    // and one of them must match the model; none may ever be early.
+    let mut seen = Vec::new();
     for _ in 0..3 {
         let body = json!({
             "model": MODEL,
@@ -628,22 +629,25 @@ async fn idle_ttft_is_prefill_plus_one_decode_step() {
             "stream": true,
         });
         let got = stream(&http, &url, body).await;
-        let first = ms(got.first_token());
+        let ttft = ms(got.first_token());
         assert!(
-            first >= 119.0,
-            "TTFT {first} ms is earlier than the model's 120 ms"
+            ttft >= 119.0,
+            "TTFT {ttft} ms is earlier than the model's 120 ms"
         );
-        ttft = ttft.min(first);
         // Then one 20 ms decode step per token.
         let times = got.token_times();
-        tpot = tpot.min(ms(times[4] - times[0]) / 4.0);
+        let tpot = ms(times[4] - times[0]) / 4.0;
+        seen.push((ttft, tpot));
+        if (119.0..135.0).contains(&ttft) && (19.0..24.0).contains(&tpot) {
+            break;
+        }
     }
-    eprintln!("idle TTFT {ttft} ms, TPOT {tpot} ms (best of 3)");
+    eprintln!("idle (TTFT, TPOT) ms: {seen:?}");
     assert!(
-        (119.0..135.0).contains(&ttft),
-        "TTFT {ttft} ms, model 120 ms"
+        seen.iter()
+            .any(|(ttft, tpot)| (119.0..135.0).contains(ttft) && (19.0..24.0).contains(tpot)),
+        "(TTFT, TPOT) {seen:?} ms, model (120, 20) ms"
     );
-    assert!((19.0..24.0).contains(&tpot), "TPOT {tpot} ms, model 20 ms");
     server.shutdown().await;
 }
 
@@ -683,21 +687,41 @@ async fn concurrent(
 async fn one_slot_queues_requests_behind_each_other() {
     let _timed = TIMED.lock().await;
     // 10 tokens each: 10 ms prefill + 10 steps of 20 ms = 210 ms per request when alone.
-    let server = start(timed_profile(1, 20.0, 0.0), Knowledge::default()).await;
-    let got = concurrent(&server, 3, 10, Duration::from_millis(5)).await;
+    // Scheduling noise on a loaded machine only adds time; a real queueing bug fails every
+    // attempt, so the model has three attempts to show through.
+    let mut last = String::new();
+    for _ in 0..3 {
+        let server = start(timed_profile(1, 20.0, 0.0), Knowledge::default()).await;
+        let got = concurrent(&server, 3, 10, Duration::from_millis(5)).await;
+        server.shutdown().await;
+        match one_slot_check(&got) {
+            Ok(()) => return,
+            Err(e) => last = e,
+        }
+    }
+    panic!("{last}");
+}
+
+fn one_slot_check(got: &[Streamed]) -> Result<(), String> {
     let ttfts: Vec<f64> = got.iter().map(|s| ms(s.first_token())).collect();
     eprintln!("one slot TTFTs {ttfts:?}");
-    assert!((29.0..50.0).contains(&ttfts[0]), "{ttfts:?}");
+    if !(29.0..50.0).contains(&ttfts[0]) {
+        return Err(format!("first TTFT {ttfts:?}"));
+    }
     for i in 1..3 {
         // Each request starts one step after the previous one finished: its first token comes
         // a full generation (210 ms) after the previous request's first token...
         let gap = ms(got[i].first_token_at() - got[i - 1].first_token_at());
-        assert!((200.0..225.0).contains(&gap), "first tokens {gap} ms apart");
+        if !(200.0..225.0).contains(&gap) {
+            return Err(format!("first tokens {gap} ms apart"));
+        }
         // ...so its TTFT is larger by about that much (less the 5 ms stagger).
         let growth = ttfts[i] - ttfts[i - 1];
-        assert!((180.0..225.0).contains(&growth), "TTFTs {ttfts:?}");
+        if !(180.0..225.0).contains(&growth) {
+            return Err(format!("TTFTs {ttfts:?}"));
+        }
     }
-    server.shutdown().await;
+    Ok(())
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {

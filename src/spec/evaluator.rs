@@ -42,6 +42,8 @@ pub enum EvaluatorSpec {
     Bleu(BasicScorer),
     /// Multiple choice: the letter A-E found in the answer equals the reference letter.
     Choice(BasicScorer),
+    /// An LLM judge grades the answer with a rubric (README, "LLM judges").
+    LlmJudge(super::judge::JudgeScorer),
     /// Named evaluators from `evaluators/<name>.yaml` (searched upward from the pipeline's
     /// folder), or from a YAML file given by a path relative to the pipeline (`./x.yaml`).
     Use(String),
@@ -296,6 +298,7 @@ impl EvaluatorSpec {
             EvaluatorSpec::RougeL(_) => "rouge_l",
             EvaluatorSpec::Bleu(_) => "bleu",
             EvaluatorSpec::Choice(_) => "choice",
+            EvaluatorSpec::LlmJudge(_) => "llm_judge",
             EvaluatorSpec::Use(_) => "use",
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod duration;
 pub mod evaluator;
+pub mod judge;
 pub mod load;
 pub mod node;
 pub mod schema;
@@ -110,6 +111,11 @@ pub struct OpenaiEndpoint {
     /// support it: others may reject the request. Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continuous_usage: bool,
+    /// The served model's Hugging Face `tokenizer.json` (path relative to the pipeline file):
+    /// frontier counts each answer with it (`requests.client_tokens`), off the I/O path, to
+    /// compare with the server's `usage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
     /// Prices used to compute cost. Without pricing, cost is null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<PricingSpec>,
@@ -125,6 +131,10 @@ pub struct SimulatedEndpoint {
     /// Performance and quality model.
     #[serde(default)]
     pub profile: SimProfile,
+    /// A Hugging Face `tokenizer.json` to count answers with (`requests.client_tokens`), as
+    /// for `openai` endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
     /// Prices used to compute cost. Without pricing, cost is null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<PricingSpec>,

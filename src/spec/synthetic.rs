@@ -47,6 +47,13 @@ pub struct SyntheticSpec {
     /// Seed of the lengths and texts. Defaults to `workload.seed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// A Hugging Face `tokenizer.json` (the model's, read locally; path relative to the
+    /// pipeline file). Texts are then built to exactly `input_tokens` and `prefix.tokens`
+    /// tokens of this tokenizer (without special tokens; a nonce keeps the count). Without
+    /// it, lengths are exact under the simulated engine's `ceil(bytes / 4)` and approximate
+    /// for real models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
 }
 
 /// A distribution of token lengths. Draws are rounded to whole tokens and are at least 1.

@@ -54,6 +54,13 @@ pub struct TraceSpec {
     /// At most this many cases in flight; waiting for a place is recorded (`cap_wait_ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<super::Templated<u32>>,
+    /// A Hugging Face `tokenizer.json` (the model's, read locally; path relative to the
+    /// pipeline file). Generated prompts are then built to exactly their recorded length in
+    /// this tokenizer's tokens (without special tokens), and records with text but no length
+    /// are counted with it. Without it, lengths are exact under the simulated engine's
+    /// `ceil(bytes / 4)` and approximate for real models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
 }
 
 /// Unit of trace timestamps.
@@ -93,6 +100,7 @@ impl TraceSpec {
             ignore_eos: false,
             limit: None,
             max_concurrency: None,
+            tokenizer: None,
         }
     }
 }

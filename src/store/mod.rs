@@ -22,7 +22,8 @@ use parquet::file::properties::WriterProperties;
 use crate::error::Error;
 pub use columns::Columns;
 pub use tables::{
-    CaseRow, ConfigRow, RequestRow, ScoreRow, TABLE_NAMES, check_query, configs_schema,
+    CaseRow, ConfigRow, JudgementRow, RequestRow, ScoreRow, ScoreStatRow, TABLE_NAMES, check_query,
+    configs_schema,
 };
 
 /// Version of the Parquet column contract (README, "Results").
@@ -130,6 +131,10 @@ pub enum Record {
     Case(Box<CaseRow>),
     /// One score.
     Score(Box<ScoreRow>),
+    /// One LLM-judge call.
+    Judgement(Box<JudgementRow>),
+    /// One scorer's statistics for a trial stage.
+    ScoreStat(Box<ScoreStatRow>),
 }
 
 /// Files written with their row counts.
@@ -147,6 +152,10 @@ impl RunWriter {
         let mut requests = TableWriter::create(dir, "requests", tables::requests_schema(), run_id)?;
         let mut cases = TableWriter::create(dir, "cases", tables::cases_schema(), run_id)?;
         let mut scores = TableWriter::create(dir, "scores", tables::scores_schema(), run_id)?;
+        let mut judgements =
+            TableWriter::create(dir, "judgements", tables::judgements_schema(), run_id)?;
+        let mut score_stats =
+            TableWriter::create(dir, "score_stats", tables::score_stats_schema(), run_id)?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Record>(8192);
         let run_id: Arc<str> = Arc::from(run_id);
         let thread = std::thread::Builder::new()
@@ -180,6 +189,8 @@ impl RunWriter {
                             }
                             Record::Case(r) => cases.append(|c| r.fill(c, &run_id)),
                             Record::Score(r) => scores.append(|c| r.fill(c, &run_id)),
+                            Record::Judgement(r) => judgements.append(|c| r.fill(c, &run_id)),
+                            Record::ScoreStat(r) => score_stats.append(|c| r.fill(c, &run_id)),
                         };
                         if let Err(e) = r {
                             first_error.get_or_insert(e);
@@ -189,7 +200,13 @@ impl RunWriter {
                         std::thread::sleep(WRITER_NAP);
                     }
                 }
-                let closed = [requests.close(), cases.close(), scores.close()];
+                let closed = [
+                    requests.close(),
+                    cases.close(),
+                    scores.close(),
+                    judgements.close(),
+                    score_stats.close(),
+                ];
                 if let Some(e) = first_error {
                     return Err(e);
                 }

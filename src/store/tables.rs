@@ -12,7 +12,14 @@ use crate::plan::QueryPart;
 use crate::spec::ParetoSpec;
 
 /// Names of the built-in tables (query names may not reuse them).
-pub const TABLE_NAMES: &[&str] = &["requests", "cases", "scores", "configs"];
+pub const TABLE_NAMES: &[&str] = &[
+    "requests",
+    "cases",
+    "scores",
+    "judgements",
+    "score_stats",
+    "configs",
+];
 
 fn f(name: &str, dt: DataType, nullable: bool) -> Field {
     Field::new(name, dt, nullable)
@@ -64,6 +71,8 @@ pub fn requests_schema() -> SchemaRef {
         f("token_chunk_count", Int64, false),
         f("chunk_tokens_basis", Utf8, true),
         f("token_count_discrepancy", Int64, true),
+        f("client_tokens", Int64, true),
+        f("client_token_discrepancy", Int64, true),
         f("http_status", Int64, true),
         f("ok", Boolean, false),
         f("error_kind", Utf8, true),
@@ -72,6 +81,7 @@ pub fn requests_schema() -> SchemaRef {
         f("slo_met", Boolean, false),
         f("cost_usd", Float64, true),
         f("output_text", Utf8, false),
+        f("reasoning_text", Utf8, true),
     ]))
 }
 
@@ -144,6 +154,10 @@ pub struct RequestRow {
     pub cost_usd: Option<f64>,
     /// Content text.
     pub output_text: String,
+    /// Reasoning text (`reasoning_content` or `reasoning`).
+    pub reasoning_text: String,
+    /// The endpoint's client tokenizer, if configured: the writer counts the answer with it.
+    pub client_tokenizer: Option<Arc<crate::plan::tokenizer::HfTokenizer>>,
 }
 
 fn ms(a: Option<i64>, b: Option<i64>) -> Option<f64> {
@@ -185,6 +199,15 @@ impl RequestRow {
     pub fn token_count_discrepancy(&self) -> Option<i64> {
         Some(self.token_chunk_count - self.completion_tokens?)
     }
+    /// The answer (content and reasoning) counted with the endpoint's client tokenizer.
+    pub fn client_tokens(&self) -> Option<i64> {
+        let t = self.client_tokenizer.as_ref()?;
+        let mut n = t.count_text(&self.output_text);
+        if !self.reasoning_text.is_empty() {
+            n += t.count_text(&self.reasoning_text);
+        }
+        i64::try_from(n).ok()
+    }
     /// Whether the call succeeded.
     pub fn ok(&self) -> bool {
         self.error_kind.is_none()
@@ -194,6 +217,8 @@ impl RequestRow {
         let ok = self.ok();
         // Latencies of failed requests are kept as raw timestamps but never as metrics.
         let metric = |v: Option<f64>| if ok { v } else { None };
+        // Counted here, on the writer thread, never on the I/O tasks.
+        let client_tokens = self.client_tokens();
         c.str(Some(run_id))
             .str(Some(&self.trial_id))
             .i64(Some(self.trial_index))
@@ -232,6 +257,12 @@ impl RequestRow {
             .i64(Some(self.token_chunk_count))
             .str(self.chunk_tokens_basis)
             .i64(self.token_count_discrepancy())
+            .i64(client_tokens)
+            .i64(
+                client_tokens
+                    .zip(self.completion_tokens)
+                    .map(|(c, u)| c - u),
+            )
             .i64(self.http_status)
             .bool(Some(ok))
             .str(self.error_kind)
@@ -239,7 +270,8 @@ impl RequestRow {
             .str(self.finish_reason.as_deref())
             .bool(Some(self.slo_met))
             .f64(self.cost_usd)
-            .str(Some(&self.output_text));
+            .str(Some(&self.output_text))
+            .str((!self.reasoning_text.is_empty()).then_some(self.reasoning_text.as_str()));
     }
 }
 
@@ -330,6 +362,7 @@ pub fn scores_schema() -> SchemaRef {
         f("normalizer", Utf8, true),
         f("extracted", Utf8, true),
         f("extraction_failed", Boolean, true),
+        f("agreement", Float64, true),
     ]))
 }
 
@@ -362,6 +395,8 @@ pub struct ScoreRow {
     pub extracted: Option<String>,
     /// Whether extraction failed (null without extraction).
     pub extraction_failed: Option<bool>,
+    /// LLM judges: share of the panel's parsed votes equal to the verdict.
+    pub agreement: Option<f64>,
 }
 
 impl ScoreRow {
@@ -379,7 +414,8 @@ impl ScoreRow {
             .str(self.reason.as_deref())
             .str(self.normalizer.as_deref())
             .str(self.extracted.as_deref())
-            .bool(self.extraction_failed);
+            .bool(self.extraction_failed)
+            .f64(self.agreement);
     }
 }
 
@@ -446,6 +482,11 @@ const CONFIG_METRICS: &[(&str, DataType)] = &[
     ("cost_per_1k_requests_usd", DataType::Float64),
     ("cost_per_mtok_usd", DataType::Float64),
     ("cost_basis", DataType::Utf8),
+    ("judge_calls", DataType::Int64),
+    ("judge_errors", DataType::Int64),
+    ("judge_input_tokens", DataType::Int64),
+    ("judge_output_tokens", DataType::Int64),
+    ("judge_cost_usd", DataType::Float64),
 ];
 
 /// Arrow type of a grid key's column: Int64 if every value is an integer, Float64 if every
@@ -604,6 +645,8 @@ pub fn check_query(
     tables.insert("requests", requests_schema(), Vec::new());
     tables.insert("cases", cases_schema(), Vec::new());
     tables.insert("scores", scores_schema(), Vec::new());
+    tables.insert("judgements", judgements_schema(), Vec::new());
+    tables.insert("score_stats", score_stats_schema(), Vec::new());
     tables.insert("configs", configs, Vec::new());
     let result = match crate::query::execute(&tables, sql) {
         Ok(b) => b,
@@ -648,4 +691,167 @@ pub fn check_query(
         }
     }
     out
+}
+
+/// `judgements.parquet`: one row per LLM-judge call, kept apart from the system under test's
+/// `requests` (tokens and cost included).
+pub fn judgements_schema() -> SchemaRef {
+    use DataType::*;
+    Arc::new(Schema::new(vec![
+        f("run_id", Utf8, false),
+        f("trial_id", Utf8, false),
+        f("trial_index", Int64, false),
+        f("case_index", Int64, false),
+        f("case_id", Utf8, false),
+        f("repeat", Int64, false),
+        f("scorer", Utf8, false),
+        f("judge", Utf8, false),
+        f("model", Utf8, false),
+        f("sample", Int64, false),
+        f("grade", Float64, true),
+        f("ok", Boolean, false),
+        f("error_kind", Utf8, true),
+        f("error_message", Utf8, true),
+        f("prompt_tokens", Int64, true),
+        f("completion_tokens", Int64, true),
+        f("cost_usd", Float64, true),
+        f("e2e_ms", Float64, true),
+        f("output_text", Utf8, false),
+    ]))
+}
+
+/// One row of `judgements.parquet`.
+#[derive(Clone, Debug, Default)]
+pub struct JudgementRow {
+    /// Trial id.
+    pub trial_id: Arc<str>,
+    /// Trial position.
+    pub trial_index: i64,
+    /// Execution index of the judged case.
+    pub case_index: i64,
+    /// Dataset row id.
+    pub case_id: Arc<str>,
+    /// Repeat number.
+    pub repeat: i64,
+    /// The judge evaluator's name.
+    pub scorer: Arc<str>,
+    /// The judge's endpoint.
+    pub judge: Arc<str>,
+    /// The judge's model.
+    pub model: Arc<str>,
+    /// Sample number (0-based) of this judge on this case.
+    pub sample: i64,
+    /// The parsed grade on the judge's scale (null: the call failed or no grade parsed).
+    pub grade: Option<f64>,
+    /// The call succeeded.
+    pub ok: bool,
+    /// Error kind of a failed call, or `no_grade` when the output held no grade.
+    pub error_kind: Option<&'static str>,
+    /// Error detail.
+    pub error_message: Option<String>,
+    /// Server prompt tokens.
+    pub prompt_tokens: Option<i64>,
+    /// Server completion tokens.
+    pub completion_tokens: Option<i64>,
+    /// Token-priced cost of the call.
+    pub cost_usd: Option<f64>,
+    /// Send to last token, ms.
+    pub e2e_ms: Option<f64>,
+    /// The judge's output.
+    pub output_text: String,
+}
+
+impl JudgementRow {
+    pub(crate) fn fill(&self, c: &mut Columns, run_id: &str) {
+        c.str(Some(run_id))
+            .str(Some(&self.trial_id))
+            .i64(Some(self.trial_index))
+            .i64(Some(self.case_index))
+            .str(Some(&self.case_id))
+            .i64(Some(self.repeat))
+            .str(Some(&self.scorer))
+            .str(Some(&self.judge))
+            .str(Some(&self.model))
+            .i64(Some(self.sample))
+            .f64(self.grade)
+            .bool(Some(self.ok))
+            .str(self.error_kind)
+            .str(self.error_message.as_deref())
+            .i64(self.prompt_tokens)
+            .i64(self.completion_tokens)
+            .f64(self.cost_usd)
+            .f64(self.e2e_ms)
+            .str(Some(&self.output_text));
+    }
+}
+
+/// `score_stats.parquet`: one row per trial, stage and scorer, with intervals and the
+/// repeat-based estimators (README, "Score statistics").
+pub fn score_stats_schema() -> SchemaRef {
+    use DataType::*;
+    Arc::new(Schema::new(vec![
+        f("run_id", Utf8, false),
+        f("trial_id", Utf8, false),
+        f("trial_index", Int64, false),
+        f("stage", Int64, false),
+        f("scorer", Utf8, false),
+        f("scored", Int64, false),
+        f("unscored", Int64, false),
+        f("errors", Int64, false),
+        f("mean", Float64, true),
+        f("mean_ci95_low", Float64, true),
+        f("mean_ci95_high", Float64, true),
+        f("median", Float64, true),
+        f("median_ci95_low", Float64, true),
+        f("median_ci95_high", Float64, true),
+        f("k", Int64, false),
+        f("pass_at_k", Float64, true),
+        f("pass_hat_k", Float64, true),
+        f("majority", Float64, true),
+        f("flip_rate", Float64, true),
+        f("judge_agreement", Float64, true),
+    ]))
+}
+
+/// One row of `score_stats.parquet`.
+#[derive(Clone, Debug, Default)]
+pub struct ScoreStatRow {
+    /// Trial id.
+    pub trial_id: Arc<str>,
+    /// Trial position.
+    pub trial_index: i64,
+    /// Stage.
+    pub stage: i64,
+    /// Scorer name.
+    pub scorer: Arc<str>,
+    /// The statistics.
+    pub summary: crate::eval::stats::ScoreSummary,
+    /// LLM judges: mean agreement of the panel over judged cases.
+    pub agreement_mean: Option<f64>,
+}
+
+impl ScoreStatRow {
+    pub(crate) fn fill(&self, c: &mut Columns, run_id: &str) {
+        let s = &self.summary;
+        c.str(Some(run_id))
+            .str(Some(&self.trial_id))
+            .i64(Some(self.trial_index))
+            .i64(Some(self.stage))
+            .str(Some(&self.scorer))
+            .i64(Some(s.scored))
+            .i64(Some(s.unscored))
+            .i64(Some(s.errors))
+            .f64(s.mean)
+            .f64(s.mean_ci95.map(|c| c.0))
+            .f64(s.mean_ci95.map(|c| c.1))
+            .f64(s.median)
+            .f64(s.median_ci95.map(|c| c.0))
+            .f64(s.median_ci95.map(|c| c.1))
+            .i64(Some(s.k))
+            .f64(s.pass_at_k)
+            .f64(s.pass_hat_k)
+            .f64(s.majority)
+            .f64(s.flip_rate)
+            .f64(self.agreement_mean);
+    }
 }

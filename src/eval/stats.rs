@@ -1,0 +1,360 @@
+//! Statistics over scores (README, "Score statistics"): means with Student-t intervals,
+//! percentile-bootstrap intervals for medians and corpus-level metrics, and the repeat-based
+//! estimators pass@k, pass^k, majority vote and flip rate.
+//!
+//! Only `scored` values enter these numbers; `unscored` and `error` cases are counted apart and
+//! never become 0 or 1.
+
+use crate::rng::splitmix64;
+
+/// Mean and the half-width of its 95% Student-t confidence interval (`None` below 2 values
+/// for the interval, below 1 for the mean).
+pub fn mean_ci95(values: &[f64]) -> (Option<f64>, Option<f64>) {
+    if values.is_empty() {
+        return (None, None);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    (Some(mean), crate::exec::stats::ci95_half_width(values))
+}
+
+/// Median (linear interpolation, as every percentile in frontier).
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    crate::exec::stats::percentile_sorted(&v, 0.5)
+}
+
+/// Resamples of the percentile bootstrap.
+pub const BOOTSTRAP_RESAMPLES: usize = 1000;
+
+/// 95% percentile-bootstrap interval `(low, high)` of `statistic` over `items`: `resamples`
+/// resamples with replacement drawn from a generator seeded by `seed` (so the interval is
+/// reproducible), then the 2.5th and 97.5th percentiles of the resampled statistics. `None`
+/// below 2 items or when the statistic is undefined on every resample.
+pub fn bootstrap_ci95<T>(
+    items: &[T],
+    statistic: impl Fn(&[&T]) -> Option<f64>,
+    resamples: usize,
+    seed: u64,
+) -> Option<(f64, f64)> {
+    let n = items.len();
+    if n < 2 {
+        return None;
+    }
+    let mut state = seed ^ 0x5bd1_e995_0000_0001;
+    let mut sample: Vec<&T> = Vec::with_capacity(n);
+    let mut stats = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        sample.clear();
+        for _ in 0..n {
+            // Lemire's multiply-shift: unbiased enough for n far below 2^32.
+            let r = splitmix64(&mut state);
+            sample.push(&items[((u128::from(r) * n as u128) >> 64) as usize]);
+        }
+        if let Some(s) = statistic(&sample).filter(|s| s.is_finite()) {
+            stats.push(s);
+        }
+    }
+    stats.sort_by(f64::total_cmp);
+    let lo = crate::exec::stats::percentile_sorted(&stats, 0.025)?;
+    let hi = crate::exec::stats::percentile_sorted(&stats, 0.975)?;
+    Some((lo, hi))
+}
+
+/// Unbiased pass@k (Chen et al. 2021): the probability that at least one of k repeats drawn
+/// without replacement from `n`, of which `c` passed, passes: `1 - C(n-c, k) / C(n, k)`,
+/// computed as a product to stay exact for large n. `None` when `k > n` or `k == 0`.
+pub fn pass_at_k(n: u64, c: u64, k: u64) -> Option<f64> {
+    if k == 0 || k > n || c > n {
+        return None;
+    }
+    if n - c < k {
+        return Some(1.0);
+    }
+    let mut fail = 1.0;
+    for i in (n - c + 1)..=n {
+        fail *= 1.0 - k as f64 / i as f64;
+    }
+    Some(1.0 - fail)
+}
+
+/// Unbiased pass^k (Yao et al. 2024, tau-bench): the probability that all of k repeats drawn
+/// without replacement pass: `C(c, k) / C(n, k)`. `None` when `k > n` or `k == 0`.
+pub fn pass_hat_k(n: u64, c: u64, k: u64) -> Option<f64> {
+    if k == 0 || k > n || c > n {
+        return None;
+    }
+    if c < k {
+        return Some(0.0);
+    }
+    let mut p = 1.0;
+    for i in 0..k {
+        p *= (c - i) as f64 / (n - i) as f64;
+    }
+    Some(p)
+}
+
+/// Majority vote over one case's repeats: the score of the most frequent answer (`key`: the
+/// extracted or normalised answer); ties go to the lowest score among the tied answers.
+pub fn majority<'k>(repeats: impl IntoIterator<Item = (&'k str, f64)>) -> Option<f64> {
+    let mut groups: Vec<(&str, usize, f64)> = Vec::new();
+    for (key, score) in repeats {
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => {
+                g.1 += 1;
+                g.2 = g.2.min(score);
+            }
+            None => groups.push((key, 1, score)),
+        }
+    }
+    let top = groups.iter().map(|g| g.1).max()?;
+    groups
+        .iter()
+        .filter(|g| g.1 == top)
+        .map(|g| g.2)
+        .min_by(f64::total_cmp)
+}
+
+/// Whether one case's repeats disagree: some passed (score >= 0.5) and some did not. `None`
+/// with fewer than 2 scored repeats.
+pub fn flipped(scores: &[f64]) -> Option<bool> {
+    if scores.len() < 2 {
+        return None;
+    }
+    let passed = scores.iter().filter(|&&s| s >= 0.5).count();
+    Some(passed != 0 && passed != scores.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binom(n: u64, k: u64) -> f64 {
+        if k > n {
+            return 0.0;
+        }
+        (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
+    }
+
+    #[test]
+    fn pass_at_k_matches_the_binomial_formula() {
+        for n in 1..=12u64 {
+            for c in 0..=n {
+                for k in 1..=n {
+                    let want = 1.0 - binom(n - c, k) / binom(n, k);
+                    let got = pass_at_k(n, c, k).unwrap();
+                    assert!(
+                        (got - want).abs() < 1e-12,
+                        "n={n} c={c} k={k}: {got} vs {want}"
+                    );
+                    let want_hat = binom(c, k) / binom(n, k);
+                    let got_hat = pass_hat_k(n, c, k).unwrap();
+                    assert!(
+                        (got_hat - want_hat).abs() < 1e-12,
+                        "pass^k n={n} c={c} k={k}"
+                    );
+                }
+            }
+        }
+        assert!(
+            (pass_at_k(5, 2, 1).unwrap() - 0.4).abs() < 1e-12,
+            "pass@1 is the pass rate"
+        );
+        assert_eq!(pass_at_k(3, 1, 4), None);
+        assert_eq!(pass_hat_k(3, 3, 3), Some(1.0));
+    }
+
+    #[test]
+    fn majority_and_flips() {
+        assert_eq!(majority([("4", 1.0), ("5", 0.0), ("4", 1.0)]), Some(1.0));
+        assert_eq!(
+            majority([("4", 1.0), ("5", 0.0)]),
+            Some(0.0),
+            "a tie is not a pass"
+        );
+        assert_eq!(majority(std::iter::empty()), None);
+        assert_eq!(flipped(&[1.0, 1.0, 1.0]), Some(false));
+        assert_eq!(flipped(&[1.0, 0.0, 1.0]), Some(true));
+        assert_eq!(flipped(&[0.0]), None);
+    }
+
+    #[test]
+    fn bootstrap_interval_covers_the_median_and_is_reproducible() {
+        let values: Vec<f64> = (0..101).map(f64::from).collect();
+        let stat = |s: &[&f64]| median(&s.iter().map(|v| **v).collect::<Vec<_>>());
+        let (lo, hi) = bootstrap_ci95(&values, stat, BOOTSTRAP_RESAMPLES, 7).unwrap();
+        assert!(lo < 50.0 && 50.0 < hi, "({lo}, {hi})");
+        assert!(hi - lo < 40.0, "({lo}, {hi})");
+        assert_eq!(
+            bootstrap_ci95(&values, stat, BOOTSTRAP_RESAMPLES, 7),
+            Some((lo, hi))
+        );
+        assert_eq!(bootstrap_ci95(&values[..1], stat, 100, 7), None);
+    }
+
+    #[test]
+    fn mean_interval() {
+        let (m, h) = mean_ci95(&[1.0, 0.0, 1.0, 1.0]);
+        assert_eq!(m, Some(0.75));
+        // t(3) = 3.182, sd = 0.5, se = 0.25.
+        assert!((h.unwrap() - 3.182 * 0.25).abs() < 1e-9);
+        assert_eq!(mean_ci95(&[]), (None, None));
+        assert_eq!(mean_ci95(&[1.0]), (Some(1.0), None));
+    }
+}
+
+/// One case's score as the statistics see it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CaseScore {
+    /// Scored, in [0, 1].
+    Scored(f64),
+    /// Not scorable (no reference, extraction failed, no grade...).
+    Unscored,
+    /// The case (or its judge) failed.
+    Error,
+}
+
+/// One scorer's statistics over one trial stage's measured cases (a `score_stats` row).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScoreSummary {
+    /// Cases per status.
+    pub scored: i64,
+    /// Unscored cases.
+    pub unscored: i64,
+    /// Error cases.
+    pub errors: i64,
+    /// Mean of the scored values.
+    pub mean: Option<f64>,
+    /// 95% Student-t interval of the mean.
+    pub mean_ci95: Option<(f64, f64)>,
+    /// Median of the scored values.
+    pub median: Option<f64>,
+    /// 95% percentile-bootstrap interval of the median.
+    pub median_ci95: Option<(f64, f64)>,
+    /// Repeats per case (`grid.repeats`): the k of pass@k and pass^k.
+    pub k: i64,
+    /// Mean over cases of the unbiased pass@k (pass: score >= 0.5), over cases with at least
+    /// k scored repeats.
+    pub pass_at_k: Option<f64>,
+    /// Mean over cases of the unbiased pass^k.
+    pub pass_hat_k: Option<f64>,
+    /// Mean over cases of the majority-vote score (most frequent answer's score).
+    pub majority: Option<f64>,
+    /// Share of cases with at least 2 scored repeats whose repeats disagree.
+    pub flip_rate: Option<f64>,
+}
+
+/// Summarise `cases`: `(case key, answer key, score)` of every measured execution, where the
+/// case key groups the repeats of one dataset row and the answer key is what majority votes
+/// compare (the extracted or normalised answer). `seed` seeds the bootstrap.
+pub fn summarise_scores(cases: &[(&str, &str, CaseScore)], k: u32, seed: u64) -> ScoreSummary {
+    let mut s = ScoreSummary {
+        k: i64::from(k),
+        ..Default::default()
+    };
+    let mut values = Vec::new();
+    for (_, _, score) in cases {
+        match score {
+            CaseScore::Scored(v) => {
+                s.scored += 1;
+                values.push(*v);
+            }
+            CaseScore::Unscored => s.unscored += 1,
+            CaseScore::Error => s.errors += 1,
+        }
+    }
+    let (mean, half) = mean_ci95(&values);
+    s.mean = mean;
+    s.mean_ci95 = mean.zip(half).map(|(m, h)| (m - h, m + h));
+    s.median = median(&values);
+    s.median_ci95 = bootstrap_ci95(
+        &values,
+        |v| median(&v.iter().map(|x| **x).collect::<Vec<_>>()),
+        BOOTSTRAP_RESAMPLES,
+        seed,
+    );
+    // Per case (dataset row): its scored repeats.
+    let mut groups: Vec<(&str, Vec<(&str, f64)>)> = Vec::new();
+    for (case, answer, score) in cases {
+        if let CaseScore::Scored(v) = score {
+            match groups.iter_mut().find(|g| g.0 == *case) {
+                Some(g) => g.1.push((answer, *v)),
+                None => groups.push((case, vec![(answer, *v)])),
+            }
+        }
+    }
+    let mean_of = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let k64 = u64::from(k.max(1));
+    let passes = |g: &[(&str, f64)]| g.iter().filter(|(_, v)| *v >= 0.5).count() as u64;
+    s.pass_at_k = mean_of(
+        groups
+            .iter()
+            .filter_map(|(_, g)| pass_at_k(g.len() as u64, passes(g), k64))
+            .collect(),
+    );
+    s.pass_hat_k = mean_of(
+        groups
+            .iter()
+            .filter_map(|(_, g)| pass_hat_k(g.len() as u64, passes(g), k64))
+            .collect(),
+    );
+    s.majority = mean_of(
+        groups
+            .iter()
+            .filter_map(|(_, g)| majority(g.iter().copied()))
+            .collect(),
+    );
+    let flips: Vec<f64> = groups
+        .iter()
+        .filter_map(|(_, g)| flipped(&g.iter().map(|(_, v)| *v).collect::<Vec<_>>()))
+        .map(|f| f64::from(u8::from(f)))
+        .collect();
+    s.flip_rate = mean_of(flips);
+    s
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    #[test]
+    fn repeats_give_pass_at_k_majority_and_flips() {
+        use CaseScore::*;
+        // Row a: 3 repeats, 2 pass; row b: 3 repeats, none passes; row c: unscored once and
+        // an error once (never 0 or 1).
+        let cases = [
+            ("a", "4", Scored(1.0)),
+            ("a", "4", Scored(1.0)),
+            ("a", "5", Scored(0.0)),
+            ("b", "x", Scored(0.0)),
+            ("b", "y", Scored(0.0)),
+            ("b", "y", Scored(0.0)),
+            ("c", "", Unscored),
+            ("c", "", Error),
+        ];
+        let s = summarise_scores(&cases, 3, 1);
+        assert_eq!((s.scored, s.unscored, s.errors), (6, 1, 1));
+        assert!((s.mean.unwrap() - 2.0 / 6.0).abs() < 1e-12);
+        let (lo, hi) = s.mean_ci95.unwrap();
+        assert!(lo < s.mean.unwrap() && s.mean.unwrap() < hi);
+        // pass@3: a passes for sure (1.0), b never (0.0).
+        assert_eq!(s.pass_at_k, Some(0.5));
+        // pass^3: a needs all 3 to pass (0.0), b (0.0).
+        assert_eq!(s.pass_hat_k, Some(0.0));
+        // Majority: a's most frequent answer "4" passes, b's "y" fails.
+        assert_eq!(s.majority, Some(0.5));
+        // a flips, b does not.
+        assert_eq!(s.flip_rate, Some(0.5));
+        assert_eq!(s.k, 3);
+    }
+
+    #[test]
+    fn no_scores_no_numbers() {
+        let s = summarise_scores(&[("a", "", CaseScore::Unscored)], 1, 1);
+        assert_eq!(s.mean, None);
+        assert_eq!(s.pass_at_k, None);
+        assert_eq!(s.flip_rate, None);
+        assert_eq!(s.unscored, 1);
+    }
+}
