@@ -320,3 +320,55 @@ evaluators:
     assert!(got("majority") >= 0.0);
     assert!(f64s(&s, "judge_agreement")[0].is_none());
 }
+
+#[test]
+fn the_evaluation_examples_run_and_score_every_case() {
+    // Every example over a reference dataset runs on the simulated engine, and every scorer
+    // scores every case (none silently unscored or failed).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for name in [
+        "eval-arithmetic",
+        "eval-multiple-choice",
+        "eval-json-extraction",
+        "eval-rag",
+        "eval-judge",
+    ] {
+        let dir = scratch(name);
+        let out = dir.join("out");
+        let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
+            .args(["run"])
+            .arg(root.join("examples").join(format!("{name}.yaml")))
+            .args(["--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(
+            o.status.success(),
+            "{name}: {stdout}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let run_dir = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("results in ")?.strip_suffix(':'))
+            .map(PathBuf::from)
+            .unwrap();
+        let s = read(&run_dir.join("score_stats.parquet"));
+        assert!(s.num_rows() > 0, "{name}");
+        let scored = i64s(&s, "scored");
+        let unscored = i64s(&s, "unscored");
+        let errors = i64s(&s, "errors");
+        for i in 0..s.num_rows() {
+            assert!(scored[i].unwrap() > 0, "{name} row {i}");
+            assert_eq!(
+                (unscored[i], errors[i]),
+                (Some(0), Some(0)),
+                "{name} row {i}"
+            );
+        }
+        let mean = f64s(&s, "mean");
+        assert!(
+            mean.iter()
+                .all(|m| m.is_some_and(|m| (0.0..=1.0).contains(&m)))
+        );
+    }
+}
