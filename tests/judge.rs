@@ -272,13 +272,26 @@ flow:
     llm: {{ endpoint: sut, prompt: "{{{{ item.question }}}} (attempt {{{{ case.index }}}})", params: {{ temperature: 0 }} }}
 evaluators:
   - exact: {{ normalize: squad }}
+  - bleu: {{}}
 "#
         ),
     );
     let scores = read(&run_dir.join("scores.parquet"));
-    assert_eq!(scores.num_rows(), 160);
+    assert_eq!(scores.num_rows(), 320);
     let case_id = strs(&scores, "case_id");
-    let value = f64s(&scores, "score");
+    let scorer = strs(&scores, "scorer");
+    let value: Vec<Option<f64>> = f64s(&scores, "score")
+        .into_iter()
+        .zip(&scorer)
+        .filter(|(_, s)| s.as_deref() == Some("exact"))
+        .map(|(v, _)| v)
+        .collect();
+    let case_id: Vec<Option<String>> = case_id
+        .into_iter()
+        .zip(&scorer)
+        .filter(|(_, s)| s.as_deref() == Some("exact"))
+        .map(|(c, _)| c)
+        .collect();
     let mut by_case: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for i in 0..160 {
         by_case
@@ -306,10 +319,21 @@ evaluators:
     let mean = value.iter().flatten().sum::<f64>() / 160.0;
 
     let s = read(&run_dir.join("score_stats.parquet"));
-    assert_eq!(s.num_rows(), 1);
-    assert_eq!(strs(&s, "scorer"), vec![Some("exact".into())]);
-    assert_eq!(i64s(&s, "k"), vec![Some(4)]);
-    assert_eq!(i64s(&s, "scored"), vec![Some(160)]);
+    assert_eq!(s.num_rows(), 2);
+    assert_eq!(
+        strs(&s, "scorer"),
+        vec![Some("exact".into()), Some("bleu".into())]
+    );
+    assert_eq!(i64s(&s, "k"), vec![Some(4), Some(4)]);
+    assert_eq!(i64s(&s, "scored"), vec![Some(160), Some(160)]);
+    // Corpus BLEU (with its bootstrap interval) only for the BLEU scorer.
+    let bleu = f64s(&s, "corpus_bleu");
+    assert_eq!(bleu[0], None);
+    let (lo, hi) = (
+        f64s(&s, "corpus_bleu_ci95_low")[1],
+        f64s(&s, "corpus_bleu_ci95_high")[1],
+    );
+    assert!(lo.unwrap() <= bleu[1].unwrap() && bleu[1].unwrap() <= hi.unwrap());
     let got = |c: &str| f64s(&s, c)[0].unwrap();
     assert!((got("mean") - mean).abs() < 1e-12);
     assert!((got("pass_at_k") - any).abs() < 1e-12, "pass@4");

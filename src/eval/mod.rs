@@ -381,6 +381,11 @@ impl Scorer {
         }
     }
 
+    /// Whether this scorer is sentence BLEU (so `score_stats` also gets corpus BLEU).
+    pub fn is_bleu(&self) -> bool {
+        matches!(self.kind, Kind::Bleu)
+    }
+
     /// Whether this scorer is an LLM judge (graded after the trial by its judges).
     pub fn is_judge(&self) -> bool {
         matches!(self.kind, Kind::Judge)

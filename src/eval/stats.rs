@@ -204,6 +204,35 @@ mod tests {
     }
 }
 
+/// Corpus BLEU-4 of several answers (each with its references): n-gram counts summed over the
+/// answers, then the same formula as sentence BLEU (add-one smoothing of the 2- to 4-gram
+/// precisions, brevity penalty on the summed lengths), with a 95% percentile-bootstrap
+/// interval over the answers (seeded). `None` without answers.
+pub fn corpus_bleu(cases: &[(&str, &[String])], seed: u64) -> Option<(f64, Option<(f64, f64)>)> {
+    use crate::eval::scorers::{BleuStats, tokenize_13a};
+    if cases.is_empty() {
+        return None;
+    }
+    let stats: Vec<BleuStats> = cases
+        .iter()
+        .map(|(answer, refs)| {
+            let refs: Vec<Vec<String>> = refs.iter().map(|r| tokenize_13a(r)).collect();
+            BleuStats::new(&tokenize_13a(answer), &refs)
+        })
+        .collect();
+    let total = |items: &[&BleuStats]| {
+        let mut t = BleuStats::default();
+        for s in items {
+            t.add(s);
+        }
+        Some(t.smoothed_bleu())
+    };
+    let all: Vec<&BleuStats> = stats.iter().collect();
+    let value = total(&all)?;
+    let ci = bootstrap_ci95(&stats, total, BOOTSTRAP_RESAMPLES, seed);
+    Some((value, ci))
+}
+
 /// One case's score as the statistics see it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum CaseScore {
@@ -317,6 +346,32 @@ pub fn summarise_scores(cases: &[(&str, &str, CaseScore)], k: u32, seed: u64) ->
 #[cfg(test)]
 mod summary_tests {
     use super::*;
+
+    #[test]
+    fn corpus_bleu_sums_counts_before_the_formula() {
+        use crate::eval::scorers::{BleuStats, tokenize_13a};
+        let r1 = vec!["the cat sat on the mat".to_string()];
+        let r2 = vec!["a dog ran in the park today".to_string()];
+        let cases = [
+            ("the cat sat on a mat", &r1[..]),
+            ("a dog ran in a park", &r2[..]),
+        ];
+        let (value, ci) = corpus_bleu(&cases, 9).unwrap();
+        let mut t = BleuStats::new(&tokenize_13a(cases[0].0), &[tokenize_13a(&r1[0])]);
+        t.add(&BleuStats::new(
+            &tokenize_13a(cases[1].0),
+            &[tokenize_13a(&r2[0])],
+        ));
+        assert!((value - t.smoothed_bleu()).abs() < 1e-12);
+        let (lo, hi) = ci.unwrap();
+        assert!(
+            lo <= value + 1e-12 && value <= hi + 1e-12,
+            "{lo} {value} {hi}"
+        );
+        let same = [("the cat sat on the mat", &r1[..])];
+        assert!((corpus_bleu(&same, 1).unwrap().0 - 1.0).abs() < 1e-12);
+        assert_eq!(corpus_bleu(&[], 1), None);
+    }
 
     #[test]
     fn repeats_give_pass_at_k_majority_and_flips() {

@@ -523,7 +523,25 @@ async fn run_one_trial(
                 .filter(|(a, _)| a.stage == run.stage)
                 .filter_map(|(_, ag)| ag[si])
                 .collect();
+            let corpus_bleu = if scorer.is_bleu() {
+                let bleu_cases: Vec<(&str, &[String])> = answers
+                    .iter()
+                    .zip(&scores)
+                    .zip(&texts)
+                    .filter(|((a, s), _)| {
+                        a.stage == run.stage && matches!(s[si].score, Score::Scored { .. })
+                    })
+                    .map(|((a, s), (text, _, _))| {
+                        let answer = s[si].extracted.as_deref().unwrap_or(text.as_str());
+                        (answer, plan.dataset.rows[a.row].references.as_slice())
+                    })
+                    .collect();
+                crate::eval::stats::corpus_bleu(&bleu_cases, seed)
+            } else {
+                None
+            };
             let row = crate::store::ScoreStatRow {
+                corpus_bleu,
                 trial_id: shared.trial_id.clone(),
                 trial_index: trial.index as i64,
                 stage: run.stage as i64,

@@ -810,6 +810,9 @@ pub fn score_stats_schema() -> SchemaRef {
         f("majority", Float64, true),
         f("flip_rate", Float64, true),
         f("judge_agreement", Float64, true),
+        f("corpus_bleu", Float64, true),
+        f("corpus_bleu_ci95_low", Float64, true),
+        f("corpus_bleu_ci95_high", Float64, true),
     ]))
 }
 
@@ -828,6 +831,8 @@ pub struct ScoreStatRow {
     pub summary: crate::eval::stats::ScoreSummary,
     /// LLM judges: mean agreement of the panel over judged cases.
     pub agreement_mean: Option<f64>,
+    /// BLEU scorers: corpus BLEU and its bootstrap interval.
+    pub corpus_bleu: Option<(f64, Option<(f64, f64)>)>,
 }
 
 impl ScoreStatRow {
@@ -852,6 +857,9 @@ impl ScoreStatRow {
             .f64(s.pass_hat_k)
             .f64(s.majority)
             .f64(s.flip_rate)
-            .f64(self.agreement_mean);
+            .f64(self.agreement_mean)
+            .f64(self.corpus_bleu.map(|b| b.0))
+            .f64(self.corpus_bleu.and_then(|b| b.1).map(|c| c.0))
+            .f64(self.corpus_bleu.and_then(|b| b.1).map(|c| c.1));
     }
 }
