@@ -350,8 +350,8 @@ mod summary_tests {
     #[test]
     fn corpus_bleu_sums_counts_before_the_formula() {
         use crate::eval::scorers::{BleuStats, tokenize_13a};
-        let r1 = vec!["the cat sat on the mat".to_string()];
-        let r2 = vec!["a dog ran in the park today".to_string()];
+        let r1 = ["the cat sat on the mat".to_string()];
+        let r2 = ["a dog ran in the park today".to_string()];
         let cases = [
             ("the cat sat on a mat", &r1[..]),
             ("a dog ran in a park", &r2[..]),
