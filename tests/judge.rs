@@ -390,6 +390,15 @@ fn the_evaluation_examples_run_and_score_every_case() {
             );
         }
         let mean = f64s(&s, "mean");
+        // Only the arithmetic example extracts (the last number): it never falls back.
+        let failed = i64s(&s, "extraction_failed");
+        let rate = f64s(&s, "extraction_failure_rate");
+        if name == "eval-arithmetic" {
+            assert!(failed.iter().all(|f| *f == Some(0)), "{failed:?}");
+            assert!(rate.iter().all(|r| *r == Some(0.0)), "{rate:?}");
+        } else {
+            assert!(failed.iter().all(Option::is_none), "{name}: {failed:?}");
+        }
         assert!(
             mean.iter()
                 .all(|m| m.is_some_and(|m| (0.0..=1.0).contains(&m)))

@@ -540,8 +540,19 @@ async fn run_one_trial(
             } else {
                 None
             };
+            // Extraction ran on every case that produced an answer (not on failed cases).
+            let extraction = scorer.has_extraction().then(|| {
+                let ran: Vec<bool> = answers
+                    .iter()
+                    .zip(&scores)
+                    .filter(|(a, _)| a.stage == run.stage)
+                    .filter_map(|(_, s)| s[si].extraction_failed)
+                    .collect();
+                (ran.iter().filter(|f| **f).count() as i64, ran.len() as i64)
+            });
             let row = crate::store::ScoreStatRow {
                 corpus_bleu,
+                extraction,
                 trial_id: shared.trial_id.clone(),
                 trial_index: trial.index as i64,
                 stage: run.stage as i64,

@@ -810,6 +810,8 @@ pub fn score_stats_schema() -> SchemaRef {
         f("majority", Float64, true),
         f("flip_rate", Float64, true),
         f("judge_agreement", Float64, true),
+        f("extraction_failed", Int64, true),
+        f("extraction_failure_rate", Float64, true),
         f("corpus_bleu", Float64, true),
         f("corpus_bleu_ci95_low", Float64, true),
         f("corpus_bleu_ci95_high", Float64, true),
@@ -833,6 +835,8 @@ pub struct ScoreStatRow {
     pub agreement_mean: Option<f64>,
     /// BLEU scorers: corpus BLEU and its bootstrap interval.
     pub corpus_bleu: Option<(f64, Option<(f64, f64)>)>,
+    /// Scorers with extraction: (cases whose extraction failed, cases it ran on).
+    pub extraction: Option<(i64, i64)>,
 }
 
 impl ScoreStatRow {
@@ -858,6 +862,11 @@ impl ScoreStatRow {
             .f64(s.majority)
             .f64(s.flip_rate)
             .f64(self.agreement_mean)
+            .i64(self.extraction.map(|e| e.0))
+            .f64(
+                self.extraction
+                    .and_then(|(failed, ran)| (ran > 0).then(|| failed as f64 / ran as f64)),
+            )
             .f64(self.corpus_bleu.map(|b| b.0))
             .f64(self.corpus_bleu.and_then(|b| b.1).map(|c| c.0))
             .f64(self.corpus_bleu.and_then(|b| b.1).map(|c| c.1));
