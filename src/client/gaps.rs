@@ -73,22 +73,41 @@ pub struct GapSummary {
     pub icl_max_ms: Option<f64>,
 }
 
+/// One request's gaps, computed once when it ends and used both for its own summary and for
+/// its trial's histograms.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Gaps {
+    /// Per-token gaps as runs `(gap_ns, count)`, sorted by gap.
+    pub runs: Vec<(f64, u32)>,
+    /// Chunk gaps in ns, sorted.
+    pub chunks: Vec<f64>,
+}
+
+impl Gaps {
+    /// The gaps of one request's token-bearing chunks.
+    pub fn new(chunk_ns: &[i64], chunk_tokens: &[u32]) -> Gaps {
+        let mut runs: Vec<(f64, u32)> = token_gaps(chunk_ns, chunk_tokens).collect();
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut chunks: Vec<f64> = chunk_gaps(chunk_ns).map(|g| g as f64).collect();
+        chunks.sort_by(f64::total_cmp);
+        Gaps { runs, chunks }
+    }
+
+    /// The request's gap statistics.
+    pub fn summary(&self) -> GapSummary {
+        let ms = |v: Option<f64>| v.map(|ns| ns / 1e6);
+        GapSummary {
+            itl_p50_ms: ms(run_percentile(&self.runs, 0.50)),
+            itl_p99_ms: ms(run_percentile(&self.runs, 0.99)),
+            icl_p50_ms: ms(crate::exec::stats::percentile_sorted(&self.chunks, 0.50)),
+            icl_max_ms: ms(self.chunks.last().copied()),
+        }
+    }
+}
+
 /// Summarise one request's chunks.
 pub fn summarise(chunk_ns: &[i64], chunk_tokens: &[u32]) -> GapSummary {
-    if chunk_ns.is_empty() {
-        return GapSummary::default();
-    }
-    let mut runs: Vec<(f64, u32)> = token_gaps(chunk_ns, chunk_tokens).collect();
-    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut chunks: Vec<f64> = chunk_gaps(chunk_ns).map(|g| g as f64).collect();
-    chunks.sort_by(f64::total_cmp);
-    let ms = |v: Option<f64>| v.map(|ns| ns / 1e6);
-    GapSummary {
-        itl_p50_ms: ms(run_percentile(&runs, 0.50)),
-        itl_p99_ms: ms(run_percentile(&runs, 0.99)),
-        icl_p50_ms: ms(crate::exec::stats::percentile_sorted(&chunks, 0.50)),
-        icl_max_ms: ms(chunks.last().copied()),
-    }
+    Gaps::new(chunk_ns, chunk_tokens).summary()
 }
 
 #[cfg(test)]

@@ -67,6 +67,23 @@ impl JudgeUsage {
             ..Default::default()
         }
     }
+
+    /// The sum of two stages' or two judges' usage (an unknown part makes a total unknown).
+    pub fn add(&self, other: &JudgeUsage) -> JudgeUsage {
+        JudgeUsage {
+            calls: self.calls + other.calls,
+            errors: self.errors + other.errors,
+            input_tokens: self
+                .input_tokens
+                .zip(other.input_tokens)
+                .map(|(a, b)| a + b),
+            output_tokens: self
+                .output_tokens
+                .zip(other.output_tokens)
+                .map(|(a, b)| a + b),
+            cost_usd: self.cost_usd.zip(other.cost_usd).map(|(a, b)| a + b),
+        }
+    }
 }
 
 /// Everything a trial's judging needs.

@@ -440,13 +440,7 @@ async fn run_one_trial(
         for (total, u) in judge_usage.iter_mut().zip(usage) {
             *total = Some(match total.take() {
                 None => u,
-                Some(t) => judge::JudgeUsage {
-                    calls: t.calls + u.calls,
-                    errors: t.errors + u.errors,
-                    input_tokens: t.input_tokens.zip(u.input_tokens).map(|(a, b)| a + b),
-                    output_tokens: t.output_tokens.zip(u.output_tokens).map(|(a, b)| a + b),
-                    cost_usd: t.cost_usd.zip(u.cost_usd).map(|(a, b)| a + b),
-                },
+                Some(t) => t.add(&u),
             });
         }
     }
@@ -482,58 +476,48 @@ async fn run_one_trial(
         }
     }
     // Per stage and scorer: intervals and repeat statistics (`score_stats`). Majority votes
-    // compare extracted answers, else SQuAD-normalised ones.
+    // compare extracted answers, else SQuAD-normalised ones (normalised once per case).
     let squad = crate::eval::normalize::Normalizer::from_spec(&Default::default()).ok();
+    let normalised: Vec<String> = texts
+        .iter()
+        .map(|(text, _, _)| match &squad {
+            Some(n) => n.apply(text),
+            None => text.clone(),
+        })
+        .collect();
     for run in &stage_runs {
+        let in_stage: Vec<usize> = (0..answers.len())
+            .filter(|&c| answers[c].stage == run.stage)
+            .collect();
         for (si, scorer) in plan.scorers.iter().enumerate() {
-            let keys: Vec<(String, String)> = answers
+            let cases: Vec<(&str, &str, crate::eval::stats::CaseScore)> = in_stage
                 .iter()
-                .zip(&scores)
-                .zip(&texts)
-                .filter(|((a, _), _)| a.stage == run.stage)
-                .map(|((a, s), (text, _, _))| {
-                    let answer = s[si].extracted.clone().unwrap_or_else(|| match &squad {
-                        Some(n) => n.apply(text),
-                        None => text.clone(),
-                    });
-                    (plan.dataset.rows[a.row].id.clone(), answer)
-                })
-                .collect();
-            let cases: Vec<(&str, &str, crate::eval::stats::CaseScore)> = answers
-                .iter()
-                .zip(&scores)
-                .filter(|(a, _)| a.stage == run.stage)
-                .zip(&keys)
-                .map(|((_, s), (case, answer))| {
-                    let score = match &s[si].score {
+                .map(|&c| {
+                    let outcome = &scores[c][si];
+                    let score = match &outcome.score {
                         Score::Scored { value, .. } => {
                             crate::eval::stats::CaseScore::Scored(*value)
                         }
                         Score::Unscored(_) => crate::eval::stats::CaseScore::Unscored,
                         Score::Error(_) => crate::eval::stats::CaseScore::Error,
                     };
-                    (case.as_str(), answer.as_str(), score)
+                    let answer = outcome.extracted.as_deref().unwrap_or(&normalised[c]);
+                    (plan.dataset.rows[answers[c].row].id.as_str(), answer, score)
                 })
                 .collect();
             let seed = plan.seed ^ (trial.index as u64).rotate_left(32) ^ si as u64;
             let summary = crate::eval::stats::summarise_scores(&cases, plan.repeats, seed);
-            let agreement: Vec<f64> = answers
-                .iter()
-                .zip(&agreements)
-                .filter(|(a, _)| a.stage == run.stage)
-                .filter_map(|(_, ag)| ag[si])
-                .collect();
+            let agreement: Vec<f64> = in_stage.iter().filter_map(|&c| agreements[c][si]).collect();
             let corpus_bleu = if scorer.is_bleu() {
-                let bleu_cases: Vec<(&str, &[String])> = answers
+                let bleu_cases: Vec<(&str, &[String])> = in_stage
                     .iter()
-                    .zip(&scores)
-                    .zip(&texts)
-                    .filter(|((a, s), _)| {
-                        a.stage == run.stage && matches!(s[si].score, Score::Scored { .. })
-                    })
-                    .map(|((a, s), (text, _, _))| {
-                        let answer = s[si].extracted.as_deref().unwrap_or(text.as_str());
-                        (answer, plan.dataset.rows[a.row].references.as_slice())
+                    .filter(|&&c| matches!(scores[c][si].score, Score::Scored { .. }))
+                    .map(|&c| {
+                        let answer = scores[c][si].extracted.as_deref().unwrap_or(&texts[c].0);
+                        (
+                            answer,
+                            plan.dataset.rows[answers[c].row].references.as_slice(),
+                        )
                     })
                     .collect();
                 crate::eval::stats::corpus_bleu(&bleu_cases, seed)
@@ -542,11 +526,9 @@ async fn run_one_trial(
             };
             // Extraction ran on every case that produced an answer (not on failed cases).
             let extraction = scorer.has_extraction().then(|| {
-                let ran: Vec<bool> = answers
+                let ran: Vec<bool> = in_stage
                     .iter()
-                    .zip(&scores)
-                    .filter(|(a, _)| a.stage == run.stage)
-                    .filter_map(|(_, s)| s[si].extraction_failed)
+                    .filter_map(|&c| scores[c][si].extraction_failed)
                     .collect();
                 (ran.iter().filter(|f| **f).count() as i64, ran.len() as i64)
             });
@@ -1230,6 +1212,7 @@ fn request_row(
         .map(|e| forced_kind.unwrap_or(e.kind.as_str()));
     let chunk_ns = std::mem::take(&mut o.token_chunk_ns);
     let chunk_tokens = std::mem::take(&mut o.chunk_tokens);
+    let gaps = crate::client::gaps::Gaps::new(&chunk_ns, &chunk_tokens);
     let mut row = RequestRow {
         trial_id: s.trial_id.clone(),
         trial_index: s.trial.index as i64,
@@ -1264,7 +1247,7 @@ fn request_row(
             (_, 0) => Some("chunks"),
             _ => Some("mixed"),
         },
-        gaps: crate::client::gaps::summarise(&chunk_ns, &chunk_tokens),
+        gaps: gaps.summary(),
         http_status: o.http_status.map(i64::from),
         error_kind,
         error_message: o.error.map(|e| e.message),
@@ -1309,7 +1292,7 @@ fn request_row(
         && row.ok()
         && let Some(Ok(mut t)) = s.tokens.get(timing.stage).map(|t| t.lock())
     {
-        t.record(&chunk_ns, &chunk_tokens, row.chunk_tokens_basis);
+        t.record(&gaps, chunk_ns.len(), row.chunk_tokens_basis);
     }
     row
 }

@@ -190,17 +190,21 @@ impl Default for TokenStats {
 
 impl TokenStats {
     /// Add one successful request's chunks.
-    pub fn record(&mut self, chunk_ns: &[i64], chunk_tokens: &[u32], basis: Option<&str>) {
-        use crate::client::gaps::{chunk_gaps, token_gaps};
-        for (gap, n) in token_gaps(chunk_ns, chunk_tokens) {
+    pub fn record(
+        &mut self,
+        gaps: &crate::client::gaps::Gaps,
+        token_chunks: usize,
+        basis: Option<&str>,
+    ) {
+        for &(gap, n) in &gaps.runs {
             let _ = self.itl.record_n(gap.max(0.0).round() as u64, u64::from(n));
             self.itl_sum_ns += gap * f64::from(n);
         }
-        for gap in chunk_gaps(chunk_ns) {
-            let _ = self.icl.record(gap.max(0) as u64);
-            self.icl_sum_ns += gap as f64;
+        for &gap in &gaps.chunks {
+            let _ = self.icl.record(gap.max(0.0) as u64);
+            self.icl_sum_ns += gap;
         }
-        self.token_chunks += chunk_ns.len() as i64;
+        self.token_chunks += token_chunks as i64;
         match basis {
             Some("usage") => self.basis[0] += 1,
             Some("chunks") => self.basis[1] += 1,
