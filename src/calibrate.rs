@@ -13,14 +13,20 @@
 //! while also hosting a trivial server, i.e. a lower bound on the client alone.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow_array::{Array, Float64Array, Int64Array, RecordBatch};
 use serde::Serialize;
+use tokio::task::JoinSet;
 
 use crate::error::Error;
+use crate::exec::pacer::Pacer;
+use crate::exec::schedule::Schedule;
+use crate::exec::stats::percentile_sorted;
 use crate::exec::{RunOptions, case_of_index};
+use crate::plan::{Load, OpenProcess, Rate};
 use crate::sim::{Knowledge, SimConfig, SimServer};
 use crate::spec::SimProfile;
 
@@ -99,11 +105,31 @@ pub struct TtftError {
     pub max_ms: Option<f64>,
 }
 
+/// The machine's own floor: the schedule lag of the pacer and the runtime alone, releasing
+/// no-op cases at the first rate with nothing else running. A lag p99 at or above the limit
+/// here means no client could be sustained on this machine at this moment (a busy or noisy
+/// host), whatever its own cost per request.
+#[derive(Clone, Debug, Serialize)]
+pub struct Floor {
+    /// Rate it was measured at.
+    pub rate: f64,
+    /// Cases released.
+    pub releases: usize,
+    /// Lag (case start - deadline) median, ms.
+    pub lag_p50_ms: Option<f64>,
+    /// p99.
+    pub lag_p99_ms: Option<f64>,
+    /// Max.
+    pub lag_max_ms: Option<f64>,
+}
+
 /// The calibration.
 #[derive(Clone, Debug, Serialize)]
 pub struct Calibration {
     /// Highest sustained rate (requests per second), if any.
     pub sustained_rate: Option<f64>,
+    /// The pacer and runtime alone at the first rate, measured before the rates.
+    pub floor: Option<Floor>,
     /// Every rate tried, in order.
     pub rungs: Vec<Rung>,
     /// TTFT error at the first rate.
@@ -114,6 +140,8 @@ pub struct Calibration {
     pub duration_s: f64,
     /// Logical CPUs of this machine.
     pub cpus: usize,
+    /// The schedule-lag p99 limit used, ms.
+    pub max_lag_ms: f64,
 }
 
 fn profile(tokens: u32) -> SimProfile {
@@ -149,7 +177,46 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<Calibration, Error> {
     result
 }
 
+/// Release no-op cases at `rate` for `duration` exactly as an open-loop stage does (the pacer
+/// thread, one spawned task per slot) and measure how late each starts.
+async fn floor(rate: f64, duration: Duration) -> Result<Floor, Error> {
+    let load = Load::Open {
+        process: OpenProcess::Poisson,
+        rate: Rate::Fixed(rate),
+        max_concurrency: None,
+    };
+    let n = (rate * duration.as_secs_f64()).ceil().max(10.0) as u64;
+    let start = Instant::now() + Duration::from_millis(5);
+    let schedule = Schedule::new(&load, start, 0, Some(n), None, 1);
+    let mut pacer = Pacer::start(schedule, Arc::new(AtomicBool::new(false)))
+        .map_err(|e| Error::Run(format!("cannot start the pacer thread: {e}")))?;
+    let mut tasks = JoinSet::new();
+    let mut lags: Vec<f64> = Vec::with_capacity(n as usize);
+    while let Some(slot) = pacer.next().await {
+        tasks.spawn(async move {
+            slot.deadline
+                .map(|d| Instant::now().saturating_duration_since(d).as_secs_f64() * 1e3)
+        });
+        while let Some(r) = tasks.try_join_next() {
+            lags.extend(r.ok().flatten());
+        }
+    }
+    pacer.finish();
+    while let Some(r) = tasks.join_next().await {
+        lags.extend(r.ok().flatten());
+    }
+    lags.sort_by(f64::total_cmp);
+    Ok(Floor {
+        rate,
+        releases: lags.len(),
+        lag_p50_ms: percentile_sorted(&lags, 0.5),
+        lag_p99_ms: percentile_sorted(&lags, 0.99),
+        lag_max_ms: lags.last().copied(),
+    })
+}
+
 async fn ladder(opts: &CalibrateOptions, root: &Path) -> Result<Calibration, Error> {
+    let floor = Some(floor(opts.start_rate, opts.duration).await?);
     let mut rungs: Vec<Rung> = Vec::new();
     let mut ttft_error = None;
     let mut rate = opts.start_rate;
@@ -193,6 +260,7 @@ async fn ladder(opts: &CalibrateOptions, root: &Path) -> Result<Calibration, Err
     }
     Ok(Calibration {
         sustained_rate: pass,
+        floor,
         rungs,
         ttft_error,
         tokens: opts.tokens,
@@ -200,6 +268,7 @@ async fn ladder(opts: &CalibrateOptions, root: &Path) -> Result<Calibration, Err
         cpus: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
+        max_lag_ms: opts.max_lag_ms,
     })
 }
 
@@ -338,8 +407,8 @@ flow:
             Some(TtftError {
                 rate,
                 requests: errors.len(),
-                p50_ms: crate::exec::stats::percentile_sorted(&errors, 0.5),
-                p99_ms: crate::exec::stats::percentile_sorted(&errors, 0.99),
+                p50_ms: percentile_sorted(&errors, 0.5),
+                p99_ms: percentile_sorted(&errors, 0.99),
                 max_ms: errors.last().copied(),
             })
         }
@@ -483,6 +552,24 @@ pub fn render(c: &Calibration) -> String {
             opt(r.error_rate, 3),
             if r.sustained { "yes" } else { "no" }
         );
+    }
+    if let Some(f) = &c.floor {
+        let _ = writeln!(
+            s,
+            "floor: the pacer and runtime alone (no requests) at {:.0}/s over {} releases: lag p50 {} ms, p99 {} ms, max {} ms",
+            f.rate,
+            f.releases,
+            opt(f.lag_p50_ms, 3),
+            opt(f.lag_p99_ms, 3),
+            opt(f.lag_max_ms, 2)
+        );
+        if f.lag_p99_ms.is_some_and(|l| l >= c.max_lag_ms) {
+            let _ = writeln!(
+                s,
+                "note: the floor's lag p99 is already over the {} ms limit: this machine cannot hold the schedule right now even with no requests (busy or noisy host); the rates above measure the machine, not the client",
+                c.max_lag_ms
+            );
+        }
     }
     match c.sustained_rate {
         Some(r) => {

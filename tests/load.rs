@@ -457,6 +457,15 @@ fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
     assert!(t["p50_ms"].as_f64().unwrap() >= 0.0);
     assert!(t["max_ms"].as_f64().unwrap() < 1000.0);
     assert_eq!(v["tokens"], 16);
+    // The machine's floor: the pacer and runtime alone released every slot at the first rate,
+    // never before its deadline.
+    let f = &v["floor"];
+    assert_eq!(f["rate"], 200.0);
+    assert_eq!(f["releases"], 100);
+    let p50 = f["lag_p50_ms"].as_f64().unwrap();
+    let p99 = f["lag_p99_ms"].as_f64().unwrap();
+    assert!(0.0 <= p50 && p50 <= p99 && p99 <= f["lag_max_ms"].as_f64().unwrap());
+    assert_eq!(v["max_lag_ms"], 1.0);
 }
 
 #[test]
