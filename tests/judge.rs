@@ -403,5 +403,36 @@ fn the_evaluation_examples_run_and_score_every_case() {
             mean.iter()
                 .all(|m| m.is_some_and(|m| (0.0..=1.0).contains(&m)))
         );
+        // Every score row carries the raw output it scored: the case's answer.
+        let cases = read(&run_dir.join("cases.parquet"));
+        let key =
+            |b: &RecordBatch, i: usize| (strs(b, "trial_id")[i].clone(), i64s(b, "case_index")[i]);
+        let case_answers: std::collections::HashMap<_, _> = (0..cases.num_rows())
+            .map(|i| (key(&cases, i), strs(&cases, "answer")[i].clone()))
+            .collect();
+        let scores = read(&run_dir.join("scores.parquet"));
+        let answers = strs(&scores, "answer");
+        let extracted = strs(&scores, "extracted");
+        let scorers = strs(&scores, "scorer");
+        for i in 0..scores.num_rows() {
+            let a = answers[i].as_deref();
+            assert!(a.is_some_and(|a| !a.is_empty()), "{name} row {i}");
+            assert_eq!(
+                a,
+                case_answers[&key(&scores, i)].as_deref(),
+                "{name} row {i}"
+            );
+            // The choice scorer records the letter it read.
+            if scorers[i].as_deref() == Some("choice") {
+                let letter = extracted[i].as_deref().unwrap_or_default();
+                assert!(
+                    ["A", "B", "C", "D", "E"].contains(&letter),
+                    "{name} row {i}: {letter:?} from {a:?}"
+                );
+            }
+        }
+        if name == "eval-multiple-choice" {
+            assert!(scorers.iter().any(|s| s.as_deref() == Some("choice")));
+        }
     }
 }

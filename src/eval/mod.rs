@@ -358,12 +358,18 @@ impl Scorer {
         )
     }
 
-    /// Score `answer` against `references` (the best reference wins), with extraction.
+    /// Score `answer` against `references` (the best reference wins), with extraction. A
+    /// `choice` scorer records the letter it read as the extracted value.
     pub fn score_case(&self, answer: &str, references: &[String]) -> Outcome {
+        let choice = |text: &str| {
+            matches!(self.kind, Kind::Choice)
+                .then(|| scorers::find_choice(text).map(String::from))
+                .flatten()
+        };
         let Some(x) = &self.extractor else {
             return Outcome {
                 score: self.score(answer, references),
-                extracted: None,
+                extracted: choice(answer),
                 extraction_failed: None,
             };
         };
@@ -375,7 +381,7 @@ impl Scorer {
             },
             Some(text) => Outcome {
                 score: self.score(&text, references),
-                extracted: Some(text.into_owned()),
+                extracted: Some(choice(&text).unwrap_or_else(|| text.into_owned())),
                 extraction_failed: Some(false),
             },
         }

@@ -447,7 +447,11 @@ async fn run_one_trial(
     for s in sims {
         s.shutdown().await;
     }
-    for ((case, case_scores), case_agreements) in answers.iter().zip(&scores).zip(&agreements) {
+    for (((case, case_scores), case_agreements), (text, _, _)) in
+        answers.iter().zip(&scores).zip(&agreements).zip(&texts)
+    {
+        // One copy of the answer per case, shared by its scorers' rows.
+        let answer: Option<Arc<str>> = case.error.is_none().then(|| Arc::from(text.as_str()));
         for ((scorer, outcome), agreement) in
             plan.scorers.iter().zip(case_scores).zip(case_agreements)
         {
@@ -468,6 +472,7 @@ async fn run_one_trial(
                 raw,
                 reason,
                 normalizer: scorer.normalizer_label().cloned(),
+                answer: answer.clone(),
                 extracted: outcome.extracted.clone(),
                 extraction_failed: outcome.extraction_failed,
                 agreement: *agreement,

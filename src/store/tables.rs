@@ -360,6 +360,7 @@ pub fn scores_schema() -> SchemaRef {
         f("raw", Float64, true),
         f("reason", Utf8, true),
         f("normalizer", Utf8, true),
+        f("answer", Utf8, true),
         f("extracted", Utf8, true),
         f("extraction_failed", Boolean, true),
         f("agreement", Float64, true),
@@ -391,6 +392,8 @@ pub struct ScoreRow {
     pub reason: Option<String>,
     /// Normaliser label (`squad@1`), null for scorers that do not normalise.
     pub normalizer: Option<Arc<str>>,
+    /// The raw output scored (the case's answer; null when the case failed).
+    pub answer: Option<Arc<str>>,
     /// The extracted text (null without extraction, or when it failed).
     pub extracted: Option<String>,
     /// Whether extraction failed (null without extraction).
@@ -413,6 +416,7 @@ impl ScoreRow {
             .f64(self.raw)
             .str(self.reason.as_deref())
             .str(self.normalizer.as_deref())
+            .str(self.answer.as_deref())
             .str(self.extracted.as_deref())
             .bool(self.extraction_failed)
             .f64(self.agreement);
