@@ -1,13 +1,13 @@
 //! Differential tests against the reference implementations our scorers claim to match:
-//! sacrebleu (BLEU with the `13a` tokeniser and add-one smoothing, sentence and corpus level)
-//! and Python's `jsonschema` (Draft 2020-12 verdicts for the keywords frontier supports).
-//! Both Python packages are installed by `.ci/run`; without them these tests fail with the
-//! command that installs them.
+//! sacrebleu (BLEU with the `13a` tokeniser and add-one smoothing, sentence and corpus level),
+//! Google's `rouge_score` (ROUGE-L F on ASCII text) and Python's `jsonschema` (Draft 2020-12
+//! verdicts for the keywords frontier supports). The Python packages are installed by
+//! `.ci/run`; without them these tests fail with the command that installs them.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use frontier::eval::scorers::tokenize_13a;
+use frontier::eval::scorers::{rouge_l, rouge_tokens, tokenize_13a};
 use frontier::eval::{BleuStats, Schema};
 use serde_json::{Value, json};
 
@@ -30,7 +30,7 @@ fn python(module: &str, script: &str, input: &Value) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !stderr.contains(&format!("No module named '{module}'")),
-        "the Python package `{module}` is missing: run `python3 -m pip install sacrebleu==2.5.1 jsonschema==4.26.0` (.ci/run installs them)"
+        "the Python package `{module}` is missing: run `python3 -m pip install sacrebleu==2.5.1 rouge-score==0.1.2 jsonschema==4.26.0` (.ci/run installs them)"
     );
     assert!(out.status.success(), "python failed: {stderr}");
     serde_json::from_slice(&out.stdout).expect("python printed JSON")
@@ -210,6 +210,69 @@ fn bleu_matches_sacrebleu_sentence_and_corpus() {
         .collect();
     let (value, _) = frontier::eval::stats::corpus_bleu(&pairs, 1).unwrap();
     assert!((value - want).abs() < 1e-9, "{value} vs {want}");
+}
+
+const ROUGE: &str = r#"
+import json, sys
+from rouge_score import rouge_scorer, tokenizers
+tok = tokenizers.DefaultTokenizer(use_stemmer=False)
+scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+cases = json.load(sys.stdin)
+print(json.dumps({
+    "tokens": [tok.tokenize(c["hyp"]) for c in cases],
+    "f": [scorer.score(c["ref"], c["hyp"])["rougeL"].fmeasure for c in cases],
+}))
+"#;
+
+#[test]
+fn rouge_l_matches_rouge_score_on_ascii_text() {
+    let mut rng = Lcg(11);
+    let ascii: Vec<&str> = WORDS.iter().copied().filter(|w| w.is_ascii()).collect();
+    let mut cases: Vec<(String, String)> = Vec::new();
+    for i in 0..300 {
+        let n = 1 + rng.below(14);
+        let r: Vec<&str> = (0..n).map(|_| ascii[rng.below(ascii.len())]).collect();
+        let h: Vec<&str> = if i % 7 == 0 {
+            (0..1 + rng.below(14))
+                .map(|_| ascii[rng.below(ascii.len())])
+                .collect()
+        } else {
+            r.iter()
+                .map(|w| {
+                    if rng.below(3) == 0 {
+                        ascii[rng.below(ascii.len())]
+                    } else {
+                        w
+                    }
+                })
+                .collect()
+        };
+        cases.push((h.join(" "), r.join(" ")));
+    }
+    cases.push((String::new(), "the cat".into()));
+    cases.push(("... !!!".into(), "the cat".into()));
+    cases.push(("The CAT".into(), "the cat".into()));
+    let input = Value::Array(
+        cases
+            .iter()
+            .map(|(h, r)| json!({"hyp": h, "ref": r}))
+            .collect(),
+    );
+    let got = python("rouge_score", ROUGE, &input);
+    let mut partial = 0;
+    for (i, (hyp, reference)) in cases.iter().enumerate() {
+        let ours = rouge_tokens(hyp);
+        let theirs: Vec<String> = serde_json::from_value(got["tokens"][i].clone()).unwrap();
+        assert_eq!(ours, theirs, "ROUGE tokens of {hyp:?}");
+        let have = rouge_l(&ours, &rouge_tokens(reference));
+        let want = got["f"][i].as_f64().unwrap();
+        assert!(
+            (have - want).abs() < 1e-12,
+            "ROUGE-L of {hyp:?} against {reference:?}: frontier {have}, rouge_score {want}"
+        );
+        partial += usize::from(0.0 < want && want < 1.0);
+    }
+    assert!(partial > 150, "{partial} partial scores");
 }
 
 const JSONSCHEMA: &str = r#"
