@@ -2,6 +2,8 @@
 //! simulated engine plays the judge; grades, votes, forged grades and the separate accounting
 //! of judge calls are read back from Parquet.
 
+mod python;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -170,6 +172,59 @@ evaluators:
     );
     let acc = f64s(&c, "score_llm_judge")[0].unwrap();
     assert!((acc - right as f64 / 40.0).abs() < 1e-12);
+
+    // DuckDB reads the judge and statistics tables as they are, with the same values.
+    let d = run_dir.display().to_string();
+    let got = python::python(
+        "duckdb",
+        r#"
+import duckdb, json, sys
+d = json.load(sys.stdin)
+con = duckdb.connect()
+j = con.execute(f"SELECT count(*), sum(prompt_tokens), sum(cost_usd), count(grade) FROM '{d}/judgements.parquet'").fetchone()
+s = con.execute(f"SELECT scorer, scored, unscored, errors, mean, mean_ci95_low, mean_ci95_high, pass_at_k, judge_agreement FROM '{d}/score_stats.parquet' ORDER BY scorer").fetchall()
+a = con.execute(f"SELECT count(*) FROM '{d}/scores.parquet' s JOIN '{d}/cases.parquet' c USING (trial_id, case_index) WHERE s.answer = c.answer").fetchone()
+print(json.dumps({"judgements": j, "stats": s, "answers_joined": a[0]}))
+"#,
+        &serde_json::json!(d),
+    );
+    let jt = &got["judgements"];
+    assert_eq!(jt[0], 40);
+    assert_eq!(
+        jt[1],
+        i64s(&j, "prompt_tokens").iter().flatten().sum::<i64>()
+    );
+    let judge_cost = f64s(&c, "judge_cost_usd")[0].unwrap();
+    assert!((jt[2].as_f64().unwrap() - judge_cost).abs() < 1e-12);
+    assert_eq!(jt[3], 40);
+    let stats = read(&run_dir.join("score_stats.parquet"));
+    let names = strs(&stats, "scorer");
+    let means = f64s(&stats, "mean");
+    let rows = got["stats"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        let i = names
+            .iter()
+            .position(|n| n.as_deref() == row[0].as_str())
+            .unwrap();
+        assert_eq!(row[1], 40, "{row}");
+        assert_eq!((row[2].as_i64(), row[3].as_i64()), (Some(0), Some(0)));
+        assert_eq!(row[4].as_f64(), means[i]);
+        assert!((row[4].as_f64().unwrap() - right as f64 / 40.0).abs() < 1e-12);
+        let (lo, hi) = (row[5].as_f64().unwrap(), row[6].as_f64().unwrap());
+        assert!(lo <= row[4].as_f64().unwrap() && row[4].as_f64().unwrap() <= hi);
+        assert_eq!(row[7].as_f64(), row[4].as_f64(), "pass@1 is the pass rate");
+        let agreement = row[8].as_f64();
+        if row[0] == "llm_judge" {
+            assert_eq!(agreement, Some(1.0));
+        } else {
+            assert_eq!(agreement, None);
+        }
+    }
+    assert_eq!(
+        got["answers_joined"], 80,
+        "every score row's answer is its case's"
+    );
 }
 
 #[test]

@@ -4,37 +4,12 @@
 //! verdicts for the keywords frontier supports). The Python packages are installed by
 //! `.ci/run`; without them these tests fail with the command that installs them.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod python;
 
 use frontier::eval::scorers::{rouge_l, rouge_tokens, tokenize_13a};
 use frontier::eval::{BleuStats, Schema};
+use python::python;
 use serde_json::{Value, json};
-
-/// Run `script` with `input` as JSON on stdin; its stdout parsed as JSON.
-fn python(module: &str, script: &str, input: &Value) -> Value {
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains(&format!("No module named '{module}'")),
-        "the Python package `{module}` is missing: run `python3 -m pip install sacrebleu==2.5.1 rouge-score==0.1.2 jsonschema==4.26.0` (.ci/run installs them)"
-    );
-    assert!(out.status.success(), "python failed: {stderr}");
-    serde_json::from_slice(&out.stdout).expect("python printed JSON")
-}
 
 /// A deterministic stream of pseudo-random numbers (no dependency on `rand` in tests).
 struct Lcg(u64);
