@@ -457,11 +457,20 @@ fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
     assert!(t["p50_ms"].as_f64().unwrap() >= 0.0);
     assert!(t["max_ms"].as_f64().unwrap() < 1000.0);
     assert_eq!(v["tokens"], 16);
-    // The machine's floor: the pacer and runtime alone released every slot at the first rate,
-    // never before its deadline.
-    let f = &v["floor"];
+    // The machine's floor before each rate: the pacer and runtime alone released every slot
+    // at that rate (0.5 s here), never before its deadline.
+    let f = &rungs[0]["floor"];
     assert_eq!(f["rate"], 200.0);
     assert_eq!(f["releases"], 100);
+    let attempts = rungs[0]["attempts"].as_u64().unwrap();
+    assert!((1..=3).contains(&attempts));
+    // Only a failed rate can be noisy, and a noisy one was tried every time.
+    for r in rungs {
+        if r["noisy"] == true {
+            assert_eq!(r["sustained"], false);
+            assert_eq!(r["attempts"], 3);
+        }
+    }
     let p50 = f["lag_p50_ms"].as_f64().unwrap();
     let p99 = f["lag_p99_ms"].as_f64().unwrap();
     assert!(0.0 <= p50 && p50 <= p99 && p99 <= f["lag_max_ms"].as_f64().unwrap());
