@@ -107,6 +107,27 @@ fn mistakes_in_an_evaluator_file_are_reported_at_the_use_line() {
 }
 
 #[test]
+fn pipeline_checks_of_an_evaluator_file_entry_name_the_files_line() {
+    // Checks that need the pipeline (endpoint names, the rubric against the dataset, unique
+    // names) point at the `use:` line and name the evaluator file's own line:column and key.
+    let e = check(Path::new("tests/fixtures/use/broken-judge.yaml")).unwrap_err();
+    let file = "tests/fixtures/use/evaluators/judge-entry.yaml";
+    for want in [
+        format!("in {file}:7:16 (evaluators[1].llm_judge.judges[0]): unknown endpoint `grader`"),
+        format!("in {file}:8:15 (evaluators[1].llm_judge.rubric): undefined variable `nothere`"),
+        format!("in {file}:5:5 (evaluators[0]): two evaluators are named `exact`"),
+    ] {
+        assert!(e.contains(&want), "{want}\nnot in\n{e}");
+    }
+    assert_eq!(
+        e.matches("--> tests/fixtures/use/broken-judge.yaml:11:10")
+            .count(),
+        3,
+        "{e}"
+    );
+}
+
+#[test]
 fn broken_pipelines_match_snapshots() {
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
     let files = yaml_files("tests/broken");

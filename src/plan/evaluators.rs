@@ -8,6 +8,7 @@
 //! a `.yaml`/`.yml` ending) names a file relative to the pipeline instead.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::eval::{Scorer, SpecError};
 use crate::spec::load::Loaded;
@@ -25,6 +26,44 @@ pub struct Resolved {
     pub specs: Vec<EvaluatorSpec>,
     /// For each expanded entry, the pipeline key path it came from (`evaluators[i]`).
     pub origins: Vec<KeyPath>,
+    /// For each expanded entry from an evaluator file, where in that file it is.
+    pub from_files: Vec<Option<FromFile>>,
+}
+
+/// An entry's place in the evaluator file a `use:` brought it from.
+#[derive(Clone, Debug)]
+pub struct FromFile {
+    /// The file, as shown in messages.
+    pub shown: String,
+    /// The file's parsed document (for line:column).
+    pub root: Arc<Node>,
+    /// The entry's index in the file's `evaluators`.
+    pub index: usize,
+}
+
+impl Resolved {
+    /// An issue about expanded entry `i` at `path` (a pipeline key path starting with the
+    /// entry's origin, e.g. `evaluators[2].llm_judge.judges[0]`). For an entry from an
+    /// evaluator file the issue points at the `use:` line, and its message names the file's
+    /// own line:column and key path.
+    pub fn issue(&self, loaded: &Loaded, i: usize, path: KeyPath, message: String) -> Issue {
+        let origin = &self.origins[i];
+        match self.from_files.get(i).and_then(Option::as_ref) {
+            Some(f) if path.0.starts_with(&origin.0) => {
+                let mut inner = KeyPath::root().key("evaluators").index(f.index);
+                inner.0.extend(path.0[origin.0.len()..].iter().cloned());
+                let loc = f.root.locate(&inner);
+                loaded.issue(
+                    origin.key("use"),
+                    format!(
+                        "in {}:{}:{} ({inner}): {message}",
+                        f.shown, loc.line, loc.col
+                    ),
+                )
+            }
+            _ => loaded.issue(path, message),
+        }
+    }
 }
 
 /// Expand and build the evaluators of `loaded`, pushing every problem to `issues`.
@@ -34,7 +73,7 @@ pub fn resolve(loaded: &Loaded, base_dir: &Path, issues: &mut Vec<Issue>) -> Res
         let entry_path = KeyPath::root().key("evaluators").index(i);
         let EvaluatorSpec::Use(target) = entry else {
             match build(entry, base_dir) {
-                Ok((scorer, spec)) => out.push(scorer, spec, entry_path),
+                Ok((scorer, spec)) => out.push(scorer, spec, entry_path, None),
                 Err(errors) => {
                     for e in errors {
                         let path = join(&entry_path.key(entry.kind()), &e.keys);
@@ -55,7 +94,7 @@ pub fn resolve(loaded: &Loaded, base_dir: &Path, issues: &mut Vec<Issue>) -> Res
             }
         };
         let shown = display(&file);
-        let parsed = match load_file(&file) {
+        let (parsed, file_root) = match load_file(&file) {
             Ok(p) => p,
             Err(problems) => {
                 for (loc, message, help) in problems {
@@ -81,16 +120,27 @@ pub fn resolve(loaded: &Loaded, base_dir: &Path, issues: &mut Vec<Issue>) -> Res
                 continue;
             }
             match build(spec, &file_dir) {
-                Ok((scorer, spec)) => out.push(scorer, spec, entry_path.clone()),
+                Ok((scorer, spec)) => {
+                    let from = FromFile {
+                        shown: shown.clone(),
+                        root: file_root.clone(),
+                        index: j,
+                    };
+                    out.push(scorer, spec, entry_path.clone(), Some(from));
+                }
                 Err(errors) => {
                     for e in errors {
                         let inner = join(
                             &KeyPath::root().key("evaluators").index(j).key(spec.kind()),
                             &e.keys,
                         );
+                        let loc = file_root.locate(&inner);
                         issues.push(loaded.issue(
                             use_path.clone(),
-                            format!("in {shown} ({inner}): {}", e.message),
+                            format!(
+                                "in {shown}:{}:{} ({inner}): {}",
+                                loc.line, loc.col, e.message
+                            ),
                         ));
                     }
                 }
@@ -101,10 +151,17 @@ pub fn resolve(loaded: &Loaded, base_dir: &Path, issues: &mut Vec<Issue>) -> Res
 }
 
 impl Resolved {
-    fn push(&mut self, scorer: Scorer, spec: EvaluatorSpec, origin: KeyPath) {
+    fn push(
+        &mut self,
+        scorer: Scorer,
+        spec: EvaluatorSpec,
+        origin: KeyPath,
+        from: Option<FromFile>,
+    ) {
         self.scorers.push(scorer);
         self.specs.push(spec);
         self.origins.push(origin);
+        self.from_files.push(from);
     }
 }
 
@@ -233,7 +290,9 @@ fn find_file(target: &str, base_dir: &Path) -> Result<PathBuf, Problem> {
 }
 
 /// Read and validate an evaluator file. Problems are `(":line:col", message, help)`.
-fn load_file(path: &Path) -> Result<EvaluatorFile, Vec<(String, String, Option<String>)>> {
+fn load_file(
+    path: &Path,
+) -> Result<(EvaluatorFile, Arc<Node>), Vec<(String, String, Option<String>)>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![(String::new(), format!("cannot read the file: {e}"), None)])?;
     let root = Node::parse(&text).map_err(|e| {
@@ -263,14 +322,15 @@ fn load_file(path: &Path) -> Result<EvaluatorFile, Vec<(String, String, Option<S
             })
             .collect());
     }
-    serde_json::from_value(root.to_json())
-        .map_err(|e| vec![(String::new(), format!("invalid evaluator file: {e}"), None)])
+    let file = serde_json::from_value(root.to_json())
+        .map_err(|e| vec![(String::new(), format!("invalid evaluator file: {e}"), None)])?;
+    Ok((file, Arc::new(root)))
 }
 
 /// Check one evaluator file on its own (for `evaluators/` in tests and tools): every entry
 /// must build. Returns the scorers, or every problem as text.
 pub fn check_file(path: &Path) -> Result<Vec<Scorer>, String> {
-    let file = load_file(path).map_err(|problems| {
+    let (file, _) = load_file(path).map_err(|problems| {
         problems
             .into_iter()
             .map(|(loc, m, help)| {

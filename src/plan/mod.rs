@@ -822,6 +822,8 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     // Evaluators: `use:` expanded, patterns compiled, schema files read.
     let resolved = evaluators::resolve(loaded, &base_dir, &mut issues);
     for (i, s) in resolved.scorers.iter().enumerate() {
+        // Located in the pipeline, or for an entry from an evaluator file, in that file.
+        let at = |path: KeyPath, msg: String| resolved.issue(loaded, i, path, msg);
         let origin = resolved.origins[i].clone();
         if resolved.scorers[..i].iter().any(|o| o.name == s.name) {
             issues.push(
@@ -845,6 +847,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         let crate::spec::EvaluatorSpec::LlmJudge(j) = e else {
             continue;
         };
+        let at = |path: KeyPath, msg: String| resolved.issue(loaded, i, path, msg);
         let jp = resolved.origins[i].key("llm_judge");
         let names: Vec<&str> = spec.endpoints.keys().map(String::as_str).collect();
         if j.judges.is_empty() {
