@@ -290,9 +290,10 @@ fn find_file(target: &str, base_dir: &Path) -> Result<PathBuf, Problem> {
 }
 
 /// Read and validate an evaluator file. Problems are `(":line:col", message, help)`.
-fn load_file(
-    path: &Path,
-) -> Result<(EvaluatorFile, Arc<Node>), Vec<(String, String, Option<String>)>> {
+/// A problem in an evaluator file: `:line:col` (or empty), the message, a suggestion.
+type FileProblem = (String, String, Option<String>);
+
+fn load_file(path: &Path) -> Result<(EvaluatorFile, Arc<Node>), Vec<FileProblem>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![(String::new(), format!("cannot read the file: {e}"), None)])?;
     let root = Node::parse(&text).map_err(|e| {
