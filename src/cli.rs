@@ -108,9 +108,10 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8000")]
         listen: SocketAddr,
-        /// Model name to serve.
-        #[arg(long, default_value = "sim")]
-        model: String,
+        /// Model name to serve [default: `sim`; with --pipeline, the endpoint's `model`, else
+        /// its name].
+        #[arg(long)]
+        model: Option<String>,
         /// Take the profile (and the datasets the engine knows) from this pipeline's
         /// simulated endpoint named by --endpoint.
         #[arg(long, requires = "endpoint")]
@@ -371,13 +372,13 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
         } => {
             let mut profile = crate::spec::SimProfile::default();
             let mut knowledge = Vec::new();
-            let mut model = model;
+            let mut served = "sim".to_string();
             if let (Some(p), Some(name)) = (pipeline, endpoint) {
                 let plan = load_plan(&p, &[])?;
                 match plan.spec.endpoints.get(&name) {
                     Some(crate::spec::EndpointSpec::Simulated(s)) => {
                         profile = s.profile.clone();
-                        model = s.model.clone().unwrap_or(name.clone());
+                        served = s.model.clone().unwrap_or(name.clone());
                     }
                     _ => {
                         return Err(Error::Usage(format!(
@@ -394,6 +395,8 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
                     );
                 }
             }
+            // Flags override the pipeline's values.
+            let model = model.unwrap_or(served);
             if let Some(v) = slots {
                 profile.slots = v;
             }
