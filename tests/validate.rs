@@ -35,9 +35,14 @@ fn shipped_pipelines_validate() {
     let files: Vec<PathBuf> = yaml_files("pipelines")
         .into_iter()
         .chain(yaml_files("examples"))
+        .chain(yaml_files("benches"))
         .collect();
     assert!(
         files.iter().any(|f| f.ends_with("quickstart.yaml")),
+        "{files:?}"
+    );
+    assert!(
+        files.iter().any(|f| f.ends_with("million.yaml")),
         "{files:?}"
     );
     for f in files {
