@@ -418,10 +418,8 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
                 knowledge: Arc::new(crate::sim::Knowledge::new(knowledge)),
                 first_token_log: None,
             };
-            let _ = writeln!(
-                std::io::stderr(),
-                "simulated engine `{model}` on http://{listen}/v1 (Ctrl-C to stop)"
-            );
+            // The engine prints where it listens once bound (the real port when --listen asks
+            // for port 0).
             runtime()?
                 .block_on(crate::sim::serve_forever(cfg, listen))
                 .map_err(|e| Error::Run(format!("sim-server on {listen}: {e}")))?;

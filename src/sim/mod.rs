@@ -166,7 +166,7 @@ pub async fn serve_forever(config: SimConfig, addr: SocketAddr) -> std::io::Resu
     let model = config.model.clone();
     let server = SimServer::start(config, addr).await?;
     eprintln!(
-        "frontier sim-server: serving model {model:?} at {}",
+        "frontier sim-server: serving model {model:?} at {} (Ctrl-C to stop)",
         server.base_url()
     );
     let stopped = tokio::signal::ctrl_c().await;

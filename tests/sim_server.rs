@@ -1,0 +1,162 @@
+//! `frontier sim-server` as other tools use it: a separate process on an ephemeral loopback
+//! port, the OpenAI-compatible routes over real HTTP, and which model name it serves.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A running `frontier sim-server`, killed on drop.
+struct Server {
+    child: Child,
+    base_url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `frontier sim-server --listen 127.0.0.1:0 ARGS` and read the URL it prints.
+fn start(args: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["sim-server", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("frontier runs");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let line = lines
+        .next()
+        .expect("sim-server printed a line")
+        .expect("utf-8");
+    // `frontier sim-server: serving model "sim" at http://127.0.0.1:PORT/v1 (Ctrl-C to stop)`
+    let base_url = line
+        .split(" at ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    assert!(base_url.starts_with("http://127.0.0.1:"), "{line}");
+    assert!(!base_url.starts_with("http://127.0.0.1:0/"), "{line}");
+    Server { child, base_url }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    // reqwest is built without a default TLS provider; frontier's client installs ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// POST a streaming chat completion; the status and the body.
+async fn chat(http: &reqwest::Client, base: &str, model: &str) -> (u16, String) {
+    let body = serde_json::json!({
+        "model": model,
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+        "max_tokens": 8,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    let r = http
+        .post(format!("{base}/chat/completions"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the server answers");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap())
+}
+
+#[test]
+fn serves_the_openai_routes_on_an_ephemeral_port() {
+    let server = start(&["--decode-ms", "0", "--prefill-tok-s", "0"]);
+    let base = server.base_url.clone();
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let health = http
+            .get(base.replace("/v1", "/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status().as_u16(), 200);
+        let models = http
+            .get(format!("{base}/models"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(models.contains("\"sim\""), "{models}");
+
+        let (status, text) = chat(&http, &base, "sim").await;
+        assert_eq!(status, 200, "{text}");
+        let data: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .collect();
+        assert_eq!(data.last(), Some(&"[DONE]"), "{text}");
+        // 8 tokens of content, then usage.
+        let usage = data
+            .iter()
+            .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .find_map(|v| v["usage"]["completion_tokens"].as_i64());
+        assert_eq!(usage, Some(8), "{text}");
+
+        let (status, text) = chat(&http, &base, "other").await;
+        assert_eq!(status, 404, "{text}");
+        assert!(text.contains("does not exist"), "{text}");
+    });
+}
+
+#[test]
+fn takes_a_pipelines_endpoint_and_model_overrides() {
+    // With --pipeline/--endpoint the endpoint's name is the model, unless --model says
+    // otherwise.
+    let served = start(&[
+        "--pipeline",
+        "pipelines/quickstart.yaml",
+        "--endpoint",
+        "small",
+    ]);
+    let renamed = start(&[
+        "--pipeline",
+        "pipelines/quickstart.yaml",
+        "--endpoint",
+        "small",
+        "--model",
+        "mine",
+    ]);
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        assert_eq!(chat(&http, &served.base_url, "small").await.0, 200);
+        assert_eq!(chat(&http, &served.base_url, "sim").await.0, 404);
+        assert_eq!(chat(&http, &renamed.base_url, "mine").await.0, 200);
+        assert_eq!(chat(&http, &renamed.base_url, "small").await.0, 404);
+    });
+    // An endpoint that is not simulated (or does not exist) is a usage error (exit 2).
+    let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args([
+            "sim-server",
+            "--listen",
+            "127.0.0.1:0",
+            "--pipeline",
+            "pipelines/quickstart.yaml",
+            "--endpoint",
+            "nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no simulated endpoint named `nope`"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
