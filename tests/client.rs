@@ -14,7 +14,7 @@ const MS: i64 = 1_000_000;
 
 fn request(url: String) -> LlmRequest {
     LlmRequest {
-        url,
+        url: url.parse().expect("a valid URL"),
         api_key: None,
         body: Bytes::from_static(
             br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"#,
@@ -370,10 +370,15 @@ async fn server_closing_without_answering_is_connect() {
 }
 
 #[tokio::test]
-async fn invalid_url_is_connect() {
+async fn unusable_url_is_connect() {
+    // A URL is parsed once per endpoint (an unparsable one never reaches the client); one
+    // the client cannot use fails before anything is sent.
     let client = LlmClient::new().unwrap();
     let out = client
-        .call(&request("not a url".into()), &Clock::start())
+        .call(
+            &request("ftp://127.0.0.1:9/v1/chat/completions".into()),
+            &Clock::start(),
+        )
         .await;
     assert_eq!(kind(&out), Some(ErrorKind::Connect));
     assert_eq!(out.sent_ns, None, "nothing was sent");

@@ -20,7 +20,7 @@ use crate::store::{JudgementRow, Record};
 pub(crate) struct JudgeTarget {
     pub endpoint: Arc<str>,
     pub model: Arc<str>,
-    pub url: String,
+    pub url: reqwest::Url,
     pub api_key: Option<String>,
     pub token_prices: Option<(f64, f64)>,
 }

@@ -75,7 +75,7 @@ pub struct RunOutcome {
 /// Where a step's requests go during one trial.
 #[derive(Clone)]
 struct StepTarget {
-    url: String,
+    url: reqwest::Url,
     api_key: Option<String>,
     api: Api,
     token_prices: Option<(f64, f64)>,
@@ -669,7 +669,7 @@ async fn start_targets(
             ApiKind::Completions => ("/completions", Api::Completions),
         };
         targets.push(StepTarget {
-            url: format!("{base}{path}"),
+            url: endpoint_url(&step.endpoint, &format!("{base}{path}"))?,
             api_key,
             api,
             token_prices: token_prices(pricing.as_ref()),
@@ -692,7 +692,7 @@ async fn start_targets(
         judges.push(judge::JudgeTarget {
             endpoint: Arc::from(name.as_str()),
             model: Arc::from(model.as_str()),
-            url: format!("{base}/chat/completions"),
+            url: endpoint_url(name, &format!("{base}/chat/completions"))?,
             api_key,
             token_prices: token_prices(pricing.as_ref()),
         });
@@ -973,6 +973,12 @@ async fn open_stage(
     let exhausted = pacer.finish();
     while tasks.join_next().await.is_some() {}
     Ok((exhausted, next_index))
+}
+
+/// An endpoint's request URL, parsed once.
+fn endpoint_url(endpoint: &str, url: &str) -> Result<reqwest::Url, Error> {
+    reqwest::Url::parse(url)
+        .map_err(|e| Error::Run(format!("endpoint `{endpoint}`: invalid URL `{url}`: {e}")))
 }
 
 /// Which dataset row, repeat and phase an execution index maps to: warm-up executions walk the
