@@ -415,6 +415,43 @@ fn sessions_feed_each_turn_back_with_think_time() {
 }
 
 #[test]
+fn a_client_that_fell_behind_says_so_on_the_terminal() {
+    // A 1 µs lag limit no real dispatch meets: the stage is flagged, and the summary says so
+    // (not only configs.parquet).
+    let (code, stdout, stderr, run_dir, out) = run_pipeline(
+        "saturated",
+        r#"
+version: 1
+name: saturated
+endpoints:
+  sim: { kind: simulated, profile: { decode_ms: 0, prefill_tok_s: 0, default_output_tokens: 2 } }
+datasets:
+  qa: { path: DATASET, input: question }
+workload:
+  arrival: { constant: { rate: 500 } }
+  requests: 20
+  max_lag: 0.001ms
+flow:
+  - id: answer
+    llm: { endpoint: sim, prompt: "{{ item.question }}" }
+"#,
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let c = read(&run_dir.join("configs.parquet"));
+    let flag = c
+        .column_by_name("client_saturated")
+        .unwrap()
+        .as_boolean()
+        .value(0);
+    assert!(flag);
+    assert!(
+        stdout.contains("warning: trial 0 stage 0: the client fell behind its schedule (client_saturated: lag p99 "),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
 fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
     let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
         .args([

@@ -287,6 +287,7 @@ pub fn summary(outcome: &RunOutcome) -> String {
         );
         out.push_str(&render_table(batch, None, marked.then_some("on_frontier")));
     }
+    out.push_str(&saturation_warnings(&outcome.configs));
     let _ = writeln!(
         out,
         "\n{} requests sent, {} failed, in {:.1} s{}",
@@ -372,6 +373,53 @@ pub fn rows_as_json(batch: &RecordBatch) -> Vec<serde_json::Value> {
             Value::Object(m)
         })
         .collect()
+}
+
+/// One warning line per trial stage flagged `client_saturated`: its latencies describe the
+/// client as much as the server, and the terminal says so (not only `configs.parquet`).
+pub fn saturation_warnings(configs: &RecordBatch) -> String {
+    use arrow_array::{Float64Array, Int64Array};
+    let col = |name: &str| configs.column_by_name(name);
+    let Some(flag) =
+        col("client_saturated").and_then(|c| c.as_any().downcast_ref::<BooleanArray>().cloned())
+    else {
+        return String::new();
+    };
+    let int = |name: &str| col(name).and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+    let float =
+        |name: &str| col(name).and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned());
+    let (trial, stage) = (int("trial_index"), int("stage"));
+    let (lag, achieved, target) = (
+        float("lag_p99_ms"),
+        float("achieved_rate"),
+        float("target_rate"),
+    );
+    let get = |a: &Option<Float64Array>, i: usize| {
+        a.as_ref()
+            .filter(|a| !a.is_null(i))
+            .map_or("-".to_string(), |a| format!("{:.3}", a.value(i)))
+    };
+    let get_int = |a: &Option<Int64Array>, i: usize| {
+        a.as_ref()
+            .filter(|a| !a.is_null(i))
+            .map_or("-".to_string(), |a| a.value(i).to_string())
+    };
+    let mut out = String::new();
+    for i in 0..configs.num_rows() {
+        if flag.is_null(i) || !flag.value(i) {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "\nwarning: trial {} stage {}: the client fell behind its schedule (client_saturated: lag p99 {} ms, achieved {}/s of {}/s): its latencies describe the client as much as the server; lower the rate or give the client more cores (see `frontier calibrate`)",
+            get_int(&trial, i),
+            get_int(&stage, i),
+            get(&lag, i),
+            get(&achieved, i),
+            get(&target, i),
+        );
+    }
+    out
 }
 
 #[cfg(test)]
