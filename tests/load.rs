@@ -415,6 +415,65 @@ fn sessions_feed_each_turn_back_with_think_time() {
 }
 
 #[test]
+fn a_datasets_own_output_lengths_are_sent_per_row() {
+    // `output_tokens: out_len` on a file dataset: each row's length goes out as its max_tokens (the
+    // step's 50 is the fallback for no row here), and the engine generates exactly that many.
+    let out = temp_dir("output-tokens");
+    let rows = [("a", 3), ("b", 9), ("c", 1), ("d", 14)];
+    let text: String = rows
+        .iter()
+        .map(|(q, n)| format!("{{\"q\": \"question {q}\", \"out_len\": {n}}}\n"))
+        .collect();
+    std::fs::write(out.join("rows.jsonl"), text).unwrap();
+    let p = out.join("p.yaml");
+    std::fs::write(
+        &p,
+        r#"
+version: 1
+name: lengths
+endpoints:
+  sim: { kind: simulated, profile: { decode_ms: 0, prefill_tok_s: 0, default_output_tokens: 40 } }
+datasets:
+  rows: { path: rows.jsonl, input: q, output_tokens: out_len, ignore_eos: true }
+workload:
+  arrival: { concurrency: 2 }
+flow:
+  - id: ask
+    llm: { endpoint: sim, prompt: "{{ item.q }}", params: { max_tokens: 50 } }
+"#,
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let run_dir = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("results in ")?.strip_suffix(':'))
+        .map(PathBuf::from)
+        .unwrap();
+    let r = read(&run_dir.join("requests.parquet"));
+    let cases = read(&run_dir.join("cases.parquet"));
+    assert_eq!(r.num_rows(), 4);
+    let ids = strings(&cases, "case_id");
+    let tokens = floats(&r, "completion_tokens");
+    let case_index = floats(&r, "case_index");
+    let case_of = floats(&cases, "case_index");
+    for i in 0..4 {
+        let c = case_of.iter().position(|x| *x == case_index[i]).unwrap();
+        let row: usize = ids[c].as_deref().unwrap().parse().unwrap();
+        assert_eq!(tokens[i], Some(f64::from(rows[row].1)), "row {row}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
 fn a_client_that_fell_behind_says_so_on_the_terminal() {
     // A 1 µs lag limit no real dispatch meets: the stage is flagged, and the summary says so
     // (not only configs.parquet).

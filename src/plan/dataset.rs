@@ -66,7 +66,7 @@ pub enum DatasetError {
     },
     /// A mapped field is missing from a row.
     Field {
-        /// `input`, `reference` or `id`.
+        /// `input`, `reference`, `id` or `output_tokens`.
         mapping: &'static str,
         /// The field name the pipeline gave.
         field: String,
@@ -120,6 +120,7 @@ pub fn load(name: &str, spec: &FileDatasetSpec, base_dir: &Path) -> Result<Datas
     Ok(Dataset {
         name: name.to_string(),
         rows,
+        ignore_eos: spec.ignore_eos,
         ..Dataset::default()
     })
 }
@@ -163,6 +164,22 @@ fn to_row(
             None => return Err(missing("id", field, &record)),
         },
     };
+    let output_tokens = match &spec.output_tokens {
+        None => None,
+        Some(field) => match record.get(field) {
+            None => return Err(missing("output_tokens", field, &record)),
+            Some(v) => Some(whole_tokens(v).ok_or_else(|| DatasetError::Parse {
+                line,
+                message: format!(
+                    "field `{field}` (output_tokens) must be a whole number of tokens, got {}",
+                    match v {
+                        Value::String(s) => format!("{s:?}"),
+                        other => other.to_string(),
+                    }
+                ),
+            })?),
+        },
+    };
     record.insert("input".into(), Value::String(input.clone()));
     record.insert("id".into(), Value::String(id.clone()));
     record.insert(
@@ -174,8 +191,22 @@ fn to_row(
         input,
         references,
         item: Value::Object(record),
-        output_tokens: None,
+        output_tokens,
     })
+}
+
+/// A token count from JSON (`12`, `12.0`) or CSV text (`"12"`): a whole number that fits u32.
+fn whole_tokens(v: &Value) -> Option<u32> {
+    let n = match v {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        })?,
+        Value::String(s) => s.trim().parse::<u64>().ok()?,
+        _ => return None,
+    };
+    u32::try_from(n).ok()
 }
 
 fn scalar_text(v: &Value) -> String {
@@ -309,6 +340,8 @@ mod tests {
             reference: reference.map(String::from),
             id: None,
             limit: None,
+            output_tokens: None,
+            ignore_eos: false,
         }
     }
 
@@ -371,5 +404,66 @@ mod tests {
             load("d", &spec("x.txt", None), &dir),
             Err(DatasetError::Format(_))
         ));
+    }
+
+    #[test]
+    fn output_tokens_from_a_field() {
+        let with = |path: &str| FileDatasetSpec {
+            output_tokens: Some("n".into()),
+            ignore_eos: true,
+            ..spec(path, None)
+        };
+        let dir = write(
+            "o.jsonl",
+            "{\"q\": \"a\", \"n\": 3}\n{\"q\": \"b\", \"n\": 7.0}\n",
+        );
+        let d = load("d", &with("o.jsonl"), &dir).unwrap();
+        let got: Vec<Option<u32>> = d.rows.iter().map(|r| r.output_tokens).collect();
+        assert_eq!(got, vec![Some(3), Some(7)]);
+        assert!(d.ignore_eos);
+        let dir = write("o.csv", "q,n\na, 12\nb,0\n");
+        let d = load("d", &with("o.csv"), &dir).unwrap();
+        let got: Vec<Option<u32>> = d.rows.iter().map(|r| r.output_tokens).collect();
+        assert_eq!(got, vec![Some(12), Some(0)]);
+        // Without the mapping, rows keep the step's max_tokens.
+        let d = load("d", &spec("o.csv", None), &dir).unwrap();
+        assert!(d.rows.iter().all(|r| r.output_tokens.is_none()));
+        assert!(!d.ignore_eos);
+        for (name, text) in [
+            (
+                "f.jsonl",
+                "{\"q\": \"a\", \"n\": 3}\n{\"q\": \"b\", \"n\": 2.5}\n",
+            ),
+            (
+                "g.jsonl",
+                "{\"q\": \"a\", \"n\": 3}\n{\"q\": \"b\", \"n\": -1}\n",
+            ),
+            (
+                "h.jsonl",
+                "{\"q\": \"a\", \"n\": 3}\n{\"q\": \"b\", \"n\": \"many\"}\n",
+            ),
+            (
+                "i.jsonl",
+                "{\"q\": \"a\", \"n\": 3}\n{\"q\": \"b\", \"n\": 99999999999}\n",
+            ),
+        ] {
+            let dir = write(name, text);
+            match load("d", &with(name), &dir) {
+                Err(DatasetError::Parse { line: 2, message }) => {
+                    assert!(
+                        message.contains("field `n` (output_tokens) must be a whole number"),
+                        "{message}"
+                    )
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let dir = write("j.jsonl", "{\"q\": \"a\", \"n\": 3}\n{\"q\": \"b\"}\n");
+        match load("d", &with("j.jsonl"), &dir) {
+            Err(DatasetError::Field { mapping, line, .. }) => {
+                assert_eq!((mapping, line), ("output_tokens", 2));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -259,6 +259,15 @@ pub struct FileDatasetSpec {
     /// Use only the first N rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+    /// Field holding each row's completion length in tokens (a whole number), sent as the
+    /// request's `max_tokens` in place of the step's (as trace rows do): replay a dataset's
+    /// recorded output lengths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<String>,
+    /// Send vLLM's and SGLang's `ignore_eos: true` with rows that set `output_tokens`, so the
+    /// server generates exactly that many tokens.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_eos: bool,
 }
 
 /// Dataset file formats.
