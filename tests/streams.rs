@@ -296,6 +296,8 @@ fn openai_tool_call_deltas_are_tokens_without_content() {
     let rec = load("openai-tool-call.sse");
     let o = rec.frontier();
     assert_eq!(o.text, "");
+    // The call's generated text is kept (for a client tokenizer's count), apart from content.
+    assert_eq!(o.tool_text, "get_weather{\"city\": \"Oslo\"}");
     assert_eq!(o.finish_reason.as_deref(), Some("tool_calls"));
     assert_eq!(o.token_chunk_count, 3);
     assert_eq!(o.usage.completion_tokens, Some(9));

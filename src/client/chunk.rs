@@ -62,12 +62,13 @@ pub(crate) struct Delta<'a> {
     pub reasoning_content: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "opt_str")]
     pub reasoning: Option<Cow<'a, str>>,
-    /// Whether `tool_calls` carries generated tokens (a function name or argument text).
-    #[serde(default, deserialize_with = "tool_calls_carry_tokens")]
-    pub tool_calls: bool,
+    /// The generated text in `tool_calls` (function names and argument fragments); `None`
+    /// when it carries none.
+    #[serde(borrow, default, deserialize_with = "tool_calls_text")]
+    pub tool_calls: Option<Cow<'a, str>>,
     /// Legacy `function_call` delta, same rule.
-    #[serde(default, deserialize_with = "function_carries_tokens")]
-    pub function_call: bool,
+    #[serde(borrow, default, deserialize_with = "function_text")]
+    pub function_call: Option<Cow<'a, str>>,
 }
 
 /// The `usage` object.
@@ -110,13 +111,14 @@ pub(crate) struct ErrorInfo<'a> {
 pub(crate) struct Tokens<'c> {
     pub content: Option<&'c str>,
     pub reasoning: Option<&'c str>,
-    pub tool_call: bool,
+    /// Tool-call text (a function name or argument fragment).
+    pub tool: Option<&'c str>,
 }
 
 impl Tokens<'_> {
     /// Does this chunk carry any generated token?
     pub fn any(&self) -> bool {
-        self.content.is_some() || self.reasoning.is_some() || self.tool_call
+        self.content.is_some() || self.reasoning.is_some() || self.tool.is_some()
     }
 }
 
@@ -134,11 +136,11 @@ impl<'a> Choice<'a> {
         // Some servers send both names with the same text; take one, never both.
         let reasoning =
             delta.and_then(|d| non_empty(&d.reasoning_content).or_else(|| non_empty(&d.reasoning)));
-        let tool_call = delta.is_some_and(|d| d.tool_calls || d.function_call);
+        let tool = delta.and_then(|d| d.tool_calls.as_deref().or(d.function_call.as_deref()));
         Tokens {
             content,
             reasoning,
-            tool_call,
+            tool,
         }
     }
 
@@ -371,9 +373,14 @@ struct FunctionDelta<'a> {
     arguments: Option<Cow<'a, str>>,
 }
 
-impl FunctionDelta<'_> {
-    fn carries_tokens(&self) -> bool {
-        non_empty(&self.name).is_some() || non_empty(&self.arguments).is_some()
+impl<'a> FunctionDelta<'a> {
+    /// The name and argument text it carries (`None`: neither is a non-empty string).
+    fn text(self) -> Option<Cow<'a, str>> {
+        let keep = |s: Option<Cow<'a, str>>| s.filter(|s| !s.is_empty());
+        match (keep(self.name), keep(self.arguments)) {
+            (Some(n), Some(a)) => Some(Cow::Owned(format!("{n}{a}"))),
+            (n, a) => n.or(a),
+        }
     }
 }
 
@@ -384,33 +391,39 @@ struct ToolCallDelta<'a> {
     function: Option<FunctionDelta<'a>>,
 }
 
-/// `tool_calls`: true if any element carries a function name or argument text; null or `[]` is
-/// false.
-fn tool_calls_carry_tokens<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+/// `tool_calls`: the function names and argument text of its elements, in order (borrowed
+/// when one element carries text, as streamed deltas do); null, `[]` or only empty strings
+/// give `None`.
+fn tool_calls_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
     struct ToolCalls;
     impl<'de> Visitor<'de> for ToolCalls {
-        type Value = bool;
+        type Value = Option<Cow<'de, str>>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("an array of tool-call deltas")
         }
-        fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-            Ok(false)
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-            let mut any = false;
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut text: Option<Cow<'de, str>> = None;
             while let Some(call) = seq.next_element::<ToolCallDelta<'de>>()? {
-                any |= call.function.as_ref().is_some_and(|f| f.carries_tokens());
+                if let Some(t) = call.function.and_then(FunctionDelta::text) {
+                    text = Some(match text {
+                        None => t,
+                        Some(prev) => Cow::Owned(prev.into_owned() + &t),
+                    });
+                }
             }
-            Ok(any)
+            Ok(text)
         }
     }
     d.deserialize_any(ToolCalls)
 }
 
-/// Legacy `function_call`: true if it carries a name or argument text.
-fn function_carries_tokens<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+/// Legacy `function_call`: its name and argument text, if any.
+fn function_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
     let f: Option<FunctionDelta<'de>> = Option::deserialize(d)?;
-    Ok(f.is_some_and(|f| f.carries_tokens()))
+    Ok(f.and_then(FunctionDelta::text))
 }
 
 #[cfg(test)]
@@ -553,7 +566,8 @@ mod tests {
                 .choice
                 .unwrap()
                 .tokens()
-                .tool_call
+                .tool
+                .is_some()
         );
         let args = br#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\""}}]}}]}"#;
         assert!(
@@ -562,26 +576,44 @@ mod tests {
                 .choice
                 .unwrap()
                 .tokens()
-                .tool_call
+                .tool
+                .is_some()
         );
         let empty =
             br#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":""}}]}}]}"#;
         assert!(
-            !Chunk::parse(empty)
+            Chunk::parse(empty)
                 .unwrap()
                 .choice
                 .unwrap()
                 .tokens()
-                .tool_call
+                .tool
+                .is_none()
         );
+        // The text itself, for counting with a client tokenizer.
+        let text = |b: &[u8]| {
+            Chunk::parse(b)
+                .unwrap()
+                .choice
+                .unwrap()
+                .tokens()
+                .tool
+                .map(String::from)
+        };
+        assert_eq!(text(first).as_deref(), Some("get_weather"));
+        assert_eq!(text(args).as_deref(), Some("{\""));
+        let two = br#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{"}},{"index":1,"function":{"arguments":"}"}}]}}]}"#;
+        assert_eq!(text(two).as_deref(), Some("f{}"));
         let legacy = br#"{"choices":[{"delta":{"function_call":{"arguments":"{}"}}}]}"#;
+        assert_eq!(text(legacy).as_deref(), Some("{}"));
         assert!(
             Chunk::parse(legacy)
                 .unwrap()
                 .choice
                 .unwrap()
                 .tokens()
-                .tool_call
+                .tool
+                .is_some()
         );
     }
 
@@ -602,7 +634,7 @@ mod tests {
             Tokens {
                 content: Some("hi"),
                 reasoning: Some("think"),
-                tool_call: false
+                tool: None
             }
         );
         assert_eq!(choice.finish_reason(), Some("stop"));

@@ -169,6 +169,9 @@ pub struct CallOutcome {
     pub text: String,
     /// Concatenated reasoning (`reasoning_content` or `reasoning`).
     pub reasoning_text: String,
+    /// Concatenated tool-call text (function names and argument fragments, in arrival order):
+    /// generated tokens too, counted with a client tokenizer; not stored as a column.
+    pub tool_text: String,
     /// Finish reason of the (first) choice.
     pub finish_reason: Option<String>,
     /// Set when the request failed.

@@ -208,6 +208,9 @@ fn apply_chunk(out: &mut CallOutcome, cumulative: &mut i64, chunk: Chunk<'_>, no
     if let Some(reasoning) = tokens.reasoning {
         out.reasoning_text.push_str(reasoning);
     }
+    if let Some(tool) = tokens.tool {
+        out.tool_text.push_str(tool);
+    }
     if out.finish_reason.is_none()
         && let Some(reason) = choice.finish_reason()
     {

@@ -1267,6 +1267,7 @@ fn request_row(
         cost_usd: None,
         output_text: o.text,
         reasoning_text: o.reasoning_text,
+        tool_text: o.tool_text,
         client_tokenizer: s
             .plan
             .endpoint_tokenizers

@@ -156,6 +156,8 @@ pub struct RequestRow {
     pub output_text: String,
     /// Reasoning text (`reasoning_content` or `reasoning`).
     pub reasoning_text: String,
+    /// Tool-call text (function names and arguments), counted but not stored.
+    pub tool_text: String,
     /// The endpoint's client tokenizer, if configured: the writer counts the answer with it.
     pub client_tokenizer: Option<Arc<crate::plan::tokenizer::HfTokenizer>>,
 }
@@ -199,12 +201,15 @@ impl RequestRow {
     pub fn token_count_discrepancy(&self) -> Option<i64> {
         Some(self.token_chunk_count - self.completion_tokens?)
     }
-    /// The answer (content and reasoning) counted with the endpoint's client tokenizer.
+    /// The generated text (content, reasoning and tool-call text, each counted on its own)
+    /// counted with the endpoint's client tokenizer.
     pub fn client_tokens(&self) -> Option<i64> {
         let t = self.client_tokenizer.as_ref()?;
         let mut n = t.count_text(&self.output_text);
-        if !self.reasoning_text.is_empty() {
-            n += t.count_text(&self.reasoning_text);
+        for part in [&self.reasoning_text, &self.tool_text] {
+            if !part.is_empty() {
+                n += t.count_text(part);
+            }
         }
         i64::try_from(n).ok()
     }
@@ -874,5 +879,32 @@ impl ScoreStatRow {
             .f64(self.corpus_bleu.map(|b| b.0))
             .f64(self.corpus_bleu.and_then(|b| b.1).map(|c| c.0))
             .f64(self.corpus_bleu.and_then(|b| b.1).map(|c| c.1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_tokens_count_content_reasoning_and_tool_call_text() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let t = Arc::new(
+            crate::plan::tokenizer::HfTokenizer::load(&dir, "tokenizer-wordpiece.json").unwrap(),
+        );
+        let count = |s: &str| t.count_text(s) as i64;
+        let mut row = RequestRow {
+            output_text: "the answer".into(),
+            client_tokenizer: Some(t.clone()),
+            ..RequestRow::default()
+        };
+        assert_eq!(row.client_tokens(), Some(count("the answer")));
+        row.reasoning_text = "let me think".into();
+        row.tool_text = "get_weather{\"city\": \"Paris\"}".into();
+        let want = count("the answer") + count("let me think") + count(&row.tool_text);
+        assert!(count(&row.tool_text) > 0);
+        assert_eq!(row.client_tokens(), Some(want));
+        row.client_tokenizer = None;
+        assert_eq!(row.client_tokens(), None);
     }
 }
