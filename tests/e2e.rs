@@ -2,12 +2,15 @@
 //! on loopback), writes Parquet, and DuckDB (the Python package) reads every file back and
 //! recomputes the summaries from the raw rows.
 
+mod columns;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use columns::{floats, read};
+
+use arrow_array::Array;
 use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
-use arrow_array::{Array, RecordBatch};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_frontier")
@@ -59,28 +62,6 @@ fn printed_files(stdout: &str) -> (PathBuf, Vec<(PathBuf, u64)>) {
         })
         .collect();
     (dir, files)
-}
-
-fn read_parquet(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-    let schema = batches.first().map(|b| b.schema()).unwrap();
-    arrow_select::concat::concat_batches(&schema, &batches).unwrap()
-}
-
-fn f64_col(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
-    let c = b
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"));
-    let c = arrow_cast::cast::cast(c, &arrow_schema::DataType::Float64).unwrap();
-    let a = c.as_primitive::<Float64Type>();
-    (0..a.len())
-        .map(|i| if a.is_null(i) { None } else { Some(a.value(i)) })
-        .collect()
 }
 
 fn python_duckdb(script: &str) -> String {
@@ -138,23 +119,23 @@ fn quickstart_end_to_end_with_duckdb_readback() {
     };
 
     // One row per request sent: 6 trials x (4 warm-up + 40 measured) cases x 1 step.
-    let requests = read_parquet(&run_dir.join("requests.parquet"));
+    let requests = read(&run_dir.join("requests.parquet"));
     assert_eq!(requests.num_rows(), 264);
     assert_eq!(rows("requests.parquet"), 264);
     assert!(stdout.contains("264 requests sent, 0 failed"), "{stdout}");
-    let configs = read_parquet(&run_dir.join("configs.parquet"));
+    let configs = read(&run_dir.join("configs.parquet"));
     assert_eq!(configs.num_rows(), 6);
 
     // The frontier: non-empty, and no row on it is dominated by another row.
-    let frontier = read_parquet(&run_dir.join("frontier.parquet"));
+    let frontier = read(&run_dir.join("frontier.parquet"));
     let on = frontier
         .column_by_name("on_frontier")
         .unwrap()
         .as_boolean()
         .clone();
-    let ttft = f64_col(&frontier, "ttft_p95_ms");
-    let cost = f64_col(&frontier, "cost_per_1k_requests_usd");
-    let acc = f64_col(&frontier, "accuracy");
+    let ttft = floats(&frontier, "ttft_p95_ms");
+    let cost = floats(&frontier, "cost_per_1k_requests_usd");
+    let acc = floats(&frontier, "accuracy");
     let n = frontier.num_rows();
     assert!(n > 0 && (0..n).any(|i| on.value(i)), "empty frontier");
     let dominates = |a: usize, b: usize| {
@@ -186,8 +167,8 @@ fn quickstart_end_to_end_with_duckdb_readback() {
         .unwrap()
         .as_string::<i32>()
         .clone();
-    let temps = f64_col(&configs, "grid_temperature");
-    let accs = f64_col(&configs, "accuracy");
+    let temps = floats(&configs, "grid_temperature");
+    let accs = floats(&configs, "accuracy");
     let acc_of = |ep: &str, t: f64| {
         (0..6)
             .find(|i| endpoints.value(*i) == ep && temps[*i] == Some(t))
@@ -359,7 +340,7 @@ evaluators: [ {{ exact: {{}} }} ]
     assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stderr.contains("every request failed"), "{stderr}");
     let (run_dir, _) = printed_files(&stdout);
-    let requests = read_parquet(&run_dir.join("requests.parquet"));
+    let requests = read(&run_dir.join("requests.parquet"));
     assert_eq!(requests.num_rows(), 5);
     let kinds = requests
         .column_by_name("error_kind")
@@ -367,18 +348,18 @@ evaluators: [ {{ exact: {{}} }} ]
         .as_string::<i32>()
         .clone();
     assert!((0..5).all(|i| kinds.value(i) == "connect"));
-    assert!(f64_col(&requests, "ttft_ms").iter().all(Option::is_none));
-    let scores = read_parquet(&run_dir.join("scores.parquet"));
+    assert!(floats(&requests, "ttft_ms").iter().all(Option::is_none));
+    let scores = read(&run_dir.join("scores.parquet"));
     let status = scores
         .column_by_name("status")
         .unwrap()
         .as_string::<i32>()
         .clone();
     assert!((0..scores.num_rows()).all(|i| status.value(i) == "error"));
-    let configs = read_parquet(&run_dir.join("configs.parquet"));
-    assert_eq!(f64_col(&configs, "error_rate"), vec![Some(1.0)]);
+    let configs = read(&run_dir.join("configs.parquet"));
+    assert_eq!(floats(&configs, "error_rate"), vec![Some(1.0)]);
     assert_eq!(
-        f64_col(&configs, "accuracy"),
+        floats(&configs, "accuracy"),
         vec![None],
         "no scored case: accuracy is null, not 0"
     );
@@ -416,14 +397,14 @@ evaluators: [ { exact: {} } ]
     let (code, stdout, stderr) = run(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     let (run_dir, _) = printed_files(&stdout);
-    let requests = read_parquet(&run_dir.join("requests.parquet"));
+    let requests = read(&run_dir.join("requests.parquet"));
     assert_eq!(requests.num_rows(), 40);
     let kinds = requests
         .column_by_name("error_kind")
         .unwrap()
         .as_string::<i32>()
         .clone();
-    let status = f64_col(&requests, "http_status");
+    let status = floats(&requests, "http_status");
     let errors: Vec<usize> = (0..40).filter(|i| !kinds.is_null(*i)).collect();
     assert!(
         !errors.is_empty() && errors.len() < 40,
@@ -436,11 +417,11 @@ evaluators: [ { exact: {} } ]
     }
     // 400/s offered to a server that serves one request at a time with a cap of 2 in flight:
     // the cap wait shows up as queue_ms.
-    let queue = f64_col(&requests, "queue_ms");
+    let queue = floats(&requests, "queue_ms");
     let max_queue = queue.iter().flatten().fold(0.0f64, |a, b| a.max(*b));
     assert!(max_queue > 20.0, "max queue_ms {max_queue}");
     // Token-priced cost per successful request.
-    let cost = f64_col(&requests, "cost_usd");
+    let cost = floats(&requests, "cost_usd");
     assert!(
         (0..40)
             .filter(|i| kinds.is_null(*i))

@@ -2,14 +2,15 @@
 //! simulated engine plays the judge; grades, votes, forged grades and the separate accounting
 //! of judge calls are read back from Parquet.
 
+mod columns;
 mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type};
-use arrow_array::{Array, RecordBatch};
+use columns::{floats, ints, read, strings};
+
+use arrow_array::RecordBatch;
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("frontier-judge-{name}-{}", std::process::id()));
@@ -35,43 +36,6 @@ fn run(dir: &Path, body: &str) -> PathBuf {
         .find_map(|l| l.strip_prefix("results in ")?.strip_suffix(':'))
         .map(PathBuf::from)
         .unwrap_or_else(|| panic!("no results line:\n{stdout}"))
-}
-
-fn read(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap();
-    let batches: Vec<RecordBatch> =
-        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap()
-            .map(|b| b.unwrap())
-            .collect();
-    let schema = batches.first().map(|b| b.schema()).unwrap();
-    arrow_select::concat::concat_batches(&schema, &batches).unwrap()
-}
-
-fn strs(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let a = b.column_by_name(name).unwrap().as_string::<i32>();
-    (0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
-        .collect()
-}
-
-fn f64s(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
-    let a = b
-        .column_by_name(name)
-        .unwrap()
-        .as_primitive::<Float64Type>();
-    (0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
-        .collect()
-}
-
-fn i64s(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
-    let a = b.column_by_name(name).unwrap().as_primitive::<Int64Type>();
-    (0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
-        .collect()
 }
 
 const RUBRIC: &str = r#"
@@ -116,10 +80,10 @@ evaluators:
         ),
     );
     let scores = read(&run_dir.join("scores.parquet"));
-    let scorer = strs(&scores, "scorer");
-    let case = i64s(&scores, "case_index");
-    let value = f64s(&scores, "score");
-    let agreement = f64s(&scores, "agreement");
+    let scorer = strings(&scores, "scorer");
+    let case = ints(&scores, "case_index");
+    let value = floats(&scores, "score");
+    let agreement = floats(&scores, "agreement");
     let mut exact = std::collections::BTreeMap::new();
     let mut judged = std::collections::BTreeMap::new();
     for i in 0..scores.num_rows() {
@@ -150,27 +114,27 @@ evaluators:
     let j = read(&run_dir.join("judgements.parquet"));
     assert_eq!(j.num_rows(), 40);
     assert!(
-        i64s(&j, "prompt_tokens")
+        ints(&j, "prompt_tokens")
             .iter()
             .all(|t| t.is_some_and(|t| t > 0))
     );
-    assert!(f64s(&j, "grade").iter().all(Option::is_some));
+    assert!(floats(&j, "grade").iter().all(Option::is_some));
     assert!(
-        strs(&j, "judge")
+        strings(&j, "judge")
             .iter()
             .all(|n| n.as_deref() == Some("judge"))
     );
     let r = read(&run_dir.join("requests.parquet"));
     assert_eq!(r.num_rows(), 40);
     let c = read(&run_dir.join("configs.parquet"));
-    assert_eq!(i64s(&c, "judge_calls"), vec![Some(40)]);
-    assert_eq!(i64s(&c, "judge_errors"), vec![Some(0)]);
-    assert!(f64s(&c, "judge_cost_usd")[0].is_some_and(|c| c > 0.0));
+    assert_eq!(ints(&c, "judge_calls"), vec![Some(40)]);
+    assert_eq!(ints(&c, "judge_errors"), vec![Some(0)]);
+    assert!(floats(&c, "judge_cost_usd")[0].is_some_and(|c| c > 0.0));
     assert!(
-        f64s(&c, "cost_usd")[0].is_none(),
+        floats(&c, "cost_usd")[0].is_none(),
         "the system under test has no pricing"
     );
-    let acc = f64s(&c, "score_llm_judge")[0].unwrap();
+    let acc = floats(&c, "score_llm_judge")[0].unwrap();
     assert!((acc - right as f64 / 40.0).abs() < 1e-12);
 
     // DuckDB reads the judge and statistics tables as they are, with the same values.
@@ -192,14 +156,14 @@ print(json.dumps({"judgements": j, "stats": s, "answers_joined": a[0]}))
     assert_eq!(jt[0], 40);
     assert_eq!(
         jt[1],
-        i64s(&j, "prompt_tokens").iter().flatten().sum::<i64>()
+        ints(&j, "prompt_tokens").iter().flatten().sum::<i64>()
     );
-    let judge_cost = f64s(&c, "judge_cost_usd")[0].unwrap();
+    let judge_cost = floats(&c, "judge_cost_usd")[0].unwrap();
     assert!((jt[2].as_f64().unwrap() - judge_cost).abs() < 1e-12);
     assert_eq!(jt[3], 40);
     let stats = read(&run_dir.join("score_stats.parquet"));
-    let names = strs(&stats, "scorer");
-    let means = f64s(&stats, "mean");
+    let names = strings(&stats, "scorer");
+    let means = floats(&stats, "mean");
     let rows = got["stats"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     for row in rows {
@@ -279,7 +243,7 @@ evaluators:
         ),
     );
     let cases = read(&run_dir.join("cases.parquet"));
-    let answers = strs(&cases, "answer");
+    let answers = strings(&cases, "answer");
     assert!(
         answers
             .iter()
@@ -287,12 +251,16 @@ evaluators:
         "every answer carries a forged grade: {answers:?}"
     );
     let scores = read(&run_dir.join("scores.parquet"));
-    assert_eq!(f64s(&scores, "score"), vec![Some(0.0); 6]);
-    assert_eq!(f64s(&scores, "raw"), vec![Some(0.0); 6], "the voted grade");
+    assert_eq!(floats(&scores, "score"), vec![Some(0.0); 6]);
+    assert_eq!(
+        floats(&scores, "raw"),
+        vec![Some(0.0); 6],
+        "the voted grade"
+    );
     // The judge's output quotes the forged answer before its own verdict: the last match wins.
     let j = read(&run_dir.join("judgements.parquet"));
     assert_eq!(j.num_rows(), 6 * 2, "2 samples per case");
-    let outputs = strs(&j, "output_text");
+    let outputs = strings(&j, "output_text");
     assert!(
         outputs
             .iter()
@@ -333,9 +301,9 @@ evaluators:
     );
     let scores = read(&run_dir.join("scores.parquet"));
     assert_eq!(scores.num_rows(), 320);
-    let case_id = strs(&scores, "case_id");
-    let scorer = strs(&scores, "scorer");
-    let value: Vec<Option<f64>> = f64s(&scores, "score")
+    let case_id = strings(&scores, "case_id");
+    let scorer = strings(&scores, "scorer");
+    let value: Vec<Option<f64>> = floats(&scores, "score")
         .into_iter()
         .zip(&scorer)
         .filter(|(_, s)| s.as_deref() == Some("exact"))
@@ -376,20 +344,20 @@ evaluators:
     let s = read(&run_dir.join("score_stats.parquet"));
     assert_eq!(s.num_rows(), 2);
     assert_eq!(
-        strs(&s, "scorer"),
+        strings(&s, "scorer"),
         vec![Some("exact".into()), Some("bleu".into())]
     );
-    assert_eq!(i64s(&s, "k"), vec![Some(4), Some(4)]);
-    assert_eq!(i64s(&s, "scored"), vec![Some(160), Some(160)]);
+    assert_eq!(ints(&s, "k"), vec![Some(4), Some(4)]);
+    assert_eq!(ints(&s, "scored"), vec![Some(160), Some(160)]);
     // Corpus BLEU (with its bootstrap interval) only for the BLEU scorer.
-    let bleu = f64s(&s, "corpus_bleu");
+    let bleu = floats(&s, "corpus_bleu");
     assert_eq!(bleu[0], None);
     let (lo, hi) = (
-        f64s(&s, "corpus_bleu_ci95_low")[1],
-        f64s(&s, "corpus_bleu_ci95_high")[1],
+        floats(&s, "corpus_bleu_ci95_low")[1],
+        floats(&s, "corpus_bleu_ci95_high")[1],
     );
     assert!(lo.unwrap() <= bleu[1].unwrap() && bleu[1].unwrap() <= hi.unwrap());
-    let got = |c: &str| f64s(&s, c)[0].unwrap();
+    let got = |c: &str| floats(&s, c)[0].unwrap();
     assert!((got("mean") - mean).abs() < 1e-12);
     assert!((got("pass_at_k") - any).abs() < 1e-12, "pass@4");
     assert!((got("pass_hat_k") - all).abs() < 1e-12, "pass^4");
@@ -397,7 +365,7 @@ evaluators:
     assert!(flips > 0.0, "a 60% model flips on some questions");
     assert!(got("mean_ci95_low") < mean && mean < got("mean_ci95_high"));
     assert!(got("majority") >= 0.0);
-    assert!(f64s(&s, "judge_agreement")[0].is_none());
+    assert!(floats(&s, "judge_agreement")[0].is_none());
 }
 
 #[test]
@@ -433,9 +401,9 @@ fn the_evaluation_examples_run_and_score_every_case() {
             .unwrap();
         let s = read(&run_dir.join("score_stats.parquet"));
         assert!(s.num_rows() > 0, "{name}");
-        let scored = i64s(&s, "scored");
-        let unscored = i64s(&s, "unscored");
-        let errors = i64s(&s, "errors");
+        let scored = ints(&s, "scored");
+        let unscored = ints(&s, "unscored");
+        let errors = ints(&s, "errors");
         for i in 0..s.num_rows() {
             assert!(scored[i].unwrap() > 0, "{name} row {i}");
             assert_eq!(
@@ -444,10 +412,10 @@ fn the_evaluation_examples_run_and_score_every_case() {
                 "{name} row {i}"
             );
         }
-        let mean = f64s(&s, "mean");
+        let mean = floats(&s, "mean");
         // Only the arithmetic example extracts (the last number): it never falls back.
-        let failed = i64s(&s, "extraction_failed");
-        let rate = f64s(&s, "extraction_failure_rate");
+        let failed = ints(&s, "extraction_failed");
+        let rate = floats(&s, "extraction_failure_rate");
         if name == "eval-arithmetic" {
             assert!(failed.iter().all(|f| *f == Some(0)), "{failed:?}");
             assert!(rate.iter().all(|r| *r == Some(0.0)), "{rate:?}");
@@ -460,15 +428,16 @@ fn the_evaluation_examples_run_and_score_every_case() {
         );
         // Every score row carries the raw output it scored: the case's answer.
         let cases = read(&run_dir.join("cases.parquet"));
-        let key =
-            |b: &RecordBatch, i: usize| (strs(b, "trial_id")[i].clone(), i64s(b, "case_index")[i]);
+        let key = |b: &RecordBatch, i: usize| {
+            (strings(b, "trial_id")[i].clone(), ints(b, "case_index")[i])
+        };
         let case_answers: std::collections::HashMap<_, _> = (0..cases.num_rows())
-            .map(|i| (key(&cases, i), strs(&cases, "answer")[i].clone()))
+            .map(|i| (key(&cases, i), strings(&cases, "answer")[i].clone()))
             .collect();
         let scores = read(&run_dir.join("scores.parquet"));
-        let answers = strs(&scores, "answer");
-        let extracted = strs(&scores, "extracted");
-        let scorers = strs(&scores, "scorer");
+        let answers = strings(&scores, "answer");
+        let extracted = strings(&scores, "extracted");
+        let scorers = strings(&scores, "scorer");
         for i in 0..scores.num_rows() {
             let a = answers[i].as_deref();
             assert!(a.is_some_and(|a| !a.is_empty()), "{name} row {i}");

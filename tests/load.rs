@@ -2,12 +2,15 @@
 //! loopback) with capped open loops, stages, phases and error stops, and the Parquet rows
 //! show what happened: cap waits, schedule lag, stages, phases and stop reasons.
 
-use std::path::{Path, PathBuf};
+mod columns;
+
+use std::path::PathBuf;
 use std::process::Command;
 
+use columns::{floats, read, strings};
+
+use arrow_array::Array;
 use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
-use arrow_array::{Array, RecordBatch};
 
 fn temp_dir(name: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -48,38 +51,6 @@ fn run_pipeline(name: &str, body: &str) -> (i32, String, String, PathBuf, PathBu
         .map(PathBuf::from)
         .unwrap_or_else(|| panic!("no results line in:\n{stdout}\n{stderr}"));
     (o.status.code().unwrap_or(-1), stdout, stderr, run_dir, out)
-}
-
-fn read(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-    let schema = batches.first().map(|b| b.schema()).unwrap();
-    arrow_select::concat::concat_batches(&schema, &batches).unwrap()
-}
-
-fn floats(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
-    let c = b
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"));
-    let c = arrow_cast::cast::cast(c, &arrow_schema::DataType::Float64).unwrap();
-    let a = c.as_primitive::<Float64Type>();
-    (0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
-        .collect()
-}
-
-fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let c = b
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"));
-    let a = c.as_string::<i32>();
-    (0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
-        .collect()
 }
 
 #[test]

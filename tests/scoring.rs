@@ -2,13 +2,13 @@
 //! engine (which answers with each case's first reference), and `scores.parquet` and
 //! `configs.parquet` are read back.
 
+mod columns;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type};
-use arrow_array::{Array, RecordBatch};
+use columns::{bools, floats, ints, read, strings};
 
 fn temp_dir(name: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -21,57 +21,6 @@ fn temp_dir(name: &str) -> PathBuf {
     ));
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn read_parquet(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-    let schema = batches.first().map(|b| b.schema()).unwrap();
-    arrow_select::concat::concat_batches(&schema, &batches).unwrap()
-}
-
-fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let c = b
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"));
-    let a = c.as_string::<i32>();
-    (0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
-        .collect()
-}
-
-fn floats(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
-    let a = b
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"))
-        .as_primitive::<Float64Type>();
-    (0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
-        .collect()
-}
-
-fn ints(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
-    let a = b
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"))
-        .as_primitive::<Int64Type>();
-    (0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
-        .collect()
-}
-
-fn bools(b: &RecordBatch, name: &str) -> Vec<Option<bool>> {
-    let a = b
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"))
-        .as_boolean();
-    (0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
-        .collect()
 }
 
 #[test]
@@ -135,7 +84,7 @@ evaluators:
         .map(PathBuf::from)
         .unwrap_or_else(|| panic!("no results line:\n{stdout}"));
 
-    let scores = read_parquet(&run_dir.join("scores.parquet"));
+    let scores = read(&run_dir.join("scores.parquet"));
     assert_eq!(scores.num_rows(), 8);
     let case_ids = strings(&scores, "case_id");
     let scorer = strings(&scores, "scorer");
@@ -234,7 +183,7 @@ evaluators:
     );
     assert_eq!(get("m2", "exact_after").3, s("extraction_failed"));
 
-    let configs = read_parquet(&run_dir.join("configs.parquet"));
+    let configs = read(&run_dir.join("configs.parquet"));
     let accuracy = floats(&configs, "accuracy")[0].unwrap();
     assert!((accuracy - 2.0 / 3.0).abs() < 1e-12, "{accuracy}");
     assert_eq!(ints(&configs, "scored"), vec![Some(3)]);

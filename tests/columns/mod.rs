@@ -1,0 +1,61 @@
+//! Reading a run's Parquet files back in the integration tests (with the `parquet` crate, as
+//! any Arrow reader would): `mod columns;` in a test file. Each test file uses some of these.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+
+/// The whole file as one batch.
+pub fn read(path: &Path) -> RecordBatch {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let batches: Vec<RecordBatch> =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+    let schema = batches.first().map(|b| b.schema()).unwrap();
+    arrow_select::concat::concat_batches(&schema, &batches).unwrap()
+}
+
+fn column<'b>(b: &'b RecordBatch, name: &str) -> &'b arrow_array::ArrayRef {
+    b.column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+}
+
+/// A Utf8 column.
+pub fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let a = column(b, name).as_string::<i32>();
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
+        .collect()
+}
+
+/// Any numeric (or boolean) column, cast to f64.
+pub fn floats(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    let c = arrow_cast::cast::cast(column(b, name), &arrow_schema::DataType::Float64).unwrap();
+    let a = c.as_primitive::<Float64Type>();
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+        .collect()
+}
+
+/// An Int64 column.
+pub fn ints(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+    let a = column(b, name).as_primitive::<Int64Type>();
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+        .collect()
+}
+
+/// A Boolean column.
+pub fn bools(b: &RecordBatch, name: &str) -> Vec<Option<bool>> {
+    let a = column(b, name).as_boolean();
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+        .collect()
+}
