@@ -2,12 +2,12 @@
 //! on loopback), writes Parquet, and DuckDB (the Python package) reads every file back and
 //! recomputes the summaries from the raw rows.
 
-mod columns;
+mod results;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use columns::{floats, read};
+use results::{floats, read};
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;

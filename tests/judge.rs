@@ -2,13 +2,12 @@
 //! simulated engine plays the judge; grades, votes, forged grades and the separate accounting
 //! of judge calls are read back from Parquet.
 
-mod columns;
 mod python;
+mod results;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use columns::{floats, ints, read, strings};
+use results::{floats, ints, read, run_ok, strings};
 
 use arrow_array::RecordBatch;
 
@@ -23,19 +22,7 @@ fn scratch(name: &str) -> PathBuf {
 fn run(dir: &Path, body: &str) -> PathBuf {
     let p = dir.join("p.yaml");
     std::fs::write(&p, body).unwrap();
-    let out = dir.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
-        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(o.status.success(), "{stdout}\n{stderr}");
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("results in ")?.strip_suffix(':'))
-        .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("no results line:\n{stdout}"))
+    run_ok(&p, &dir.join("out"))
 }
 
 const RUBRIC: &str = r#"
@@ -382,23 +369,7 @@ fn the_evaluation_examples_run_and_score_every_case() {
     ] {
         let dir = scratch(name);
         let out = dir.join("out");
-        let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
-            .args(["run"])
-            .arg(root.join("examples").join(format!("{name}.yaml")))
-            .args(["--out", out.to_str().unwrap()])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-        assert!(
-            o.status.success(),
-            "{name}: {stdout}\n{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let run_dir = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("results in ")?.strip_suffix(':'))
-            .map(PathBuf::from)
-            .unwrap();
+        let run_dir = run_ok(&root.join("examples").join(format!("{name}.yaml")), &out);
         let s = read(&run_dir.join("score_stats.parquet"));
         assert!(s.num_rows() > 0, "{name}");
         let scored = ints(&s, "scored");

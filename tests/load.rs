@@ -2,12 +2,12 @@
 //! loopback) with capped open loops, stages, phases and error stops, and the Parquet rows
 //! show what happened: cap waits, schedule lag, stages, phases and stop reasons.
 
-mod columns;
+mod results;
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use columns::{floats, read, strings};
+use results::{floats, read, run_dir_of, run_ok, strings};
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
@@ -42,14 +42,8 @@ fn run_pipeline(name: &str, body: &str) -> (i32, String, String, PathBuf, PathBu
         .expect("frontier runs");
     let stdout = String::from_utf8_lossy(&o.stdout).to_string();
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    let run_dir = stdout
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("results in ")
-                .and_then(|r| r.strip_suffix(':'))
-        })
-        .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("no results line in:\n{stdout}\n{stderr}"));
+    let run_dir =
+        run_dir_of(&stdout).unwrap_or_else(|| panic!("no results line in:\n{stdout}\n{stderr}"));
     (o.status.code().unwrap_or(-1), stdout, stderr, run_dir, out)
 }
 
@@ -414,21 +408,7 @@ flow:
 "#,
     )
     .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
-        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let run_dir = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("results in ")?.strip_suffix(':'))
-        .map(PathBuf::from)
-        .unwrap();
+    let run_dir = run_ok(&p, &out);
     let r = read(&run_dir.join("requests.parquet"));
     let cases = read(&run_dir.join("cases.parquet"));
     assert_eq!(r.num_rows(), 4);

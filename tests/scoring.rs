@@ -2,13 +2,12 @@
 //! engine (which answers with each case's first reference), and `scores.parquet` and
 //! `configs.parquet` are read back.
 
-mod columns;
+mod results;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 
-use columns::{bools, floats, ints, read, strings};
+use results::{bools, floats, ints, read, run_ok, strings};
 
 fn temp_dir(name: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -68,21 +67,7 @@ evaluators:
     );
     let p = dir.join("p.yaml");
     std::fs::write(&p, pipeline).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_frontier"))
-        .args(["run", p.to_str().unwrap(), "--out", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run_dir = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("results in ")?.strip_suffix(':'))
-        .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("no results line:\n{stdout}"));
+    let run_dir = run_ok(&p, &dir);
 
     let scores = read(&run_dir.join("scores.parquet"));
     assert_eq!(scores.num_rows(), 8);

@@ -1,12 +1,37 @@
-//! Reading a run's Parquet files back in the integration tests (with the `parquet` crate, as
-//! any Arrow reader would): `mod columns;` in a test file. Each test file uses some of these.
+//! Running `frontier run` and reading the run's Parquet files back in the integration tests
+//! (with the `parquet` crate, as any Arrow reader would): `mod results;` in a test file. Each
+//! test file uses some of these.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
+
+/// The run folder `frontier run` printed (`results in DIR:`).
+pub fn run_dir_of(stdout: &str) -> Option<PathBuf> {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("results in ")?.strip_suffix(':'))
+        .map(PathBuf::from)
+}
+
+/// `frontier run FILE --out OUT`, which must succeed; the run folder.
+pub fn run_ok(file: &Path, out: &Path) -> PathBuf {
+    let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("frontier runs");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{}: {stdout}\n{stderr}", file.display());
+    run_dir_of(&stdout).unwrap_or_else(|| panic!("no results line:\n{stdout}"))
+}
 
 /// The whole file as one batch.
 pub fn read(path: &Path) -> RecordBatch {
