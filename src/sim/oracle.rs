@@ -24,13 +24,18 @@ const FALLBACK_WRONG_ANSWER: &str = "I don't know.";
 /// Bytes of the window used to index known inputs.
 const WINDOW: usize = 8;
 
+/// Largest number of window positions per input considered when choosing its key.
+const MAX_KEY_CANDIDATES: usize = 32;
+
 /// Finds known inputs inside prompts in one pass over the prompt.
 ///
-/// Each input of at least [`WINDOW`] bytes is indexed by the 8 bytes in its middle (more
-/// distinctive than its start: questions share openings such as "What is "). Scanning a prompt
-/// looks every 8-byte window up in the map and verifies the candidates, so the cost grows with
-/// the prompt's length, not with the number of known inputs. Shorter inputs are searched with
-/// `memmem`.
+/// Each input of at least [`WINDOW`] bytes is indexed by one 8-byte window of its text, chosen
+/// to be the rarest among the inputs: datasets are often built from one template ("What is the
+/// capital of X?", "calibration request 00001234"), so a fixed position (the start, the middle)
+/// would put every input under the same key and a lookup would verify all of them. Scanning a
+/// prompt looks every 8-byte window up in the map and verifies the few candidates, so the cost
+/// grows with the prompt's length, not with the number of known inputs. Shorter inputs are
+/// searched with `memmem`.
 #[derive(Debug, Default)]
 pub(crate) struct InputIndex {
     windows: HashMap<u64, Vec<(u32, u32)>, MixBuildHasher>,
@@ -41,9 +46,36 @@ fn window_at(bytes: &[u8], pos: usize) -> u64 {
     u64::from_le_bytes(bytes[pos..pos + WINDOW].try_into().expect("window"))
 }
 
+/// Window positions of an input of `len >= WINDOW` bytes considered as its key: every one for
+/// short inputs, else [`MAX_KEY_CANDIDATES`] spread evenly from the first to the last.
+fn key_candidates(len: usize) -> impl Iterator<Item = usize> {
+    let last = len - WINDOW;
+    let n = (last + 1).min(MAX_KEY_CANDIDATES);
+    (0..n).map(move |i| if n == 1 { 0 } else { i * last / (n - 1) })
+}
+
 impl InputIndex {
     /// Index the inputs of `entries` (empty inputs are never matched).
+    ///
+    /// Two passes: count, over all inputs, how many contain each candidate window, then key
+    /// each input by its least common candidate (the earliest among equally rare ones).
     pub(crate) fn build(entries: &[(String, Vec<String>)]) -> Self {
+        let mut counts: HashMap<u64, u32, MixBuildHasher> = HashMap::default();
+        let mut seen: Vec<u64> = Vec::with_capacity(MAX_KEY_CANDIDATES);
+        for (input, _) in entries {
+            let bytes = input.as_bytes();
+            if bytes.len() < WINDOW {
+                continue;
+            }
+            seen.clear();
+            for pos in key_candidates(bytes.len()) {
+                let key = window_at(bytes, pos);
+                if !seen.contains(&key) {
+                    seen.push(key);
+                    *counts.entry(key).or_default() += 1;
+                }
+            }
+        }
         let mut index = InputIndex::default();
         for (id, (input, _)) in entries.iter().enumerate() {
             let bytes = input.as_bytes();
@@ -53,17 +85,24 @@ impl InputIndex {
             }
             if bytes.len() < WINDOW {
                 index.short.push(id);
-            } else {
-                let offset = (bytes.len() - WINDOW) / 2;
-                let key = window_at(bytes, offset);
-                index
-                    .windows
-                    .entry(key)
-                    .or_default()
-                    .push((id, offset as u32));
+                continue;
             }
+            let offset = key_candidates(bytes.len())
+                .min_by_key(|&pos| counts[&window_at(bytes, pos)])
+                .expect("at least one candidate");
+            index
+                .windows
+                .entry(window_at(bytes, offset))
+                .or_default()
+                .push((id, offset as u32));
         }
         index
+    }
+
+    /// The largest number of inputs sharing one key (what a lookup may verify per window).
+    #[cfg(test)]
+    fn largest_bucket(&self) -> usize {
+        self.windows.values().map(Vec::len).max().unwrap_or(0)
     }
 
     /// The entry whose input occurs in `prompt`: the longest one if several do (ties go to the
@@ -423,6 +462,34 @@ mod tests {
             let prompt = format!("Context: none.\nWhat is the answer to question {i}?\nAnswer:");
             assert_eq!(index.find(&e, &prompt), Some(i));
         }
+        // Keyed by the distinctive part (the number), not the shared template text.
+        assert!(index.largest_bucket() <= 10, "{}", index.largest_bucket());
+    }
+
+    #[test]
+    fn inputs_from_one_template_get_distinct_keys() {
+        // Same length, same middle: a fixed-position key would put all of them in one bucket.
+        let e: Vec<_> = (0..5000)
+            .map(|i| (format!("calibration request {i:08}"), vec![i.to_string()]))
+            .collect();
+        let index = InputIndex::build(&e);
+        assert!(index.largest_bucket() <= 10, "{}", index.largest_bucket());
+        for i in (0..5000).step_by(97) {
+            let prompt = format!("calibration request {i:08}");
+            assert_eq!(index.find(&e, &prompt), Some(i));
+            assert_eq!(index.find(&e, &format!("x {prompt} y")), Some(i));
+        }
+        assert_eq!(index.find(&e, "calibration request 00009999"), None);
+    }
+
+    #[test]
+    fn key_candidates_cover_first_and_last_window() {
+        assert_eq!(key_candidates(8).collect::<Vec<_>>(), vec![0]);
+        assert_eq!(key_candidates(10).collect::<Vec<_>>(), vec![0, 1, 2]);
+        let long: Vec<_> = key_candidates(1000).collect();
+        assert_eq!(long.len(), MAX_KEY_CANDIDATES);
+        assert_eq!((long[0], *long.last().unwrap()), (0, 992));
+        assert!(long.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
