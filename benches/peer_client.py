@@ -112,6 +112,7 @@ async def main():
         "ttft_p50_ms": percentile(ttfts, 0.5),
         "ttft_p99_ms": percentile(ttfts, 0.99),
         "cpu_util": cpu / wall,
+        "cpu_s": cpu,
         "errors": errors,
     }))
 

@@ -84,6 +84,12 @@ pub struct Rung {
     pub queue_p99_ms: Option<f64>,
     /// Process CPU time / wall time (2.0 = two cores busy).
     pub cpu_util: Option<f64>,
+    /// The client's CPU time per request, µs: this process's CPU over the whole run (warm-up,
+    /// measured requests, setup and the Parquet files) minus the engine thread's, divided by
+    /// the requests sent.
+    pub client_cpu_us: Option<f64>,
+    /// The zero-delay engine thread's CPU time per request over the same run, µs.
+    pub engine_cpu_us: Option<f64>,
     /// Failed share.
     pub error_rate: Option<f64>,
     /// Achieved >= 99% of target and lag p99 below the limit, with no errors.
@@ -375,9 +381,20 @@ flow:
         progress: false,
         quiet: true,
     };
+    let cpu0 = (crate::exec::cpu_time_s(), server.cpu_time_s());
     let outcome = crate::exec::run(plan, &run_opts).await;
+    let cpu1 = (crate::exec::cpu_time_s(), server.cpu_time_s());
     server.shutdown();
     let outcome = outcome?;
+    let per_request = |s: f64| s / rows as f64 * 1e6;
+    let engine_cpu_us = match (cpu0.1, cpu1.1) {
+        (Some(a), Some(b)) => Some(per_request(b - a)),
+        _ => None,
+    };
+    let client_cpu_us = match (cpu0.0, cpu1.0, engine_cpu_us) {
+        (Some(a), Some(b), Some(e)) => Some(per_request(b - a) - e),
+        _ => None,
+    };
 
     let c = &outcome.configs;
     let f = |name: &str| float(c, name);
@@ -398,6 +415,8 @@ flow:
         lag_max_ms: f("lag_max_ms"),
         queue_p99_ms: f("queue_p99_ms"),
         cpu_util: f("client_cpu_util"),
+        client_cpu_us,
+        engine_cpu_us,
         error_rate,
         sustained,
         floor,
@@ -456,6 +475,8 @@ struct EngineThread {
     base_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The engine thread's CPU-time clock, so that its share can be told from the client's.
+    cpu_clock: Option<libc::clockid_t>,
 }
 
 impl EngineThread {
@@ -493,11 +514,33 @@ impl EngineThread {
             .recv()
             .map_err(|_| Error::Run("the engine thread ended before it started".into()))?
             .map_err(|e| Error::Run(format!("cannot start the simulated engine: {e}")))?;
+        let cpu_clock = {
+            use std::os::unix::thread::JoinHandleExt;
+            let mut clock: libc::clockid_t = 0;
+            // SAFETY: the thread is alive (it is waiting for `stop`), and the call only writes
+            // the clock id into `clock`.
+            let rc = unsafe { libc::pthread_getcpuclockid(thread.as_pthread_t(), &mut clock) };
+            (rc == 0).then_some(clock)
+        };
         Ok(EngineThread {
             base_url,
             stop: Some(stop),
             thread: Some(thread),
+            cpu_clock,
         })
+    }
+
+    /// CPU time the engine thread has used so far, seconds.
+    fn cpu_time_s(&self) -> Option<f64> {
+        let clock = self.cpu_clock?;
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `clock` names the engine thread's CPU clock, and the thread is alive until
+        // `shutdown` joins it (which takes `self`); the call only writes `ts`.
+        let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+        (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9)
     }
 
     fn base_url(&self) -> String {
@@ -554,7 +597,7 @@ pub fn render(c: &Calibration) -> String {
     );
     let _ = writeln!(
         s,
-        "{:>9} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>7} {:>14}  sustained",
+        "{:>9} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>10} {:>10} {:>7} {:>14}  sustained",
         "rate/s",
         "requests",
         "achieved/s",
@@ -564,6 +607,8 @@ pub fn render(c: &Calibration) -> String {
         "lag max ms",
         "queue p99 ms",
         "cpu",
+        "client us",
+        "engine us",
         "errors",
         "floor p99 ms"
     );
@@ -574,7 +619,7 @@ pub fn render(c: &Calibration) -> String {
         };
         let _ = writeln!(
             s,
-            "{:>9.0} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>7} {:>14}  {}{}",
+            "{:>9.0} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>10} {:>10} {:>7} {:>14}  {}{}",
             r.rate,
             r.requests,
             opt(r.achieved_rate, 0),
@@ -584,6 +629,8 @@ pub fn render(c: &Calibration) -> String {
             opt(r.lag_max_ms, 2),
             opt(r.queue_p99_ms, 3),
             opt(r.cpu_util, 2),
+            opt(r.client_cpu_us, 0),
+            opt(r.engine_cpu_us, 0),
             opt(r.error_rate, 3),
             opt(r.floor.lag_p99_ms, 3),
             match (r.sustained, r.noisy) {
@@ -615,6 +662,20 @@ pub fn render(c: &Calibration) -> String {
         None => {
             let _ = writeln!(s, "sustained: none of the rates tried");
         }
+    }
+    if let Some((r, client)) = c
+        .rungs
+        .iter()
+        .filter_map(|r| Some((r, r.client_cpu_us?)))
+        .max_by(|a, b| a.0.rate.total_cmp(&b.0.rate))
+    {
+        let _ = writeln!(
+            s,
+            "CPU per request at {:.0}/s: client {client:.0} us, engine {} us (us: CPU microseconds per request); at that cost the client alone would need {:.2} cores for 10,000 requests/s",
+            r.rate,
+            opt(r.engine_cpu_us, 0),
+            client * 10_000.0 / 1e6
+        );
     }
     if let Some(t) = &c.ttft_error {
         let _ = writeln!(

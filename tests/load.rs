@@ -497,6 +497,12 @@ fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
     ] {
         assert!(rungs[0][key].as_f64().is_some(), "{key}: {}", rungs[0]);
     }
+    // CPU per request, split between the client and the engine thread that served it: both
+    // did work for every request (thread CPU clocks count nanoseconds), neither a second's worth.
+    for key in ["client_cpu_us", "engine_cpu_us"] {
+        let us = rungs[0][key].as_f64().unwrap_or(f64::NAN);
+        assert!(us > 0.0 && us < 1e6, "{key}: {}", rungs[0]);
+    }
     // Every measured request was matched with the engine's own first-token send time, and the
     // client saw each first token after the engine sent it.
     let t = &v["ttft_error"];
