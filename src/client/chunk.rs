@@ -152,8 +152,14 @@ impl<'a> Choice<'a> {
 
 impl<'a> Chunk<'a> {
     /// Parse one payload.
+    ///
+    /// The plain shapes servers stream (text, content and reasoning deltas, usage) take a
+    /// hand-written scan ([`super::fast_chunk`]); anything else, and every error, is serde's.
     pub fn parse(payload: &'a [u8]) -> serde_json::Result<Chunk<'a>> {
-        serde_json::from_slice(payload)
+        match super::fast_chunk::parse(payload) {
+            Some(chunk) => Ok(chunk),
+            None => serde_json::from_slice(payload),
+        }
     }
 
     /// The server's error message, if this payload is an error (`{"error": ...}` or

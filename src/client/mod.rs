@@ -37,6 +37,7 @@
 //! - `Cancelled`: the future given to [`LlmClient::call_until`] completed first.
 
 mod chunk;
+mod fast_chunk;
 pub mod gaps;
 mod record;
 pub mod sse;

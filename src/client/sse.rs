@@ -82,7 +82,7 @@ impl Fields {
         if line[0] == b':' {
             return ControlFlow::Continue(());
         }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(colon) => {
                 let value = &line[colon + 1..];
                 (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
@@ -183,7 +183,7 @@ impl SseParser {
                 rest = &rest[1..];
             }
         }
-        while let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(end) = memchr::memchr2(b'\n', b'\r', rest) {
             let flow = if self.line.is_empty() {
                 self.fields.process_line(&rest[..end], &mut on_event)
             } else {
