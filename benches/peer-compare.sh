@@ -47,6 +47,10 @@ flow:
     llm: { endpoint: engine, prompt: "{{ item.text }}" }
 EOF
 echo '{"text": "x"}' >"$work/prompts.jsonl"
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "peer-compare: port $port is already in use (an earlier sim-server?); set PORT" >&2
+    exit 2
+fi
 "$bin" sim-server --listen "127.0.0.1:$port" --model sim --pipeline "$work/engine.yaml" \
     --endpoint engine >"$work/server.log" 2>&1 &
 server=$!

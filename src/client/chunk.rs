@@ -1,9 +1,11 @@
 //! Interpretation of one JSON payload: a streamed chunk (`data:` event), a whole non-streaming
 //! response, or an error body.
 //!
-//! Each payload is parsed once with serde_json into borrowed structs: text is a `Cow<str>` that
-//! borrows from the frame unless the JSON string has escapes, unknown fields are skipped without
-//! being built, and only the first choice with index 0 is kept (no `Vec` per chunk). Typed
+//! Each payload is parsed once into borrowed structs: text is a `Cow<str>` that borrows from the
+//! frame unless the JSON string has escapes, unknown fields are skipped without being built, and
+//! only the first choice with index 0 is kept (no `Vec` per chunk). The plain shapes servers
+//! stream go through a one-pass scanner ([`super::fast_chunk`]); everything else, and every
+//! error, through the serde_json types below, which define the result. Typed
 //! OpenAI client crates are not used because they drop the fields servers add (`reasoning`,
 //! `reasoning_content`, vLLM's `object: "error"`, llama.cpp's `timings`).
 
