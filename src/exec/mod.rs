@@ -1068,9 +1068,9 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
             steps_run += 1;
             let scheduled = si == 0 && turn == 0;
             let step_intended = if scheduled { intended } else { Instant::now() };
-            let ctx = plan.context(row, &s.trial, index, turn, &step_outputs);
             let mut sent_prompt: Option<Value> = None;
-            let (outcome, forced_kind) = match plan.render_prompt(step, &ctx) {
+            let rendered = plan.render_case_prompt(step, row, &s.trial, index, turn, &step_outputs);
+            let (outcome, forced_kind) = match rendered {
                 Ok(rendered) => {
                     let rendered = with_history(history[si].as_ref(), rendered);
                     let body = plan.body(step, &rendered, row);

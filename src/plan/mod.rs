@@ -87,6 +87,8 @@ pub struct Plan {
     pub repeats: u32,
     /// Seed.
     pub seed: u64,
+    /// `vars` as a template value, converted once for every case's context.
+    pub vars_value: minijinja::Value,
     /// Per-request timeout.
     pub timeout: Duration,
     /// The first rendered prompt (of the first trial's first step), for `frontier plan`.
@@ -147,6 +149,8 @@ pub struct Trial {
     pub steps: Vec<TrialStep>,
     /// Turns per case (1 unless `workload.session`).
     pub turns: u32,
+    /// `grid` as a template value, converted once for every case's context.
+    pub grid_value: minijinja::Value,
 }
 
 /// A resolved arrival process: one or more stages run back to back (one stage unless the
@@ -417,11 +421,70 @@ impl Plan {
         })
     }
 
+    /// The same context as [`Plan::context`], built directly as a template value: no JSON tree
+    /// is cloned per case, and the trial's grid and the pipeline's `vars` are converted once.
+    /// This is what requests are rendered with; [`Plan::context`] explains render errors.
+    pub fn template_context(
+        &self,
+        row: &Row,
+        trial: &Trial,
+        index: u64,
+        turn: u32,
+        steps: &Map<String, Value>,
+    ) -> minijinja::Value {
+        let nonce_words = self
+            .dataset
+            .nonce_words
+            .as_deref()
+            .unwrap_or(&synthetic::VOCAB);
+        let nonce = synthetic::nonce_from(nonce_words, self.seed, &trial.id, index);
+        let item = match row.item.get("input") {
+            Some(Value::String(input)) if self.dataset.nonce => {
+                let mut item = row.item.clone();
+                item["input"] = Value::String(synthetic::apply_nonce(input, &nonce));
+                template::to_value(&item)
+            }
+            _ => template::to_value(&row.item),
+        };
+        minijinja::context! {
+            item => item,
+            case => minijinja::context! { index => index, nonce => nonce },
+            turn => minijinja::context! { index => turn, count => trial.turns },
+            grid => trial.grid_value.clone(),
+            vars => self.vars_value.clone(),
+            steps => template::to_value(steps),
+        }
+    }
+
+    /// Render a step's prompt for one case (the hot path: see [`Plan::template_context`]).
+    pub fn render_case_prompt(
+        &self,
+        step: &TrialStep,
+        row: &Row,
+        trial: &Trial,
+        index: u64,
+        turn: u32,
+        steps: &Map<String, Value>,
+    ) -> Result<Value, String> {
+        let ctx = self.template_context(row, trial, index, turn, steps);
+        let explain = || self.context(row, trial, index, turn, steps);
+        self.render_prompt_with(step, &ctx, &explain)
+    }
+
     /// Render a step's messages as the JSON `messages` array, or its completions prompt.
     pub fn render_prompt(&self, step: &TrialStep, ctx: &Value) -> Result<Value, String> {
+        self.render_prompt_with(step, &template::to_value(ctx), &|| ctx.clone())
+    }
+
+    fn render_prompt_with(
+        &self,
+        step: &TrialStep,
+        ctx: &minijinja::Value,
+        explain: &dyn Fn() -> Value,
+    ) -> Result<Value, String> {
         match &step.prompt {
             PromptPlan::Prompt { template } => {
-                let text = self.templates.render(template, ctx)?;
+                let text = self.templates.render_value(template, ctx, explain)?;
                 Ok(match step.api {
                     ApiKind::Chat => json!([{"role": "user", "content": text}]),
                     ApiKind::Completions => Value::String(text),
@@ -435,9 +498,10 @@ impl Plan {
                         Role::User => "user",
                         Role::Assistant => "assistant",
                     };
-                    out.push(
-                        json!({"role": role, "content": self.templates.render(template, ctx)?}),
-                    );
+                    out.push(json!({
+                        "role": role,
+                        "content": self.templates.render_value(template, ctx, explain)?,
+                    }));
                 }
                 Ok(Value::Array(out))
             }
@@ -1256,6 +1320,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 duration,
                 steps: Vec::new(),
                 turns,
+                grid_value: template::to_value(point),
             };
             for (si, step) in steps.iter().enumerate() {
                 let ctx = case_context(&CaseContext {
@@ -1338,6 +1403,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             duration,
             steps,
             turns,
+            grid_value: template::to_value(point),
         });
     }
 
@@ -1397,6 +1463,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     let dataset = dataset
         .ok_or_else(|| loaded.errors(vec![at(root.key("datasets"), "no dataset".into())]))?;
     Ok(Plan {
+        vars_value: template::to_value(&spec.vars),
         name: spec.name.clone(),
         file: loaded.path.clone(),
         spec: {

@@ -40,12 +40,24 @@ impl Templates {
 
     /// Render template `name` with `ctx`.
     pub fn render(&self, name: &str, ctx: &Value) -> Result<String, String> {
+        self.render_value(name, &to_value(ctx), &|| ctx.clone())
+    }
+
+    /// Render template `name` with a context already built as a template value (the hot path:
+    /// no JSON tree is built per case). `explain_ctx` gives the same context as JSON, and is
+    /// called only when rendering fails, to name the undefined variable and its neighbours.
+    pub fn render_value(
+        &self,
+        name: &str,
+        ctx: &minijinja::Value,
+        explain_ctx: &dyn Fn() -> Value,
+    ) -> Result<String, String> {
         let t = self
             .env
             .get_template(name)
             .map_err(|e| describe_error(&e))?;
-        t.render(minijinja::Value::from(minijinja::value::Serde(ctx)))
-            .map_err(|e| explain(&e, t.undeclared_variables(true), ctx))
+        t.render(ctx)
+            .map_err(|e| explain(&e, t.undeclared_variables(true), &explain_ctx()))
     }
 
     /// Compile and render `source` once (for per-trial values such as `"{{ grid.t }}"`).
@@ -57,6 +69,11 @@ impl Templates {
         t.render(minijinja::Value::from(minijinja::value::Serde(ctx)))
             .map_err(|e| explain(&e, t.undeclared_variables(true), ctx))
     }
+}
+
+/// A template value from any serializable value (JSON trees, grid points, `vars`).
+pub fn to_value<T: serde::Serialize>(v: &T) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(v))
 }
 
 /// Whether `text` contains template syntax.

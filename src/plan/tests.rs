@@ -134,3 +134,53 @@ fn same_seed_same_prompts() {
     let c = plan(&SYNTHETIC.replace("seed: 3", "seed: 4"));
     assert_ne!(a.dataset.rows, c.dataset.rows);
 }
+
+/// Requests are rendered from a context built directly as a template value
+/// ([`Plan::template_context`]); it must render exactly as the JSON context
+/// ([`Plan::context`]) does, for every part of it, and fail with the same explanation.
+#[test]
+fn direct_template_context_renders_as_the_json_context() {
+    let template = "{{ item.input }}|{{ item.prefix }}|{{ item.id }}|{{ case.index }}|{{ case.nonce }}|\
+        {{ turn.index }}/{{ turn.count }}|{{ grid.t }}|{{ vars.who }}|{{ steps.first | default('-') }}|\
+        {% for k, v in item | items %}{{ k }}={{ v }};{% endfor %}|{{ grid }}|{{ vars.count + 1 }}";
+    let yaml = SYNTHETIC
+        .replace("  seed: 3\n", "  seed: 3\nvars: { who: \"world\", count: 41 }\ngrid:\n  product:\n    t: [0.0, 0.7]\n")
+        .replace("{{ item.input }}", template)
+        .replace("temperature: 0.5", "temperature: \"{{ grid.t }}\"");
+    for nonce in [true, false] {
+        let p = plan(&yaml.replace("nonce: true", &format!("nonce: {nonce}")));
+        assert_eq!(p.trials.len(), 2);
+        let mut steps = Map::new();
+        for (i, trial) in p.trials.iter().enumerate() {
+            for (r, row) in p.dataset.rows.iter().enumerate() {
+                let (index, turn) = (r as u64 * 3 + i as u64, (r % 2) as u32);
+                let step = &trial.steps[0];
+                let json = p.context(row, trial, index, turn, &steps);
+                let expected = p.render_prompt(step, &json).unwrap();
+                let direct = p
+                    .render_case_prompt(step, row, trial, index, turn, &steps)
+                    .unwrap();
+                assert_eq!(direct, expected);
+                assert!(expected.to_string().contains("world|"), "{expected}");
+                steps.insert("first".into(), Value::String(format!("out {r}")));
+            }
+        }
+    }
+    // The same explanation for an undefined variable (on a later case: the first row renders
+    // at validation).
+    let p = plan(&SYNTHETIC.replace(
+        "{{ item.input }}",
+        "{% if case.index > 0 %}{{ item.inptu }}{% endif %}",
+    ));
+    let (trial, row) = (&p.trials[0], &p.dataset.rows[0]);
+    let step = &trial.steps[0];
+    let err = p
+        .render_case_prompt(step, row, trial, 1, 0, &Map::new())
+        .unwrap_err();
+    let json = p.context(row, trial, 1, 0, &Map::new());
+    assert_eq!(err, p.render_prompt(step, &json).unwrap_err());
+    assert!(
+        err.contains("`item.inptu`") && err.contains("did you mean `item.input`"),
+        "{err}"
+    );
+}
