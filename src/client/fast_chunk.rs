@@ -25,6 +25,20 @@ const QUOTE: u8 = 1;
 const BACKSLASH: u8 = 2;
 const CONTROL: u8 = 3;
 
+/// Bit 7 of each byte of `w` that is `"`, `\\` or below 0x20, by the classic zero-byte trick
+/// (a byte of `x` is zero iff its bit 7 survives in `(x - 0x01..) & !x & 0x80..`). The lowest
+/// flagged byte is always a true one (a borrow can only flag bytes above a true one); zero
+/// means the eight bytes are plain.
+fn special_lanes(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let quote = zero(w ^ (ONES * u64::from(b'"')));
+    let backslash = zero(w ^ (ONES * u64::from(b'\\')));
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    quote | backslash | control
+}
+
 /// What each byte is inside a JSON string.
 static STRING_CLASS: [u8; 256] = {
     let mut t = [PLAIN; 256];
@@ -97,6 +111,16 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         let mut i = self.i;
         loop {
+            // Eight bytes at a time to the next quote, backslash or control character (the
+            // lowest flagged lane is exact), then the table for that byte and the last few.
+            while let Some(word) = self.b.get(i..i + 8) {
+                let flags = special_lanes(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+                if flags != 0 {
+                    i += (flags.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
             match STRING_CLASS[usize::from(*self.b.get(i)?)] {
                 PLAIN => i += 1,
                 QUOTE => {
@@ -139,7 +163,8 @@ impl<'a> Scanner<'a> {
         self.i += 1;
         let (raw, escaped) = self.raw_string()?;
         // serde reads every key as text, so a key that is not UTF-8 fails the whole parse.
-        if escaped || !(raw.is_ascii() || std::str::from_utf8(raw).is_ok()) {
+        // (A plain loop: keys are short, shorter than `is_ascii`'s word-at-a-time setup.)
+        if escaped || !(raw.iter().all(|&b| b < 0x80) || std::str::from_utf8(raw).is_ok()) {
             return None;
         }
         self.eat(b':')?;
@@ -574,6 +599,39 @@ mod tests {
         r#"{"error":null,"choices":null,"usage":null}"#,
         r#"{}"#,
     ];
+
+    #[test]
+    fn the_lowest_flagged_lane_is_the_first_special_byte() {
+        // Specials in two lanes, borrows and all: the first one is found.
+        for lo in 0..8 {
+            for hi in lo + 1..8 {
+                for (a, b) in [(0u8, b'"'), (b'"', 0), (0x1f, b'\\'), (b'\\', 0x01), (0, 1)] {
+                    // Plain bytes, high ones included.
+                    let mut w = [0x61u8, 0xff, 0x21, 0x7e, 0x80, 0x20, 0x5b, 0x30];
+                    w[lo] = a;
+                    w[hi] = b;
+                    let flags = special_lanes(u64::from_le_bytes(w));
+                    assert_eq!(flags.trailing_zeros() / 8, lo as u32, "{w:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn special_bytes_are_found_in_every_lane() {
+        for lane in 0..8 {
+            for b in 0..=255u8 {
+                let mut w = *b"abcdefgh";
+                w[lane] = b;
+                let special = b == b'"' || b == b'\\' || b < 0x20;
+                let flags = special_lanes(u64::from_le_bytes(w));
+                assert_eq!(flags != 0, special, "byte {b} lane {lane}");
+                if special {
+                    assert_eq!(flags.trailing_zeros() / 8, lane as u32, "byte {b}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn common_shapes_take_the_fast_path_and_agree_with_serde() {
