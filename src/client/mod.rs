@@ -198,8 +198,10 @@ impl LlmClient {
     /// A client with connection pooling and rustls (ring provider).
     ///
     /// No global timeout (each [`LlmRequest`] carries its own), no redirects (a POST must not
-    /// silently become a GET; a 3xx is reported as `http_status`), `TCP_NODELAY` so small request
-    /// writes are not delayed, and a large idle pool so high concurrency reuses connections.
+    /// silently become a GET; a 3xx is reported as `http_status`), no retries (a request sent
+    /// twice would be measured as one slow request and charge the server twice), `TCP_NODELAY`
+    /// so small request writes are not delayed, and a large idle pool so high concurrency
+    /// reuses connections.
     pub fn new() -> Result<Self, reqwest::Error> {
         // Another part of the process may have installed a provider first; that is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -207,6 +209,7 @@ impl LlmClient {
             .pool_max_idle_per_host(4096)
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
             .build()?;
         Ok(LlmClient { http })
     }
