@@ -403,7 +403,7 @@ impl<'a> Scanner<'a> {
                 once(&mut c.delta, &mut seen[1], v)
             }
             b"message" => {
-                let v = s.opt_delta()?;
+                let v = s.opt_delta()?.map(Box::new);
                 once(&mut c.message, &mut seen[2], v)
             }
             b"text" => {
