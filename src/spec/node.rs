@@ -128,6 +128,9 @@ pub struct Key {
     pub name: String,
     /// Where the key starts.
     pub loc: Loc,
+    /// YAML read the key as a boolean (a bare `n`, `yes`, `off`...): `name` is then `true` or
+    /// `false`, almost never what was meant; validation reports it.
+    pub from_bool: bool,
 }
 
 /// YAML values (core schema).
@@ -262,6 +265,7 @@ impl Node {
                                 Key {
                                     name: k.clone(),
                                     loc: Loc::default(),
+                                    from_bool: false,
                                 },
                                 Node {
                                     kind: NodeKind::Null,
@@ -325,6 +329,7 @@ impl Node {
                             Key {
                                 name: k.clone(),
                                 loc: Loc::default(),
+                                from_bool: false,
                             },
                             Node::from_json(v),
                         )
@@ -351,8 +356,8 @@ pub struct YamlSyntaxError {
 /// Deserialisation helper: the value of a node whose children are spanned.
 struct RawKind(NodeKind);
 
-/// A mapping key: any scalar, kept as text.
-struct RawKey(String);
+/// A mapping key: any scalar, kept as text, and whether YAML read it as a boolean.
+struct RawKey(String, bool);
 
 impl<'de> Deserialize<'de> for RawKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -363,25 +368,25 @@ impl<'de> Deserialize<'de> for RawKey {
                 f.write_str("a scalar mapping key")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawKey, E> {
-                Ok(RawKey(v.to_string()))
+                Ok(RawKey(v.to_string(), false))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<RawKey, E> {
-                Ok(RawKey(v))
+                Ok(RawKey(v, false))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawKey, E> {
-                Ok(RawKey(v.to_string()))
+                Ok(RawKey(v.to_string(), false))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawKey, E> {
-                Ok(RawKey(v.to_string()))
+                Ok(RawKey(v.to_string(), false))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawKey, E> {
-                Ok(RawKey(v.to_string()))
+                Ok(RawKey(v.to_string(), false))
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawKey, E> {
-                Ok(RawKey(v.to_string()))
+                Ok(RawKey(v.to_string(), true))
             }
             fn visit_unit<E: de::Error>(self) -> Result<RawKey, E> {
-                Ok(RawKey("null".into()))
+                Ok(RawKey("null".into(), false))
             }
         }
         d.deserialize_any(V)
@@ -452,6 +457,7 @@ impl<'de> Deserialize<'de> for RawKind {
                     let key = Key {
                         name: key.value.0,
                         loc: Loc::from_saphyr(&key.referenced),
+                        from_bool: key.value.1,
                     };
                     if entries.iter().any(|(k, _)| k.name == key.name) {
                         return Err(de::Error::custom(format!(
@@ -493,6 +499,19 @@ mod tests {
     fn syntax_error_has_position() {
         let e = Node::parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(e.loc.line >= 1, "{e:?}");
+    }
+
+    #[test]
+    fn boolean_keys_are_marked() {
+        let n = Node::parse("vars:\n  n: 41\n  \"y\": 1\n  x: 2\n").unwrap();
+        let NodeKind::Map(entries) = &n.get("vars").unwrap().kind else {
+            panic!("a map")
+        };
+        let keys: Vec<_> = entries
+            .iter()
+            .map(|(k, _)| (k.name.as_str(), k.from_bool))
+            .collect();
+        assert_eq!(keys, [("false", true), ("y", false), ("x", false)]);
     }
 
     #[test]

@@ -43,11 +43,51 @@ impl Issue {
 /// Every structural problem of `root` against `schema` (empty when it conforms).
 pub fn validate(root: &Node, schema: &Value) -> Vec<Issue> {
     let mut out = Vec::new();
+    boolean_keys(root, &KeyPath::root(), &mut out);
     let walker = Walker {
         root_schema: schema,
     };
     walker.walk(root, schema, &KeyPath::root(), &mut out);
     out
+}
+
+/// Every mapping key YAML read as a boolean (`n: 41` under `vars` would otherwise define a
+/// variable named `false`, and a template reading `vars.n` fail far from the cause).
+fn boolean_keys(node: &Node, path: &KeyPath, out: &mut Vec<Issue>) {
+    match &node.kind {
+        NodeKind::Map(entries) => {
+            for (key, value) in entries {
+                let child = path.key(&key.name);
+                if key.from_bool {
+                    out.push(Issue {
+                        loc: key.loc,
+                        path: child.clone(),
+                        message: format!("this key is the boolean `{}`, not a name", key.name),
+                        help: Some(format!(
+                            "YAML reads a bare `y`, `n`, `yes`, `no`, `on`, `off`, `true` or `false` as a boolean: quote the key to use it as a name (e.g. `\"n\": ...`){}",
+                            where_hint(path)
+                        )),
+                    });
+                }
+                boolean_keys(value, &child, out);
+            }
+        }
+        NodeKind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                boolean_keys(item, &path.index(i), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// ` in <where>` for a help line (empty at the root).
+fn where_hint(path: &KeyPath) -> String {
+    if path.0.is_empty() {
+        String::new()
+    } else {
+        format!(" in {}", where_(path))
+    }
 }
 
 /// The candidate closest to `word` by normalised Levenshtein / Jaro-Winkler, if close enough.
@@ -201,6 +241,9 @@ impl<'s> Walker<'s> {
         // A misspelt required key is reported once, as the misspelling, not again as missing.
         let mut suggested: Vec<&str> = Vec::new();
         for (key, value) in entries {
+            if key.from_bool {
+                continue; // reported once by `boolean_keys`
+            }
             let child = path.key(&key.name);
             if let Some(prop_schema) = props.get(&key.name) {
                 self.walk(value, prop_schema, &child, out);
