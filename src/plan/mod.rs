@@ -393,6 +393,14 @@ impl Plan {
         Some(total)
     }
 
+    /// The words case nonces are drawn from.
+    fn nonce_words(&self) -> &[&'static str] {
+        self.dataset
+            .nonce_words
+            .as_deref()
+            .unwrap_or(&synthetic::VOCAB)
+    }
+
     /// The template context for execution `index` (the `case_index`) of `trial` on `row`.
     pub fn context(
         &self,
@@ -405,11 +413,7 @@ impl Plan {
         case_context(&CaseContext {
             row,
             nonce: self.dataset.nonce,
-            nonce_words: self
-                .dataset
-                .nonce_words
-                .as_deref()
-                .unwrap_or(&synthetic::VOCAB),
+            nonce_words: self.nonce_words(),
             seed: self.seed,
             trial_id: &trial.id,
             index,
@@ -432,22 +436,10 @@ impl Plan {
         turn: u32,
         steps: &Map<String, Value>,
     ) -> minijinja::Value {
-        let nonce_words = self
-            .dataset
-            .nonce_words
-            .as_deref()
-            .unwrap_or(&synthetic::VOCAB);
-        let nonce = synthetic::nonce_from(nonce_words, self.seed, &trial.id, index);
-        let item = match row.item.get("input") {
-            Some(Value::String(input)) if self.dataset.nonce => {
-                let mut item = row.item.clone();
-                item["input"] = Value::String(synthetic::apply_nonce(input, &nonce));
-                template::to_value(&item)
-            }
-            _ => template::to_value(&row.item),
-        };
+        let nonce = synthetic::nonce_from(self.nonce_words(), self.seed, &trial.id, index);
+        let item = item_with_nonce(row, self.dataset.nonce, &nonce);
         minijinja::context! {
-            item => item,
+            item => template::to_value(&*item),
             case => minijinja::context! { index => index, nonce => nonce },
             turn => minijinja::context! { index => turn, count => trial.turns },
             grid => trial.grid_value.clone(),
@@ -558,12 +550,7 @@ struct CaseContext<'a> {
 /// `case.index` and `case.nonce`, `grid`, `vars`, `steps`.
 fn case_context(c: &CaseContext<'_>) -> Value {
     let nonce = synthetic::nonce_from(c.nonce_words, c.seed, c.trial_id, c.index);
-    let mut item = c.row.item.clone();
-    if c.nonce
-        && let Some(Value::String(input)) = item.get_mut("input")
-    {
-        *input = synthetic::apply_nonce(input, &nonce);
-    }
+    let item = item_with_nonce(c.row, c.nonce, &nonce);
     json!({
         "item": item,
         "case": {"index": c.index, "nonce": nonce},
@@ -572,6 +559,20 @@ fn case_context(c: &CaseContext<'_>) -> Value {
         "vars": c.vars,
         "steps": c.steps,
     })
+}
+
+/// The row's `item` for templates: as loaded, or with `nonce` at the start of `item.input` when
+/// the dataset asks for nonces.
+fn item_with_nonce<'r>(row: &'r Row, apply: bool, nonce: &str) -> std::borrow::Cow<'r, Value> {
+    use std::borrow::Cow;
+    match row.item.get("input") {
+        Some(Value::String(input)) if apply => {
+            let mut item = row.item.clone();
+            item["input"] = Value::String(synthetic::apply_nonce(input, nonce));
+            Cow::Owned(item)
+        }
+        _ => Cow::Borrowed(&row.item),
+    }
 }
 
 /// Resolve and check a loaded pipeline. Collects every problem.
