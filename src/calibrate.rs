@@ -22,7 +22,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::error::Error;
-use crate::exec::pacer::Pacer;
+use crate::exec::pacer::{Pacer, PacerKind};
 use crate::exec::schedule::Schedule;
 use crate::exec::stats::percentile_sorted;
 use crate::exec::{RunOptions, case_of_index};
@@ -154,6 +154,8 @@ pub struct Calibration {
     pub duration_s: f64,
     /// Logical CPUs of this machine.
     pub cpus: usize,
+    /// The pacer used: `timer` or `thread`.
+    pub pacer: &'static str,
     /// The schedule-lag p99 limit used, ms.
     pub max_lag_ms: f64,
 }
@@ -191,8 +193,8 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<Calibration, Error> {
     result
 }
 
-/// Release no-op cases at `rate` for `duration` exactly as an open-loop stage does (the pacer
-/// thread, one spawned task per slot) and measure how late each starts.
+/// Release no-op cases at `rate` for `duration` exactly as an open-loop stage does (the pacer,
+/// one spawned task per slot) and measure how late each starts.
 async fn floor(rate: f64, duration: Duration) -> Result<Floor, Error> {
     let load = Load::Open {
         process: OpenProcess::Poisson,
@@ -203,7 +205,7 @@ async fn floor(rate: f64, duration: Duration) -> Result<Floor, Error> {
     let start = Instant::now() + Duration::from_millis(5);
     let schedule = Schedule::new(&load, start, 0, Some(n), None, 1);
     let mut pacer = Pacer::start(schedule, Arc::new(AtomicBool::new(false)))
-        .map_err(|e| Error::Run(format!("cannot start the pacer thread: {e}")))?;
+        .map_err(|e| Error::Run(format!("cannot start the pacer: {e}")))?;
     let mut tasks = JoinSet::new();
     let mut lags: Vec<f64> = Vec::with_capacity(n as usize);
     while let Some(slot) = pacer.next().await {
@@ -304,6 +306,7 @@ async fn ladder(opts: &CalibrateOptions, root: &Path) -> Result<Calibration, Err
         cpus: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
+        pacer: PacerKind::from_env().as_str(),
         max_lag_ms: opts.max_lag_ms,
     })
 }
@@ -592,8 +595,8 @@ pub fn render(c: &Calibration) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "frontier calibrate: open-loop Poisson, {}-token streams, zero-delay simulated engine in this process on 127.0.0.1, {} s per rate, {} CPUs",
-        c.tokens, c.duration_s, c.cpus
+        "frontier calibrate: open-loop Poisson, {}-token streams, zero-delay simulated engine in this process on 127.0.0.1, {} s per rate, {} CPUs, {} pacer",
+        c.tokens, c.duration_s, c.cpus, c.pacer
     );
     let _ = writeln!(
         s,

@@ -175,8 +175,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     let mut b = tokio::runtime::Builder::new_multi_thread();
     b.worker_threads(runtime_workers());
     b.enable_all()
-        // Check the queue of tasks woken from other threads (the pacer's releases) often, so a
-        // released case is not kept waiting behind a busy worker's local tasks.
+        // Check the queue of tasks woken from other threads (the thread pacer's releases, the
+        // writer's back-pressure) often, so a released case is not kept waiting behind a busy
+        // worker's local tasks.
         .global_queue_interval(8)
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
@@ -184,7 +185,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 /// Run `fut` to completion as a task on the runtime's workers, not on the main thread that
 /// `block_on` would poll it on. A run's stage loop then lives on a worker: the pacer's releases
-/// wake that worker directly, and the cases it spawns land in its local queue rather than
+/// (its timer's readiness, or the thread pacer's channel) wake that worker directly, and the cases it spawns land in its local queue rather than
 /// crossing from the main thread to a worker with a second wake-up. Measured with
 /// `frontier calibrate`'s floor on 2 cores (three runs each, interleaved): lag p50 0.046-0.053 ms
 /// and p99 0.26-0.71 ms, against 0.090-0.105 ms and 1.1-2.6 ms from the main thread.
@@ -200,8 +201,8 @@ where
 }
 
 /// Async runtime worker threads: `FRONTIER_WORKERS` if set (a positive integer), else one
-/// fewer than the machine's CPUs (at least 1), leaving a core for the pacer thread, the
-/// results writer and the OS. Measured on 2 cores (`frontier calibrate`), one worker kept the
+/// fewer than the machine's CPUs (at least 1), leaving a core for the results writer, a server
+/// on the same machine and the OS. Measured on 2 cores (`frontier calibrate`), one worker kept the
 /// achieved rate at 10,000 requests/s (ratio 0.9965) with a third of the schedule-lag tail of
 /// two workers, whose tasks migrate between threads with a wake-up each time.
 pub fn runtime_workers() -> usize {

@@ -277,6 +277,14 @@ print(json.dumps(out, default=str))
     assert_eq!(m["requests"], 264);
     assert_eq!(m["resolved_pipeline"]["name"], "quickstart");
     assert_eq!(m["trials"].as_array().unwrap().len(), 6);
+    let expected_pacer = if cfg!(target_os = "linux") {
+        "timer"
+    } else {
+        "thread"
+    };
+    if std::env::var_os("FRONTIER_PACER").is_none() {
+        assert_eq!(m["pacer"], expected_pacer);
+    }
 
     // `frontier query` runs SQL over the finished run.
     let (code, q, e) = run(&[

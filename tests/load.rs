@@ -28,6 +28,15 @@ fn temp_dir(name: &str) -> PathBuf {
 /// Write the pipeline (DATASET becomes the shipped QA file), run it, return (exit code,
 /// stdout, stderr, run folder).
 fn run_pipeline(name: &str, body: &str) -> (i32, String, String, PathBuf, PathBuf) {
+    run_pipeline_env(name, body, &[])
+}
+
+/// [`run_pipeline`] with extra environment variables for `frontier`.
+fn run_pipeline_env(
+    name: &str,
+    body: &str,
+    env: &[(&str, &str)],
+) -> (i32, String, String, PathBuf, PathBuf) {
     let out = temp_dir(name);
     let root = std::env::current_dir().unwrap();
     let text = body.replace(
@@ -38,6 +47,7 @@ fn run_pipeline(name: &str, body: &str) -> (i32, String, String, PathBuf, PathBu
     std::fs::write(&p, text).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
         .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .envs(env.iter().copied())
         .output()
         .expect("frontier runs");
     let stdout = String::from_utf8_lossy(&o.stdout).to_string();
@@ -228,6 +238,59 @@ flow:
     );
     assert!(requests[1].unwrap() < 400.0);
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn both_pacers_send_every_open_loop_request_at_or_after_its_deadline() {
+    let body = r#"
+version: 1
+name: pacers
+endpoints:
+  sim: { kind: simulated, profile: { decode_ms: 1, prefill_tok_s: 0, default_output_tokens: 4 } }
+datasets:
+  qa: { path: DATASET, input: question }
+workload:
+  arrival: { poisson: { rate: 400 } }
+  requests: 80
+flow:
+  - id: answer
+    llm: { endpoint: sim, prompt: "{{ item.question }}", params: { max_tokens: 4 } }
+"#;
+    let default = if cfg!(target_os = "linux") {
+        "timer"
+    } else {
+        "thread"
+    };
+    for (env, pacer) in [(None, default), (Some("thread"), "thread")] {
+        let vars: Vec<(&str, &str)> = env.map(|v| ("FRONTIER_PACER", v)).into_iter().collect();
+        let (code, stdout, stderr, run_dir, out) = run_pipeline_env("pacer", body, &vars);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap())
+                .unwrap();
+        if env.is_some() || std::env::var_os("FRONTIER_PACER").is_none() {
+            assert_eq!(m["pacer"], pacer);
+        }
+        let r = read(&run_dir.join("requests.parquet"));
+        assert_eq!(r.num_rows(), 80, "{pacer}");
+        assert!(
+            r.column_by_name("ok")
+                .unwrap()
+                .as_boolean()
+                .iter()
+                .all(|v| v == Some(true))
+        );
+        // Never before the deadline: the lag is non-negative and every send follows it.
+        for lag in floats(&r, "schedule_lag_ms") {
+            assert!(lag.unwrap() >= 0.0, "{pacer}: {lag:?}");
+        }
+        for (sent, intended) in floats(&r, "sent_ns").iter().zip(floats(&r, "intended_ns")) {
+            assert!(sent.unwrap() >= intended.unwrap(), "{pacer}");
+        }
+        let c = read(&run_dir.join("configs.parquet"));
+        assert_eq!(strings(&c, "stop_reason"), vec![Some("requests".into())]);
+        let _ = std::fs::remove_dir_all(&out);
+    }
 }
 
 #[test]
@@ -510,6 +573,11 @@ fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
     assert!(t["p50_ms"].as_f64().unwrap() >= 0.0);
     assert!(t["max_ms"].as_f64().unwrap() < 1000.0);
     assert_eq!(v["tokens"], 16);
+    assert!(
+        v["pacer"] == "timer" || v["pacer"] == "thread",
+        "{}",
+        v["pacer"]
+    );
     // The machine's floor before each rate: the pacer and runtime alone released every slot
     // at that rate (0.5 s here), never before its deadline.
     let f = &rungs[0]["floor"];

@@ -31,6 +31,9 @@ pub struct Manifest {
     pub resolved_pipeline: Value,
     /// Workload seed.
     pub seed: u64,
+    /// The pacer that releases open-loop slots: `timer` or `thread` (see the README's "Timing
+    /// that holds").
+    pub pacer: &'static str,
     /// `running`, `completed`, `interrupted` or `failed` (every request failed, or the run
     /// stopped on an error: see `error`).
     pub status: &'static str,
@@ -65,6 +68,7 @@ impl Manifest {
             git_commit: git_commit(&plan.file),
             resolved_pipeline: serde_json::to_value(&plan.spec).unwrap_or(Value::Null),
             seed: plan.seed,
+            pacer: crate::exec::pacer::PacerKind::from_env().as_str(),
             status: "running",
             started_at: started.to_rfc3339(),
             ended_at: None,

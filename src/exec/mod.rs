@@ -911,7 +911,7 @@ async fn closed_stage(
     (schedule.count_exhausted(), schedule.next_slot_index())
 }
 
-/// Open loop: the pacer thread releases each slot at its deadline; each released case starts
+/// Open loop: the pacer releases each slot at its deadline; each released case starts
 /// at once in its own task, waiting for a place first when `max_concurrency` caps it.
 async fn open_stage(
     shared: &Arc<TrialShared>,
@@ -921,7 +921,7 @@ async fn open_stage(
 ) -> Result<(bool, u64), Error> {
     let first_index = schedule.next_slot_index();
     let mut pacer = Pacer::start(schedule, Arc::new(AtomicBool::new(false)))
-        .map_err(|e| Error::Run(format!("cannot start the pacer thread: {e}")))?;
+        .map_err(|e| Error::Run(format!("cannot start the pacer: {e}")))?;
     let limiter = max_concurrency.map(|c| Arc::new(Semaphore::new(c as usize)));
     let mut tasks = JoinSet::new();
     let mut next_index = first_index;
