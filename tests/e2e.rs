@@ -210,6 +210,22 @@ out["check"] = con.execute('''
   FROM configs c JOIN r USING (trial_id) JOIN s USING (trial_id) GROUP BY c.trial_id
 ''').fetchall()
 out["warmup"] = con.execute("SELECT count(*) FROM requests WHERE phase = 'warmup'").fetchone()[0]
+# Per-chunk arrival times and token counts: one per token chunk, bracketed by the first and
+# last token times; the longest gap between them, recomputed here, is icl_max_ms.
+out["chunks"] = con.execute('''
+  WITH u AS (SELECT trial_id, case_index, unnest(token_chunk_ns) AS t,
+                    generate_subscripts(token_chunk_ns, 1) AS i FROM requests),
+  g AS (SELECT trial_id, case_index, t - lag(t) OVER (PARTITION BY trial_id, case_index ORDER BY i) AS gap FROM u),
+  m AS (SELECT trial_id, case_index, max(gap) AS mx FROM g GROUP BY ALL)
+  SELECT (SELECT count(*) FROM requests WHERE len(token_chunk_ns) != token_chunk_count
+                                           OR len(token_chunk_tokens) != token_chunk_count),
+         (SELECT count(*) FROM requests WHERE token_chunk_count > 0
+              AND (token_chunk_ns[1] != first_token_ns OR token_chunk_ns[-1] != last_token_ns)),
+         (SELECT count(*) FROM requests WHERE list_sum(token_chunk_tokens) != token_chunk_count),
+         (SELECT count(*) FROM m WHERE mx IS NOT NULL),
+         (SELECT max(abs(r.icl_max_ms - m.mx / 1e6)) FROM m JOIN requests r USING (trial_id, case_index)),
+         (SELECT count(*) FROM requests WHERE token_chunk_count > 1)
+''').fetchone()
 out["meta"] = con.execute(f"SELECT value FROM parquet_kv_metadata('{{d}}/requests.parquet') WHERE key = 'frontier.schema_version'").fetchone()[0].decode()
 print(json.dumps(out, default=str))
 "#
@@ -237,6 +253,25 @@ print(json.dumps(out, default=str))
     assert_eq!(v["meta"], "1");
     assert_eq!(v["types"]["sent_at"], "TIMESTAMP WITH TIME ZONE");
     assert_eq!(v["types"]["ttft_ms"], "DOUBLE");
+    assert_eq!(v["types"]["token_chunk_ns"], "BIGINT[]");
+    assert_eq!(v["types"]["token_chunk_tokens"], "BIGINT[]");
+    let chunks = &v["chunks"];
+    assert_eq!(chunks[0], 0, "list lengths = token_chunk_count");
+    assert_eq!(chunks[1], 0, "first/last = first_token_ns/last_token_ns");
+    // The simulated engine streams one token per chunk here (no continuous usage asked).
+    assert_eq!(chunks[2], 0, "one token per chunk");
+    assert!(
+        chunks[3].as_u64().unwrap() > 0,
+        "requests with gaps: {chunks}"
+    );
+    assert_eq!(
+        chunks[3], chunks[5],
+        "a gap for every request of several chunks"
+    );
+    assert!(
+        chunks[4].as_f64().unwrap() < 1e-9,
+        "icl_max_ms recomputed: {chunks}"
+    );
     assert_eq!(v["types"]["completion_tokens"], "BIGINT");
     let checks = v["check"].as_array().unwrap();
     assert_eq!(checks.len(), 6);

@@ -7,7 +7,7 @@ mod results;
 use std::path::PathBuf;
 use std::process::Command;
 
-use results::{floats, read, run_dir_of, run_ok, strings};
+use results::{floats, int_lists, read, run_dir_of, run_ok, strings};
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
@@ -632,7 +632,41 @@ flow:
     let tpot = floats(&r, "tpot_ms");
     let itl = floats(&r, "itl_p50_ms");
     let icl = floats(&r, "icl_p50_ms");
+    let icl_max = floats(&r, "icl_max_ms");
+    let first = floats(&r, "first_token_ns");
+    let last = floats(&r, "last_token_ns");
+    let chunk_ns = int_lists(&r, "token_chunk_ns");
+    let chunk_tokens = int_lists(&r, "token_chunk_tokens");
     for i in 0..12 {
+        // The stored series: 4 chunks carrying 3, 3, 3 and 1 tokens, from the first token's
+        // time to the last's, never going back.
+        assert_eq!(chunk_tokens[i], vec![3, 3, 3, 1], "row {i}");
+        let t = &chunk_ns[i];
+        assert_eq!(t.len(), 4, "row {i}");
+        assert_eq!(Some(t[0] as f64), first[i], "row {i}");
+        assert_eq!(Some(t[3] as f64), last[i], "row {i}");
+        assert!(t.windows(2).all(|w| w[0] <= w[1]), "row {i}: {t:?}");
+        // The per-request gap metrics follow from it, recomputed independently: each chunk
+        // of k tokens is k gaps of gap/k, the first chunk's 2 extra tokens 0-gaps, so 9 token
+        // gaps; the chunk gaps are the plain differences.
+        let mut token_gaps = vec![0.0, 0.0];
+        for j in 1..4 {
+            let k = chunk_tokens[i][j] as f64;
+            token_gaps.extend(std::iter::repeat_n(
+                (t[j] - t[j - 1]) as f64 / k / 1e6,
+                k as usize,
+            ));
+        }
+        token_gaps.sort_by(f64::total_cmp);
+        assert_eq!(token_gaps.len(), 9);
+        let itl_p50 = token_gaps[4];
+        assert!(
+            (itl[i].unwrap() - itl_p50).abs() < 1e-9,
+            "row {i}: {itl_p50} vs {:?}",
+            itl[i]
+        );
+        let longest = t.windows(2).map(|w| w[1] - w[0]).max().unwrap() as f64 / 1e6;
+        assert!((icl_max[i].unwrap() - longest).abs() < 1e-9, "row {i}");
         let n = completion[i].unwrap();
         assert_eq!(n, 10.0, "row {i}");
         // 10 tokens in chunks of 3, 3, 3 and 1.

@@ -1258,6 +1258,8 @@ fn request_row(
             (_, 0) => Some("chunks"),
             _ => Some("mixed"),
         },
+        token_chunk_ns: Vec::new(),
+        token_chunk_tokens: Vec::new(),
         gaps: gaps.summary(),
         http_status: o.http_status.map(i64::from),
         error_kind,
@@ -1306,6 +1308,9 @@ fn request_row(
     {
         t.record(&gaps, chunk_ns.len(), row.chunk_tokens_basis);
     }
+    drop(gaps);
+    row.token_chunk_ns = chunk_ns;
+    row.token_chunk_tokens = chunk_tokens;
     row
 }
 

@@ -248,6 +248,24 @@ pub const ENTRIES: &[Entry] = &[
         ),
     },
     Entry {
+        frontier: "token_chunk_ns, token_chunk_tokens",
+        table: Requests,
+        definition: "arrival time of every token-bearing chunk (run clock, ns) and the tokens each carried: the raw series every gap metric is computed from",
+        vllm: key(
+            "itls",
+            "per-request gap lists in the --save-detailed result file, not arrival times or token counts",
+        ),
+        sglang: key(
+            "itls",
+            "per-request gap lists in the --output-details result file, not arrival times or token counts",
+        ),
+        guidellm: none("no per-chunk timings: only first and last token times are kept"),
+        aiperf: key(
+            "inter_chunk_latency",
+            "per-record gap list in profile_export.jsonl, content responses only, no token counts",
+        ),
+    },
+    Entry {
         frontier: "prompt_tokens",
         table: Requests,
         definition: "server usage.prompt_tokens",

@@ -365,6 +365,16 @@ pub fn rows_as_json(batch: &RecordBatch) -> Vec<serde_json::Value> {
                                 .unwrap_or(Value::Null)
                         }
                         DataType::Boolean => Value::Bool(c.as_boolean().value(r)),
+                        DataType::List(item) if item.data_type() == &DataType::Int64 => {
+                            let values = c.as_list::<i32>().value(r);
+                            Value::Array(
+                                values
+                                    .as_primitive::<Int64Type>()
+                                    .iter()
+                                    .map(|v| v.map_or(Value::Null, Value::from))
+                                    .collect(),
+                            )
+                        }
                         _ => text[r][i].clone().map(Value::String).unwrap_or(Value::Null),
                     }
                 };

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
@@ -21,6 +22,8 @@ pub enum Col {
     Bool(BooleanBuilder),
     /// Microsecond timestamps in UTC.
     Ts(TimestampMicrosecondBuilder),
+    /// Lists of 64-bit integers (never null; possibly empty).
+    I64List(ListBuilder<Int64Builder>),
 }
 
 /// Builders for every column of a schema.
@@ -32,7 +35,8 @@ pub struct Columns {
 }
 
 impl Columns {
-    /// Empty builders for `schema` (types: Int64, Float64, Utf8, Boolean, Timestamp(µs, UTC)).
+    /// Empty builders for `schema` (types: Int64, Float64, Utf8, Boolean, Timestamp(µs, UTC),
+    /// List(Int64) with the default nullable `item` field).
     pub fn new(schema: SchemaRef) -> Self {
         let cols = schema
             .fields()
@@ -44,6 +48,7 @@ impl Columns {
                 DataType::Timestamp(TimeUnit::Microsecond, tz) => {
                     Col::Ts(TimestampMicrosecondBuilder::new().with_timezone_opt(tz.clone()))
                 }
+                DataType::List(_) => Col::I64List(ListBuilder::new(Int64Builder::new())),
                 _ => Col::Str(StringBuilder::new()),
             })
             .collect();
@@ -116,6 +121,18 @@ impl Columns {
         self
     }
 
+    /// Append the next column's list of integers.
+    pub fn i64_list(&mut self, values: impl IntoIterator<Item = i64>) -> &mut Self {
+        match self.next() {
+            Col::I64List(b) => {
+                b.values().extend(values.into_iter().map(Some));
+                b.append(true);
+            }
+            _ => panic!("column type mismatch: expected List(Int64)"),
+        }
+        self
+    }
+
     /// Close the current row (every column must have been appended once).
     pub fn end_row(&mut self) {
         debug_assert_eq!(
@@ -140,6 +157,7 @@ impl Columns {
                     Col::Str(b) => Arc::new(b.finish()),
                     Col::Bool(b) => Arc::new(b.finish()),
                     Col::Ts(b) => Arc::new(b.finish()),
+                    Col::I64List(b) => Arc::new(b.finish()),
                 }
             })
             .collect();

@@ -25,6 +25,11 @@ fn f(name: &str, dt: DataType, nullable: bool) -> Field {
     Field::new(name, dt, nullable)
 }
 
+/// A list of 64-bit integers (the element field as Arrow's list builder names it).
+fn i64_list() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)))
+}
+
 fn ts() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
@@ -70,6 +75,8 @@ pub fn requests_schema() -> SchemaRef {
         f("chunk_count", Int64, false),
         f("token_chunk_count", Int64, false),
         f("chunk_tokens_basis", Utf8, true),
+        f("token_chunk_ns", i64_list(), false),
+        f("token_chunk_tokens", i64_list(), false),
         f("token_count_discrepancy", Int64, true),
         f("client_tokens", Int64, true),
         f("client_token_discrepancy", Int64, true),
@@ -138,6 +145,10 @@ pub struct RequestRow {
     pub token_chunk_count: i64,
     /// Where per-chunk token counts came from: `usage`, `chunks` or `mixed` (None: no tokens).
     pub chunk_tokens_basis: Option<&'static str>,
+    /// Arrival of every token-bearing chunk, in order.
+    pub token_chunk_ns: Vec<i64>,
+    /// Tokens carried by each token-bearing chunk (parallel to `token_chunk_ns`).
+    pub token_chunk_tokens: Vec<u32>,
     /// Per-token and per-chunk gap statistics.
     pub gaps: crate::client::gaps::GapSummary,
     /// HTTP status.
@@ -261,6 +272,8 @@ impl RequestRow {
             .i64(Some(self.chunk_count))
             .i64(Some(self.token_chunk_count))
             .str(self.chunk_tokens_basis)
+            .i64_list(self.token_chunk_ns.iter().copied())
+            .i64_list(self.token_chunk_tokens.iter().map(|&t| i64::from(t)))
             .i64(self.token_count_discrepancy())
             .i64(client_tokens)
             .i64(

@@ -77,6 +77,18 @@ pub fn ints(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
         .collect()
 }
 
+/// A List(Int64) column (per-chunk series), one vector per row.
+#[allow(dead_code)]
+pub fn int_lists(b: &RecordBatch, name: &str) -> Vec<Vec<i64>> {
+    let a = column(b, name).as_list::<i32>();
+    (0..a.len())
+        .map(|i| {
+            let v = a.value(i);
+            v.as_primitive::<Int64Type>().values().to_vec()
+        })
+        .collect()
+}
+
 /// A Boolean column.
 pub fn bools(b: &RecordBatch, name: &str) -> Vec<Option<bool>> {
     let a = column(b, name).as_boolean();
