@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{Framing, Script, TestServer};
-use frontier::client::{Api, CallOutcome, ErrorKind, LlmClient, LlmRequest};
+use frontier::client::{Api, CallOutcome, ErrorKind, LlmClient, LlmRequest, Transport};
 use frontier::clock::Clock;
 
 const MS: i64 = 1_000_000;
@@ -134,6 +134,12 @@ async fn ttft_and_e2e_match_scripted_delays() {
 async fn request_is_a_json_post_with_bearer_auth() {
     let server = common::start(paced_script()).await;
     let client = LlmClient::new().unwrap();
+    let expected = if std::env::var_os("FRONTIER_HTTP").is_some_and(|v| v == "reqwest") {
+        Transport::Reqwest
+    } else {
+        Transport::Own
+    };
+    assert_eq!(client.transport(), expected);
     let mut req = request(server.url("/v1/chat/completions"));
     req.api_key = Some("sk-test-123".into());
     let out = client.call(&req, &Clock::start()).await;
@@ -457,6 +463,75 @@ async fn every_response_frame_split_is_handled_over_the_wire() {
         assert_eq!(out.error, None, "split {split}");
         assert_eq!(out.text, "ab", "split {split}");
     }
+}
+
+#[tokio::test]
+async fn a_pooled_connection_the_server_closed_is_not_reused() {
+    // The server ends each response properly, keeps the connection a moment, then closes it:
+    // the next call must notice the close and connect again.
+    let server = common::start(
+        Script::sse(Framing::Chunked)
+            .content("ok")
+            .finish("stop")
+            .done()
+            .sleep_ms(20)
+            .cut(),
+    )
+    .await;
+    let client = LlmClient::new().unwrap();
+    let req = request(server.url("/v1/chat/completions"));
+    let clock = Clock::start();
+    for i in 0..3 {
+        let out = client.call(&req, &clock).await;
+        assert_eq!(out.error, None, "call {i}");
+        assert_eq!(out.text, "ok");
+        tokio::time::sleep(Duration::from_millis(80)).await;
+    }
+    assert_eq!(server.connections(), 3);
+}
+
+#[tokio::test]
+async fn a_server_closing_right_after_each_response_never_fails_the_next() {
+    // Closed at once after the terminator: by the next call the close has arrived and the
+    // pooled connection is discarded, not written to.
+    let server = common::start(
+        Script::sse(Framing::Chunked)
+            .content("ok")
+            .finish("stop")
+            .done()
+            .cut(),
+    )
+    .await;
+    let client = LlmClient::new().unwrap();
+    let req = request(server.url("/v1/chat/completions"));
+    let clock = Clock::start();
+    for i in 0..10 {
+        let out = client.call(&req, &clock).await;
+        assert_eq!(out.error, None, "call {i}");
+    }
+    assert_eq!(server.exchanges().len(), 10, "each request answered once");
+}
+
+#[test]
+fn every_client_test_also_passes_over_reqwest() {
+    // This binary's tests use `LlmClient::new()`, which takes `http://` URLs over frontier's
+    // own HTTP/1.1 client; run them all again with `FRONTIER_HTTP=reqwest`.
+    if std::env::var_os("FRONTIER_HTTP").is_some() {
+        return;
+    }
+    assert_eq!(LlmClient::new().unwrap().transport(), Transport::Own);
+    let o = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("FRONTIER_HTTP", "reqwest")
+        .args(["--skip", "every_client_test_also_passes_over_reqwest"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("test result: ok. 2"), "{stdout}");
 }
 
 #[test]

@@ -320,6 +320,7 @@ print(json.dumps(out, default=str))
     if std::env::var_os("FRONTIER_PACER").is_none() {
         assert_eq!(m["pacer"], expected_pacer);
     }
+    assert!(m["http_client"] == "own" || m["http_client"] == "reqwest");
 
     // `frontier query` runs SQL over the finished run.
     let (code, q, e) = run(&[

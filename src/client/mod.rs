@@ -1,14 +1,18 @@
-//! The HTTP client: one pooled reqwest client that streams OpenAI-compatible chat and
-//! completions responses over SSE and records, per request, monotonic timestamps, the
-//! server's token counts and the raw text.
+//! The HTTP client: streams OpenAI-compatible chat and completions responses over SSE and
+//! records, per request, monotonic timestamps, the server's token counts and the raw text.
+//! `http://` URLs go through frontier's own pooled HTTP/1.1 client (`h1.rs`); `https://` URLs,
+//! and every URL when a proxy is configured or `FRONTIER_HTTP=reqwest`, through one pooled
+//! reqwest client (see [`Transport`]). Both feed the same recorder, so outcomes, error kinds and
+//! timestamps have one definition.
 //!
 //! Nothing heavy happens per chunk: the SSE parser ([`sse`]) works on bytes, each `data:` event
 //! is parsed once into borrowed fields, and only text deltas are appended.
 //!
 //! # Timestamps
-//! - `sent_ns`: taken immediately before the built request is handed to reqwest, so it includes
-//!   connecting when no pooled connection is free (as every serving benchmark does).
-//! - One `Instant` per network frame; every event completed by that frame gets it. An event split
+//! - `sent_ns`: taken immediately before the request is handed to the connection pool, so it
+//!   includes connecting when no pooled connection is free (as every serving benchmark does).
+//! - One `Instant` per network frame (a socket read on the own client, a body frame from
+//!   reqwest); every event completed by that frame gets it. An event split
 //!   across frames is timed by the frame that completes it.
 //! - `first_token_ns` / `last_token_ns`: frames of the first / last chunk with non-empty content,
 //!   reasoning (`reasoning_content` or `reasoning`) or a tool-call delta (function name or
@@ -20,7 +24,7 @@
 //!   whole body had arrived.
 //!
 //! # Error kinds
-//! - `Connect`: the request could not be built (bad URL) or `execute` failed before a response
+//! - `Connect`: the request could not be built (bad URL) or sending it failed before a response
 //!   head arrived (refused, DNS, TLS, connection closed before answering).
 //! - `HttpStatus`: non-2xx (redirects are not followed); message `"<status>: <server message>"`,
 //!   the message taken from a JSON error body (first 64 KiB) or else the body text.
@@ -39,10 +43,12 @@
 mod chunk;
 mod fast_chunk;
 pub mod gaps;
+mod h1;
 mod record;
 pub mod sse;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -187,11 +193,49 @@ const JSON_BODY_MAX_BYTES: usize = 64 * 1024 * 1024;
 const DRAIN_AFTER_DONE: Duration = Duration::from_millis(200);
 /// Most bytes read while draining after `[DONE]`.
 const DRAIN_MAX_BYTES: usize = 1024 * 1024;
+/// Idle connections kept per host, so high concurrency reuses connections.
+const IDLE_PER_HOST: usize = 4096;
+
+/// Which HTTP implementation serves `http://` URLs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// frontier's own HTTP/1.1 client (`src/client/h1.rs`); `https://` still uses reqwest.
+    Own,
+    /// reqwest (hyper) for every URL.
+    Reqwest,
+}
+
+impl Transport {
+    /// `Own` unless `FRONTIER_HTTP=reqwest`, or a proxy is configured in the environment
+    /// (`http_proxy`, `HTTP_PROXY`, `all_proxy`, `ALL_PROXY`), which only reqwest honours.
+    pub fn from_env() -> Transport {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        let proxied = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+            .iter()
+            .any(|v| set(v));
+        let asked = std::env::var_os("FRONTIER_HTTP").is_some_and(|v| v == "reqwest");
+        if proxied || asked {
+            Transport::Reqwest
+        } else {
+            Transport::Own
+        }
+    }
+
+    /// `own` or `reqwest` (as in `manifest.json`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Own => "own",
+            Transport::Reqwest => "reqwest",
+        }
+    }
+}
 
 /// The pooled HTTP client. Cheap to clone: clones share one connection pool.
 #[derive(Clone)]
 pub struct LlmClient {
     http: reqwest::Client,
+    /// The own HTTP/1.1 client's pool, for `http://` URLs (`None`: reqwest for everything).
+    h1: Option<Arc<h1::Pool>>,
 }
 
 impl LlmClient {
@@ -203,15 +247,30 @@ impl LlmClient {
     /// so small request writes are not delayed, and a large idle pool so high concurrency
     /// reuses connections.
     pub fn new() -> Result<Self, reqwest::Error> {
+        LlmClient::with_transport(Transport::from_env())
+    }
+
+    /// A client whose `http://` requests go through `transport`.
+    pub fn with_transport(transport: Transport) -> Result<Self, reqwest::Error> {
         // Another part of the process may have installed a provider first; that is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(4096)
+            .pool_max_idle_per_host(IDLE_PER_HOST)
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
             .retry(reqwest::retry::never())
             .build()?;
-        Ok(LlmClient { http })
+        let h1 = (transport == Transport::Own).then(|| Arc::new(h1::Pool::new(IDLE_PER_HOST)));
+        Ok(LlmClient { http, h1 })
+    }
+
+    /// The transport serving `http://` URLs.
+    pub fn transport(&self) -> Transport {
+        if self.h1.is_some() {
+            Transport::Own
+        } else {
+            Transport::Reqwest
+        }
     }
 
     /// Send one request and stream the answer, recording timestamps on `clock`.
@@ -230,33 +289,18 @@ impl LlmClient {
     ) -> CallOutcome {
         let deadline = tokio::time::Instant::now().checked_add(req.timeout);
         let mut rec = Recorder::new();
-        let ended = {
-            let exchange = self.exchange(req, clock, &mut rec);
-            let expiry = async {
-                match deadline {
-                    Some(deadline) => tokio::time::sleep_until(deadline).await,
-                    None => std::future::pending().await,
+        match self.h1.as_ref().filter(|_| req.url.scheme() == "http") {
+            Some(pool) => {
+                let ended = race(pool.exchange(req, clock, &mut rec), deadline, cancel).await;
+                if let Some(leftover) = settle(ended, &mut rec, req, clock) {
+                    pool.drain(leftover, deadline).await;
                 }
-            };
-            tokio::select! {
-                biased;
-                leftover = exchange => Ended::Exchanged(leftover),
-                () = expiry => Ended::TimedOut,
-                () = cancel => Ended::Cancelled,
             }
-        };
-        match ended {
-            Ended::Exchanged(Some(response)) => drain(response, deadline).await,
-            Ended::Exchanged(None) => {}
-            Ended::TimedOut => {
-                let message = format!(
-                    "no complete response within {:?} ({} data events received)",
-                    req.timeout, rec.out.chunk_count
-                );
-                rec.fail(ErrorKind::Timeout, message, clock.now_ns());
-            }
-            Ended::Cancelled => {
-                rec.fail(ErrorKind::Cancelled, "run interrupted", clock.now_ns());
+            None => {
+                let ended = race(self.exchange(req, clock, &mut rec), deadline, cancel).await;
+                if let Some(response) = settle(ended, &mut rec, req, clock) {
+                    drain(response, deadline).await;
+                }
             }
         }
         rec.into_outcome()
@@ -344,11 +388,50 @@ impl LlmClient {
     }
 }
 
-/// How `call_until`'s race ended.
-enum Ended {
-    Exchanged(Option<reqwest::Response>),
+/// How `call_until`'s race ended (`L`: what is left to drain after a clean `[DONE]`).
+enum Ended<L> {
+    Exchanged(Option<L>),
     TimedOut,
     Cancelled,
+}
+
+/// Run the exchange against the request's deadline and the caller's cancellation.
+async fn race<L>(
+    exchange: impl Future<Output = Option<L>>,
+    deadline: Option<tokio::time::Instant>,
+    cancel: impl Future<Output = ()>,
+) -> Ended<L> {
+    let expiry = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        leftover = exchange => Ended::Exchanged(leftover),
+        () = expiry => Ended::TimedOut,
+        () = cancel => Ended::Cancelled,
+    }
+}
+
+/// Record a timeout or cancellation; return what should be drained, if anything.
+fn settle<L>(ended: Ended<L>, rec: &mut Recorder, req: &LlmRequest, clock: &Clock) -> Option<L> {
+    match ended {
+        Ended::Exchanged(leftover) => leftover,
+        Ended::TimedOut => {
+            let message = format!(
+                "no complete response within {:?} ({} data events received)",
+                req.timeout, rec.out.chunk_count
+            );
+            rec.fail(ErrorKind::Timeout, message, clock.now_ns());
+            None
+        }
+        Ended::Cancelled => {
+            rec.fail(ErrorKind::Cancelled, "run interrupted", clock.now_ns());
+            None
+        }
+    }
 }
 
 /// Is the response a whole JSON document rather than an event stream?

@@ -34,6 +34,9 @@ pub struct Manifest {
     /// The pacer that releases open-loop slots: `timer` or `thread` (see the README's "Timing
     /// that holds").
     pub pacer: &'static str,
+    /// The HTTP client serving `http://` endpoints: `own` (frontier's HTTP/1.1 client) or
+    /// `reqwest` (`FRONTIER_HTTP=reqwest`, or a proxy set in the environment).
+    pub http_client: &'static str,
     /// `running`, `completed`, `interrupted` or `failed` (every request failed, or the run
     /// stopped on an error: see `error`).
     pub status: &'static str,
@@ -69,6 +72,7 @@ impl Manifest {
             resolved_pipeline: serde_json::to_value(&plan.spec).unwrap_or(Value::Null),
             seed: plan.seed,
             pacer: crate::exec::pacer::PacerKind::from_env().as_str(),
+            http_client: crate::client::Transport::from_env().as_str(),
             status: "running",
             started_at: started.to_rfc3339(),
             ended_at: None,
