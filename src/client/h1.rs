@@ -78,6 +78,10 @@ impl Pool {
     fn checkin(&self, origin: Origin, mut conn: Conn) {
         conn.buf.clear();
         conn.start = 0;
+        if conn.buf.capacity() > 4 * READ_CHUNK {
+            // A large body grew it: idle connections keep only a small buffer.
+            conn.buf = Vec::new();
+        }
         if let Ok(mut idle) = self.idle.lock() {
             let conns = idle.entry(origin).or_default();
             if conns.len() < self.max_idle_per_origin {
@@ -319,6 +323,7 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head, bool)>, String> {
     let status = response.code.unwrap_or(0);
     let http10 = response.version == Some(0);
     let (mut length, mut chunked, mut json) = (None, false, false);
+    let mut transfer_coded = false;
     let mut keep_alive = !http10;
     for h in response.headers.iter() {
         let value = std::str::from_utf8(h.value).unwrap_or("").trim();
@@ -332,6 +337,7 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head, bool)>, String> {
             length = Some(n);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             // Chunked is the last coding when present (RFC 9112, 6.1).
+            transfer_coded = true;
             chunked = value
                 .rsplit(',')
                 .next()
@@ -354,7 +360,7 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head, bool)>, String> {
         Framing::Length(0)
     } else if chunked {
         Framing::Chunked(Chunked::Size)
-    } else if let Some(n) = length {
+    } else if let Some(n) = length.filter(|_| !transfer_coded) {
         Framing::Length(n)
     } else {
         keep_alive = false;
@@ -807,6 +813,12 @@ mod tests {
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 99\r\n\r\n",
         );
         assert_eq!(h.framing, chunked(), "chunked wins over a length");
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 99\r\n\r\n");
+        assert_eq!(
+            (h.framing, h.keep_alive),
+            (Framing::Close, false),
+            "RFC 9112 6.3"
+        );
         let h = head("HTTP/1.1 204 No Content\r\n\r\n");
         assert_eq!(h.framing, Framing::Length(0));
         let (len, h, interim) = parse_head(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
