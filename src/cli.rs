@@ -171,7 +171,30 @@ pub fn main() -> i32 {
     }
 }
 
+/// Raise the open-file soft limit to the hard limit (Unix): every in-flight request holds a
+/// connection, and a limit of 1,024 (a common default) would fail requests as `connect` errors
+/// long before the client or the server is the bottleneck. Failure leaves the limit as it was.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit read and write one plain struct we own.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            // Some systems report an unlimited hard limit that setrlimit refuses: cap it.
+            let want = lim.rlim_max.min(1 << 20);
+            if want > lim.rlim_cur {
+                lim.rlim_cur = want;
+                let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    raise_open_file_limit();
     let mut b = tokio::runtime::Builder::new_multi_thread();
     b.worker_threads(runtime_workers());
     b.enable_all()
