@@ -1312,17 +1312,6 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         // standing in as empty text, so undefined variables fail before any request.
         if let Some(row) = first_row {
             let mut step_outputs = Map::new();
-            let trial_stub = Trial {
-                index,
-                id: String::new(),
-                grid: point.clone(),
-                arrival: arrival.clone(),
-                cases,
-                duration,
-                steps: Vec::new(),
-                turns,
-                grid_value: template::to_value(point),
-            };
             for (si, step) in steps.iter().enumerate() {
                 let ctx = case_context(&CaseContext {
                     row,
@@ -1386,7 +1375,6 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 }
                 step_outputs.insert(step.step_id.clone(), json!({"text": ""}));
             }
-            let _ = trial_stub;
         }
         // The same message for every trial would be noise: report each once.
         for i in trial_issues {
