@@ -158,6 +158,8 @@ pub struct Calibration {
     pub cpus: usize,
     /// The pacer used: `timer` or `thread`.
     pub pacer: &'static str,
+    /// The HTTP client used: `own` or `reqwest`.
+    pub http_client: &'static str,
     /// The schedule-lag p99 limit used, ms.
     pub max_lag_ms: f64,
 }
@@ -313,6 +315,7 @@ async fn ladder(opts: &CalibrateOptions, root: &Path) -> Result<Calibration, Err
             .map(|n| n.get())
             .unwrap_or(1),
         pacer: PacerKind::from_env().as_str(),
+        http_client: crate::client::Transport::from_env().as_str(),
         max_lag_ms: opts.max_lag_ms,
     })
 }
@@ -601,8 +604,8 @@ pub fn render(c: &Calibration) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "frontier calibrate: open-loop Poisson, {}-token streams, zero-delay simulated engine in this process on 127.0.0.1, {} s per rate, {} CPUs, {} pacer",
-        c.tokens, c.duration_s, c.cpus, c.pacer
+        "frontier calibrate: open-loop Poisson, {}-token streams, zero-delay simulated engine in this process on 127.0.0.1, {} s per rate, {} CPUs, {} pacer, {} HTTP client",
+        c.tokens, c.duration_s, c.cpus, c.pacer, c.http_client
     );
     let _ = writeln!(
         s,

@@ -578,6 +578,7 @@ fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
         "{}",
         v["pacer"]
     );
+    assert!(v["http_client"] == "own" || v["http_client"] == "reqwest");
     // The machine's floor before each rate: the pacer and runtime alone released every slot
     // at that rate (0.5 s here), never before its deadline.
     let f = &rungs[0]["floor"];
