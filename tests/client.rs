@@ -134,12 +134,7 @@ async fn ttft_and_e2e_match_scripted_delays() {
 async fn request_is_a_json_post_with_bearer_auth() {
     let server = common::start(paced_script()).await;
     let client = LlmClient::new().unwrap();
-    let expected = if std::env::var_os("FRONTIER_HTTP").is_some_and(|v| v == "reqwest") {
-        Transport::Reqwest
-    } else {
-        Transport::Own
-    };
-    assert_eq!(client.transport(), expected);
+    assert_eq!(client.transport(), Transport::from_env());
     let mut req = request(server.url("/v1/chat/completions"));
     req.api_key = Some("sk-test-123".into());
     let out = client.call(&req, &Clock::start()).await;
@@ -515,16 +510,24 @@ async fn a_server_closing_right_after_each_response_never_fails_the_next() {
 #[test]
 fn every_client_test_also_passes_over_reqwest() {
     // This binary's tests use `LlmClient::new()`, which takes `http://` URLs over frontier's
-    // own HTTP/1.1 client; run them all again with `FRONTIER_HTTP=reqwest`.
-    if std::env::var_os("FRONTIER_HTTP").is_some() {
+    // own HTTP/1.1 client; run them all again with `FRONTIER_HTTP=reqwest`. (With a proxy in
+    // the environment this run is already reqwest's: the rerun then checks the own client.)
+    if std::env::var_os("FRONTIER_RERUN").is_some() {
         return;
     }
-    assert_eq!(LlmClient::new().unwrap().transport(), Transport::Own);
-    let o = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("FRONTIER_HTTP", "reqwest")
-        .args(["--skip", "every_client_test_also_passes_over_reqwest"])
-        .output()
-        .unwrap();
+    let mut rerun = std::process::Command::new(std::env::current_exe().unwrap());
+    rerun
+        .env("FRONTIER_RERUN", "1")
+        .args(["--skip", "every_client_test_also_passes_over_reqwest"]);
+    if Transport::from_env() == Transport::Own {
+        rerun.env("FRONTIER_HTTP", "reqwest");
+    } else {
+        rerun.env_remove("FRONTIER_HTTP");
+        for v in ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"] {
+            rerun.env_remove(v);
+        }
+    }
+    let o = rerun.output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success(),
