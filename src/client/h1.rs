@@ -435,7 +435,7 @@ impl Pool {
             match read {
                 BodyRead::Complete(now_ns) => {
                     rec.json_body(&body, now_ns);
-                    if head.keep_alive && framing.is_done() {
+                    if head.keep_alive && framing.is_done() && conn.unread().is_empty() {
                         self.checkin(origin, conn);
                     }
                 }
