@@ -480,7 +480,7 @@ async fn a_pooled_connection_the_server_closed_is_not_reused() {
         let out = client.call(&req, &clock).await;
         assert_eq!(out.error, None, "call {i}");
         assert_eq!(out.text, "ok");
-        tokio::time::sleep(Duration::from_millis(80)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(server.connections(), 3);
 }
