@@ -15,10 +15,9 @@
 //!
 //! Measured side by side on 2 cores against `frontier sim-server` in its own process (open-loop
 //! Poisson at 10,000 requests/s, 16-token streams, three interleaved runs each, over reqwest):
-//! schedule-lag p99
-//! 0.7-1.9 ms and 81-87 us of client CPU per request with the timer, against 24-36 ms and
-//! 88-93 us with the thread, whose every release costs a sleep and wake of the pacer thread, a
-//! wake of the worker, and a thread competing with them both for the two cores.
+//! schedule-lag p99 0.7-1.9 ms and 81-87 us of client CPU per request with the timer, against
+//! 24-36 ms and 88-93 us with the thread, whose every release costs a sleep and wake of the
+//! pacer thread, a wake of the worker, and a thread competing with them both for the two cores.
 //!
 //! Either way slots whose deadlines are already past are released at once, in order, and the
 //! time from the deadline to the case actually starting is the schedule lag every request
