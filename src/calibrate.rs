@@ -255,12 +255,17 @@ async fn attempt_rate(
         rung.noisy = !rung.sustained && rung.floor.lag_p99_ms.is_some_and(|l| l >= opts.max_lag_ms);
         let lag_only = !rung.sustained
             && rung.error_rate == Some(0.0)
-            && matches!((rung.target_rate, rung.achieved_rate), (Some(t), Some(a)) if a >= 0.99 * t);
+            && rate_held(rung.target_rate, rung.achieved_rate);
         let again = (rung.noisy && attempts < ATTEMPTS) || (lag_only && attempts < 2);
         if !again {
             return Ok((rung, ttft));
         }
     }
+}
+
+/// The achieved rate is at least 99% of the target.
+fn rate_held(target: Option<f64>, achieved: Option<f64>) -> bool {
+    matches!((target, achieved), (Some(t), Some(a)) if a >= 0.99 * t)
 }
 
 async fn ladder(opts: &CalibrateOptions, root: &Path) -> Result<Calibration, Error> {
@@ -414,7 +419,7 @@ flow:
     let achieved_rate = f("achieved_rate");
     let lag_p99_ms = f("lag_p99_ms");
     let error_rate = f("error_rate");
-    let sustained = matches!((target_rate, achieved_rate), (Some(t), Some(a)) if a >= 0.99 * t)
+    let sustained = rate_held(target_rate, achieved_rate)
         && lag_p99_ms.is_some_and(|l| l < opts.max_lag_ms)
         && error_rate == Some(0.0);
     let rung = Rung {

@@ -27,8 +27,8 @@ use tokio::net::TcpStream;
 
 use super::record::Recorder;
 use super::{
-    DRAIN_AFTER_DONE, DRAIN_MAX_BYTES, ERROR_BODY_MAX_BYTES, ErrorKind, JSON_BODY_MAX_BYTES,
-    LlmRequest,
+    BodyRead, DRAIN_AFTER_DONE, DRAIN_MAX_BYTES, ERROR_BODY_MAX_BYTES, ErrorKind,
+    JSON_BODY_MAX_BYTES, LlmRequest, record_json,
 };
 use crate::clock::Clock;
 
@@ -310,9 +310,16 @@ struct Head {
     json: bool,
 }
 
+impl Head {
+    /// An interim (1xx) response: the final one follows.
+    fn is_interim(&self) -> bool {
+        (100..200).contains(&self.status)
+    }
+}
+
 /// Parse a complete head from `input`: `Ok(None)` if more bytes are needed, with the head's
 /// length when complete.
-fn parse_head(input: &[u8]) -> Result<Option<(usize, Head, bool)>, String> {
+fn parse_head(input: &[u8]) -> Result<Option<(usize, Head)>, String> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let len = match response.parse(input) {
@@ -374,7 +381,6 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head, bool)>, String> {
             keep_alive,
             json,
         },
-        interim,
     )))
 }
 
@@ -384,7 +390,6 @@ pub(crate) struct Leftover {
     conn: Conn,
     framing: Framing,
     origin: Origin,
-    keep_alive: bool,
 }
 
 impl Pool {
@@ -395,7 +400,7 @@ impl Pool {
         clock: &Clock,
         rec: &mut Recorder,
     ) -> Option<Leftover> {
-        let Some((origin, addr_host)) = origin_of(&req.url) else {
+        let Some(origin) = origin_of(&req.url) else {
             let message = format!("invalid request: URL {} has no host", req.url);
             rec.fail(ErrorKind::Connect, message, clock.now_ns());
             return None;
@@ -404,7 +409,7 @@ impl Pool {
         rec.out.sent_ns = Some(clock.now_ns());
         let mut conn = match self.checkout(&origin) {
             Some(conn) => conn,
-            None => match connect(&addr_host, origin.port).await {
+            None => match connect(&origin.host, origin.port).await {
                 Ok(conn) => conn,
                 Err(e) => {
                     rec.fail(ErrorKind::Connect, e, clock.now_ns());
@@ -432,18 +437,10 @@ impl Pool {
 
         if head.json {
             let (body, read) = read_body(&mut conn, &mut framing, JSON_BODY_MAX_BYTES, clock).await;
-            match read {
-                BodyRead::Complete(now_ns) => {
-                    rec.json_body(&body, now_ns);
-                    if head.keep_alive && framing.is_done() && conn.unread().is_empty() {
-                        self.checkin(origin, conn);
-                    }
-                }
-                BodyRead::TooLarge(now_ns) => {
-                    let message = format!("JSON response larger than {JSON_BODY_MAX_BYTES} bytes");
-                    rec.fail(ErrorKind::MalformedChunk, message, now_ns);
-                }
-                BodyRead::Failed(e, now_ns) => rec.fail(ErrorKind::StreamCut, e, now_ns),
+            let complete = matches!(read, BodyRead::Complete(_));
+            record_json(rec, &body, read);
+            if complete && head.keep_alive && framing.is_done() && conn.unread().is_empty() {
+                self.checkin(origin, conn);
             }
             return None;
         }
@@ -479,7 +476,6 @@ impl Pool {
                     conn,
                     framing,
                     origin,
-                    keep_alive: head.keep_alive,
                 });
             }
             match conn.fill().await {
@@ -514,7 +510,6 @@ impl Pool {
             mut conn,
             mut framing,
             origin,
-            keep_alive,
         } = leftover;
         let mut limit = tokio::time::Instant::now() + DRAIN_AFTER_DONE;
         if let Some(deadline) = deadline {
@@ -544,27 +539,21 @@ impl Pool {
             }
         })
         .await;
-        if ended == Ok(true) && keep_alive {
+        if ended == Ok(true) {
             self.checkin(origin, conn);
         }
     }
 }
 
-/// The origin of an `http://` URL and the host to connect to.
-fn origin_of(url: &reqwest::Url) -> Option<(Origin, String)> {
+/// The origin of an `http://` URL (the host to connect to and the port).
+fn origin_of(url: &reqwest::Url) -> Option<Origin> {
     let host = match url.host()? {
         url::Host::Domain(d) => d.to_string(),
         url::Host::Ipv4(ip) => ip.to_string(),
         url::Host::Ipv6(ip) => ip.to_string(),
     };
     let port = url.port_or_known_default()?;
-    Some((
-        Origin {
-            host: host.clone(),
-            port,
-        },
-        host,
-    ))
+    Some(Origin { host, port })
 }
 
 /// The request's bytes: head and body, written with one system call.
@@ -611,9 +600,9 @@ async fn send_and_read_head(conn: &mut Conn, request: &[u8]) -> Result<Head, Str
     let mut received = 0usize;
     loop {
         match parse_head(conn.unread())? {
-            Some((len, head, interim)) => {
+            Some((len, head)) => {
                 conn.consume(len);
-                if !interim {
+                if !head.is_interim() {
                     return Ok(head);
                 }
                 continue;
@@ -632,13 +621,6 @@ async fn send_and_read_head(conn: &mut Conn, request: &[u8]) -> Result<Head, Str
             Err(e) => return Err(format!("reading the response head: {e}")),
         }
     }
-}
-
-/// How a capped body read ended, with the time it ended.
-enum BodyRead {
-    Complete(i64),
-    TooLarge(i64),
-    Failed(String, i64),
 }
 
 /// Read a whole body up to `max` bytes.
@@ -821,10 +803,10 @@ mod tests {
         );
         let h = head("HTTP/1.1 204 No Content\r\n\r\n");
         assert_eq!(h.framing, Framing::Length(0));
-        let (len, h, interim) = parse_head(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
+        let (len, h) = parse_head(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
             .unwrap()
             .unwrap();
-        assert!(interim && len == 25 && h.status == 100);
+        assert!(h.is_interim() && len == 25 && h.status == 100);
         assert!(
             parse_head(b"HTTP/1.1 200 OK\r\ncontent-le")
                 .unwrap()
@@ -854,11 +836,8 @@ mod tests {
             text,
             "POST /v1/chat/completions?x=1 HTTP/1.1\r\nhost: example.test:8000\r\ncontent-type: application/json\r\naccept: */*\r\nauthorization: Bearer k\r\ncontent-length: 2\r\n\r\n{}"
         );
-        let (origin, host) = origin_of(&"http://[::1]/v1".parse().unwrap()).unwrap();
-        assert_eq!(
-            (origin.host.as_str(), origin.port, host.as_str()),
-            ("::1", 80, "::1")
-        );
+        let origin = origin_of(&"http://[::1]/v1".parse().unwrap()).unwrap();
+        assert_eq!((origin.host.as_str(), origin.port), ("::1", 80));
     }
 
     proptest! {

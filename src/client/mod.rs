@@ -354,14 +354,7 @@ impl LlmClient {
 
         if is_json(&response) {
             let (body, read) = read_body(&mut response, JSON_BODY_MAX_BYTES, clock).await;
-            match read {
-                BodyRead::Complete(now_ns) => rec.json_body(&body, now_ns),
-                BodyRead::TooLarge(now_ns) => {
-                    let message = format!("JSON response larger than {JSON_BODY_MAX_BYTES} bytes");
-                    rec.fail(ErrorKind::MalformedChunk, message, now_ns);
-                }
-                BodyRead::Failed(e, now_ns) => rec.fail(ErrorKind::StreamCut, e, now_ns),
-            }
+            record_json(rec, &body, read);
             return None;
         }
 
@@ -447,10 +440,22 @@ fn is_json(response: &reqwest::Response) -> bool {
 }
 
 /// How a capped body read ended, with the time it ended.
-enum BodyRead {
+pub(crate) enum BodyRead {
     Complete(i64),
     TooLarge(i64),
     Failed(String, i64),
+}
+
+/// Record a non-streaming JSON response read up to [`JSON_BODY_MAX_BYTES`].
+pub(crate) fn record_json(rec: &mut Recorder, body: &[u8], read: BodyRead) {
+    match read {
+        BodyRead::Complete(now_ns) => rec.json_body(body, now_ns),
+        BodyRead::TooLarge(now_ns) => {
+            let message = format!("JSON response larger than {JSON_BODY_MAX_BYTES} bytes");
+            rec.fail(ErrorKind::MalformedChunk, message, now_ns);
+        }
+        BodyRead::Failed(e, now_ns) => rec.fail(ErrorKind::StreamCut, e, now_ns),
+    }
 }
 
 /// Read a body up to `max` bytes (the bytes read, and how the read ended).
