@@ -7,7 +7,7 @@ mod results;
 use std::path::PathBuf;
 use std::process::Command;
 
-use results::{floats, int_lists, read, run_dir_of, run_ok, strings};
+use results::{floats, int_lists, ints, read, run_dir_of, run_ok, strings};
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
@@ -187,6 +187,134 @@ flow:
         floats(&c, "cooldown_requests")[1],
         Some(count(1.0, "cooldown") as f64)
     );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn cool_down_by_time_counts_back_from_the_end_of_the_last_stage() {
+    // The first stage's cases take ~150 ms each on one slot, so the second stage starts well
+    // after the first stage's 300 ms: the cool-down must follow the second stage's real start.
+    let (code, stdout, stderr, run_dir, out) = run_pipeline(
+        "cooldown-steps",
+        r#"
+version: 1
+name: cooldown-steps
+endpoints:
+  sim:
+    kind: simulated
+    profile: { slots: 1, decode_ms: 25, decode_ms_per_seq: 0, prefill_tok_s: 0, default_output_tokens: 6 }
+datasets:
+  qa: { path: DATASET, input: question }
+workload:
+  arrival:
+    steps:
+      - { concurrency: 3, duration: 300ms }
+      - { rate: 40, process: constant, duration: 500ms }
+  cooldown_duration: 150ms
+flow:
+  - id: answer
+    llm: { endpoint: sim, prompt: "{{ item.question }}", params: { max_tokens: 6 } }
+"#,
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let r = read(&run_dir.join("requests.parquet"));
+    let stage = ints(&r, "stage");
+    let phase = strings(&r, "phase");
+    let intended = ints(&r, "intended_ns");
+    let stage = &stage;
+    let rows = |s: i64| (0..r.num_rows()).filter(move |i| stage[*i] == Some(s));
+    assert!(rows(0).count() > 0);
+    assert!(
+        rows(0).all(|i| phase[i].as_deref() == Some("measure")),
+        "no cool-down in the first stage: {:?}",
+        rows(0).map(|i| phase[i].clone()).collect::<Vec<_>>()
+    );
+    // The second stage's first arrival is at its start; cool-down is exactly the arrivals
+    // within 150 ms of its scheduled end (500 ms after that start).
+    let start = rows(1).filter_map(|i| intended[i]).min().unwrap();
+    let (mut measured, mut cooled) = (0, 0);
+    for i in rows(1) {
+        let offset_ms = (intended[i].unwrap() - start) as f64 / 1e6;
+        let want = if offset_ms + 150.0 >= 500.0 {
+            "cooldown"
+        } else {
+            "measure"
+        };
+        assert_eq!(phase[i].as_deref(), Some(want), "offset {offset_ms} ms");
+        if want == "measure" {
+            measured += 1
+        } else {
+            cooled += 1
+        }
+    }
+    assert!(
+        measured > 0 && cooled > 0,
+        "{measured} measured, {cooled} cool-down"
+    );
+    let c = read(&run_dir.join("configs.parquet"));
+    assert_eq!(ints(&c, "cooldown_requests"), vec![Some(0), Some(cooled)]);
+    assert_eq!(ints(&c, "requests")[1], Some(measured));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn cases_waiting_at_the_cap_when_a_trial_stops_are_stored_as_not_sent() {
+    // 200/s offered, one in flight at a time on a slow engine that fails half its requests:
+    // cases pile up behind the cap, and the third error stops the trial while they wait.
+    let (code, stdout, stderr, run_dir, out) = run_pipeline(
+        "not-sent",
+        r#"
+version: 1
+name: not-sent
+endpoints:
+  sim:
+    kind: simulated
+    profile: { slots: 1, decode_ms: 10, decode_ms_per_seq: 0, prefill_tok_s: 0, default_output_tokens: 6, error_rate: 0.5, seed: 3 }
+datasets:
+  qa: { path: DATASET, input: question }
+workload:
+  arrival: { constant: { rate: 200, max_concurrency: 1 } }
+  requests: 200
+  max_errors: 3
+flow:
+  - id: answer
+    llm: { endpoint: sim, prompt: "{{ item.question }}", params: { max_tokens: 6 } }
+"#,
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let r = read(&run_dir.join("requests.parquet"));
+    let kind = strings(&r, "error_kind");
+    let sent = ints(&r, "sent_ns");
+    let cap = floats(&r, "cap_wait_ms");
+    let msg = strings(&r, "error_message");
+    let not_sent: Vec<usize> = (0..r.num_rows())
+        .filter(|i| kind[*i].as_deref() == Some("not_sent"))
+        .collect();
+    assert!(!not_sent.is_empty(), "cases were waiting at the cap");
+    for &i in &not_sent {
+        assert_eq!(sent[i], None);
+        assert!(cap[i].is_some_and(|w| w >= 0.0));
+        assert!(
+            msg[i].as_deref().unwrap().contains("max_errors"),
+            "{:?}",
+            msg[i]
+        );
+    }
+    // Every case the schedule released is a row: the case indices have no gap.
+    let mut idx: Vec<i64> = ints(&r, "case_index").into_iter().flatten().collect();
+    idx.sort_unstable();
+    assert_eq!(idx, (0..r.num_rows() as i64).collect::<Vec<_>>());
+    let c = read(&run_dir.join("configs.parquet"));
+    assert_eq!(strings(&c, "stop_reason"), vec![Some("max_errors".into())]);
+    assert_eq!(ints(&c, "not_sent"), vec![Some(not_sent.len() as i64)]);
+    // Requests never sent are in no statistic.
+    assert_eq!(
+        ints(&c, "requests")[0],
+        Some((r.num_rows() - not_sent.len()) as i64)
+    );
+    assert_eq!(ints(&c, "errors")[0], Some(3));
+    let cases = read(&run_dir.join("cases.parquet"));
+    assert_eq!(cases.num_rows(), r.num_rows());
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -410,6 +538,8 @@ fn sessions_feed_each_turn_back_with_think_time() {
     let completion = floats(&r, "completion_tokens");
     let intended = floats(&r, "intended_ns");
     let end = floats(&r, "end_ns");
+    let sent = floats(&r, "sent_ns");
+    let queue = floats(&r, "queue_ms");
     let lag = floats(&r, "schedule_lag_ms");
     for c in 0..12 {
         let mut turns: Vec<usize> = (0..r.num_rows())
@@ -427,8 +557,11 @@ fn sessions_feed_each_turn_back_with_think_time() {
                 prompt[a].unwrap(),
                 completion[a].unwrap()
             );
-            // Sent no earlier than the think time after the previous turn ended.
-            assert!(intended[b].unwrap() >= end[a].unwrap() + 50e6);
+            // Due exactly the think time after the previous turn ended, and sent no earlier:
+            // a late wake-up shows in queue_ms.
+            assert_eq!(intended[b].unwrap(), end[a].unwrap() + 50e6, "case {c}");
+            assert!(sent[b].unwrap() >= intended[b].unwrap());
+            assert!(queue[b].unwrap() >= 0.0);
             assert!(
                 lag[b].is_none(),
                 "only the session's first request was scheduled"

@@ -102,6 +102,9 @@ struct TrialShared {
     finished: AtomicU64,
     /// Measured cases per stage.
     measured_cases: Vec<AtomicU64>,
+    /// Cases per stage released by the schedule but never sent: still waiting for a place
+    /// under `max_concurrency` when the trial stopped.
+    not_sent: Vec<AtomicU64>,
     cancel: watch::Receiver<bool>,
     /// Set when the trial must stop scheduling (error limits); `stop_reason` says why.
     halt: watch::Sender<bool>,
@@ -117,6 +120,8 @@ struct TrialShared {
 struct CaseStart {
     index: u64,
     stage: usize,
+    /// The stage's actual start.
+    stage_start: Instant,
     /// The schedule's send time (closed loop: when a place freed up).
     intended: Instant,
     /// When the case's task started running (after the pacer released it).
@@ -343,6 +348,12 @@ async fn run_one_trial(
         errors: Default::default(),
         finished: Default::default(),
         measured_cases: trial
+            .arrival
+            .stages
+            .iter()
+            .map(|_| AtomicU64::new(0))
+            .collect(),
+        not_sent: trial
             .arrival
             .stages
             .iter()
@@ -819,6 +830,10 @@ async fn run_trial(shared: Arc<TrialShared>) -> Result<Vec<StageRun>, Error> {
                 _ => None,
             },
             wall_s: stage_start.elapsed().as_secs_f64(),
+            not_sent: shared
+                .not_sent
+                .get(si)
+                .map_or(0, |n| n.load(Ordering::Relaxed)),
         });
     }
     Ok(runs)
@@ -896,6 +911,7 @@ async fn closed_stage(
         let start = CaseStart {
             index: slot.index,
             stage,
+            stage_start: schedule.start(),
             intended: now,
             dispatched: now,
             acquired: None,
@@ -920,6 +936,7 @@ async fn open_stage(
     max_concurrency: Option<u32>,
 ) -> Result<(bool, u64), Error> {
     let first_index = schedule.next_slot_index();
+    let stage_start = schedule.start();
     let mut pacer = Pacer::start(schedule, Arc::new(AtomicBool::new(false)))
         .map_err(|e| Error::Run(format!("cannot start the pacer: {e}")))?;
     let limiter = max_concurrency.map(|c| Arc::new(Semaphore::new(c as usize)));
@@ -947,8 +964,21 @@ async fn open_stage(
                         p = l.acquire_owned() => p.ok(),
                         _ = s.halted_wait() => None,
                     };
-                    // A case still waiting for a place when the trial stops is never sent.
+                    // A case still waiting for a place when the trial stops is never sent; it
+                    // is stored as a `not_sent` row so that its wait is not lost.
                     if p.is_none() || s.halted() {
+                        not_sent_case(
+                            &s,
+                            CaseStart {
+                                index: slot.index,
+                                stage,
+                                stage_start,
+                                intended,
+                                dispatched,
+                                acquired: Some(Instant::now()),
+                            },
+                        )
+                        .await;
                         return;
                     }
                     p
@@ -960,6 +990,7 @@ async fn open_stage(
                 CaseStart {
                     index: slot.index,
                     stage,
+                    stage_start,
                     intended,
                     dispatched,
                     acquired,
@@ -1008,9 +1039,18 @@ pub fn case_of_index(index: u64, warmup: u64, rows: u64, repeats: u64) -> (u64, 
     ((m / repeats) % rows, m % repeats + pass * repeats, false)
 }
 
-/// The phase of an execution: warm-up by count or by time from the trial start, cool-down by
-/// count from the trial's last execution or by time before its end, else measured.
-fn phase_of(plan: &Plan, trial: &Trial, index: u64, offset: Duration, count_warmup: bool) -> Phase {
+/// The phase of an execution: warm-up by count or by time from the trial start (`offset`),
+/// cool-down by count from the trial's last execution or by time before the scheduled end of
+/// its last stage (`stage_offset` from that stage's actual start: a stage starts only once the
+/// previous one has drained, so the trial's end is known only from there), else measured.
+fn phase_of(
+    plan: &Plan,
+    trial: &Trial,
+    index: u64,
+    (stage, stage_offset): (usize, Duration),
+    offset: Duration,
+    count_warmup: bool,
+) -> Phase {
     if count_warmup || plan.warmup_duration.is_some_and(|w| offset < w) {
         return Phase::Warmup;
     }
@@ -1018,8 +1058,9 @@ fn phase_of(plan: &Plan, trial: &Trial, index: u64, offset: Duration, count_warm
         && trial
             .cases
             .is_some_and(|c| index >= c.saturating_sub(plan.cooldown));
-    let by_time = match (plan.cooldown_duration, trial.duration) {
-        (Some(c), Some(d)) => offset + c >= d,
+    let last = trial.arrival.stages.len().saturating_sub(1);
+    let by_time = match (plan.cooldown_duration, trial.arrival.stages.get(stage)) {
+        (Some(c), Some(st)) if stage == last => st.duration.is_some_and(|d| stage_offset + c >= d),
         _ => false,
     };
     if by_count || by_time {
@@ -1029,19 +1070,89 @@ fn phase_of(plan: &Plan, trial: &Trial, index: u64, offset: Duration, count_warm
     }
 }
 
+/// The dataset row, repeat and phase of a started case.
+fn case_place(s: &TrialShared, start: &CaseStart) -> (usize, u64, Phase) {
+    let (row_idx, repeat, count_warmup) = case_of(&s.plan, start.index);
+    let phase = phase_of(
+        &s.plan,
+        &s.trial,
+        start.index,
+        (
+            start.stage,
+            start.intended.saturating_duration_since(start.stage_start),
+        ),
+        start.intended.saturating_duration_since(s.start),
+        count_warmup,
+    );
+    (row_idx, repeat, phase)
+}
+
+/// Store a case that the schedule released but that was never sent because the trial stopped
+/// while it waited for a place under `max_concurrency`: one `requests` row (error kind
+/// `not_sent`, `cap_wait_ms` up to the stop) and one `cases` row. Such rows are counted in
+/// `configs.not_sent` and enter no other statistic.
+async fn not_sent_case(s: &TrialShared, start: CaseStart) {
+    let (row_idx, repeat, phase) = case_place(s, &start);
+    let row = &s.plan.dataset.rows[row_idx];
+    let case_id: Arc<str> = Arc::from(row.id.as_str());
+    let reason = lock(&s.stop_reason).unwrap_or("interrupted");
+    let outcome = CallOutcome {
+        error: Some(CallError {
+            kind: ErrorKind::Cancelled,
+            message: format!(
+                "never sent: the trial stopped ({reason}) while this request waited for a place under max_concurrency"
+            ),
+        }),
+        ..Default::default()
+    };
+    let timing = StepTiming {
+        stage: start.stage,
+        turn: 0,
+        intended_ns: s.clock.ns(start.intended),
+        dispatched_ns: Some(s.clock.ns(start.dispatched)),
+        acquired_ns: start.acquired.map(|a| s.clock.ns(a)),
+    };
+    let rec = request_row(
+        s,
+        0,
+        start.index,
+        &case_id,
+        repeat,
+        phase,
+        timing,
+        outcome,
+        Some(NOT_SENT),
+    );
+    let _ = send(&s.tx, Record::Request(Box::new(rec))).await;
+    if let Some(n) = s.not_sent.get(start.stage) {
+        n.fetch_add(1, Ordering::Relaxed);
+    }
+    let case = CaseRow {
+        trial_id: s.trial_id.clone(),
+        trial_index: s.trial.index as i64,
+        case_index: start.index as i64,
+        case_id,
+        repeat: repeat as i64,
+        phase: phase.as_str(),
+        input: row.input.clone(),
+        references_json: serde_json::to_string(&row.references).unwrap_or_else(|_| "[]".into()),
+        answer: None,
+        error_kind: Some(NOT_SENT),
+        steps: 0,
+        e2e_ms: None,
+    };
+    let _ = send(&s.tx, Record::Case(Box::new(case))).await;
+}
+
+/// Error kind of a case released by the schedule but never sent (see [`not_sent_case`]).
+const NOT_SENT: &str = "not_sent";
+
 async fn run_case(s: &TrialShared, start: CaseStart) {
     let plan = &s.plan;
     let index = start.index;
     let intended = start.intended;
-    let (row_idx, repeat, count_warmup) = case_of(plan, index);
+    let (row_idx, repeat, phase) = case_place(s, &start);
     let row = &plan.dataset.rows[row_idx];
-    let phase = phase_of(
-        plan,
-        &s.trial,
-        index,
-        intended.saturating_duration_since(s.start),
-        count_warmup,
-    );
     let case_id: Arc<str> = Arc::from(row.id.as_str());
     let mut step_outputs = Map::new();
     let mut answer: Option<String> = None;
@@ -1051,12 +1162,21 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
     let mut steps_run = 0;
     // Per step: the conversation so far (multi-turn sessions).
     let mut history: Vec<Option<Value>> = vec![None; s.trial.steps.len()];
+    // When the previous turn's last request ended (multi-turn sessions).
+    let mut turn_end: Option<i64> = None;
     'session: for turn in 0..s.trial.turns {
+        // A later turn is due `think_time` after the previous one ended: that is its
+        // `intended_ns`, so a late wake-up shows in `queue_ms` rather than being hidden.
+        let mut turn_intended = None;
         if turn > 0 {
-            // Think time, then the next turn; a stopping trial ends its sessions here.
-            if !plan.think_time.is_zero() {
+            let due = turn_end.map_or_else(Instant::now, |ns| {
+                s.clock.epoch() + Duration::from_nanos(ns.max(0) as u64)
+            }) + plan.think_time;
+            turn_intended = Some(due);
+            // A stopping trial ends its sessions here.
+            if due > Instant::now() {
                 tokio::select! {
-                    _ = tokio::time::sleep(plan.think_time) => {}
+                    _ = tokio::time::sleep_until(due.into()) => {}
                     _ = s.halted_wait() => break 'session,
                 }
             }
@@ -1067,7 +1187,15 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
         for (si, step) in s.trial.steps.iter().enumerate() {
             steps_run += 1;
             let scheduled = si == 0 && turn == 0;
-            let step_intended = if scheduled { intended } else { Instant::now() };
+            let step_intended = if scheduled {
+                intended
+            } else if si == 0
+                && let Some(due) = turn_intended
+            {
+                due
+            } else {
+                Instant::now()
+            };
             let mut sent_prompt: Option<Value> = None;
             let rendered = plan.render_case_prompt(step, row, &s.trial, index, turn, &step_outputs);
             let (outcome, forced_kind) = match rendered {
@@ -1130,6 +1258,7 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
             let finished = s.finished.fetch_add(1, Ordering::Relaxed) + 1;
             first_sent = first_sent.or(rec.sent_ns);
             last_token = rec.last_token_ns.or(last_token);
+            turn_end = rec.end_ns.or(turn_end);
             if let Some(k) = rec.error_kind {
                 let n = s.errors.fetch_add(1, Ordering::Relaxed) + 1;
                 s.progress
@@ -1291,16 +1420,19 @@ fn request_row(
             _ => None,
         };
     }
-    let metric = RequestMetrics::new(
-        &row,
-        phase,
-        timing.stage,
-        si,
-        timing.dispatched_ns,
-        timing.acquired_ns,
-    );
-    if let Ok(mut m) = s.metrics.lock() {
-        m.push(metric);
+    // A request never sent is in no statistic (`configs.not_sent` counts it).
+    if forced_kind != Some(NOT_SENT) {
+        let metric = RequestMetrics::new(
+            &row,
+            phase,
+            timing.stage,
+            si,
+            timing.dispatched_ns,
+            timing.acquired_ns,
+        );
+        if let Ok(mut m) = s.metrics.lock() {
+            m.push(metric);
+        }
     }
     if phase == Phase::Measure
         && row.ok()

@@ -114,6 +114,15 @@ impl Schedule {
                 .is_some_and(|t| self.next_index - self.first_index >= t.len() as u64)
     }
 
+    /// The instant `at_s` seconds after the stage start; `None` when it cannot be represented
+    /// (a rate so low or a trace time so large that the next arrival is centuries away), which
+    /// ends the schedule like a deadline past the duration does.
+    fn at(&self, at_s: f64) -> Option<Instant> {
+        Duration::try_from_secs_f64(at_s)
+            .ok()
+            .and_then(|d| self.start.checked_add(d))
+    }
+
     /// The next slot, or `None` when the stage has scheduled everything. For closed loops the
     /// duration is checked by the caller when the slot is about to start.
     pub fn next_slot(&mut self) -> Option<Slot> {
@@ -129,7 +138,7 @@ impl Schedule {
                 if !at_s.is_finite() || self.duration.is_some_and(|d| at_s >= d.as_secs_f64()) {
                     return None;
                 }
-                Some(self.start + Duration::from_secs_f64(at_s.max(0.0)))
+                Some(self.at(at_s.max(0.0))?)
             }
             None => None,
             Some(g) => {
@@ -137,7 +146,7 @@ impl Schedule {
                 if !at_s.is_finite() || self.duration.is_some_and(|d| at_s >= d.as_secs_f64()) {
                     return None;
                 }
-                Some(self.start + Duration::from_secs_f64(at_s))
+                Some(self.at(at_s)?)
             }
         };
         let slot = Slot {
@@ -303,6 +312,22 @@ mod tests {
         // A duration cuts it short.
         let mut s = Schedule::new(&load, t0, 0, None, Some(Duration::from_secs(1)), 1);
         assert_eq!(std::iter::from_fn(|| s.next_slot()).count(), 3);
+    }
+
+    #[test]
+    fn unrepresentable_deadlines_end_the_schedule() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(&open(OpenProcess::Constant, 1e-30), t0, 0, Some(3), None, 1);
+        assert_eq!(s.next_slot().map(|x| x.deadline), Some(Some(t0)));
+        assert_eq!(s.next_slot(), None);
+        let load = Load::Trace {
+            offsets_s: std::sync::Arc::from(vec![0.0, 1e25]),
+            speedup: 1.0,
+            max_concurrency: None,
+        };
+        let mut s = Schedule::new(&load, t0, 0, None, None, 1);
+        assert!(s.next_slot().is_some());
+        assert_eq!(s.next_slot(), None);
     }
 
     #[test]

@@ -246,6 +246,9 @@ pub struct StageRun {
     pub cpu_s: Option<f64>,
     /// Stage wall time including draining in-flight cases, seconds.
     pub wall_s: f64,
+    /// Cases released by the schedule but never sent (the trial stopped while they waited
+    /// for a place under `max_concurrency`).
+    pub not_sent: u64,
 }
 
 /// Linear-interpolation percentile of sorted samples (`p` in [0, 1]).
@@ -457,6 +460,7 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
         Some(in_stage().filter(|m| m.phase == Phase::Cooldown).count() as i64),
     );
     ints.insert("cases", Some(r.cases as i64));
+    ints.insert("not_sent", Some(r.stage.not_sent as i64));
     ints.insert("input_tokens", input_tokens);
     ints.insert("output_tokens", output_tokens);
     ints.insert("scored", has_scorers.then_some(scored));

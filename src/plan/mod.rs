@@ -1174,17 +1174,19 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             && warmup + cooldown >= c
             && c > 0
         {
-            let (key, what) = if cooldown > 0 {
+            let (key, what) = if warmup >= c || cooldown == 0 {
+                ("warmup", format!("warmup ({warmup}) leaves"))
+            } else if cooldown >= c || warmup == 0 {
+                ("cooldown", format!("cooldown ({cooldown}) leaves"))
+            } else {
                 (
                     "cooldown",
-                    format!("warmup ({warmup}) and cooldown ({cooldown})"),
+                    format!("warmup ({warmup}) and cooldown ({cooldown}) leave"),
                 )
-            } else {
-                ("warmup", format!("warmup ({warmup})"))
             };
             trial_issues.push(at(
                 root.key("workload").key(key),
-                format!("{what} leave none of the {c} requests to measure"),
+                format!("{what} none of the {c} requests to measure"),
             ));
         }
         if cooldown > 0 && cases.is_none() {
@@ -1212,6 +1214,29 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 root.key("workload").key("cooldown_duration"),
                 format!("warmup_duration and cooldown_duration leave none of the {d:?} to measure"),
             ));
+        } else if let (Some(d), Some(w)) = (duration, warmup_duration)
+            && w >= d
+        {
+            trial_issues.push(at(
+                root.key("workload").key("warmup_duration"),
+                format!("warmup_duration ({w:?}) leaves none of the {d:?} to measure"),
+            ));
+        }
+        // Cool-down by time counts back from the scheduled end of the last stage (a stage
+        // starts once the previous one has drained, so the trial's end is only known there).
+        if let (Some(c), [.., _, last]) = (cooldown_duration, arrival.stages.as_slice())
+            && last.duration.is_some_and(|d| c >= d)
+        {
+            trial_issues.push(
+                at(
+                    root.key("workload").key("cooldown_duration"),
+                    format!(
+                        "cooldown_duration ({c:?}) must be shorter than the last stage ({:?}): with `steps` the cool-down counts back from the end of the last stage",
+                        last.duration.unwrap_or_default()
+                    ),
+                )
+                .help("shorten `cooldown_duration` or lengthen the last stage"),
+            );
         }
         let mut steps = Vec::new();
         for (i, step) in spec.flow.iter().enumerate() {

@@ -184,3 +184,51 @@ fn direct_template_context_renders_as_the_json_context() {
         "{err}"
     );
 }
+
+/// The rendered errors of a pipeline that must not build.
+fn errors(yaml: &str) -> String {
+    let loaded = load_str(Path::new("t.yaml"), yaml.to_string(), &[]).unwrap_or_else(|e| {
+        panic!("{}", e.render());
+    });
+    match build(&loaded) {
+        Ok(_) => panic!("the pipeline built"),
+        Err(e) => e.render(),
+    }
+}
+
+fn with_workload(workload: &str) -> String {
+    SYNTHETIC.replace(
+        "workload:\n  arrival: { concurrency: 1 }\n  seed: 3\n",
+        &format!("workload:\n{workload}"),
+    )
+}
+
+#[test]
+fn phases_that_leave_nothing_to_measure_are_errors() {
+    let e = errors(&with_workload(
+        "  arrival:\n    steps:\n      - { concurrency: 1, duration: 2s }\n      - { rate: 5, duration: 300ms }\n  cooldown_duration: 500ms\n",
+    ));
+    assert!(
+        e.contains("cooldown_duration (500ms) must be shorter than the last stage (300ms)"),
+        "{e}"
+    );
+    let e = errors(&with_workload(
+        "  arrival: { concurrency: 1 }\n  duration: 1s\n  warmup_duration: 2s\n",
+    ));
+    assert!(
+        e.contains("warmup_duration (2s) leaves none of the 1s to measure"),
+        "{e}"
+    );
+    let e = errors(&with_workload(
+        "  arrival: { concurrency: 1 }\n  requests: 5\n  warmup: 6\n  cooldown: 1\n",
+    ));
+    assert!(
+        e.contains("warmup (6) leaves none of the 5 requests"),
+        "{e}"
+    );
+    assert!(e.contains("workload.warmup"), "{e}");
+    // A stage-long cool-down fits when it is shorter than the last stage.
+    plan(&with_workload(
+        "  arrival:\n    steps:\n      - { concurrency: 1, duration: 2s }\n      - { rate: 5, duration: 1s }\n  cooldown_duration: 500ms\n",
+    ));
+}

@@ -451,6 +451,7 @@ const CONFIG_METRICS: &[(&str, DataType)] = &[
     ("warmup_requests", DataType::Int64),
     ("cooldown_requests", DataType::Int64),
     ("cases", DataType::Int64),
+    ("not_sent", DataType::Int64),
     ("window_s", DataType::Float64),
     ("request_rate", DataType::Float64),
     ("ttft_mean_ms", DataType::Float64),
