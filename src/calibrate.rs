@@ -268,48 +268,89 @@ fn rate_held(target: Option<f64>, achieved: Option<f64>) -> bool {
     matches!((target, achieved), (Some(t), Some(a)) if a >= 0.99 * t)
 }
 
+/// The search over rates: double from the start rate until one fails (or the maximum passes);
+/// when the start rate already fails, halve until one passes (down to [`MIN_RATE`]), so a slow
+/// host still gets a figure; then bisect between the highest pass and the lowest failure above
+/// it, `refine` times at most.
+#[derive(Debug)]
+struct Search {
+    max_rate: f64,
+    refine: u32,
+    /// Highest sustained rate so far.
+    pass: Option<f64>,
+    /// Lowest failed rate above `pass`.
+    fail: Option<f64>,
+    /// Still doubling or halving (not bisecting yet).
+    bracketing: bool,
+}
+
+impl Search {
+    fn new(max_rate: f64, refine: u32) -> Self {
+        Search {
+            max_rate,
+            refine,
+            pass: None,
+            fail: None,
+            bracketing: true,
+        }
+    }
+
+    /// Record the verdict at `rate`; the next rate to try, or `None` when done.
+    fn record(&mut self, rate: f64, sustained: bool) -> Option<f64> {
+        if sustained {
+            self.pass = Some(self.pass.map_or(rate, |p| p.max(rate)));
+        } else {
+            self.fail = Some(self.fail.map_or(rate, |f| f.min(rate)));
+        }
+        if self.bracketing {
+            match (self.pass, self.fail) {
+                (Some(_), None) if rate < self.max_rate => {
+                    return Some((rate * 2.0).min(self.max_rate));
+                }
+                (None, Some(_)) if rate > MIN_RATE => return Some((rate / 2.0).max(MIN_RATE)),
+                _ => self.bracketing = false,
+            }
+        } else {
+            self.refine = self.refine.saturating_sub(1);
+        }
+        let (lo, hi) = (self.pass?, self.fail?);
+        if self.refine == 0 {
+            return None;
+        }
+        let mid = round_rate((lo + hi) / 2.0, lo);
+        (mid > lo && mid < hi).then_some(mid)
+    }
+}
+
+/// The lowest rate the search goes down to when the start rate fails.
+const MIN_RATE: f64 = 50.0;
+
+/// `r` rounded to a tidy step: a tenth of the order of magnitude of `lo` (100 from 1,000/s,
+/// 10 from 100/s), so that the rates tried read well at every scale.
+fn round_rate(r: f64, lo: f64) -> f64 {
+    let step = 10f64.powf(lo.max(1.0).log10().floor() - 1.0).max(1.0);
+    (r / step).round() * step
+}
+
 async fn ladder(opts: &CalibrateOptions, root: &Path) -> Result<Calibration, Error> {
     let mut rungs: Vec<Rung> = Vec::new();
     let mut ttft_error = None;
+    let mut search = Search::new(opts.max_rate, opts.refine);
     let mut rate = opts.start_rate;
-    let mut pass: Option<f64> = None;
-    let mut fail: Option<f64> = None;
-    // Double until a rate fails (or the maximum passes).
     loop {
+        // The TTFT error is measured at the start rate.
         let (rung, ttft) = attempt_rate(opts, root, rate, rungs.is_empty()).await?;
         if ttft.is_some() {
             ttft_error = ttft;
         }
         let ok = rung.sustained;
         rungs.push(rung);
-        if ok {
-            pass = Some(rate);
-            if rate >= opts.max_rate {
-                break;
-            }
-            rate = (rate * 2.0).min(opts.max_rate);
-        } else {
-            fail = Some(rate);
-            break;
+        match search.record(rate, ok) {
+            Some(next) => rate = next,
+            None => break,
         }
     }
-    // Bisect between the last pass and the first failure.
-    if let (Some(mut lo), Some(mut hi)) = (pass, fail) {
-        for _ in 0..opts.refine {
-            let mid = ((lo + hi) / 2.0 / 100.0).round() * 100.0;
-            if mid <= lo || mid >= hi {
-                break;
-            }
-            let (rung, _) = attempt_rate(opts, root, mid, false).await?;
-            if rung.sustained {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-            rungs.push(rung);
-        }
-        pass = Some(lo);
-    }
+    let pass = search.pass;
     Ok(Calibration {
         sustained_rate: pass,
         rungs,
@@ -614,9 +655,10 @@ pub fn render(c: &Calibration) -> String {
     );
     let _ = writeln!(
         s,
-        "{:>9} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>10} {:>10} {:>7} {:>14}  sustained",
+        "{:>9} {:>9} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>10} {:>10} {:>7} {:>14}  sustained",
         "rate/s",
         "requests",
+        "target/s",
         "achieved/s",
         "ratio",
         "lag p50 ms",
@@ -636,9 +678,10 @@ pub fn render(c: &Calibration) -> String {
         };
         let _ = writeln!(
             s,
-            "{:>9.0} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>10} {:>10} {:>7} {:>14}  {}{}",
+            "{:>9.0} {:>9} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>10} {:>10} {:>7} {:>14}  {}{}",
             r.rate,
             r.requests,
+            opt(r.target_rate, 0),
             opt(r.achieved_rate, 0),
             opt(ratio, 3),
             opt(r.lag_p50_ms, 3),
@@ -706,4 +749,60 @@ pub fn render(c: &Calibration) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rates tried and the result for a client that sustains up to `limit`.
+    fn run(start: f64, max: f64, refine: u32, limit: f64) -> (Vec<f64>, Option<f64>) {
+        let mut s = Search::new(max, refine);
+        let mut rate = start;
+        let mut tried = vec![];
+        loop {
+            tried.push(rate);
+            match s.record(rate, rate <= limit) {
+                Some(r) => rate = r,
+                None => break,
+            }
+        }
+        (tried, s.pass)
+    }
+
+    #[test]
+    fn doubles_then_bisects() {
+        let (tried, pass) = run(1000.0, 64_000.0, 3, 5000.0);
+        assert_eq!(
+            tried,
+            vec![1000.0, 2000.0, 4000.0, 8000.0, 6000.0, 5000.0, 5500.0]
+        );
+        assert_eq!(pass, Some(5000.0));
+    }
+
+    #[test]
+    fn halves_when_the_start_rate_fails() {
+        let (tried, pass) = run(1000.0, 64_000.0, 3, 300.0);
+        assert_eq!(tried, vec![1000.0, 500.0, 250.0, 380.0, 320.0, 290.0]);
+        assert_eq!(pass, Some(290.0));
+        // Nothing passes: down to the floor, then stop.
+        let (tried, pass) = run(1000.0, 64_000.0, 3, 10.0);
+        assert_eq!(tried.last(), Some(&MIN_RATE));
+        assert_eq!(pass, None);
+    }
+
+    #[test]
+    fn stops_at_the_maximum() {
+        let (tried, pass) = run(1000.0, 3000.0, 3, 1e9);
+        assert_eq!(tried, vec![1000.0, 2000.0, 3000.0]);
+        assert_eq!(pass, Some(3000.0));
+    }
+
+    #[test]
+    fn rates_are_rounded_to_a_tenth_of_their_magnitude() {
+        assert_eq!(round_rate(1_550.0, 1_000.0), 1_600.0);
+        assert_eq!(round_rate(187.5, 125.0), 190.0);
+        assert_eq!(round_rate(56.2, 50.0), 56.0);
+        assert_eq!(round_rate(15_000.0, 10_000.0), 15_000.0);
+    }
 }
