@@ -1677,6 +1677,26 @@ fn resolve_arrival(
             None => 1.0,
         }
     };
+    // The pacer's gap between arrivals (1 / rate) must fit a `Duration`: a rate below one
+    // request per `MAX_SECONDS` is a typo.
+    let open_rate = |v: Option<f64>, path: KeyPath, issues: &mut Vec<Issue>| -> f64 {
+        let x = positive(v, path.clone(), "rate (requests per second)", issues);
+        if x * crate::spec::duration::MAX_SECONDS < 1.0 {
+            issues.push(
+                loaded
+                    .issue(
+                        path,
+                        format!(
+                            "rate {} is too low: its arrivals are more than 100 years apart",
+                            crate::spec::duration::compact_number(x)
+                        ),
+                    )
+                    .help("rates are requests per second, e.g. `rate: 0.5` for one every 2s"),
+            );
+            return 1.0;
+        }
+        x
+    };
     let cap = |m: &Option<Templated<u32>>, path: KeyPath, issues: &mut Vec<Issue>| {
         let c = m
             .as_ref()
@@ -1707,7 +1727,7 @@ fn resolve_arrival(
             };
             let path = p.key(name);
             let rate = resolve(&r.rate, ctx, t, loaded, path.key("rate"), issues);
-            let rate = positive(rate, path.key("rate"), "rate (requests per second)", issues);
+            let rate = open_rate(rate, path.key("rate"), issues);
             one(Load::Open {
                 process,
                 rate: Rate::Fixed(rate),
@@ -1717,7 +1737,7 @@ fn resolve_arrival(
         ArrivalSpec::Gamma(g) => {
             let path = p.key("gamma");
             let rate = resolve(&g.rate, ctx, t, loaded, path.key("rate"), issues);
-            let rate = positive(rate, path.key("rate"), "rate (requests per second)", issues);
+            let rate = open_rate(rate, path.key("rate"), issues);
             let shape = resolve(&g.shape, ctx, t, loaded, path.key("shape"), issues);
             let shape = positive(shape, path.key("shape"), "shape", issues);
             one(Load::Open {
@@ -1744,6 +1764,8 @@ fn resolve_arrival(
                         .issue(path.key("to"), "the ramp must end at a positive rate")
                         .help("a ramp down to zero never ends; end it with `duration`"),
                 );
+            } else if to.is_finite() {
+                open_rate(Some(to), path.key("to"), issues);
             }
             let over_s = match r.over.to_duration() {
                 Ok(d) if d > Duration::ZERO => d.as_secs_f64(),
@@ -1827,8 +1849,7 @@ fn resolve_arrival(
                     }
                     (None, Some(r)) => {
                         let rate = resolve(r, ctx, t, loaded, sp.key("rate"), issues);
-                        let rate =
-                            positive(rate, sp.key("rate"), "rate (requests per second)", issues);
+                        let rate = open_rate(rate, sp.key("rate"), issues);
                         Load::Open {
                             process: match st.process {
                                 crate::spec::RampProcess::Poisson => OpenProcess::Poisson,

@@ -300,7 +300,21 @@ pub fn parse_trace_with(
         record.insert("prefix".into(), json!(""));
         record.insert("prefix_tokens".into(), json!(0));
         record.insert("prefix_group".into(), json!(0));
-        offsets_s.push((time - t0) * scale);
+        let offset_s = (time - t0) * scale;
+        // The pacer turns offsets into `Duration`s: one past any sensible replay is a typo
+        // (a unit mix-up), reported here rather than overflowing there.
+        if offset_s > crate::spec::duration::MAX_SECONDS {
+            return Err(at(TraceErrorKind::BadField {
+                key: "time_field",
+                field: spec.time_field.clone(),
+                message: format!(
+                    "time {} is more than 100 years after the first record's (at speedup {})",
+                    crate::spec::duration::compact_number(time),
+                    crate::spec::duration::compact_number(spec.speedup)
+                ),
+            }));
+        }
+        offsets_s.push(offset_s);
         rows.push(Row {
             id,
             input,
@@ -639,6 +653,17 @@ mod tests {
         assert_eq!(
             error(ok, &fast),
             "t.jsonl: speedup must be a positive number, found 0"
+        );
+        let slow = TraceSpec {
+            speedup: 1e-300,
+            ..spec()
+        };
+        assert_eq!(
+            error(
+                &format!("{ok}{{\"timestamp\": 6, \"input_length\": 1, \"output_length\": 1}}\n"),
+                &slow
+            ),
+            "t.jsonl:2: `timestamp`: time 6 is more than 100 years after the first record's (at speedup 1e-300)"
         );
         let missing = load_trace(
             &TraceSpec::new("no-such.jsonl"),
