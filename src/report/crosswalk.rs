@@ -213,6 +213,47 @@ pub const ENTRIES: &[Entry] = &[
         ),
     },
     Entry {
+        frontier: "schedule_lag_ms",
+        table: Requests,
+        definition: "dispatched - intended: the client's own lateness against its schedule (first step of open-loop cases; 0 in closed loops)",
+        vllm: none("not measured"),
+        sglang: none("not measured"),
+        guidellm: none(
+            "no per-request value; scheduler metrics hold mean delays to the targeted start (see queue_ms)",
+        ),
+        aiperf: none("no per-request value; trace replays report percentiles (see lag)"),
+    },
+    Entry {
+        frontier: "cap_wait_ms",
+        table: Requests,
+        definition: "acquired - dispatched: waiting for a place under max_concurrency (open loops with a cap)",
+        vllm: key(
+            "queue_times",
+            "same idea: time waiting for the --max-concurrency semaphore after the pacer released the request",
+        ),
+        sglang: none("no equivalent: the wait for --max-concurrency is inside the latencies"),
+        guidellm: none("not found"),
+        aiperf: none("not found"),
+    },
+    Entry {
+        frontier: "client_tokens",
+        table: Requests,
+        definition: "completion tokens counted by the client from the streamed text with a local tokenizer.json (null without one); beside the server's usage and the token-bearing chunk count",
+        vllm: key(
+            "output_lens",
+            "one count only: the server's usage when reported, else the client's re-tokenization of the text",
+        ),
+        sglang: key(
+            "total_output_tokens_retokenized",
+            "run total only (printed as \"Total generated tokens (retokenized)\"): the generated text re-tokenized with the benchmark's tokenizer",
+        ),
+        guidellm: none("not found"),
+        aiperf: key(
+            "output_sequence_length",
+            "client-side tokenization of the output (content and reasoning), the count its throughput uses",
+        ),
+    },
+    Entry {
         frontier: "itl_p50_ms, itl_p99_ms",
         table: Requests,
         definition: "percentiles of per-token gaps: a chunk advancing the token count by k gives k gaps of gap/k; the first chunk's extra tokens give zero gaps",
@@ -604,6 +645,30 @@ pub const ENTRIES: &[Entry] = &[
         ),
     },
     Entry {
+        frontier: "target_rate",
+        table: Configs,
+        definition: "the schedule's own rate over the measured cases: (n - 1) / (last intended - first intended), open loops",
+        vllm: key(
+            "request_rate",
+            "the configured --request-rate, not the realised schedule (the JSON key was not verified)",
+        ),
+        sglang: key(
+            "request_rate",
+            "the configured --request-rate, not the realised schedule",
+        ),
+        guidellm: none("the strategy's configured rate only"),
+        aiperf: none("the configured --request-rate only"),
+    },
+    Entry {
+        frontier: "client_saturated",
+        table: Configs,
+        definition: "open loop: lag_p99_ms over max_lag (default 1 ms) or achieved_rate below 99% of target_rate; null for closed loops",
+        vllm: none("not reported: a client that falls behind lowers the offered load silently"),
+        sglang: none("not reported"),
+        guidellm: none("not reported"),
+        aiperf: none("not reported"),
+    },
+    Entry {
         frontier: "achieved_rate",
         table: Configs,
         definition: "dispatch rate (n - 1) / (last dispatched - first dispatched), beside target_rate",
@@ -699,12 +764,131 @@ pub fn markdown() -> String {
     out
 }
 
+/// The statistic a column or key name carries (`mean`, `p50`, `p90`, `p95`, `p99`, `max`,
+/// `std`), from frontier's `_p90_` infix, the `mean_` / `median_` / `p99_` / `std_` prefixes
+/// of vLLM and SGLang, or an `_avg` / `_p50` / `_max` suffix (AIPerf).
+fn statistic(name: &str) -> Option<String> {
+    let name = name.rsplit('.').next().unwrap_or(name);
+    let parts: Vec<&str> = name.split('_').collect();
+    let norm = |p: &str| -> Option<String> {
+        match p {
+            "mean" | "avg" => Some("mean".into()),
+            "median" => Some("p50".into()),
+            "max" => Some("max".into()),
+            "std" => Some("std".into()),
+            p if p.len() > 1
+                && p.starts_with('p')
+                && p[1..].bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                Some(p.into())
+            }
+            _ => None,
+        }
+    };
+    match parts.as_slice() {
+        // frontier: `<metric>_<stat>_ms` / `<metric>_<stat>`
+        [_, stat, "ms"] | [_, stat] if norm(stat).is_some() && !name.starts_with(stat) => {
+            norm(stat)
+        }
+        [first, .., last] => norm(first).or_else(|| norm(last)),
+        _ => None,
+    }
+}
+
+/// One frontier column's counterpart in one peer's output.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Pair {
+    /// The peer's key, or null (no equivalent, or none with this statistic).
+    pub key: Option<&'static str>,
+    /// When the peer key is a distribution or a per-request list: the statistic of it that
+    /// corresponds to the column (`p90`, `mean`, ...).
+    pub statistic: Option<String>,
+}
+
+/// `column`'s counterpart in `peer` (one of the entry's columns, at position `i` of `n`).
+pub fn pair(peer: &Peer, column: &str, i: usize, n: usize) -> Pair {
+    let Some(keys) = peer.key else {
+        return Pair {
+            key: None,
+            statistic: None,
+        };
+    };
+    let keys: Vec<&'static str> = keys.split(", ").collect();
+    let stat = statistic(column);
+    let with_stats: Vec<(&'static str, Option<String>)> =
+        keys.iter().map(|k| (*k, statistic(k))).collect();
+    match stat {
+        Some(st) if with_stats.iter().any(|(_, s)| s.is_some()) => Pair {
+            key: with_stats
+                .iter()
+                .find(|(_, s)| s.as_deref() == Some(st.as_str()))
+                .map(|(k, _)| *k),
+            statistic: None,
+        },
+        // A single distribution (or list) key: the column is a statistic of it.
+        Some(st) => Pair {
+            key: Some(keys[0]),
+            statistic: Some(st),
+        },
+        None if keys.len() == n => Pair {
+            key: Some(keys[i]),
+            statistic: None,
+        },
+        None => Pair {
+            key: Some(keys[0]),
+            statistic: None,
+        },
+    }
+}
+
+#[derive(Serialize)]
+struct ColumnJson<'a> {
+    column: &'a str,
+    vllm: Pair,
+    sglang: Pair,
+    guidellm: Pair,
+    aiperf: Pair,
+}
+
+#[derive(Serialize)]
+struct EntryJson<'a> {
+    #[serde(flatten)]
+    entry: &'a Entry,
+    columns: Vec<ColumnJson<'a>>,
+}
+
 /// The crosswalk as pretty-printed JSON (the text of `frontier crosswalk --json`): an array of
 /// objects with `frontier` (column names, comma-separated when several), `table` (`requests` or
-/// `configs`), `definition`, and one object `{key, note}` per peer (`vllm`, `sglang`,
-/// `guidellm`, `aiperf`), `key` null when the peer has no equivalent.
+/// `configs`), `definition`, one object `{key, note}` per peer (`vllm`, `sglang`, `guidellm`,
+/// `aiperf`; `key` null when the peer has no equivalent, comma-separated when several), and
+/// `columns`: one object per frontier column with, per peer, `{key, statistic}`: the single
+/// key it corresponds to (null when the peer has none, or none with that statistic: vLLM's
+/// default percentiles are p99 only) and, when that key is a distribution or a per-request
+/// list, the statistic of it (`p90`, `mean`, ...). `columns` is what a program uses to
+/// translate names.
 pub fn json() -> String {
-    serde_json::to_string_pretty(ENTRIES).expect("the crosswalk serializes")
+    let rows: Vec<EntryJson<'_>> = ENTRIES
+        .iter()
+        .map(|e| {
+            let cols: Vec<&str> = e.columns().collect();
+            let n = cols.len();
+            EntryJson {
+                entry: e,
+                columns: cols
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| ColumnJson {
+                        column: c,
+                        vllm: pair(&e.vllm, c, i, n),
+                        sglang: pair(&e.sglang, c, i, n),
+                        guidellm: pair(&e.guidellm, c, i, n),
+                        aiperf: pair(&e.aiperf, c, i, n),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    serde_json::to_string_pretty(&rows).expect("the crosswalk serializes")
 }
 
 #[cfg(test)]
@@ -731,6 +915,76 @@ mod tests {
             // Escaped pipes inside cells do not split them.
             let cells = r.replace("\\|", "").matches('|').count();
             assert_eq!(cells, 7, "{r}");
+        }
+    }
+
+    fn keys(v: &serde_json::Value, column: &str, peer: &str) -> (Option<String>, Option<String>) {
+        let rows = v.as_array().unwrap();
+        let c = rows
+            .iter()
+            .flat_map(|r| r["columns"].as_array().unwrap())
+            .find(|c| c["column"] == column)
+            .unwrap_or_else(|| panic!("no column {column}"));
+        let p = &c[peer];
+        (
+            p["key"].as_str().map(str::to_string),
+            p["statistic"].as_str().map(str::to_string),
+        )
+    }
+
+    #[test]
+    fn json_pairs_each_column_with_one_key_and_statistic() {
+        let v: serde_json::Value = serde_json::from_str(&json()).unwrap();
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(keys(&v, "ttft_p99_ms", "vllm"), (s("p99_ttft_ms"), None));
+        assert_eq!(keys(&v, "ttft_p50_ms", "vllm"), (s("median_ttft_ms"), None));
+        assert_eq!(
+            keys(&v, "ttft_mean_ms", "sglang"),
+            (s("mean_ttft_ms"), None)
+        );
+        // vLLM reports p99 by default, not p90.
+        assert_eq!(keys(&v, "ttft_p90_ms", "vllm"), (None, None));
+        // A distribution key: the column is a statistic of it.
+        assert_eq!(
+            keys(&v, "ttft_p90_ms", "aiperf"),
+            (s("time_to_first_token"), s("p90"))
+        );
+        assert_eq!(
+            keys(&v, "lag_p99_ms", "aiperf"),
+            (s("replay_sched_lag_p99"), None)
+        );
+        assert_eq!(keys(&v, "lag_max_ms", "aiperf"), (None, None));
+        assert_eq!(keys(&v, "ttft_ms", "vllm"), (s("ttfts"), None));
+        assert_eq!(keys(&v, "client_saturated", "vllm"), (None, None));
+        // Every paired key is one of the entry's keys.
+        for r in v.as_array().unwrap() {
+            for c in r["columns"].as_array().unwrap() {
+                for peer in ["vllm", "sglang", "guidellm", "aiperf"] {
+                    if let Some(k) = c[peer]["key"].as_str() {
+                        let all = r[peer]["key"].as_str().unwrap();
+                        assert!(all.split(", ").any(|x| x == k), "{k} not in {all}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn statistics_are_read_from_every_naming_style() {
+        for (name, want) in [
+            ("ttft_p90_ms", Some("p90")),
+            ("ttft_mean_ms", Some("mean")),
+            ("lag_max_ms", Some("max")),
+            ("median_ttft_ms", Some("p50")),
+            ("p99_e2el_ms", Some("p99")),
+            ("replay_sched_lag_p50", Some("p50")),
+            ("request_targeted_start_delay_avg", Some("mean")),
+            ("ttft_ms", None),
+            ("time_to_first_token", None),
+            ("metrics.time_to_first_token_ms", None),
+            ("output_tok_s", None),
+        ] {
+            assert_eq!(statistic(name).as_deref(), want, "{name}");
         }
     }
 
