@@ -115,6 +115,8 @@ pub struct TtftError {
     pub rate: f64,
     /// Requests compared.
     pub requests: usize,
+    /// Min, ms (negative would mean the client saw a token before the engine sent it).
+    pub min_ms: Option<f64>,
     /// Median of (client first token - engine first-token send), ms.
     pub p50_ms: Option<f64>,
     /// p99, ms.
@@ -518,6 +520,7 @@ flow:
             Some(TtftError {
                 rate,
                 requests: errors.len(),
+                min_ms: errors.first().copied(),
                 p50_ms: percentile_sorted(&errors, 0.5),
                 p99_ms: percentile_sorted(&errors, 0.99),
                 max_ms: errors.last().copied(),

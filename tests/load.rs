@@ -161,6 +161,9 @@ flow:
     assert!(lag.iter().all(Option::is_some));
     let c = read(&run_dir.join("configs.parquet"));
     assert_eq!(c.num_rows(), 2, "one configs row per stage");
+    // The terminal says which stage each line is.
+    assert!(stdout.contains("stage 1/2 (concurrency 2)"), "{stdout}");
+    assert!(stdout.contains("stage 2/2 (poisson 60/s)"), "{stdout}");
     assert_eq!(floats(&c, "stage"), vec![Some(0.0), Some(1.0)]);
     let load = strings(&c, "load");
     assert_eq!(load[0].as_deref(), Some("concurrency 2"));
@@ -307,6 +310,10 @@ flow:
     let c = read(&run_dir.join("configs.parquet"));
     assert_eq!(strings(&c, "stop_reason"), vec![Some("max_errors".into())]);
     assert_eq!(ints(&c, "not_sent"), vec![Some(not_sent.len() as i64)]);
+    assert!(
+        stdout.contains(&format!("{} not sent (max_errors)", not_sent.len())),
+        "{stdout}"
+    );
     // Requests never sent are in no statistic.
     assert_eq!(
         ints(&c, "requests")[0],
@@ -703,7 +710,8 @@ fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
     // client saw each first token after the engine sent it.
     let t = &v["ttft_error"];
     assert_eq!(t["requests"], 100);
-    assert!(t["p50_ms"].as_f64().unwrap() >= 0.0);
+    assert!(t["min_ms"].as_f64().unwrap() >= 0.0, "{t}");
+    assert!(t["p50_ms"].as_f64().unwrap() >= t["min_ms"].as_f64().unwrap());
     assert!(t["max_ms"].as_f64().unwrap() < 1000.0);
     assert_eq!(v["tokens"], 16);
     assert!(

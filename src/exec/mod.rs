@@ -612,8 +612,18 @@ fn trial_line(trial: &Trial, n: usize, row: &ConfigRow) -> String {
         v.map(|x| format!("{x:.digits$}"))
             .unwrap_or_else(|| "-".into())
     };
+    let stages = trial.arrival.stages.len();
+    let stage = if stages > 1 {
+        format!(" stage {}/{stages} ({})", row.stage + 1, row.load)
+    } else {
+        String::new()
+    };
+    let not_sent = match row.ints.get("not_sent").copied().flatten() {
+        Some(n) if n > 0 => format!(", {n} not sent ({})", row.stop_reason),
+        _ => String::new(),
+    };
     format!(
-        "trial {}/{} {} {}: {} requests, {} errors, ttft p95 {} ms, e2e p95 {} ms, accuracy {}",
+        "trial {}/{} {} {}{stage}: {} requests, {} errors{not_sent}, ttft p95 {} ms, e2e p95 {} ms, accuracy {}",
         trial.index + 1,
         n,
         trial.id,
