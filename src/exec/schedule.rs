@@ -221,6 +221,7 @@ mod tests {
             let load = open(OpenProcess::Gamma { shape }, 50.0);
             let a = offsets(&load, 40_001, None, seed);
             assert_eq!(a, offsets(&load, 40_001, None, seed));
+            assert_ne!(a, offsets(&load, 40_001, None, seed + 100));
             let (mean, cv) = gap_stats(&a);
             assert!(
                 (1.0 / mean - 50.0).abs() < 2.0,
@@ -253,6 +254,10 @@ mod tests {
             counts.1 += a.iter().filter(|t| **t < 5.0).count() as f64;
         }
         let (total, first_half) = (counts.0 / runs as f64, counts.1 / runs as f64);
+        // Seeded: the same seed gives the same schedule, another seed another.
+        let ten = Some(Duration::from_secs(10));
+        assert_eq!(offsets(&load, u64::MAX, ten, 7), offsets(&load, u64::MAX, ten, 7));
+        assert_ne!(offsets(&load, u64::MAX, ten, 7), offsets(&load, u64::MAX, ten, 8));
         assert!((total - 501.0).abs() < 6.0, "{total}");
         assert!((first_half - 151.0).abs() < 4.0, "{first_half}");
         // Constant process on a ramp: exactly the integral, deterministic.
