@@ -256,8 +256,14 @@ mod tests {
         let (total, first_half) = (counts.0 / runs as f64, counts.1 / runs as f64);
         // Seeded: the same seed gives the same schedule, another seed another.
         let ten = Some(Duration::from_secs(10));
-        assert_eq!(offsets(&load, u64::MAX, ten, 7), offsets(&load, u64::MAX, ten, 7));
-        assert_ne!(offsets(&load, u64::MAX, ten, 7), offsets(&load, u64::MAX, ten, 8));
+        assert_eq!(
+            offsets(&load, u64::MAX, ten, 7),
+            offsets(&load, u64::MAX, ten, 7)
+        );
+        assert_ne!(
+            offsets(&load, u64::MAX, ten, 7),
+            offsets(&load, u64::MAX, ten, 8)
+        );
         assert!((total - 501.0).abs() < 6.0, "{total}");
         assert!((first_half - 151.0).abs() < 4.0, "{first_half}");
         // Constant process on a ramp: exactly the integral, deterministic.
