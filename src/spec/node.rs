@@ -131,6 +131,9 @@ pub struct Key {
     /// YAML read the key as a boolean (a bare `n`, `yes`, `off`...): `name` is then `true` or
     /// `false`, almost never what was meant; validation reports it.
     pub from_bool: bool,
+    /// An earlier key of the same mapping has this name. The entry is kept (so validation can
+    /// point at it) but ignored by lookups and the typed pipeline; validation reports it.
+    pub duplicate: bool,
 }
 
 /// YAML values (core schema).
@@ -140,8 +143,9 @@ pub enum NodeKind {
     Null,
     /// `true` / `false`.
     Bool(bool),
-    /// An integer.
-    Int(i64),
+    /// An integer (wide enough for every `u64` and `i64`; YAML integers beyond `i128` are
+    /// read as floats).
+    Int(i128),
     /// A float.
     Float(f64),
     /// A string.
@@ -170,8 +174,12 @@ impl NodeKind {
 impl Node {
     /// Parse one YAML document. Syntax errors come back as serde-saphyr's rendered message.
     pub fn parse(text: &str) -> Result<Node, YamlSyntaxError> {
-        let spanned: Spanned<RawKind> =
-            serde_saphyr::from_str(text).map_err(|e| YamlSyntaxError {
+        // Duplicate keys reach our visitor, which marks them for validation to report with
+        // their key path (the parser's own error names an option of the parser).
+        let mut options = serde_saphyr::Options::default();
+        options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
+        let spanned: Spanned<RawKind> = serde_saphyr::from_str_with_options(text, options)
+            .map_err(|e| YamlSyntaxError {
                 loc: e
                     .location()
                     .map(|l| Loc::from_saphyr(&l))
@@ -191,7 +199,10 @@ impl Node {
     /// The child at `key` of a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.kind {
-            NodeKind::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v),
+            NodeKind::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.name == key && !k.duplicate)
+                .map(|(_, v)| v),
             _ => None,
         }
     }
@@ -201,7 +212,7 @@ impl Node {
         match &self.kind {
             NodeKind::Map(entries) => entries
                 .iter()
-                .find(|(k, _)| k.name == key)
+                .find(|(k, _)| k.name == key && !k.duplicate)
                 .map(|(k, v)| (k, v)),
             _ => None,
         }
@@ -258,7 +269,10 @@ impl Node {
             }
             node = match (seg, &mut node.kind) {
                 (PathSeg::Key(k), NodeKind::Map(entries)) => {
-                    let pos = match entries.iter().position(|(key, _)| &key.name == k) {
+                    let pos = match entries
+                        .iter()
+                        .position(|(key, _)| &key.name == k && !key.duplicate)
+                    {
                         Some(p) => p,
                         None => {
                             entries.push((
@@ -266,6 +280,7 @@ impl Node {
                                     name: k.clone(),
                                     loc: Loc::default(),
                                     from_bool: false,
+                                    duplicate: false,
                                 },
                                 Node {
                                     kind: NodeKind::Null,
@@ -295,7 +310,14 @@ impl Node {
         match &self.kind {
             NodeKind::Null => Value::Null,
             NodeKind::Bool(b) => Value::Bool(*b),
-            NodeKind::Int(i) => Value::from(*i),
+            NodeKind::Int(i) => match (i64::try_from(*i), u64::try_from(*i)) {
+                (Ok(i), _) => Value::from(i),
+                (_, Ok(u)) => Value::from(u),
+                // Beyond u64: validation reports it against the field's range first.
+                _ => serde_json::Number::from_f64(*i as f64)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null),
+            },
             NodeKind::Float(f) => serde_json::Number::from_f64(*f)
                 .map(Value::Number)
                 .unwrap_or(Value::Null),
@@ -304,6 +326,7 @@ impl Node {
             NodeKind::Map(entries) => Value::Object(
                 entries
                     .iter()
+                    .filter(|(k, _)| !k.duplicate)
                     .map(|(k, v)| (k.name.clone(), v.to_json()))
                     .collect(),
             ),
@@ -316,9 +339,10 @@ impl Node {
         let kind = match v {
             Value::Null => NodeKind::Null,
             Value::Bool(b) => NodeKind::Bool(*b),
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => NodeKind::Int(i),
-                None => NodeKind::Float(n.as_f64().unwrap_or(f64::NAN)),
+            Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => NodeKind::Int(i.into()),
+                (_, Some(u)) => NodeKind::Int(u.into()),
+                _ => NodeKind::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             Value::String(s) => NodeKind::Str(s.clone()),
             Value::Array(a) => NodeKind::Seq(a.iter().map(Node::from_json).collect()),
@@ -330,6 +354,7 @@ impl Node {
                                 name: k.clone(),
                                 loc: Loc::default(),
                                 from_bool: false,
+                                duplicate: false,
                             },
                             Node::from_json(v),
                         )
@@ -414,22 +439,16 @@ impl<'de> Deserialize<'de> for RawKind {
                 Ok(RawKind(NodeKind::Bool(v)))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawKind, E> {
-                Ok(RawKind(NodeKind::Int(v)))
+                Ok(RawKind(NodeKind::Int(v.into())))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawKind, E> {
-                Ok(RawKind(match i64::try_from(v) {
-                    Ok(i) => NodeKind::Int(i),
-                    Err(_) => NodeKind::Float(v as f64),
-                }))
+                Ok(RawKind(NodeKind::Int(v.into())))
             }
             fn visit_i128<E: de::Error>(self, v: i128) -> Result<RawKind, E> {
-                Ok(RawKind(match i64::try_from(v) {
-                    Ok(i) => NodeKind::Int(i),
-                    Err(_) => NodeKind::Float(v as f64),
-                }))
+                Ok(RawKind(NodeKind::Int(v)))
             }
             fn visit_u128<E: de::Error>(self, v: u128) -> Result<RawKind, E> {
-                Ok(RawKind(match i64::try_from(v) {
+                Ok(RawKind(match i128::try_from(v) {
                     Ok(i) => NodeKind::Int(i),
                     Err(_) => NodeKind::Float(v as f64),
                 }))
@@ -454,17 +473,13 @@ impl<'de> Deserialize<'de> for RawKind {
                 let mut entries: Vec<(Key, Node)> = Vec::new();
                 while let Some(key) = map.next_key::<Spanned<RawKey>>()? {
                     let value = map.next_value::<Spanned<RawKind>>()?;
+                    let duplicate = entries.iter().any(|(k, _)| k.name == key.value.0);
                     let key = Key {
                         name: key.value.0,
                         loc: Loc::from_saphyr(&key.referenced),
                         from_bool: key.value.1,
+                        duplicate,
                     };
-                    if entries.iter().any(|(k, _)| k.name == key.name) {
-                        return Err(de::Error::custom(format!(
-                            "duplicate key `{}` at line {}",
-                            key.name, key.loc.line
-                        )));
-                    }
                     entries.push((key, Node::from_spanned(value)));
                 }
                 Ok(RawKind(NodeKind::Map(entries)))
@@ -515,8 +530,33 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_are_rejected() {
-        assert!(Node::parse("a: 1\na: 2\n").is_err());
+    fn duplicate_keys_are_kept_and_marked() {
+        let n = Node::parse("a: 1\nb: 3\na: 2\n").unwrap();
+        let NodeKind::Map(entries) = &n.kind else {
+            panic!("a map")
+        };
+        let marks: Vec<_> = entries
+            .iter()
+            .map(|(k, _)| (k.name.as_str(), k.duplicate, k.loc.line))
+            .collect();
+        assert_eq!(marks, [("a", false, 1), ("b", false, 2), ("a", true, 3)]);
+        // The first one counts.
+        assert_eq!(n.get("a").unwrap().kind, NodeKind::Int(1));
+        assert_eq!(n.to_json(), serde_json::json!({"a": 1, "b": 3}));
+    }
+
+    #[test]
+    fn integers_keep_the_whole_u64_range() {
+        let n = Node::parse(
+            "a: 18446744073709551615\nb: -9223372036854775808\nc: 99999999999999999999999\n",
+        )
+        .unwrap();
+        assert_eq!(n.to_json()["a"], serde_json::json!(u64::MAX));
+        assert_eq!(n.to_json()["b"], serde_json::json!(i64::MIN));
+        assert!(matches!(
+            n.get("c").unwrap().kind,
+            NodeKind::Int(_) | NodeKind::Float(_)
+        ));
     }
 
     #[test]

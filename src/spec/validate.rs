@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use super::duration::compact_number;
 use super::node::{KeyPath, Loc, Node, NodeKind};
 
 /// One problem in a pipeline.
@@ -44,6 +45,7 @@ impl Issue {
 pub fn validate(root: &Node, schema: &Value) -> Vec<Issue> {
     let mut out = Vec::new();
     boolean_keys(root, &KeyPath::root(), &mut out);
+    duplicate_keys(root, &KeyPath::root(), &mut out);
     let walker = Walker {
         root_schema: schema,
     };
@@ -75,6 +77,45 @@ fn boolean_keys(node: &Node, path: &KeyPath, out: &mut Vec<Issue>) {
         NodeKind::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
                 boolean_keys(item, &path.index(i), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every key written twice in one mapping, reported at its second (third...) occurrence.
+fn duplicate_keys(node: &Node, path: &KeyPath, out: &mut Vec<Issue>) {
+    match &node.kind {
+        NodeKind::Map(entries) => {
+            for (key, value) in entries {
+                let child = path.key(&key.name);
+                if key.duplicate {
+                    let first = entries
+                        .iter()
+                        .find(|(k, _)| k.name == key.name && !k.duplicate)
+                        .map_or(0, |(k, _)| k.loc.line);
+                    out.push(Issue {
+                        loc: key.loc,
+                        path: child.clone(),
+                        message: format!("duplicate key `{child}`"),
+                        help: Some(format!(
+                            "a key may appear once in a mapping; `{}` is already set{}: remove or rename one of them",
+                            key.name,
+                            if first > 0 {
+                                format!(" on line {first}")
+                            } else {
+                                String::new()
+                            }
+                        )),
+                    });
+                    continue; // its contents are not part of the pipeline
+                }
+                duplicate_keys(value, &child, out);
+            }
+        }
+        NodeKind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                duplicate_keys(item, &path.index(i), out);
             }
         }
         _ => {}
@@ -162,6 +203,24 @@ impl<'s> Walker<'s> {
             // descriptions, so the alternatives decide.
             return;
         }
+        // YAML reads `1e6`, and integers too large for any integer type, as floats.
+        if let (NodeKind::Float(f), Some(types)) = (&node.kind, schema.get("type"))
+            && wants_integer_only(types)
+            && f.is_finite()
+            && f.fract() == 0.0
+        {
+            if !self.check_numeric_bounds(node, schema, path, out) {
+                out.push(
+                    issue(
+                        node,
+                        path,
+                        format!("expected an integer, found number `{}`", compact_number(*f)),
+                    )
+                    .with_help(Some(format!("write it as digits: {}", *f as i128))),
+                );
+            }
+            return;
+        }
         if let Some(types) = schema.get("type")
             && !type_matches(&node.kind, types)
         {
@@ -241,8 +300,8 @@ impl<'s> Walker<'s> {
         // A misspelt required key is reported once, as the misspelling, not again as missing.
         let mut suggested: Vec<&str> = Vec::new();
         for (key, value) in entries {
-            if key.from_bool {
-                continue; // reported once by `boolean_keys`
+            if key.from_bool || key.duplicate {
+                continue; // reported once by `boolean_keys` / `duplicate_keys`
             }
             let child = path.key(&key.name);
             if let Some(prop_schema) = props.get(&key.name) {
@@ -537,17 +596,19 @@ impl<'s> Walker<'s> {
         "a value".into()
     }
 
+    /// Report a number outside the schema's bounds or its integer format's range; true when
+    /// something was reported.
     fn check_numeric_bounds(
         &self,
         node: &Node,
         schema: &Value,
         path: &KeyPath,
         out: &mut Vec<Issue>,
-    ) {
-        let v = match node.kind {
-            NodeKind::Int(i) => i as f64,
-            NodeKind::Float(f) => f,
-            _ => return,
+    ) -> bool {
+        let (v, shown) = match node.kind {
+            NodeKind::Int(i) => (i as f64, i.to_string()),
+            NodeKind::Float(f) => (f, compact_number(f)),
+            _ => return false,
         };
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
             && v < min
@@ -555,8 +616,9 @@ impl<'s> Walker<'s> {
             out.push(issue(
                 node,
                 path,
-                format!("must be at least {min}, found {v}"),
+                format!("must be at least {}, found {shown}", compact_number(min)),
             ));
+            return true;
         }
         if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
             && v > max
@@ -564,28 +626,56 @@ impl<'s> Walker<'s> {
             out.push(issue(
                 node,
                 path,
-                format!("must be at most {max}, found {v}"),
+                format!("must be at most {}, found {shown}", compact_number(max)),
             ));
+            return true;
         }
-        if let Some(fmt) = schema.get("format").and_then(Value::as_str) {
-            let limit = match fmt {
-                "uint8" => Some(u8::MAX as f64),
-                "uint16" => Some(u16::MAX as f64),
-                "uint32" => Some(u32::MAX as f64),
-                "int32" => Some(i32::MAX as f64),
-                _ => None,
-            };
-            if let Some(limit) = limit
-                && v > limit
-            {
-                out.push(issue(
-                    node,
-                    path,
-                    format!("must be at most {limit}, found {v}"),
-                ));
-            }
+        let Some((lo, hi, name)) = schema
+            .get("format")
+            .and_then(Value::as_str)
+            .and_then(integer_range)
+        else {
+            return false;
+        };
+        // `as` saturates, and every integer range here is far inside i128's.
+        let whole = match node.kind {
+            NodeKind::Int(i) => i,
+            _ => v as i128,
+        };
+        let fits = (lo..=hi).contains(&whole);
+        if !fits {
+            out.push(
+                issue(node, path, format!("{shown} does not fit {name}"))
+                    .with_help(Some(format!("give a whole number from {lo} to {hi}"))),
+            );
         }
+        !fits
     }
+}
+
+/// The range and name of an integer `format` as schemars writes it.
+fn integer_range(format: &str) -> Option<(i128, i128, &'static str)> {
+    Some(match format {
+        "uint8" => (0, u8::MAX.into(), "an unsigned 8-bit integer"),
+        "uint16" => (0, u16::MAX.into(), "an unsigned 16-bit integer"),
+        "uint32" => (0, u32::MAX.into(), "an unsigned 32-bit integer"),
+        "uint64" | "uint" => (0, u64::MAX.into(), "an unsigned 64-bit integer"),
+        "int8" => (i8::MIN.into(), i8::MAX.into(), "a signed 8-bit integer"),
+        "int16" => (i16::MIN.into(), i16::MAX.into(), "a signed 16-bit integer"),
+        "int32" => (i32::MIN.into(), i32::MAX.into(), "a signed 32-bit integer"),
+        "int64" | "int" => (i64::MIN.into(), i64::MAX.into(), "a signed 64-bit integer"),
+        _ => return None,
+    })
+}
+
+/// The schema's type is `integer` (possibly with `null`), not also `number`.
+fn wants_integer_only(types: &Value) -> bool {
+    let names: Vec<&str> = match types {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => return false,
+    };
+    names.contains(&"integer") && !names.contains(&"number")
 }
 
 fn single_required_key(schema: &Value) -> Option<&str> {
@@ -635,16 +725,17 @@ impl WithHelp for Issue {
 }
 
 fn type_matches(kind: &NodeKind, types: &Value) -> bool {
-    let one = |t: &str| match (t, kind) {
-        ("null", NodeKind::Null) => true,
-        ("boolean", NodeKind::Bool(_)) => true,
-        ("integer", NodeKind::Int(_)) => true,
-        ("integer", NodeKind::Float(f)) => f.fract() == 0.0 && f.is_finite(),
-        ("number", NodeKind::Int(_) | NodeKind::Float(_)) => true,
-        ("string", NodeKind::Str(_)) => true,
-        ("array", NodeKind::Seq(_)) => true,
-        ("object", NodeKind::Map(_)) => true,
-        _ => false,
+    let one = |t: &str| {
+        matches!(
+            (t, kind),
+            ("null", NodeKind::Null)
+                | ("boolean", NodeKind::Bool(_))
+                | ("integer", NodeKind::Int(_))
+                | ("number", NodeKind::Int(_) | NodeKind::Float(_))
+                | ("string", NodeKind::Str(_))
+                | ("array", NodeKind::Seq(_))
+                | ("object", NodeKind::Map(_))
+        )
     };
     match types {
         Value::String(t) => one(t),
@@ -707,7 +798,7 @@ fn describe_node(node: &Node) -> String {
         NodeKind::Null => "null".into(),
         NodeKind::Bool(b) => format!("boolean `{b}`"),
         NodeKind::Int(i) => format!("integer `{i}`"),
-        NodeKind::Float(f) => format!("number `{f}`"),
+        NodeKind::Float(f) => format!("number `{}`", compact_number(*f)),
         NodeKind::Str(s) => {
             let short: String = s.chars().take(40).collect();
             format!(
@@ -724,7 +815,9 @@ fn node_equals(node: &Node, v: &Value) -> bool {
     match (&node.kind, v) {
         (NodeKind::Str(s), Value::String(t)) => s == t,
         (NodeKind::Bool(a), Value::Bool(b)) => a == b,
-        (NodeKind::Int(a), Value::Number(n)) => n.as_i64() == Some(*a),
+        (NodeKind::Int(a), Value::Number(n)) => {
+            n.as_i64().map(i128::from).or(n.as_u64().map(i128::from)) == Some(*a)
+        }
         (NodeKind::Float(a), Value::Number(n)) => n.as_f64() == Some(*a),
         (NodeKind::Null, Value::Null) => true,
         _ => false,
@@ -830,6 +923,72 @@ evaluators:
     fn negative_unsigned_is_rejected() {
         let is = issues(&OK.replace("max_tokens: 16", "max_tokens: -3"));
         assert_eq!(is.len(), 1, "{is:?}");
+    }
+
+    #[test]
+    fn numbers_beyond_an_integer_type_are_range_errors() {
+        let ok = OK.replace(
+            "concurrency: 2 }",
+            "concurrency: 2 }\n  seed: 18446744073709551615",
+        );
+        assert_eq!(issues(&ok), vec![]);
+        for (key, value, want) in [
+            (
+                "requests",
+                "99999999999999999999999",
+                "1e23 does not fit an unsigned 64-bit integer",
+            ),
+            (
+                "seed",
+                "99999999999999999999999",
+                "1e23 does not fit an unsigned 64-bit integer",
+            ),
+            (
+                "seed",
+                "18446744073709551616",
+                "1.8446744073709552e19 does not fit an unsigned 64-bit integer",
+            ),
+            (
+                "warmup",
+                "1e308",
+                "1e308 does not fit an unsigned 64-bit integer",
+            ),
+            ("seed", "1e6", "expected an integer, found number `1000000`"),
+        ] {
+            let y = OK.replace(
+                "concurrency: 2 }",
+                &format!("concurrency: 2 }}\n  {key}: {value}"),
+            );
+            let is = issues(&y);
+            assert_eq!(is.len(), 1, "{key}: {value}: {is:?}");
+            assert_eq!(is[0].message, want);
+            assert_eq!(is[0].path.to_string(), format!("workload.{key}"));
+            assert_eq!(
+                is[0].loc,
+                Loc {
+                    line: 10,
+                    col: 3 + key.len() as u32 + 2
+                }
+            );
+        }
+        let is = issues(&OK.replace("max_tokens: 16", "max_tokens: 1e308"));
+        assert_eq!(
+            is[0].message,
+            "1e308 does not fit an unsigned 32-bit integer"
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported_at_the_second() {
+        let y = OK.replace(
+            "sim: { kind: simulated }",
+            "sim: { kind: simulated }\n  sim: { kind: simulatd }",
+        );
+        let is = issues(&y);
+        assert_eq!(is.len(), 1, "{is:?}");
+        assert_eq!(is[0].message, "duplicate key `endpoints.sim`");
+        assert_eq!(is[0].loc, Loc { line: 6, col: 3 });
+        assert!(is[0].help.as_deref().unwrap().contains("line 5"), "{is:?}");
     }
 
     #[test]
