@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::spec::node::Loc;
+use crate::spec::node::{Loc, Origin};
 use crate::spec::validate::Issue;
 
 /// Every problem found in one pipeline file, with the source for snippets.
@@ -14,6 +14,9 @@ pub struct PipelineErrors {
     pub file: PathBuf,
     /// Its text (empty when it could not be read).
     pub source: String,
+    /// The `--set` arguments, as given: an issue whose location is [`Origin::Set`] quotes its
+    /// argument from here.
+    pub overrides: Vec<String>,
     /// The problems, in document order.
     pub issues: Vec<Issue>,
     /// Found by the structural pass (keys and types), which stops the semantic checks.
@@ -26,7 +29,7 @@ impl PipelineErrors {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for issue in &self.issues {
-            render_issue(&mut out, &self.file, &self.source, issue);
+            render_issue(&mut out, self, issue);
             out.push('\n');
         }
         if self.structural {
@@ -43,15 +46,26 @@ impl PipelineErrors {
     }
 }
 
-fn render_issue(out: &mut String, file: &std::path::Path, source: &str, issue: &Issue) {
+fn render_issue(out: &mut String, errors: &PipelineErrors, issue: &Issue) {
+    let file = errors.file.display();
     let _ = writeln!(out, "error: {}", issue.message);
-    let Loc { line, col } = issue.loc;
+    let Loc { line, col, origin } = issue.loc;
     let mut pad = " ".to_string();
-    if line == 0 {
-        let _ = writeln!(out, "  --> {} (value given with --set)", file.display());
+    if let Origin::Set(i) = origin {
+        match errors.overrides.get(i as usize) {
+            Some(arg) => {
+                let _ = writeln!(out, "  --> {file} (value given with --set {arg})");
+            }
+            None => {
+                let _ = writeln!(out, "  --> {file} (value given with --set)");
+            }
+        }
+    } else if line == 0 {
+        // No position: the file itself (it could not be read, or the problem is its whole).
+        let _ = writeln!(out, "  --> {file}");
     } else {
-        let _ = writeln!(out, "  --> {}:{line}:{col}", file.display());
-        if let Some(text) = source.lines().nth(line as usize - 1) {
+        let _ = writeln!(out, "  --> {file}:{line}:{col}");
+        if let Some(text) = errors.source.lines().nth(line as usize - 1) {
             pad = " ".repeat(line.to_string().len());
             let caret_at: String = text
                 .chars()

@@ -230,7 +230,57 @@ fn set_overrides_apply_and_are_validated() {
     .unwrap_err();
     let text = err.render();
     assert!(text.contains("did you mean `requests`?"), "{text}");
-    assert!(text.contains("value given with --set"), "{text}");
+    assert!(
+        text.contains("(value given with --set workload.requestz=6)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn errors_in_set_values_found_by_later_checks_name_the_argument() {
+    let file = Path::new("pipelines/quickstart.yaml");
+    for (arg, key) in [
+        ("workload.requests=abc", "workload.requests"),
+        ("version=2", "version"),
+        ("datasets.qa.path=no-such.jsonl", "datasets.qa.path"),
+        (
+            "query.frontier.sql=SELECT nope FROM configs",
+            "query.frontier.sql",
+        ),
+        (
+            "workload.arrival={constant: {rate: 0}}",
+            "workload.arrival.constant.rate",
+        ),
+    ] {
+        let loaded = frontier::spec::load::load(file, &[arg.to_string()]).unwrap();
+        let text = frontier::plan::build(&loaded).unwrap_err().render();
+        assert!(
+            text.contains(&format!(
+                "--> pipelines/quickstart.yaml (value given with --set {arg})"
+            )),
+            "{arg}:\n{text}"
+        );
+        assert!(text.contains(&format!("= key: {key}")), "{arg}:\n{text}");
+        // No snippet of the file's line that the value replaced.
+        assert!(!text.contains("quickstart.yaml:"), "{arg}:\n{text}");
+    }
+}
+
+#[test]
+fn an_unreadable_pipeline_is_not_blamed_on_set() {
+    let dir = std::env::temp_dir().join(format!("frontier-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let binary = dir.join("binary.yaml");
+    std::fs::write(&binary, [0xff_u8, 0xfe, 0x00, 0x9c, 0x01]).unwrap();
+    for path in [Path::new("no/such/file.yaml"), binary.as_path()] {
+        let text = frontier::spec::load::load(path, &[]).unwrap_err().render();
+        assert!(!text.contains("--set"), "{text}");
+        assert!(
+            text.contains(&format!("--> {}\n", path.display())),
+            "{text}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

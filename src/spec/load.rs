@@ -18,6 +18,8 @@ pub struct Loaded {
     pub source: String,
     /// The tree (with overrides applied), for positions of later messages.
     pub root: Node,
+    /// The `--set` arguments, as given (messages about their values quote them).
+    pub overrides: Vec<String>,
     /// The typed pipeline.
     pub spec: Spec,
 }
@@ -33,6 +35,7 @@ impl Loaded {
         PipelineErrors {
             file: self.path.clone(),
             source: self.source.clone(),
+            overrides: self.overrides.clone(),
             issues,
             structural: false,
         }
@@ -44,14 +47,17 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, PipelineErrors>
     let source = std::fs::read_to_string(path).map_err(|e| PipelineErrors {
         file: path.to_path_buf(),
         source: String::new(),
+        overrides: overrides.to_vec(),
         structural: false,
         issues: vec![Issue {
             path: KeyPath::root(),
             loc: Loc::default(),
             message: format!("cannot read the pipeline file: {e}"),
-            help: Some(
-                "check the path; pipelines are YAML files such as pipelines/quickstart.yaml".into(),
-            ),
+            help: Some(if e.kind() == std::io::ErrorKind::InvalidData {
+                "a pipeline is a YAML text file (UTF-8), such as pipelines/quickstart.yaml".into()
+            } else {
+                "check the path; pipelines are YAML files such as pipelines/quickstart.yaml".into()
+            }),
         }],
     })?;
     load_str(path, source, overrides)
@@ -66,6 +72,7 @@ pub fn load_str(
     let fail = |source: &String, issues: Vec<Issue>| PipelineErrors {
         file: path.to_path_buf(),
         source: source.clone(),
+        overrides: overrides.to_vec(),
         issues,
         structural: true,
     };
@@ -88,15 +95,15 @@ pub fn load_str(
             &source,
             vec![Issue {
                 path: KeyPath::root(),
-                loc: Loc { line: 1, col: 1 },
+                loc: Loc::at(1, 1),
                 message: "the pipeline file is empty".into(),
                 help: Some("start from pipelines/quickstart.yaml or `frontier schema`".into()),
             }],
         ));
     }
     let mut issues = Vec::new();
-    for o in overrides {
-        if let Err(i) = apply_override(&mut root, o) {
+    for (index, o) in overrides.iter().enumerate() {
+        if let Err(i) = apply_override(&mut root, index, o) {
             issues.push(i);
         }
     }
@@ -109,6 +116,7 @@ pub fn load_str(
             path: path.to_path_buf(),
             source,
             root,
+            overrides: overrides.to_vec(),
             spec,
         }),
         // The schema walk should have caught everything serde rejects; if not, still report
@@ -117,7 +125,7 @@ pub fn load_str(
             &source,
             vec![Issue {
                 path: KeyPath::root(),
-                loc: Loc { line: 1, col: 1 },
+                loc: Loc::at(1, 1),
                 message: format!("invalid pipeline: {e}"),
                 help: None,
             }],
@@ -125,10 +133,11 @@ pub fn load_str(
     }
 }
 
-fn apply_override(root: &mut Node, text: &str) -> Result<(), Issue> {
+fn apply_override(root: &mut Node, index: usize, text: &str) -> Result<(), Issue> {
+    let loc = Loc::set(index);
     let bad = |message: String| Issue {
         path: KeyPath::root(),
-        loc: Loc::default(),
+        loc,
         message,
         help: Some("write --set key.path=value, e.g. --set workload.requests=10".into()),
     };
@@ -143,10 +152,10 @@ fn apply_override(root: &mut Node, text: &str) -> Result<(), Issue> {
         Ok(n) => n,
         Err(_) => Node::from_json(&serde_json::Value::String(value.to_string())),
     };
-    strip_locations(&mut node);
+    locate_at(&mut node, loc);
     root.set(&path, node).map_err(|prefix| Issue {
         path: path.clone(),
-        loc: Loc::default(),
+        loc,
         message: format!(
             "--set `{text}`: `{prefix}` is not a mapping or list entry that can be set"
         ),
@@ -154,13 +163,15 @@ fn apply_override(root: &mut Node, text: &str) -> Result<(), Issue> {
     })
 }
 
-fn strip_locations(node: &mut Node) {
-    node.loc = Loc::default();
+/// Give every node of a `--set` value the argument's location (positions within the
+/// argument's own text would be taken for lines of the file).
+fn locate_at(node: &mut Node, loc: Loc) {
+    node.loc = loc;
     match &mut node.kind {
-        NodeKind::Seq(items) => items.iter_mut().for_each(strip_locations),
+        NodeKind::Seq(items) => items.iter_mut().for_each(|i| locate_at(i, loc)),
         NodeKind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
-            k.loc = Loc::default();
-            strip_locations(v);
+            k.loc = loc;
+            locate_at(v, loc);
         }),
         _ => {}
     }

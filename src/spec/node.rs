@@ -11,22 +11,55 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-/// Where a node was written: 1-based line and column. `line == 0` means unknown (e.g. a value
-/// given with `--set`).
+/// Where a node was written: 1-based line and column in the pipeline file, or the `--set`
+/// argument that gave it. `line == 0` means no position (a file that could not be read, or a
+/// value given with `--set`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Loc {
-    /// 1-based line.
+    /// 1-based line (0: none).
     pub line: u32,
-    /// 1-based column.
+    /// 1-based column (0: none).
     pub col: u32,
+    /// Where the value came from.
+    pub origin: Origin,
+}
+
+/// The source of a value: the pipeline file or a `--set` argument.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// The pipeline file.
+    #[default]
+    File,
+    /// The `--set` argument with this index (0-based, in the order given).
+    Set(u32),
 }
 
 impl Loc {
-    fn from_saphyr(l: &serde_saphyr::Location) -> Loc {
+    /// A position in the pipeline file.
+    pub fn at(line: u32, col: u32) -> Loc {
         Loc {
-            line: l.line() as u32,
-            col: l.column() as u32,
+            line,
+            col,
+            origin: Origin::File,
         }
+    }
+
+    /// The value given by the `index`-th `--set` argument.
+    pub fn set(index: usize) -> Loc {
+        Loc {
+            line: 0,
+            col: 0,
+            origin: Origin::Set(u32::try_from(index).unwrap_or(u32::MAX)),
+        }
+    }
+
+    /// Whether this is a place in the pipeline file (not a `--set` value, not unknown).
+    pub fn in_file(&self) -> bool {
+        self.origin == Origin::File && self.line > 0
+    }
+
+    fn from_saphyr(l: &serde_saphyr::Location) -> Loc {
+        Loc::at(l.line() as u32, l.column() as u32)
     }
 }
 
@@ -244,7 +277,12 @@ impl Node {
             };
             match next {
                 Some((l, v)) => {
-                    loc = if matches!(seg, PathSeg::Key(_)) && v.loc.line == 0 {
+                    // A value without a position of its own (created on the way to a `--set`
+                    // value) is found at its key.
+                    loc = if matches!(seg, PathSeg::Key(_))
+                        && v.loc.origin == Origin::File
+                        && v.loc.line == 0
+                    {
                         l
                     } else {
                         v.loc
@@ -257,15 +295,18 @@ impl Node {
         loc
     }
 
-    /// Set the value at `path`, creating mappings along the way. Fails (with the prefix that
-    /// could not be entered) when a path step goes through a scalar or past a list's end.
+    /// Set the value at `path`, creating mappings along the way (located where `value` is).
+    /// Fails (with the prefix that could not be entered) when a path step goes through a
+    /// scalar or past a list's end.
     pub fn set(&mut self, path: &KeyPath, value: Node) -> Result<(), KeyPath> {
+        let origin = value.loc;
         let mut node = self;
         for (depth, seg) in path.0.iter().enumerate() {
             let prefix = || KeyPath(path.0[..=depth].to_vec());
             let last = depth + 1 == path.0.len();
             if matches!(node.kind, NodeKind::Null) {
                 node.kind = NodeKind::Map(Vec::new());
+                node.loc = origin;
             }
             node = match (seg, &mut node.kind) {
                 (PathSeg::Key(k), NodeKind::Map(entries)) => {
@@ -278,13 +319,13 @@ impl Node {
                             entries.push((
                                 Key {
                                     name: k.clone(),
-                                    loc: Loc::default(),
+                                    loc: origin,
                                     from_bool: false,
                                     duplicate: false,
                                 },
                                 Node {
                                     kind: NodeKind::Null,
-                                    loc: Loc::default(),
+                                    loc: origin,
                                 },
                             ));
                             entries.len() - 1
@@ -498,7 +539,7 @@ mod tests {
         let text = "a: 1\nb:\n  c: [x, 2.5]\n  d: true\n";
         let n = Node::parse(text).unwrap();
         let c = n.find(&KeyPath::parse_dotted("b.c").unwrap()).unwrap();
-        assert_eq!(c.loc, Loc { line: 3, col: 6 });
+        assert_eq!(c.loc, Loc::at(3, 6));
         let x = n.find(&KeyPath::parse_dotted("b.c[1]").unwrap()).unwrap();
         assert_eq!(x.kind, NodeKind::Float(2.5));
         assert_eq!(n.get("a").unwrap().kind, NodeKind::Int(1));
@@ -507,7 +548,7 @@ mod tests {
             NodeKind::Bool(true)
         );
         let (k, _) = n.entry("b").unwrap();
-        assert_eq!(k.loc, Loc { line: 2, col: 1 });
+        assert_eq!(k.loc, Loc::at(2, 1));
     }
 
     #[test]

@@ -963,13 +963,7 @@ evaluators:
             assert_eq!(is.len(), 1, "{key}: {value}: {is:?}");
             assert_eq!(is[0].message, want);
             assert_eq!(is[0].path.to_string(), format!("workload.{key}"));
-            assert_eq!(
-                is[0].loc,
-                Loc {
-                    line: 10,
-                    col: 3 + key.len() as u32 + 2
-                }
-            );
+            assert_eq!(is[0].loc, Loc::at(10, 3 + key.len() as u32 + 2));
         }
         let is = issues(&OK.replace("max_tokens: 16", "max_tokens: 1e308"));
         assert_eq!(
@@ -987,7 +981,7 @@ evaluators:
         let is = issues(&y);
         assert_eq!(is.len(), 1, "{is:?}");
         assert_eq!(is[0].message, "duplicate key `endpoints.sim`");
-        assert_eq!(is[0].loc, Loc { line: 6, col: 3 });
+        assert_eq!(is[0].loc, Loc::at(6, 3));
         assert!(is[0].help.as_deref().unwrap().contains("line 5"), "{is:?}");
     }
 
