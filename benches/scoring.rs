@@ -2,11 +2,16 @@
 //! One "pair" is one answer scored by both scorers against one reference. Target: at least
 //! 1,000,000 pairs/s on a 2-core machine (README, "Benchmarks").
 //!
+//! The `score_stats` step after a trial is measured too (`summarise/*`): `summarise_scores`
+//! over 100,000 cases (all distinct rows, and 25,000 rows of 4 repeats) and corpus BLEU over 16
+//! answers of 3,000 tokens. These must stay near-linear in the case count and answer length.
+//!
 //! `cargo bench --bench scoring` (criterion prints time per iteration and elements/s).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use frontier::eval::stats::{CaseScore, corpus_bleu, summarise_scores};
 use frontier::eval::{Answer, Scorer, score_all};
 use frontier::spec::{EvaluatorSpec, TextScorer};
 
@@ -90,5 +95,79 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// `n` measured cases over `n / repeats` dataset rows, with exact-match-like 0/1 scores and a
+/// few unscored and failed cases, as `summarise_scores` receives them.
+fn summary_cases(n: usize, repeats: usize) -> Vec<(String, String, CaseScore)> {
+    (0..n)
+        .map(|i| {
+            let row = i / repeats;
+            let score = match i % 97 {
+                0 => CaseScore::Unscored,
+                1 => CaseScore::Error,
+                m => CaseScore::Scored(f64::from(u8::from(m % 3 != 0))),
+            };
+            (format!("r{row:06}"), format!("{}", (i * 7) % 5), score)
+        })
+        .collect()
+}
+
+/// Answers of `tokens` words from a vocabulary of 1,000 (so most 2- to 4-grams are distinct,
+/// as in long generated text), each with a reference that shares about half of its words.
+fn long_answers(count: usize, tokens: usize) -> Vec<(String, Vec<String>)> {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        // xorshift64: a fixed, dependency-free word sequence.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..count)
+        .map(|_| {
+            let answer: Vec<String> = (0..tokens).map(|_| format!("w{}", next() % 1000)).collect();
+            let reference: Vec<String> = answer
+                .iter()
+                .map(|w| {
+                    if next() % 2 == 0 {
+                        w.clone()
+                    } else {
+                        format!("w{}", next() % 1000)
+                    }
+                })
+                .collect();
+            (answer.join(" "), vec![reference.join(" ")])
+        })
+        .collect()
+}
+
+fn bench_summarise(c: &mut Criterion) {
+    let mut group = c.benchmark_group("summarise");
+    group.sample_size(10);
+    for (name, repeats) in [
+        ("100k_cases_distinct_rows", 1),
+        ("100k_cases_25k_rows_x4", 4),
+    ] {
+        let owned = summary_cases(100_000, repeats);
+        let cases: Vec<(&str, &str, CaseScore)> = owned
+            .iter()
+            .map(|(row, answer, score)| (row.as_str(), answer.as_str(), *score))
+            .collect();
+        group.throughput(Throughput::Elements(cases.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(summarise_scores(black_box(&cases), repeats as u32, 7)))
+        });
+    }
+    let owned = long_answers(16, 3_000);
+    let bleu_cases: Vec<(&str, &[String])> = owned
+        .iter()
+        .map(|(a, r)| (a.as_str(), r.as_slice()))
+        .collect();
+    group.throughput(Throughput::Elements(bleu_cases.len() as u64));
+    group.bench_function("corpus_bleu_16_answers_3000_tokens", |b| {
+        b.iter(|| black_box(corpus_bleu(black_box(&bleu_cases), 7)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_summarise);
 criterion_main!(benches);

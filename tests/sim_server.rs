@@ -160,3 +160,83 @@ fn takes_a_pipelines_endpoint_and_model_overrides() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// POST a JSON body to `route`; the status and the body as JSON.
+async fn post(
+    http: &reqwest::Client,
+    base: &str,
+    route: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = http
+        .post(format!("{base}/{route}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the server answers");
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({ "raw": text }));
+    (status, json)
+}
+
+#[test]
+fn a_request_past_the_context_is_refused_like_vllm() {
+    // The engine runs inside `frontier run` too: an absurd max_tokens must be answered, not
+    // allocated (u64::MAX once aborted the process).
+    let server = start(&["--decode-ms", "0", "--prefill-tok-s", "0"]);
+    let base = server.base_url.clone();
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        for (key, value) in [
+            ("max_tokens", serde_json::json!(u64::MAX)),
+            ("max_tokens", serde_json::json!(20_000_000)),
+            ("max_completion_tokens", serde_json::json!(32_768)),
+        ] {
+            let mut body = serde_json::json!({
+                "model": "sim",
+                "messages": [{"role": "user", "content": "Tell me a long story."}],
+            });
+            body[key] = value.clone();
+            let (status, json) = post(&http, &base, "chat/completions", body).await;
+            assert_eq!(status, 400, "{key}: {value}: {json}");
+            let message = json["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains(&format!("'{key}' is too large: {value}"))
+                    && message.contains("maximum context length is 32768 tokens"),
+                "{json}"
+            );
+            assert_eq!(json["error"]["type"], "BadRequestError", "{json}");
+            assert_eq!(json["error"]["code"], 400, "{json}");
+        }
+        // A prompt alone past the context.
+        let long = "word ".repeat(40_000);
+        let (status, json) = post(
+            &http,
+            &base,
+            "completions",
+            serde_json::json!({"model": "sim", "prompt": long, "max_tokens": 1}),
+        )
+        .await;
+        assert_eq!(status, 400, "{json}");
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("However, your request has 50000 input tokens"),
+            "{json}"
+        );
+        // Up to the context's end is answered in full.
+        let (status, json) = post(
+            &http,
+            &base,
+            "completions",
+            serde_json::json!({"model": "sim", "prompt": "Go on:", "max_tokens": 32_766}),
+        )
+        .await;
+        assert_eq!(status, 200, "{json}");
+        assert_eq!(json["usage"]["completion_tokens"], 32_766, "{json}");
+        assert_eq!(json["choices"][0]["finish_reason"], "length", "{json}");
+    });
+}

@@ -119,6 +119,9 @@ pub struct Outcome {
     pub extracted: Option<String>,
     /// The scorer has an extraction stage and it found nothing (`None` without extraction).
     pub extraction_failed: Option<bool>,
+    /// `bleu` scorers: the case's n-gram counts, kept so that corpus BLEU sums them without
+    /// tokenising and counting the answer again (`None` for other scorers and unscored cases).
+    pub bleu: Option<Box<BleuStats>>,
 }
 
 /// A problem with an evaluator entry: the key path below the entry's kind (e.g.
@@ -367,10 +370,12 @@ impl Scorer {
                 .flatten()
         };
         let Some(x) = &self.extractor else {
+            let (score, bleu) = self.measure(answer, references);
             return Outcome {
-                score: self.score(answer, references),
+                score,
                 extracted: choice(answer),
                 extraction_failed: None,
+                bleu,
             };
         };
         match x.extract(answer) {
@@ -378,12 +383,17 @@ impl Scorer {
                 score: Score::Unscored(reason::EXTRACTION_FAILED),
                 extracted: None,
                 extraction_failed: Some(true),
+                bleu: None,
             },
-            Some(text) => Outcome {
-                score: self.score(&text, references),
-                extracted: Some(choice(&text).unwrap_or_else(|| text.into_owned())),
-                extraction_failed: Some(false),
-            },
+            Some(text) => {
+                let (score, bleu) = self.measure(&text, references);
+                Outcome {
+                    score,
+                    extracted: Some(choice(&text).unwrap_or_else(|| text.into_owned())),
+                    extraction_failed: Some(false),
+                    bleu,
+                }
+            }
         }
     }
 
@@ -399,13 +409,38 @@ impl Scorer {
 
     /// Score already extracted text against `references` (the best reference wins).
     pub fn score(&self, answer: &str, references: &[String]) -> Score {
+        checked(self.raw_score(answer, references))
+    }
+
+    /// [`Scorer::score`] with a `bleu` scorer's n-gram counts (kept for corpus BLEU).
+    fn measure(&self, answer: &str, references: &[String]) -> (Score, Option<Box<BleuStats>>) {
+        if self.is_bleu() && !references.is_empty() {
+            let a = scorers::tokenize_13a(answer);
+            let refs: Vec<Vec<String>> = references
+                .iter()
+                .map(|r| scorers::tokenize_13a(r))
+                .collect();
+            let stats = BleuStats::new(&a, &refs);
+            let score = checked(Score::Scored {
+                value: stats.smoothed_bleu(),
+                raw: None,
+            });
+            let kept = matches!(score, Score::Scored { .. }).then(|| Box::new(stats));
+            return (score, kept);
+        }
+        (self.score(answer, references), None)
+    }
+
+    /// The measure before [`checked`]: may be NaN or outside [0, 1] only through a bug, which
+    /// the property tests look for here (after `checked` such a value is `Unscored`).
+    fn raw_score(&self, answer: &str, references: &[String]) -> Score {
         if self.is_judge() {
             return Score::Unscored("judge_pending");
         }
         if references.is_empty() && self.needs_reference() {
             return Score::Unscored(reason::NO_REFERENCE);
         }
-        let score = match &self.normalizer {
+        match &self.normalizer {
             Some(n) => SCRATCH.with(|s| {
                 let mut s = s.borrow_mut();
                 let Scratch {
@@ -434,8 +469,7 @@ impl Scorer {
                 }
             }),
             None => self.other_measure(answer, references),
-        };
-        checked(score)
+        }
     }
 
     fn text_measure(&self, a: &str, r: &str) -> f64 {
@@ -593,6 +627,7 @@ pub fn score_all(scorers: &[Scorer], answers: &[Answer<'_>]) -> Vec<Vec<Outcome>
                         score: Score::Error(kind.to_string()),
                         extracted: None,
                         extraction_failed: None,
+                        bleu: None,
                     },
                     None => s.score_case(a.text, a.references),
                 })

@@ -1,6 +1,7 @@
 //! The measures behind each scorer, as plain functions of already normalised (or extracted)
 //! text. Each function's doc comment is its definition; the README repeats them.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -318,26 +319,38 @@ impl BleuStats {
             }
         }
         st.reference_len = closest.unwrap_or(0) as u64;
+        // Hash-map n-gram counts: linear in the lengths (a pairwise count is quadratic, and
+        // long answers have thousands of tokens).
+        let mut answer_counts: HashMap<&[String], u64> = HashMap::new();
+        let mut ref_counts: HashMap<&[String], u64> = HashMap::new();
+        let mut max_ref: HashMap<&[String], u64> = HashMap::new();
         for n in 1..=4usize {
             if answer.len() < n {
                 continue;
             }
-            let grams: Vec<&[String]> = answer.windows(n).collect();
-            st.totals[n - 1] = grams.len() as u64;
-            let mut counted: Vec<&[String]> = Vec::new();
-            for g in &grams {
-                if counted.contains(g) {
-                    continue;
-                }
-                counted.push(g);
-                let in_answer = grams.iter().filter(|x| *x == g).count();
-                let max_ref = references
-                    .iter()
-                    .map(|r| r.windows(n).filter(|x| x == g).count())
-                    .max()
-                    .unwrap_or(0);
-                st.matches[n - 1] += in_answer.min(max_ref) as u64;
+            answer_counts.clear();
+            for g in answer.windows(n) {
+                *answer_counts.entry(g).or_insert(0) += 1;
             }
+            st.totals[n - 1] = (answer.len() + 1 - n) as u64;
+            // Clip by the largest count in any one reference.
+            max_ref.clear();
+            for r in references {
+                ref_counts.clear();
+                for g in r.windows(n) {
+                    if answer_counts.contains_key(g) {
+                        *ref_counts.entry(g).or_insert(0) += 1;
+                    }
+                }
+                for (g, c) in ref_counts.drain() {
+                    let m = max_ref.entry(g).or_insert(0);
+                    *m = (*m).max(c);
+                }
+            }
+            st.matches[n - 1] = answer_counts
+                .iter()
+                .map(|(g, c)| (*c).min(max_ref.get(g).copied().unwrap_or(0)))
+                .sum();
         }
         st
     }
@@ -512,6 +525,66 @@ mod tests {
         );
         assert_eq!(toks("a&amp;b"), vec!["a", "&", "b"]);
         assert_eq!(toks("1,000 people."), vec!["1,000", "people", "."]);
+    }
+
+    /// BLEU counts the plain way: every n-gram compared with every other (quadratic, but
+    /// obviously right), for checking the hash-map counts.
+    fn naive_bleu_counts(answer: &[String], references: &[Vec<String>]) -> ([u64; 4], [u64; 4]) {
+        let (mut matches, mut totals) = ([0u64; 4], [0u64; 4]);
+        for n in 1..=4usize {
+            if answer.len() < n {
+                continue;
+            }
+            let grams: Vec<&[String]> = answer.windows(n).collect();
+            totals[n - 1] = grams.len() as u64;
+            let mut counted: Vec<&[String]> = Vec::new();
+            for g in &grams {
+                if counted.contains(g) {
+                    continue;
+                }
+                counted.push(g);
+                let in_answer = grams.iter().filter(|x| *x == g).count();
+                let max_ref = references
+                    .iter()
+                    .map(|r| r.windows(n).filter(|x| x == g).count())
+                    .max()
+                    .unwrap_or(0);
+                matches[n - 1] += in_answer.min(max_ref) as u64;
+            }
+        }
+        (matches, totals)
+    }
+
+    #[test]
+    fn bleu_counts_agree_with_pairwise_counting() {
+        let mut state = 5u64;
+        let mut words = |len: usize, vocab: u64| -> Vec<String> {
+            (0..len)
+                .map(|_| format!("w{}", crate::rng::splitmix64(&mut state) % vocab))
+                .collect()
+        };
+        for (len, vocab) in [
+            (0, 3),
+            (1, 3),
+            (3, 2),
+            (12, 3),
+            (40, 5),
+            (200, 30),
+            (300, 1000),
+        ] {
+            let answer = words(len, vocab);
+            let refs = vec![
+                words(len + 3, vocab),
+                words(len / 2, vocab),
+                words(len, vocab),
+            ];
+            let st = BleuStats::new(&answer, &refs);
+            assert_eq!(
+                (st.matches, st.totals),
+                naive_bleu_counts(&answer, &refs),
+                "len {len} vocab {vocab}"
+            );
+        }
     }
 
     #[test]

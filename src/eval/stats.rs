@@ -62,6 +62,63 @@ pub fn bootstrap_ci95<T>(
     Some((lo, hi))
 }
 
+/// The same interval as [`bootstrap_ci95`] with the median as the statistic (the same
+/// resamples, drawn from the same generator, so the same numbers), in O(n) per resample instead
+/// of a sort: the values are sorted once, each resample only counts how often it drew each
+/// sorted position, and the median's one or two order statistics are read off the running sum
+/// of those counts.
+pub fn bootstrap_median_ci95(values: &[f64], resamples: usize, seed: u64) -> Option<(f64, f64)> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    // rank[i]: position of values[i] in sorted order (ties by index, as a stable sort).
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let sorted: Vec<f64> = order.iter().map(|&i| values[i]).collect();
+    let mut rank = vec![0usize; n];
+    for (pos, &i) in order.iter().enumerate() {
+        rank[i] = pos;
+    }
+    // The median's order statistics, as `percentile_sorted(_, 0.5)` interpolates them.
+    let h = (n - 1) as f64 * 0.5;
+    let lo_k = h.floor() as usize;
+    let hi_k = (lo_k + 1).min(n - 1);
+    let frac = h - lo_k as f64;
+    let mut state = seed ^ 0x5bd1_e995_0000_0001;
+    let mut counts = vec![0u32; n];
+    let mut stats = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        counts.iter_mut().for_each(|c| *c = 0);
+        for _ in 0..n {
+            let r = splitmix64(&mut state);
+            counts[rank[((u128::from(r) * n as u128) >> 64) as usize]] += 1;
+        }
+        // The k-th smallest drawn value (0-based) for k = lo_k and hi_k.
+        let (mut lo_v, mut hi_v) = (None, None);
+        let mut seen = 0usize;
+        for (pos, &c) in counts.iter().enumerate() {
+            seen += c as usize;
+            if lo_v.is_none() && seen > lo_k {
+                lo_v = Some(sorted[pos]);
+            }
+            if seen > hi_k {
+                hi_v = Some(sorted[pos]);
+                break;
+            }
+        }
+        let (lo_v, hi_v) = (lo_v?, hi_v?);
+        let m = lo_v + frac * (hi_v - lo_v);
+        if m.is_finite() {
+            stats.push(m);
+        }
+    }
+    stats.sort_by(f64::total_cmp);
+    let lo = crate::exec::stats::percentile_sorted(&stats, 0.025)?;
+    let hi = crate::exec::stats::percentile_sorted(&stats, 0.975)?;
+    Some((lo, hi))
+}
+
 /// Unbiased pass@k (Chen et al. 2021): the probability that at least one of k repeats drawn
 /// without replacement from `n`, of which `c` passed, passes: `1 - C(n-c, k) / C(n, k)`,
 /// computed as a product to stay exact for large n. `None` when `k > n` or `k == 0`.
@@ -97,23 +154,22 @@ pub fn pass_hat_k(n: u64, c: u64, k: u64) -> Option<f64> {
 
 /// Majority vote over one case's repeats: the score of the most frequent answer (`key`: the
 /// extracted or normalised answer); ties go to the lowest score among the tied answers.
+/// Sorting the repeats by answer keeps this O(k log k) in the number of repeats.
 pub fn majority<'k>(repeats: impl IntoIterator<Item = (&'k str, f64)>) -> Option<f64> {
-    let mut groups: Vec<(&str, usize, f64)> = Vec::new();
-    for (key, score) in repeats {
-        match groups.iter_mut().find(|g| g.0 == key) {
-            Some(g) => {
-                g.1 += 1;
-                g.2 = g.2.min(score);
+    let mut sorted: Vec<(&str, f64)> = repeats.into_iter().collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    // (count, lowest score) of the most frequent answers so far.
+    let mut best: Option<(usize, f64)> = None;
+    for run in sorted.chunk_by(|a, b| a.0 == b.0) {
+        let low = run.iter().map(|r| r.1).min_by(f64::total_cmp)?;
+        best = match best {
+            Some((n, s)) if n > run.len() || (n == run.len() && s.total_cmp(&low).is_le()) => {
+                Some((n, s))
             }
-            None => groups.push((key, 1, score)),
-        }
+            _ => Some((run.len(), low)),
+        };
     }
-    let top = groups.iter().map(|g| g.1).max()?;
-    groups
-        .iter()
-        .filter(|g| g.1 == top)
-        .map(|g| g.2)
-        .min_by(f64::total_cmp)
+    best.map(|(_, s)| s)
 }
 
 /// Whether one case's repeats disagree: some passed (score >= 0.5) and some did not. `None`
@@ -207,12 +263,10 @@ mod tests {
 /// Corpus BLEU-4 of several answers (each with its references): n-gram counts summed over the
 /// answers, then the same formula as sentence BLEU (add-one smoothing of the 2- to 4-gram
 /// precisions, brevity penalty on the summed lengths), with a 95% percentile-bootstrap
-/// interval over the answers (seeded). `None` without answers.
+/// interval over the answers (seeded). `None` without answers. Tokenises and counts every
+/// answer; after scoring, use [`corpus_bleu_of`] with the counts the `bleu` scorer kept.
 pub fn corpus_bleu(cases: &[(&str, &[String])], seed: u64) -> Option<(f64, Option<(f64, f64)>)> {
     use crate::eval::scorers::{BleuStats, tokenize_13a};
-    if cases.is_empty() {
-        return None;
-    }
     let stats: Vec<BleuStats> = cases
         .iter()
         .map(|(answer, refs)| {
@@ -220,6 +274,18 @@ pub fn corpus_bleu(cases: &[(&str, &[String])], seed: u64) -> Option<(f64, Optio
             BleuStats::new(&tokenize_13a(answer), &refs)
         })
         .collect();
+    corpus_bleu_of(&stats, seed)
+}
+
+/// Corpus BLEU-4 and its bootstrap interval from per-answer counts (as [`corpus_bleu`]).
+pub fn corpus_bleu_of(
+    stats: &[crate::eval::BleuStats],
+    seed: u64,
+) -> Option<(f64, Option<(f64, f64)>)> {
+    use crate::eval::scorers::BleuStats;
+    if stats.is_empty() {
+        return None;
+    }
     let total = |items: &[&BleuStats]| {
         let mut t = BleuStats::default();
         for s in items {
@@ -229,7 +295,7 @@ pub fn corpus_bleu(cases: &[(&str, &[String])], seed: u64) -> Option<(f64, Optio
     };
     let all: Vec<&BleuStats> = stats.iter().collect();
     let value = total(&all)?;
-    let ci = bootstrap_ci95(&stats, total, BOOTSTRAP_RESAMPLES, seed);
+    let ci = bootstrap_ci95(stats, total, BOOTSTRAP_RESAMPLES, seed);
     Some((value, ci))
 }
 
@@ -297,20 +363,18 @@ pub fn summarise_scores(cases: &[(&str, &str, CaseScore)], k: u32, seed: u64) ->
     s.mean = mean;
     s.mean_ci95 = mean.zip(half).map(|(m, h)| (m - h, m + h));
     s.median = median(&values);
-    s.median_ci95 = bootstrap_ci95(
-        &values,
-        |v| median(&v.iter().map(|x| **x).collect::<Vec<_>>()),
-        BOOTSTRAP_RESAMPLES,
-        seed,
-    );
-    // Per case (dataset row): its scored repeats.
+    s.median_ci95 = bootstrap_median_ci95(&values, BOOTSTRAP_RESAMPLES, seed);
+    // Per case (dataset row): its scored repeats, rows in order of first appearance (a hash
+    // map from the row to its group keeps this linear in the number of cases).
     let mut groups: Vec<(&str, Vec<(&str, f64)>)> = Vec::new();
+    let mut group_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (case, answer, score) in cases {
         if let CaseScore::Scored(v) = score {
-            match groups.iter_mut().find(|g| g.0 == *case) {
-                Some(g) => g.1.push((answer, *v)),
-                None => groups.push((case, vec![(answer, *v)])),
-            }
+            let g = *group_of.entry(case).or_insert_with(|| {
+                groups.push((case, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push((answer, *v));
         }
     }
     let mean_of = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
@@ -402,6 +466,53 @@ mod summary_tests {
         // a flips, b does not.
         assert_eq!(s.flip_rate, Some(0.5));
         assert_eq!(s.k, 3);
+    }
+
+    #[test]
+    fn the_linear_median_bootstrap_gives_the_sorting_bootstrap_numbers() {
+        let median_of = |v: &[&f64]| median(&v.iter().map(|x| **x).collect::<Vec<_>>());
+        let mut state = 11u64;
+        for n in [2usize, 3, 4, 7, 10, 51, 200] {
+            for distinct in [2u64, 5, 1000] {
+                let values: Vec<f64> = (0..n)
+                    .map(|_| (splitmix64(&mut state) % distinct) as f64 / distinct as f64)
+                    .collect();
+                for seed in [1u64, 99] {
+                    assert_eq!(
+                        bootstrap_median_ci95(&values, 200, seed),
+                        bootstrap_ci95(&values, median_of, 200, seed),
+                        "n={n} distinct={distinct} seed={seed}"
+                    );
+                }
+            }
+        }
+        assert_eq!(bootstrap_median_ci95(&[1.0], 100, 1), None);
+    }
+
+    #[test]
+    fn many_distinct_rows_are_grouped_in_linear_time() {
+        // 50,000 rows with 2 repeats each, interleaved (row i's repeats are 50,000 cases
+        // apart). A pairwise search for each case's row took minutes here; a hash map takes
+        // well under a second. Every row passes once and fails once.
+        let rows: Vec<String> = (0..50_000).map(|i| format!("r{i}")).collect();
+        let mut cases = Vec::new();
+        for pass in [1.0, 0.0] {
+            for r in &rows {
+                cases.push((
+                    r.as_str(),
+                    if pass == 1.0 { "y" } else { "n" },
+                    CaseScore::Scored(pass),
+                ));
+            }
+        }
+        let s = summarise_scores(&cases, 2, 3);
+        assert_eq!(s.scored, 100_000);
+        assert_eq!(s.pass_at_k, Some(1.0));
+        assert_eq!(s.pass_hat_k, Some(0.0));
+        assert_eq!(s.flip_rate, Some(1.0));
+        // A tie between the two answers goes to the lower score.
+        assert_eq!(s.majority, Some(0.0));
+        assert_eq!(s.median, Some(0.5));
     }
 
     #[test]

@@ -386,6 +386,31 @@ fn rouge_bleu_choice_golden() {
 }
 
 #[test]
+fn bleu_keeps_its_counts_for_corpus_bleu() {
+    // Corpus BLEU sums the counts the sentence scorer computed; they must be those counts.
+    let bleu = Scorer::from_spec(&EvaluatorSpec::Bleu(BasicScorer::default()));
+    let r = refs(&["the cat sat on the mat", "a cat sat on a mat"]);
+    let o = bleu.score_case("the cat sat on a mat", &r);
+    let want = BleuStats::new(
+        &scorers::tokenize_13a("the cat sat on a mat"),
+        &r.iter()
+            .map(|x| scorers::tokenize_13a(x))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(o.bleu.as_deref(), Some(&want));
+    assert_eq!(o.score, scored(want.smoothed_bleu()));
+    let pairs = [("the cat sat on a mat", &r[..])];
+    assert_eq!(
+        stats::corpus_bleu_of(&[want], 4),
+        stats::corpus_bleu(&pairs, 4)
+    );
+    // Other scorers and unscored cases keep nothing.
+    assert_eq!(bleu.score_case("x", &[]).bleu, None);
+    let exact = Scorer::from_spec(&EvaluatorSpec::Exact(TextScorer::default()));
+    assert_eq!(exact.score_case("x", &r).bleu, None);
+}
+
+#[test]
 fn extraction_stage() {
     let spec = EvaluatorSpec::Numeric(NumericScorer {
         name: Some("math".into()),
@@ -404,6 +429,7 @@ fn extraction_stage() {
             },
             extracted: Some("$1,234.50".into()),
             extraction_failed: Some(false),
+            bleu: None,
         }
     );
     // Nothing extracted: unscored with a reason, never 0.
@@ -413,6 +439,7 @@ fn extraction_stage() {
             score: Score::Unscored("extraction_failed"),
             extracted: None,
             extraction_failed: Some(true),
+            bleu: None,
         }
     );
     // Without extraction the columns are null.
@@ -449,6 +476,31 @@ fn extraction_stage() {
     let o = after.score_case("Thinking...\nANSWER: The Paris\nDone", &refs(&["paris"]));
     assert_eq!(
         (o.score, o.extracted.as_deref()),
+#[test]
+fn bleu_keeps_its_counts_for_corpus_bleu() {
+    // Corpus BLEU sums the counts the sentence scorer computed; they must be those counts.
+    let bleu = Scorer::from_spec(&EvaluatorSpec::Bleu(BasicScorer::default()));
+    let r = refs(&["the cat sat on the mat", "a cat sat on a mat"]);
+    let o = bleu.score_case("the cat sat on a mat", &r);
+    let want = BleuStats::new(
+        &scorers::tokenize_13a("the cat sat on a mat"),
+        &r.iter()
+            .map(|x| scorers::tokenize_13a(x))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(o.bleu.as_deref(), Some(&want));
+    assert_eq!(o.score, scored(want.smoothed_bleu()));
+    let pairs = [("the cat sat on a mat", &r[..])];
+    assert_eq!(
+        stats::corpus_bleu_of(&[want], 4),
+        stats::corpus_bleu(&pairs, 4)
+    );
+    // Other scorers and unscored cases keep nothing.
+    assert_eq!(bleu.score_case("x", &[]).bleu, None);
+    let exact = Scorer::from_spec(&EvaluatorSpec::Exact(TextScorer::default()));
+    assert_eq!(exact.score_case("x", &r).bleu, None);
+}
+
         (scored(1.0), Some("The Paris"))
     );
 }
@@ -468,6 +520,7 @@ fn build_errors_are_located() {
             vec!["pattern".to_string()],
             vec!["extract".into(), "json_path".into()]
         ]
+            bleu: None,
     );
     let missing = EvaluatorSpec::JsonSchema(JsonSchemaScorer {
         name: None,
@@ -477,6 +530,7 @@ fn build_errors_are_located() {
     let errors = Scorer::build(&missing, Path::new(".")).unwrap_err();
     assert!(
         errors[0].message.starts_with("cannot read the schema file"),
+            bleu: None,
         "{errors:?}"
     );
 }

@@ -491,76 +491,86 @@ async fn run_one_trial(
             send(&shared.tx, Record::Score(Box::new(row))).await?;
         }
     }
-    // Per stage and scorer: intervals and repeat statistics (`score_stats`). Majority votes
-    // compare extracted answers, else SQuAD-normalised ones (normalised once per case).
-    let squad = crate::eval::normalize::Normalizer::from_spec(&Default::default()).ok();
-    let normalised: Vec<String> = texts
-        .iter()
-        .map(|(text, _, _)| match &squad {
-            Some(n) => n.apply(text),
-            None => text.clone(),
-        })
-        .collect();
-    for run in &stage_runs {
-        let in_stage: Vec<usize> = (0..answers.len())
-            .filter(|&c| answers[c].stage == run.stage)
-            .collect();
-        for (si, scorer) in plan.scorers.iter().enumerate() {
-            let cases: Vec<(&str, &str, crate::eval::stats::CaseScore)> = in_stage
+    // Per stage and scorer: intervals and repeat statistics (`score_stats`). Bootstrap
+    // intervals and grouping repeats over every case are CPU work, so they run on a blocking
+    // thread, away from the I/O tasks; the cases and scores go there and come back. Majority
+    // votes compare extracted answers, else SQuAD-normalised ones (normalised once per case).
+    let stage_ids: Vec<usize> = stage_runs.iter().map(|r| r.stage).collect();
+    let (answers, scores, stat_rows) = {
+        let plan = Arc::clone(plan);
+        let trial_id = shared.trial_id.clone();
+        let trial_index = trial.index;
+        tokio::task::spawn_blocking(move || {
+            let squad = crate::eval::normalize::Normalizer::from_spec(&Default::default()).ok();
+            let normalised: Vec<String> = texts
                 .iter()
-                .map(|&c| {
-                    let outcome = &scores[c][si];
-                    let score = match &outcome.score {
-                        Score::Scored { value, .. } => {
-                            crate::eval::stats::CaseScore::Scored(*value)
-                        }
-                        Score::Unscored(_) => crate::eval::stats::CaseScore::Unscored,
-                        Score::Error(_) => crate::eval::stats::CaseScore::Error,
-                    };
-                    let answer = outcome.extracted.as_deref().unwrap_or(&normalised[c]);
-                    (plan.dataset.rows[answers[c].row].id.as_str(), answer, score)
+                .map(|(text, _, _)| match &squad {
+                    Some(n) => n.apply(text),
+                    None => text.clone(),
                 })
                 .collect();
-            let seed = plan.seed ^ (trial.index as u64).rotate_left(32) ^ si as u64;
-            let summary = crate::eval::stats::summarise_scores(&cases, plan.repeats, seed);
-            let agreement: Vec<f64> = in_stage.iter().filter_map(|&c| agreements[c][si]).collect();
-            let corpus_bleu = if scorer.is_bleu() {
-                let bleu_cases: Vec<(&str, &[String])> = in_stage
-                    .iter()
-                    .filter(|&&c| matches!(scores[c][si].score, Score::Scored { .. }))
-                    .map(|&c| {
-                        let answer = scores[c][si].extracted.as_deref().unwrap_or(&texts[c].0);
-                        (
-                            answer,
-                            plan.dataset.rows[answers[c].row].references.as_slice(),
-                        )
-                    })
+            let mut rows = Vec::new();
+            for &stage in &stage_ids {
+                let in_stage: Vec<usize> = (0..answers.len())
+                    .filter(|&c| answers[c].stage == stage)
                     .collect();
-                crate::eval::stats::corpus_bleu(&bleu_cases, seed)
-            } else {
-                None
-            };
-            // Extraction ran on every case that produced an answer (not on failed cases).
-            let extraction = scorer.has_extraction().then(|| {
-                let ran: Vec<bool> = in_stage
-                    .iter()
-                    .filter_map(|&c| scores[c][si].extraction_failed)
-                    .collect();
-                (ran.iter().filter(|f| **f).count() as i64, ran.len() as i64)
-            });
-            let row = crate::store::ScoreStatRow {
-                corpus_bleu,
-                extraction,
-                trial_id: shared.trial_id.clone(),
-                trial_index: trial.index as i64,
-                stage: run.stage as i64,
-                scorer: Arc::from(scorer.name.as_str()),
-                summary,
-                agreement_mean: (!agreement.is_empty())
-                    .then(|| agreement.iter().sum::<f64>() / agreement.len() as f64),
-            };
-            send(&shared.tx, Record::ScoreStat(Box::new(row))).await?;
-        }
+                for (si, scorer) in plan.scorers.iter().enumerate() {
+                    let cases: Vec<(&str, &str, crate::eval::stats::CaseScore)> = in_stage
+                        .iter()
+                        .map(|&c| {
+                            let outcome = &scores[c][si];
+                            let score = match &outcome.score {
+                                Score::Scored { value, .. } => {
+                                    crate::eval::stats::CaseScore::Scored(*value)
+                                }
+                                Score::Unscored(_) => crate::eval::stats::CaseScore::Unscored,
+                                Score::Error(_) => crate::eval::stats::CaseScore::Error,
+                            };
+                            let answer = outcome.extracted.as_deref().unwrap_or(&normalised[c]);
+                            (plan.dataset.rows[answers[c].row].id.as_str(), answer, score)
+                        })
+                        .collect();
+                    let seed = plan.seed ^ (trial_index as u64).rotate_left(32) ^ si as u64;
+                    let summary = crate::eval::stats::summarise_scores(&cases, plan.repeats, seed);
+                    let agreement: Vec<f64> =
+                        in_stage.iter().filter_map(|&c| agreements[c][si]).collect();
+                    // Corpus BLEU sums the n-gram counts the `bleu` scorer kept per case.
+                    let corpus_bleu = scorer.is_bleu().then(|| {
+                        let counts: Vec<crate::eval::BleuStats> = in_stage
+                            .iter()
+                            .filter(|&&c| matches!(scores[c][si].score, Score::Scored { .. }))
+                            .filter_map(|&c| scores[c][si].bleu.as_deref().copied())
+                            .collect();
+                        crate::eval::stats::corpus_bleu_of(&counts, seed)
+                    });
+                    // Extraction ran on every case that produced an answer (not on failed cases).
+                    let extraction = scorer.has_extraction().then(|| {
+                        let ran: Vec<bool> = in_stage
+                            .iter()
+                            .filter_map(|&c| scores[c][si].extraction_failed)
+                            .collect();
+                        (ran.iter().filter(|f| **f).count() as i64, ran.len() as i64)
+                    });
+                    rows.push(crate::store::ScoreStatRow {
+                        corpus_bleu: corpus_bleu.flatten(),
+                        extraction,
+                        trial_id: trial_id.clone(),
+                        trial_index: trial_index as i64,
+                        stage: stage as i64,
+                        scorer: Arc::from(scorer.name.as_str()),
+                        summary,
+                        agreement_mean: (!agreement.is_empty())
+                            .then(|| agreement.iter().sum::<f64>() / agreement.len() as f64),
+                    });
+                }
+            }
+            (answers, scores, rows)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("score statistics task failed: {e}")))?
+    };
+    for row in stat_rows {
+        send(&shared.tx, Record::ScoreStat(Box::new(row))).await?;
     }
     let empty_tokens = TokenStats::default();
     let mut rows = Vec::new();

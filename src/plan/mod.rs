@@ -1277,6 +1277,24 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 &lp.key("params"),
                 &mut trial_issues,
             );
+            // The simulated engine refuses a request past its context, as vLLM does: say so
+            // now rather than with every request.
+            if let (EndpointSpec::Simulated(sim), Some(m)) = (endpoint_spec, params.max_tokens)
+                && m > sim.profile.max_model_len.max(1)
+            {
+                trial_issues.push(
+                    at(
+                        lp.key("params").key("max_tokens"),
+                        format!(
+                            "max_tokens {m} is more than the context of the simulated endpoint `{endpoint}` ({} tokens)",
+                            sim.profile.max_model_len.max(1)
+                        ),
+                    )
+                    .help(format!(
+                        "lower max_tokens, or raise `endpoints.{endpoint}.profile.max_model_len`"
+                    )),
+                );
+            }
             let mut tail = Map::new();
             tail.insert("model".into(), Value::String(model.clone()));
             tail.insert("stream".into(), Value::Bool(true));

@@ -5,11 +5,11 @@
 use arrow_schema::{DataType, TimeUnit};
 use sqlparser::ast::{
     self, BinaryOperator, CastKind, CeilFloorKind, DateTimeField, FunctionArg, FunctionArgExpr,
-    FunctionArguments, Spanned, UnaryOperator, Value,
+    FunctionArguments, UnaryOperator, Value,
 };
 
 use super::cast::{Rounding, float_to_int};
-use super::error::{QueryError, Result, closest};
+use super::error::{QueryError, Result, closest, expr_span};
 use super::expr::{
     AggCall, AggFunc, ArithOp, CastTarget, CmpOp, Expr, ExprKind, Scalar, ScalarFunc, is_numeric,
     sql_type_name,
@@ -60,8 +60,16 @@ pub(crate) struct Binder<'a> {
     pub context: &'static str,
     /// `SELECT expr AS alias` pairs that a bare name may refer to when no column has it
     /// (DuckDB allows aliases in WHERE, GROUP BY, HAVING and ORDER BY).
-    pub aliases: &'a [(String, ast::Expr)],
+    pub aliases: &'a [(String, &'a ast::Expr)],
+    /// How many `bind` calls are active: bounded by [`MAX_EXPR_DEPTH`].
+    depth: usize,
 }
+
+/// How deeply expressions may nest (each operator of a chain like `1+1+...+1` is a level;
+/// chains of AND or of OR are not, they are bound flat). Binding, the bound tree and its
+/// evaluation recurse once per level, so without a limit a long chain overflowed the stack.
+/// DuckDB's own default limit (`max_expression_depth`) is 1000.
+pub(crate) const MAX_EXPR_DEPTH: usize = 200;
 
 impl<'a> Binder<'a> {
     pub(crate) fn new(fields: &'a [RelField], context: &'static str) -> Self {
@@ -70,289 +78,394 @@ impl<'a> Binder<'a> {
             aggs: None,
             context,
             aliases: &[],
+            depth: 0,
         }
     }
 
     pub(crate) fn bind(&mut self, e: &ast::Expr) -> Result<Expr> {
+        if self.depth >= MAX_EXPR_DEPTH {
+            return Err(too_deep(e));
+        }
+        self.depth += 1;
+        let bound = self.bind_level(e);
+        self.depth -= 1;
+        bound
+    }
+
+    fn bind_level(&mut self, e: &ast::Expr) -> Result<Expr> {
         use ast::Expr as E;
         match e {
             E::Identifier(ident) => self.column(std::slice::from_ref(ident)),
             E::CompoundIdentifier(parts) => self.column(parts),
             E::Value(v) => literal(&v.value, e),
             E::Nested(inner) => self.bind(inner),
-            E::TypedString(ts) => {
-                let target = cast_target(&ts.data_type, e)?;
-                let text = match &ts.value.value {
-                    Value::SingleQuotedString(s) => s.clone(),
-                    _ => {
-                        return Err(QueryError::unsupported_at(
-                            format!("typed literal `{e}`"),
-                            e.span(),
-                        ));
-                    }
-                };
-                Ok(Expr::new(
-                    ExprKind::Cast {
-                        expr: Box::new(Expr::literal(Scalar::Str(text))),
-                        to: target.clone(),
-                        try_cast: false,
-                    },
-                    target.data_type(),
-                ))
-            }
-            E::UnaryOp { op, expr } => {
-                let inner = self.bind(expr)?;
-                match op {
-                    UnaryOperator::Minus => match inner.kind {
-                        ExprKind::Literal(Scalar::Int(i)) if i != i64::MIN => {
-                            Ok(Expr::literal(Scalar::Int(-i)))
-                        }
-                        ExprKind::Literal(Scalar::Float(f)) => Ok(Expr::literal(Scalar::Float(-f))),
-                        _ => {
-                            expect_numeric(&inner, "unary `-`", e)?;
-                            let ty = numeric_result(&inner.ty);
-                            let inner = cast_to(inner, &ty);
-                            Ok(Expr::new(ExprKind::Neg(Box::new(inner)), ty))
-                        }
-                    },
-                    UnaryOperator::Plus => {
-                        expect_numeric(&inner, "unary `+`", e)?;
-                        Ok(inner)
-                    }
-                    UnaryOperator::Not => {
-                        let inner = expect_bool(inner, "NOT", e)?;
-                        Ok(Expr::boolean(ExprKind::Not(Box::new(inner))))
-                    }
-                    other => Err(QueryError::unsupported_at(
-                        format!("unary operator `{other}`"),
-                        e.span(),
-                    )),
-                }
-            }
+            E::TypedString(_) => self.bind_typed_string(e),
+            E::UnaryOp { .. } => self.bind_unary_op(e),
+            E::BinaryOp {
+                op: op @ (BinaryOperator::And | BinaryOperator::Or),
+                ..
+            } => self.logical_chain(op, e),
             E::BinaryOp { left, op, right } => self.binary(left, op, right, e),
             E::IsNull(x) => Ok(Expr::boolean(ExprKind::IsNull(Box::new(self.bind(x)?)))),
-            E::IsNotNull(x) => {
-                let is_null = Expr::boolean(ExprKind::IsNull(Box::new(self.bind(x)?)));
-                Ok(Expr::boolean(ExprKind::Not(Box::new(is_null))))
+            E::IsNotNull(_) => self.bind_is_not_null(e),
+            E::IsTrue(_) | E::IsNotTrue(_) | E::IsFalse(_) | E::IsNotFalse(_) => {
+                self.bind_is_true(e)
             }
-            E::IsTrue(x) | E::IsNotTrue(x) | E::IsFalse(x) | E::IsNotFalse(x) => {
-                let mut inner = expect_bool(self.bind(x)?, "IS TRUE/FALSE", e)?;
-                if matches!(e, E::IsFalse(_) | E::IsNotFalse(_)) {
-                    inner = Expr::boolean(ExprKind::Not(Box::new(inner)));
-                }
-                let known = Expr::boolean(ExprKind::Func(
-                    ScalarFunc::Coalesce,
-                    vec![inner, Expr::literal(Scalar::Bool(false))],
-                ));
-                Ok(if matches!(e, E::IsNotTrue(_) | E::IsNotFalse(_)) {
-                    Expr::boolean(ExprKind::Not(Box::new(known)))
-                } else {
-                    known
-                })
-            }
-            E::IsDistinctFrom(l, r) | E::IsNotDistinctFrom(l, r) => {
-                let op = if matches!(e, E::IsDistinctFrom(..)) {
-                    CmpOp::Distinct
-                } else {
-                    CmpOp::NotDistinct
-                };
-                let (l, r) = (self.bind(l)?, self.bind(r)?);
-                compare(op, l, r, e)
-            }
-            E::In {
-                expr,
-                target,
-                negated,
-                ..
-            } => {
-                let list = match target {
-                    ast::InTarget::List(list) => list,
-                    ast::InTarget::Subquery(_) => {
-                        return Err(QueryError::unsupported_at("IN (subquery)", e.span()));
-                    }
-                    _ => return Err(QueryError::unsupported_at(format!("`{e}`"), e.span())),
-                };
-                let needle = self.bind(expr)?;
-                let mut any: Option<Expr> = None;
-                for item in list {
-                    let item = self.bind(item)?;
-                    let eq = compare(CmpOp::Eq, needle.clone(), item, e)?;
-                    any = Some(match any {
-                        None => eq,
-                        Some(acc) => Expr::boolean(ExprKind::Or(Box::new(acc), Box::new(eq))),
-                    });
-                }
-                let any = any.unwrap_or_else(|| Expr::literal(Scalar::Bool(false)));
-                Ok(negate_if(any, *negated))
-            }
-            E::Between {
-                expr,
-                negated,
-                low,
-                high,
-            } => {
-                let x = self.bind(expr)?;
-                let ge = compare(CmpOp::GtEq, x.clone(), self.bind(low)?, e)?;
-                let le = compare(CmpOp::LtEq, x, self.bind(high)?, e)?;
-                let both = Expr::boolean(ExprKind::And(Box::new(ge), Box::new(le)));
-                Ok(negate_if(both, *negated))
-            }
-            E::Like {
-                negated,
-                any,
-                expr,
-                pattern,
-                escape_char,
-            }
-            | E::ILike {
-                negated,
-                any,
-                expr,
-                pattern,
-                escape_char,
-            } => {
-                if *any {
-                    return Err(QueryError::unsupported_at("LIKE ANY", e.span()));
-                }
-                let case_insensitive = matches!(e, E::ILike { .. });
-                let what = if case_insensitive { "ILIKE" } else { "LIKE" };
-                let x = expect_string(self.bind(expr)?, what, e)?;
-                let p = expect_string(self.bind(pattern)?, what, e)?;
-                let escape = match escape_char.as_deref() {
-                    None => None,
-                    Some(ast::Expr::Value(v)) => match &v.value {
-                        Value::SingleQuotedString(s) if s.chars().count() <= 1 => s.chars().next(),
-                        _ => {
-                            return Err(QueryError::Invalid(format!(
-                                "the ESCAPE of `{e}` must be a single character"
-                            )));
-                        }
-                    },
-                    Some(other) => {
-                        return Err(QueryError::unsupported_at(
-                            format!("ESCAPE expression `{other}`"),
-                            e.span(),
-                        ));
-                    }
-                };
-                let like = Expr::boolean(ExprKind::Like {
-                    expr: Box::new(x),
-                    pattern: Box::new(p),
-                    case_insensitive,
-                    escape,
-                });
-                Ok(negate_if(like, *negated))
-            }
-            E::Case {
-                operand,
-                conditions,
-                else_result,
-                ..
-            } => {
-                let operand = operand.as_deref().map(|o| self.bind(o)).transpose()?;
-                let mut conds = Vec::with_capacity(conditions.len());
-                let mut values = Vec::with_capacity(conditions.len());
-                for when in conditions {
-                    let c = self.bind(&when.condition)?;
-                    let c = match &operand {
-                        Some(op) => compare(CmpOp::Eq, op.clone(), c, e)?,
-                        None => expect_bool(c, "CASE WHEN", e)?,
-                    };
-                    conds.push(c);
-                    values.push(self.bind(&when.result)?);
-                }
-                let otherwise = else_result.as_deref().map(|x| self.bind(x)).transpose()?;
-                let mut types: Vec<&DataType> = values.iter().map(|v| &v.ty).collect();
-                if let Some(o) = &otherwise {
-                    types.push(&o.ty);
-                }
-                let ty = unify(types.iter().copied()).ok_or_else(|| {
-                    QueryError::Type(format!(
-                        "the branches of `{e}` have incompatible types {}",
-                        type_list(types.iter().copied())
-                    ))
-                })?;
-                let whens = conds
-                    .into_iter()
-                    .zip(values)
-                    .map(|(c, v)| (c, cast_to(v, &ty)))
-                    .collect();
-                let otherwise = otherwise.map(|o| Box::new(cast_to(o, &ty)));
-                Ok(Expr::new(ExprKind::Case { whens, otherwise }, ty))
-            }
-            E::Cast {
-                kind,
-                expr,
-                data_type,
-                format,
-            } => {
-                if format.is_some() {
-                    return Err(QueryError::unsupported_at("CAST ... FORMAT", e.span()));
-                }
-                let inner = self.bind(expr)?;
-                let to = cast_target(data_type, e)?;
-                check_cast(&inner.ty, &to, e)?;
-                let try_cast = matches!(kind, CastKind::TryCast | CastKind::SafeCast);
-                let ty = to.data_type();
-                // `2.5` is a DECIMAL literal in DuckDB, and DECIMAL -> integer rounds half away
-                // from zero (DOUBLE -> integer rounds half to even): fold it here.
-                if let (
-                    ExprKind::Literal(Scalar::Float(f)),
-                    CastTarget::Int { min, max, sql_name },
-                ) = (&inner.kind, &to)
-                {
-                    return match float_to_int(*f, *min, *max, Rounding::HalfAway) {
-                        Some(i) => Ok(Expr::literal(Scalar::Int(i))),
-                        None if try_cast => Ok(Expr::new(ExprKind::Literal(Scalar::Null), ty)),
-                        None => Err(QueryError::Execution(format!(
-                            "could not convert {f} to {sql_name} in `{e}`"
-                        ))),
-                    };
-                }
-                if inner.ty == ty && !matches!(to, CastTarget::Int { .. } | CastTarget::Float32) {
-                    return Ok(inner);
-                }
-                Ok(Expr::new(
-                    ExprKind::Cast {
-                        expr: Box::new(inner),
-                        to,
-                        try_cast,
-                    },
-                    ty,
-                ))
-            }
-            E::Ceil { expr, field } | E::Floor { expr, field } => {
-                if !matches!(
-                    field,
-                    CeilFloorKind::DateTimeField(DateTimeField::NoDateTime)
-                ) {
-                    return Err(QueryError::unsupported_at(format!("`{e}`"), e.span()));
-                }
-                let func = if matches!(e, E::Ceil { .. }) {
-                    ScalarFunc::Ceil
-                } else {
-                    ScalarFunc::Floor
-                };
-                let x = self.bind(expr)?;
-                self.scalar_func(func, vec![x], e)
-            }
+            E::IsDistinctFrom(_, _) | E::IsNotDistinctFrom(_, _) => self.bind_is_distinct_from(e),
+            E::In { .. } => self.bind_in(e),
+            E::Between { .. } => self.bind_between(e),
+            E::Like { .. } | E::ILike { .. } => self.bind_like(e),
+            E::Case { .. } => self.bind_case(e),
+            E::Cast { .. } => self.bind_cast(e),
+            E::Ceil { .. } | E::Floor { .. } => self.bind_ceil(e),
             E::Function(f) => self.function(f, e),
             E::Subquery(_) => Err(QueryError::unsupported_at(
                 "subquery in an expression",
-                e.span(),
+                expr_span(e),
             )),
-            E::Exists { .. } => Err(QueryError::unsupported_at("EXISTS (subquery)", e.span())),
+            E::Exists { .. } => Err(QueryError::unsupported_at(
+                "EXISTS (subquery)",
+                expr_span(e),
+            )),
             E::Wildcard(_) | E::QualifiedWildcard(..) => Err(QueryError::unsupported_at(
                 format!("`{e}` inside an expression"),
-                e.span(),
+                expr_span(e),
             )),
             other => Err(QueryError::unsupported_at(
                 format!("expression `{other}`"),
-                e.span(),
+                expr_span(e),
             )),
         }
     }
 
+    fn bind_typed_string(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let E::TypedString(ts) = e else {
+            return Err(QueryError::Internal(
+                "bind_typed_string on another expression".into(),
+            ));
+        };
+        let target = cast_target(&ts.data_type, e)?;
+        let text = match &ts.value.value {
+            Value::SingleQuotedString(s) => s.clone(),
+            _ => {
+                return Err(QueryError::unsupported_at(
+                    format!("typed literal `{e}`"),
+                    expr_span(e),
+                ));
+            }
+        };
+        Ok(Expr::new(
+            ExprKind::Cast {
+                expr: Box::new(Expr::literal(Scalar::Str(text))),
+                to: target.clone(),
+                try_cast: false,
+            },
+            target.data_type(),
+        ))
+    }
+
+    fn bind_unary_op(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let E::UnaryOp { op, expr } = e else {
+            return Err(QueryError::Internal(
+                "bind_unary_op on another expression".into(),
+            ));
+        };
+        let inner = self.bind(expr)?;
+        match op {
+            UnaryOperator::Minus => match inner.kind {
+                ExprKind::Literal(Scalar::Int(i)) if i != i64::MIN => {
+                    Ok(Expr::literal(Scalar::Int(-i)))
+                }
+                ExprKind::Literal(Scalar::Float(f)) => Ok(Expr::literal(Scalar::Float(-f))),
+                _ => {
+                    expect_numeric(&inner, "unary `-`", e)?;
+                    let ty = numeric_result(&inner.ty);
+                    let inner = cast_to(inner, &ty);
+                    Ok(Expr::new(ExprKind::Neg(Box::new(inner)), ty))
+                }
+            },
+            UnaryOperator::Plus => {
+                expect_numeric(&inner, "unary `+`", e)?;
+                Ok(inner)
+            }
+            UnaryOperator::Not => {
+                let inner = expect_bool(inner, "NOT", e)?;
+                Ok(Expr::boolean(ExprKind::Not(Box::new(inner))))
+            }
+            other => Err(QueryError::unsupported_at(
+                format!("unary operator `{other}`"),
+                expr_span(e),
+            )),
+        }
+    }
+
+    fn bind_is_not_null(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let E::IsNotNull(x) = e else {
+            return Err(QueryError::Internal(
+                "bind_is_not_null on another expression".into(),
+            ));
+        };
+        let is_null = Expr::boolean(ExprKind::IsNull(Box::new(self.bind(x)?)));
+        Ok(Expr::boolean(ExprKind::Not(Box::new(is_null))))
+    }
+
+    fn bind_is_true(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let (E::IsTrue(x) | E::IsNotTrue(x) | E::IsFalse(x) | E::IsNotFalse(x)) = e else {
+            return Err(QueryError::Internal(
+                "bind_is_true on another expression".into(),
+            ));
+        };
+        let mut inner = expect_bool(self.bind(x)?, "IS TRUE/FALSE", e)?;
+        if matches!(e, E::IsFalse(_) | E::IsNotFalse(_)) {
+            inner = Expr::boolean(ExprKind::Not(Box::new(inner)));
+        }
+        let known = Expr::boolean(ExprKind::Func(
+            ScalarFunc::Coalesce,
+            vec![inner, Expr::literal(Scalar::Bool(false))],
+        ));
+        Ok(if matches!(e, E::IsNotTrue(_) | E::IsNotFalse(_)) {
+            Expr::boolean(ExprKind::Not(Box::new(known)))
+        } else {
+            known
+        })
+    }
+
+    fn bind_is_distinct_from(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let (E::IsDistinctFrom(l, r) | E::IsNotDistinctFrom(l, r)) = e else {
+            return Err(QueryError::Internal(
+                "bind_is_distinct_from on another expression".into(),
+            ));
+        };
+        let op = if matches!(e, E::IsDistinctFrom(..)) {
+            CmpOp::Distinct
+        } else {
+            CmpOp::NotDistinct
+        };
+        let (l, r) = (self.bind(l)?, self.bind(r)?);
+        compare(op, l, r, e)
+    }
+
+    fn bind_in(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let E::In {
+            expr,
+            target,
+            negated,
+            ..
+        } = e
+        else {
+            return Err(QueryError::Internal("bind_in on another expression".into()));
+        };
+        let list = match target {
+            ast::InTarget::List(list) => list,
+            ast::InTarget::Subquery(_) => {
+                return Err(QueryError::unsupported_at("IN (subquery)", expr_span(e)));
+            }
+            _ => return Err(QueryError::unsupported_at(format!("`{e}`"), expr_span(e))),
+        };
+        let needle = self.bind(expr)?;
+        let mut equalities = Vec::with_capacity(list.len());
+        for item in list {
+            let item = self.bind(item)?;
+            equalities.push(compare(CmpOp::Eq, needle.clone(), item, e)?);
+        }
+        let any = balanced(equalities, ExprKind::Or)
+            .unwrap_or_else(|| Expr::literal(Scalar::Bool(false)));
+        Ok(negate_if(any, *negated))
+    }
+
+    fn bind_between(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let E::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } = e
+        else {
+            return Err(QueryError::Internal(
+                "bind_between on another expression".into(),
+            ));
+        };
+        let x = self.bind(expr)?;
+        let ge = compare(CmpOp::GtEq, x.clone(), self.bind(low)?, e)?;
+        let le = compare(CmpOp::LtEq, x, self.bind(high)?, e)?;
+        let both = Expr::boolean(ExprKind::And(Box::new(ge), Box::new(le)));
+        Ok(negate_if(both, *negated))
+    }
+
+    fn bind_like(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let (E::Like {
+            negated,
+            any,
+            expr,
+            pattern,
+            escape_char,
+        }
+        | E::ILike {
+            negated,
+            any,
+            expr,
+            pattern,
+            escape_char,
+        }) = e
+        else {
+            return Err(QueryError::Internal(
+                "bind_like on another expression".into(),
+            ));
+        };
+        if *any {
+            return Err(QueryError::unsupported_at("LIKE ANY", expr_span(e)));
+        }
+        let case_insensitive = matches!(e, E::ILike { .. });
+        let what = if case_insensitive { "ILIKE" } else { "LIKE" };
+        let x = expect_string(self.bind(expr)?, what, e)?;
+        let p = expect_string(self.bind(pattern)?, what, e)?;
+        let escape = match escape_char.as_deref() {
+            None => None,
+            Some(ast::Expr::Value(v)) => match &v.value {
+                Value::SingleQuotedString(s) if s.chars().count() <= 1 => s.chars().next(),
+                _ => {
+                    return Err(QueryError::Invalid(format!(
+                        "the ESCAPE of `{e}` must be a single character"
+                    )));
+                }
+            },
+            Some(other) => {
+                return Err(QueryError::unsupported_at(
+                    format!("ESCAPE expression `{other}`"),
+                    expr_span(e),
+                ));
+            }
+        };
+        let like = Expr::boolean(ExprKind::Like {
+            expr: Box::new(x),
+            pattern: Box::new(p),
+            case_insensitive,
+            escape,
+        });
+        Ok(negate_if(like, *negated))
+    }
+
+    fn bind_case(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let E::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } = e
+        else {
+            return Err(QueryError::Internal(
+                "bind_case on another expression".into(),
+            ));
+        };
+        let operand = operand.as_deref().map(|o| self.bind(o)).transpose()?;
+        let mut conds = Vec::with_capacity(conditions.len());
+        let mut values = Vec::with_capacity(conditions.len());
+        for when in conditions {
+            let c = self.bind(&when.condition)?;
+            let c = match &operand {
+                Some(op) => compare(CmpOp::Eq, op.clone(), c, e)?,
+                None => expect_bool(c, "CASE WHEN", e)?,
+            };
+            conds.push(c);
+            values.push(self.bind(&when.result)?);
+        }
+        let otherwise = else_result.as_deref().map(|x| self.bind(x)).transpose()?;
+        let mut types: Vec<&DataType> = values.iter().map(|v| &v.ty).collect();
+        if let Some(o) = &otherwise {
+            types.push(&o.ty);
+        }
+        let ty = unify(types.iter().copied()).ok_or_else(|| {
+            QueryError::Type(format!(
+                "the branches of `{e}` have incompatible types {}",
+                type_list(types.iter().copied())
+            ))
+        })?;
+        let whens = conds
+            .into_iter()
+            .zip(values)
+            .map(|(c, v)| (c, cast_to(v, &ty)))
+            .collect();
+        let otherwise = otherwise.map(|o| Box::new(cast_to(o, &ty)));
+        Ok(Expr::new(ExprKind::Case { whens, otherwise }, ty))
+    }
+
+    fn bind_cast(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let E::Cast {
+            kind,
+            expr,
+            data_type,
+            format,
+        } = e
+        else {
+            return Err(QueryError::Internal(
+                "bind_cast on another expression".into(),
+            ));
+        };
+        if format.is_some() {
+            return Err(QueryError::unsupported_at("CAST ... FORMAT", expr_span(e)));
+        }
+        let inner = self.bind(expr)?;
+        let to = cast_target(data_type, e)?;
+        check_cast(&inner.ty, &to, e)?;
+        let try_cast = matches!(kind, CastKind::TryCast | CastKind::SafeCast);
+        let ty = to.data_type();
+        // `2.5` is a DECIMAL literal in DuckDB, and DECIMAL -> integer rounds half away
+        // from zero (DOUBLE -> integer rounds half to even): fold it here.
+        if let (ExprKind::Literal(Scalar::Float(f)), CastTarget::Int { min, max, sql_name }) =
+            (&inner.kind, &to)
+        {
+            return match float_to_int(*f, *min, *max, Rounding::HalfAway) {
+                Some(i) => Ok(Expr::literal(Scalar::Int(i))),
+                None if try_cast => Ok(Expr::new(ExprKind::Literal(Scalar::Null), ty)),
+                None => Err(QueryError::Execution(format!(
+                    "could not convert {f} to {sql_name} in `{e}`"
+                ))),
+            };
+        }
+        if inner.ty == ty && !matches!(to, CastTarget::Int { .. } | CastTarget::Float32) {
+            return Ok(inner);
+        }
+        Ok(Expr::new(
+            ExprKind::Cast {
+                expr: Box::new(inner),
+                to,
+                try_cast,
+            },
+            ty,
+        ))
+    }
+
+    fn bind_ceil(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let (E::Ceil { expr, field } | E::Floor { expr, field }) = e else {
+            return Err(QueryError::Internal(
+                "bind_ceil on another expression".into(),
+            ));
+        };
+        if !matches!(
+            field,
+            CeilFloorKind::DateTimeField(DateTimeField::NoDateTime)
+        ) {
+            return Err(QueryError::unsupported_at(format!("`{e}`"), expr_span(e)));
+        }
+        let func = if matches!(e, E::Ceil { .. }) {
+            ScalarFunc::Ceil
+        } else {
+            ScalarFunc::Floor
+        };
+        let x = self.bind(expr)?;
+        self.scalar_func(func, vec![x], e)
+    }
     fn column(&mut self, parts: &[ast::Ident]) -> Result<Expr> {
         match resolve(self.fields, parts) {
             Ok(i) => Ok(Expr::new(ExprKind::Column(i), self.fields[i].ty.clone())),
@@ -369,6 +482,7 @@ impl<'a> Binder<'a> {
                         aggs: self.aggs.as_deref_mut(),
                         context: self.context,
                         aliases: &[],
+                        depth: self.depth,
                     };
                     return inner.bind(aliased);
                 }
@@ -376,6 +490,45 @@ impl<'a> Binder<'a> {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// `a OR b OR c ...` (or AND) bound as a balanced tree: sqlparser nests a chain of n
+    /// operators n levels deep, and a WHERE with thousands of ORs is plausible (generated SQL).
+    /// Three-valued AND and OR are associative and both sides are always evaluated, so the
+    /// grouping changes nothing but the depth.
+    fn logical_chain(&mut self, op: &BinaryOperator, e: &ast::Expr) -> Result<Expr> {
+        let name = if *op == BinaryOperator::And {
+            "AND"
+        } else {
+            "OR"
+        };
+        // Collect the operands left to right without recursing: the chain leans left.
+        let mut operands = Vec::new();
+        let mut pending = vec![e];
+        while let Some(x) = pending.pop() {
+            match x {
+                ast::Expr::BinaryOp {
+                    left,
+                    op: inner,
+                    right,
+                } if inner == op => {
+                    pending.push(right);
+                    pending.push(left);
+                }
+                other => operands.push(other),
+            }
+        }
+        let mut bound = Vec::with_capacity(operands.len());
+        for x in operands {
+            bound.push(expect_bool(self.bind(x)?, name, e)?);
+        }
+        let kind = if *op == BinaryOperator::And {
+            ExprKind::And
+        } else {
+            ExprKind::Or
+        };
+        balanced(bound, kind)
+            .ok_or_else(|| QueryError::Internal(format!("{name} without operands")))
     }
 
     fn binary(
@@ -387,34 +540,19 @@ impl<'a> Binder<'a> {
     ) -> Result<Expr> {
         let l = self.bind(left)?;
         let r = self.bind(right)?;
-        let arith = |op| arithmetic(op, l.clone(), r.clone(), e);
         match op {
-            BinaryOperator::Plus => arith(ArithOp::Add),
-            BinaryOperator::Minus => arith(ArithOp::Sub),
-            BinaryOperator::Multiply => arith(ArithOp::Mul),
-            BinaryOperator::Divide => arith(ArithOp::Div),
-            BinaryOperator::DuckIntegerDivide => arith(ArithOp::IntDiv),
-            BinaryOperator::Modulo => arith(ArithOp::Mod),
+            BinaryOperator::Plus => arithmetic(ArithOp::Add, l, r, e),
+            BinaryOperator::Minus => arithmetic(ArithOp::Sub, l, r, e),
+            BinaryOperator::Multiply => arithmetic(ArithOp::Mul, l, r, e),
+            BinaryOperator::Divide => arithmetic(ArithOp::Div, l, r, e),
+            BinaryOperator::DuckIntegerDivide => arithmetic(ArithOp::IntDiv, l, r, e),
+            BinaryOperator::Modulo => arithmetic(ArithOp::Mod, l, r, e),
             BinaryOperator::Eq => compare(CmpOp::Eq, l, r, e),
             BinaryOperator::NotEq => compare(CmpOp::NotEq, l, r, e),
             BinaryOperator::Lt => compare(CmpOp::Lt, l, r, e),
             BinaryOperator::LtEq => compare(CmpOp::LtEq, l, r, e),
             BinaryOperator::Gt => compare(CmpOp::Gt, l, r, e),
             BinaryOperator::GtEq => compare(CmpOp::GtEq, l, r, e),
-            BinaryOperator::And | BinaryOperator::Or => {
-                let name = if *op == BinaryOperator::And {
-                    "AND"
-                } else {
-                    "OR"
-                };
-                let l = Box::new(expect_bool(l, name, e)?);
-                let r = Box::new(expect_bool(r, name, e)?);
-                Ok(Expr::boolean(if *op == BinaryOperator::And {
-                    ExprKind::And(l, r)
-                } else {
-                    ExprKind::Or(l, r)
-                }))
-            }
             BinaryOperator::StringConcat => {
                 let l = to_string_expr(l, e)?;
                 let r = to_string_expr(r, e)?;
@@ -425,7 +563,7 @@ impl<'a> Binder<'a> {
             }
             other => Err(QueryError::unsupported_at(
                 format!("operator `{other}`"),
-                e.span(),
+                expr_span(e),
             )),
         }
     }
@@ -436,38 +574,38 @@ impl<'a> Binder<'a> {
             _ => {
                 return Err(QueryError::unsupported_at(
                     format!("function `{}`", f.name),
-                    e.span(),
+                    expr_span(e),
                 ));
             }
         };
         if f.over.is_some() {
             return Err(QueryError::unsupported_at(
                 format!("window function `{e}`"),
-                e.span(),
+                expr_span(e),
             ));
         }
         if f.filter.is_some() {
             return Err(QueryError::unsupported_at(
                 format!("aggregate FILTER clause in `{e}`"),
-                e.span(),
+                expr_span(e),
             ));
         }
         if f.null_treatment.is_some() || !matches!(f.parameters, FunctionArguments::None) {
-            return Err(QueryError::unsupported_at(format!("`{e}`"), e.span()));
+            return Err(QueryError::unsupported_at(format!("`{e}`"), expr_span(e)));
         }
         let (distinct, args): (bool, Vec<Option<&ast::Expr>>) = match &f.args {
             FunctionArguments::None => (false, vec![]),
             FunctionArguments::Subquery(_) => {
                 return Err(QueryError::unsupported_at(
                     "subquery as a function argument",
-                    e.span(),
+                    expr_span(e),
                 ));
             }
             FunctionArguments::List(list) => {
                 if !list.clauses.is_empty() {
                     return Err(QueryError::unsupported_at(
                         format!("clauses inside the arguments of `{e}`"),
-                        e.span(),
+                        expr_span(e),
                     ));
                 }
                 let mut args = Vec::with_capacity(list.args.len());
@@ -478,7 +616,7 @@ impl<'a> Binder<'a> {
                         _ => {
                             return Err(QueryError::unsupported_at(
                                 format!("function argument `{arg}`"),
-                                e.span(),
+                                expr_span(e),
                             ));
                         }
                     }
@@ -494,7 +632,7 @@ impl<'a> Binder<'a> {
         if !f.within_group.is_empty() && !is_percentile {
             return Err(QueryError::unsupported_at(
                 format!("WITHIN GROUP on `{name}`"),
-                e.span(),
+                expr_span(e),
             ));
         }
         if let Some(func) = agg_func(&name) {
@@ -503,7 +641,7 @@ impl<'a> Binder<'a> {
         if distinct {
             return Err(QueryError::unsupported_at(
                 format!("DISTINCT in the arguments of `{name}`"),
-                e.span(),
+                expr_span(e),
             ));
         }
         let func = match name.as_str() {
@@ -525,7 +663,7 @@ impl<'a> Binder<'a> {
                     .unwrap_or_default();
                 return Err(QueryError::unsupported_at(
                     format!("function `{name}`{hint}"),
-                    e.span(),
+                    expr_span(e),
                 ));
             }
         };
@@ -534,7 +672,7 @@ impl<'a> Binder<'a> {
             let Some(arg) = arg else {
                 return Err(QueryError::unsupported_at(
                     format!("`*` as an argument of `{name}`"),
-                    e.span(),
+                    expr_span(e),
                 ));
             };
             bound.push(self.bind(arg)?);
@@ -657,6 +795,7 @@ impl<'a> Binder<'a> {
             aggs: None,
             context: "inside another aggregate function",
             aliases: self.aliases,
+            depth: self.depth,
         };
         let wrong_args = || QueryError::Type(format!("wrong arguments for aggregate `{e}`"));
         let mut descending = false;
@@ -701,7 +840,7 @@ impl<'a> Binder<'a> {
                     _ => {
                         return Err(QueryError::unsupported_at(
                             format!("a percentile that is not a number literal in `{e}`"),
-                            e.span(),
+                            expr_span(e),
                         ));
                     }
                 };
@@ -838,7 +977,7 @@ fn literal(v: &Value, e: &ast::Expr) -> Result<Expr> {
             } else {
                 return Err(QueryError::unsupported_at(
                     format!("number `{text}`"),
-                    e.span(),
+                    expr_span(e),
                 ));
             }
         }
@@ -848,7 +987,7 @@ fn literal(v: &Value, e: &ast::Expr) -> Result<Expr> {
         other => {
             return Err(QueryError::unsupported_at(
                 format!("literal `{other}`"),
-                e.span(),
+                expr_span(e),
             ));
         }
     }))
@@ -881,7 +1020,7 @@ pub(crate) fn cast_target(ty: &ast::DataType, e: &ast::Expr) -> Result<CastTarge
         other => {
             return Err(QueryError::unsupported_at(
                 format!("CAST to {other}"),
-                e.span(),
+                expr_span(e),
             ));
         }
     })
@@ -907,7 +1046,7 @@ fn check_cast(from: &DataType, to: &CastTarget, e: &ast::Expr) -> Result<()> {
                 sql_type_name(from),
                 sql_type_name(&to.data_type())
             ),
-            e.span(),
+            expr_span(e),
         ))
     }
 }
@@ -1027,8 +1166,40 @@ fn to_string_expr(x: Expr, e: &ast::Expr) -> Result<Expr> {
         | DataType::Boolean => Ok(cast_to(x, &DataType::Utf8)),
         _ => Err(QueryError::unsupported_at(
             format!("converting {} to VARCHAR", sql_type_name(&x.ty)),
-            e.span(),
+            expr_span(e),
         )),
+    }
+}
+
+/// Operands joined by an associative Boolean operator as a tree of depth log2(n).
+fn balanced(mut operands: Vec<Expr>, join: fn(Box<Expr>, Box<Expr>) -> ExprKind) -> Option<Expr> {
+    while operands.len() > 1 {
+        let mut next = Vec::with_capacity(operands.len().div_ceil(2));
+        let mut pairs = operands.into_iter();
+        while let Some(l) = pairs.next() {
+            next.push(match pairs.next() {
+                Some(r) => Expr::boolean(join(Box::new(l), Box::new(r))),
+                None => l,
+            });
+        }
+        operands = next;
+    }
+    operands.pop()
+}
+
+/// The error for an expression nested beyond [`MAX_EXPR_DEPTH`], naming the operator that
+/// nests (never displaying the whole expression, which may be thousands of levels deep).
+fn too_deep(e: &ast::Expr) -> QueryError {
+    let what = match e {
+        ast::Expr::BinaryOp { op, .. } => format!("a chain of `{op}` operators"),
+        ast::Expr::Nested(_) => "parentheses".to_string(),
+        ast::Expr::Function(f) => format!("calls of `{}`", f.name),
+        ast::Expr::Cast { .. } => "casts".to_string(),
+        _ => "operators".to_string(),
+    };
+    QueryError::Unsupported {
+        construct: format!("expression nested more than {MAX_EXPR_DEPTH} levels deep ({what})"),
+        location: None,
     }
 }
 

@@ -5,6 +5,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use sqlparser::ast::{self, Spanned};
+use sqlparser::tokenizer::Span;
+
 /// A position in the SQL text, 1-based, as sqlparser reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SqlLocation {
@@ -203,6 +206,63 @@ pub(crate) fn closest<'a>(
 }
 
 pub(crate) type Result<T, E = QueryError> = std::result::Result<T, E>;
+
+/// Longest SQL text (as sqlparser displays a node) whose span is computed with sqlparser's
+/// `Spanned`. That trait recurses through the whole subtree with large frames (about 8 KiB a
+/// level in debug builds) and is not stack-protected, so on a long operator chain such as
+/// `1+1+...+1` it overflowed the stack; a node of at most this many characters is at most this
+/// many levels deep. (sqlparser's `Display` is stack-protected, so measuring is safe.)
+const MAX_SPANNED_TEXT: usize = 120;
+
+/// The span of a small node, or an empty span (no location in the message) for a large one.
+pub(crate) fn span_of<T: Spanned + fmt::Display + ?Sized>(node: &T) -> Span {
+    if node.to_string().len() <= MAX_SPANNED_TEXT {
+        node.span()
+    } else {
+        Span::empty()
+    }
+}
+
+/// Where `e` starts (only the start is shown in messages), found without recursion: the
+/// leftmost operand of infix and postfix chains (the only constructs sqlparser nests without
+/// its recursion limit) is followed iteratively, then [`span_of`] takes over.
+pub(crate) fn expr_span(mut e: &ast::Expr) -> Span {
+    use ast::Expr as E;
+    loop {
+        e = match e {
+            E::BinaryOp { left, .. } | E::AnyOp { left, .. } | E::AllOp { left, .. } => left,
+            E::Nested(x)
+            | E::IsNull(x)
+            | E::IsNotNull(x)
+            | E::IsTrue(x)
+            | E::IsNotTrue(x)
+            | E::IsFalse(x)
+            | E::IsNotFalse(x)
+            | E::IsUnknown(x)
+            | E::IsNotUnknown(x)
+            | E::IsDistinctFrom(x, _)
+            | E::IsNotDistinctFrom(x, _) => x,
+            E::Like { expr, .. }
+            | E::ILike { expr, .. }
+            | E::SimilarTo { expr, .. }
+            | E::RLike { expr, .. }
+            | E::In { expr, .. }
+            | E::Between { expr, .. }
+            | E::IsJson { expr, .. }
+            | E::IsNormalized { expr, .. }
+            | E::Collate { expr, .. }
+            | E::Cast {
+                kind: ast::CastKind::DoubleColon,
+                expr,
+                ..
+            } => expr,
+            E::AtTimeZone { timestamp, .. } => timestamp,
+            E::JsonAccess { value, .. } => value,
+            E::Function(f) => return span_of(&f.name),
+            _ => return span_of(e),
+        };
+    }
+}
 
 #[cfg(test)]
 mod tests {

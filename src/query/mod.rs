@@ -43,6 +43,12 @@
 //!   non-equality join conditions, comma joins, ROLLUP/CUBE, DISTINCT ON, `* EXCLUDE`,
 //!   aggregate FILTER, WITH RECURSIVE, other table functions, non-SELECT statements.
 //!
+//! - Depth: an expression may nest at most 200 levels (`bind::MAX_EXPR_DEPTH`; each operator
+//!   of a chain like `1+1+...+1` is a level, as are casts and `IS` tests); deeper is an
+//!   `Unsupported` error, never a stack overflow. Chains of AND or of OR and `IN (list)` are
+//!   bound as balanced trees, so thousands of them are fine. sqlparser limits parenthesised
+//!   nesting itself (its default recursion limit, 50, applies since `parse_sql` uses it).
+//!
 //! Types: integer columns are read as BIGINT (Int64), floats and decimals as DOUBLE
 //! (Float64), strings as VARCHAR (Utf8), timestamps as microseconds (zone kept). Results are
 //! Int64, Float64, Utf8, Boolean or timestamps.
@@ -70,7 +76,7 @@ mod tables;
 use std::path::Path;
 
 use arrow_array::RecordBatch;
-use sqlparser::ast::{Spanned, Statement};
+use sqlparser::ast::Statement;
 
 pub use error::{QueryError, SqlLocation};
 pub use tables::Tables;
@@ -90,7 +96,7 @@ pub fn execute(tables: &Tables, sql: &str) -> Result<RecordBatch, QueryError> {
         [_, second, ..] => {
             return Err(QueryError::unsupported_at(
                 "more than one statement",
-                second.span(),
+                error::span_of(second),
             ));
         }
     };
@@ -103,7 +109,7 @@ pub fn execute(tables: &Tables, sql: &str) -> Result<RecordBatch, QueryError> {
             .to_ascii_uppercase();
         return Err(QueryError::unsupported_at(
             format!("{keyword} statement (only SELECT queries are evaluated)"),
-            statement.span(),
+            error::span_of(statement),
         ));
     };
     let batch = select::run_query(&select::Catalog::new(tables), query)?;
@@ -319,6 +325,97 @@ mod tests {
             cmd.contains("/tmp/it'\\'''\\''s here/configs.parquet"),
             "{cmd}"
         );
+    }
+
+    /// Long operator chains used to overflow the stack (an abort, not an error): sqlparser
+    /// nests a chain of n operators n levels deep. These run on a test thread's 2 MiB stack in
+    /// debug builds, smaller than the main thread's.
+    #[test]
+    fn long_operator_chains_are_errors_or_results_never_crashes() {
+        let tables = configs(3);
+        let plus = |n: usize| format!("SELECT {} AS s FROM configs", vec!["1"; n].join(" + "));
+        let err = execute(&tables, &plus(5000)).unwrap_err();
+        assert!(matches!(err, QueryError::Unsupported { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("nested more than 200 levels"), "{text}");
+        assert!(text.contains("`+`"), "{text}");
+        assert!(text.contains("DuckDB"), "{text}");
+        // Just under the limit evaluates (the SELECT item is one level), for each kind of chain.
+        let n = bind::MAX_EXPR_DEPTH - 2;
+        let out = execute(&tables, &plus(n)).unwrap();
+        let sums = out.column(0).as_primitive::<Int64Type>();
+        assert_eq!(sums.value(0), n as i64);
+        let column_chain = format!(
+            "SELECT {} FROM configs ORDER BY 1",
+            vec!["ttft_p95_ms"; n].join(" - ")
+        );
+        execute(&tables, &column_chain).unwrap();
+        let casts = format!("SELECT requests{} FROM configs", "::DOUBLE".repeat(n));
+        execute(&tables, &casts).unwrap();
+        let concat = format!("SELECT {} FROM configs", vec!["trial_id"; n].join(" || "));
+        execute(&tables, &concat).unwrap();
+        let is_null = format!(
+            "SELECT requests IS NULL{} FROM configs",
+            " IS NOT TRUE".repeat(n / 2)
+        );
+        execute(&tables, &is_null).unwrap();
+        // Postfix chains and chains inside a function or a rejected construct.
+        let postfix = format!("SELECT requests{} FROM configs", " IS NULL".repeat(5000));
+        assert!(matches!(
+            execute(&tables, &postfix),
+            Err(QueryError::Unsupported { .. })
+        ));
+        let chain = vec!["requests"; 5000].join(" * ");
+        for sql in [
+            format!("SELECT round({chain}) FROM configs"),
+            format!("SELECT nosuchfunction({chain}) FROM configs"),
+            format!("SELECT ({chain}) IN (SELECT 1) FROM configs"),
+            format!("SELECT requests FROM configs ORDER BY {chain}"),
+            format!("SELECT 1; SELECT {chain}"),
+        ] {
+            let err = execute(&tables, &sql).unwrap_err();
+            assert!(err.is_sql_error(), "{err}");
+        }
+    }
+
+    /// sqlparser's own recursion limit (50 by default) is in force for nesting.
+    #[test]
+    fn deep_parentheses_are_a_parse_error() {
+        let sql = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));
+        let err = execute(&configs(1), &sql).unwrap_err();
+        assert!(matches!(err, QueryError::Parse { .. }), "{err}");
+        assert!(err.to_string().contains("nested too deeply"), "{err}");
+        let sql = format!("SELECT {}1{}", "(".repeat(20), ")".repeat(20));
+        execute(&configs(1), &sql).unwrap();
+    }
+
+    #[test]
+    fn thousands_of_ors_and_in_items_evaluate() {
+        let tables = configs(5);
+        let ors: Vec<String> = (0..3000).map(|i| format!("requests = {}", i * 2)).collect();
+        let sql = format!(
+            "SELECT trial_id FROM configs WHERE {} ORDER BY 1",
+            ors.join(" OR ")
+        );
+        let out = execute(&tables, &sql).unwrap();
+        let ids: Vec<&str> = out.column(0).as_string::<i32>().iter().flatten().collect();
+        assert_eq!(ids, vec!["t0", "t2", "t4"]);
+        let ands: Vec<String> = (0..3000)
+            .map(|i| format!("requests <> {}", i * 2))
+            .collect();
+        let sql = format!("SELECT count(*) FROM configs WHERE {}", ands.join(" AND "));
+        let out = execute(&tables, &sql).unwrap();
+        assert_eq!(out.column(0).as_primitive::<Int64Type>().value(0), 2);
+        let items: Vec<String> = (0..5000).map(|i| (i * 3).to_string()).collect();
+        let sql = format!(
+            "SELECT count(*) FROM configs WHERE requests IN ({})",
+            items.join(", ")
+        );
+        let out = execute(&tables, &sql).unwrap();
+        assert_eq!(out.column(0).as_primitive::<Int64Type>().value(0), 2);
+        // A type error about a long chain is reported, not a crash.
+        let sql = format!("SELECT ({}) + 1 FROM configs", ors.join(" OR "));
+        assert!(matches!(execute(&tables, &sql), Err(QueryError::Type(_))));
     }
 
     #[test]

@@ -7,12 +7,13 @@ use arrow_schema::DataType;
 use sqlparser::ast::{
     self, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, JoinConstraint,
     JoinOperator, LimitClause, OrderByKind, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
-    Spanned, TableFactor, Value,
+    TableFactor, Value,
 };
+use sqlparser::tokenizer::Span;
 
 use super::aggregate::{Groups, SortedCache, accumulate};
 use super::bind::{Binder, cast_to, common_type};
-use super::error::{QueryError, Result, SqlLocation, closest};
+use super::error::{QueryError, Result, SqlLocation, closest, expr_span, span_of};
 use super::eval::{eval, eval_predicate};
 use super::expr::{AggCall, Expr, ExprKind, Scalar, is_numeric, sql_type_name};
 use super::join::{JoinKind, hash_join};
@@ -58,8 +59,21 @@ impl<'a> Catalog<'a> {
     }
 }
 
+/// Where a query starts: its WITH or SELECT keyword (cheap, unlike sqlparser's `Spanned`).
+fn query_span(q: &ast::Query) -> Span {
+    match (&q.with, q.body.as_ref()) {
+        (Some(with), _) => with.with_token.0.span,
+        (None, SetExpr::Select(s)) => select_span(s),
+        (None, _) => span_of(q),
+    }
+}
+
+fn select_span(s: &ast::Select) -> Span {
+    s.select_token.0.span
+}
+
 pub(crate) fn run_query(catalog: &Catalog<'_>, q: &ast::Query) -> Result<RecordBatch> {
-    let span = q.span();
+    let span = query_span(q);
     if q.fetch.is_some() {
         return Err(QueryError::unsupported_at("FETCH", span));
     }
@@ -160,11 +174,12 @@ fn run_select(
 ) -> Result<RecordBatch> {
     reject_select_extras(s)?;
     let rel = from_clause(catalog, &s.from)?;
-    let aliases: Vec<(String, ast::Expr)> = s
+    // Borrowed, not cloned: cloning sqlparser's AST recurses once per level of a chain.
+    let aliases: Vec<(String, &ast::Expr)> = s
         .projection
         .iter()
         .filter_map(|item| match item {
-            SelectItem::ExprWithAlias { expr, alias } => Some((alias.value.clone(), expr.clone())),
+            SelectItem::ExprWithAlias { expr, alias } => Some((alias.value.clone(), expr)),
             _ => None,
         })
         .collect();
@@ -201,7 +216,10 @@ fn run_select(
             SelectItem::QualifiedWildcard(kind, options) => {
                 reject_wildcard_options(options, item)?;
                 let SelectItemQualifiedWildcardKind::ObjectName(name) = kind else {
-                    return Err(QueryError::unsupported_at(format!("`{item}`"), item.span()));
+                    return Err(QueryError::unsupported_at(
+                        format!("`{item}`"),
+                        span_of(item),
+                    ));
                 };
                 let qualifier = name.to_string();
                 let before = items.len();
@@ -224,12 +242,15 @@ fn run_select(
                         suggestion: closest(&qualifier, available.iter().map(String::as_str)),
                         name: qualifier,
                         available,
-                        location: SqlLocation::from_span(item.span()),
+                        location: SqlLocation::from_span(span_of(item)),
                     });
                 }
             }
             SelectItem::ExprWithAliases { .. } => {
-                return Err(QueryError::unsupported_at(format!("`{item}`"), item.span()));
+                return Err(QueryError::unsupported_at(
+                    format!("`{item}`"),
+                    span_of(item),
+                ));
             }
         }
     }
@@ -241,7 +262,7 @@ fn run_select(
             if !modifiers.is_empty() {
                 return Err(QueryError::unsupported_at(
                     "GROUP BY ALL modifiers",
-                    s.span(),
+                    select_span(s),
                 ));
             }
             grouped = true;
@@ -255,7 +276,7 @@ fn run_select(
             if !modifiers.is_empty() {
                 return Err(QueryError::unsupported_at(
                     "GROUP BY ROLLUP/CUBE/GROUPING SETS/TOTALS",
-                    s.span(),
+                    select_span(s),
                 ));
             }
             grouped = !exprs.is_empty();
@@ -303,20 +324,20 @@ fn run_select(
         if order_by.interpolate.is_some() {
             return Err(QueryError::unsupported_at(
                 "ORDER BY ... INTERPOLATE",
-                s.span(),
+                select_span(s),
             ));
         }
         let list = match &order_by.kind {
             OrderByKind::Expressions(list) => list,
             OrderByKind::All(_) => {
-                return Err(QueryError::unsupported_at("ORDER BY ALL", s.span()));
+                return Err(QueryError::unsupported_at("ORDER BY ALL", select_span(s)));
             }
         };
         for o in list {
             if o.with_fill.is_some() {
                 return Err(QueryError::unsupported_at(
                     "ORDER BY ... WITH FILL",
-                    s.span(),
+                    select_span(s),
                 ));
             }
             let descending = match o.options.sort {
@@ -325,7 +346,7 @@ fn run_select(
                 Some(_) => {
                     return Err(QueryError::unsupported_at(
                         format!("ORDER BY `{o}`"),
-                        o.expr.span(),
+                        expr_span(&o.expr),
                     ));
                 }
             };
@@ -623,7 +644,7 @@ fn limit_offset(limit: Option<&LimitClause>) -> Result<(usize, Option<usize>)> {
 }
 
 fn reject_select_extras(s: &ast::Select) -> Result<()> {
-    let span = s.span();
+    let span = select_span(s);
     let unsupported = |what: &str| Err(QueryError::unsupported_at(what, span));
     if let Some(ast::Distinct::On(_)) = s.distinct {
         return unsupported("DISTINCT ON");
@@ -668,7 +689,7 @@ fn reject_wildcard_options(o: &ast::WildcardAdditionalOptions, item: &SelectItem
     {
         return Err(QueryError::unsupported_at(
             format!("`{item}` (EXCLUDE/REPLACE/RENAME on *)"),
-            item.span(),
+            span_of(item),
         ));
     }
     Ok(())
@@ -686,7 +707,7 @@ fn from_clause(catalog: &Catalog<'_>, from: &[ast::TableWithJoins]) -> Result<Re
         }
         [_, second, ..] => Err(QueryError::unsupported_at(
             "several tables in FROM separated by commas (a cross join); use JOIN ... ON",
-            second.span(),
+            span_of(second),
         )),
     }
 }
@@ -696,7 +717,7 @@ fn single_name(name: &ast::ObjectName) -> Result<&ast::Ident> {
         [ast::ObjectNamePart::Identifier(ident)] => Ok(ident),
         _ => Err(QueryError::unsupported_at(
             format!("qualified table name `{name}`"),
-            name.span(),
+            span_of(name),
         )),
     }
 }
@@ -727,7 +748,7 @@ fn table_factor(catalog: &Catalog<'_>, factor: &TableFactor) -> Result<Rel> {
             {
                 return Err(QueryError::unsupported_at(
                     format!("`{factor}`"),
-                    factor.span(),
+                    span_of(factor),
                 ));
             }
             let ident = single_name(name)?;
@@ -750,7 +771,7 @@ fn table_factor(catalog: &Catalog<'_>, factor: &TableFactor) -> Result<Rel> {
             if *lateral || sample.is_some() {
                 return Err(QueryError::unsupported_at(
                     format!("`{factor}`"),
-                    factor.span(),
+                    span_of(factor),
                 ));
             }
             let batch = run_query(catalog, subquery)?;
@@ -759,11 +780,11 @@ fn table_factor(catalog: &Catalog<'_>, factor: &TableFactor) -> Result<Rel> {
         }
         TableFactor::NestedJoin { .. } => Err(QueryError::unsupported_at(
             "parenthesised joins in FROM",
-            factor.span(),
+            span_of(factor),
         )),
         other => Err(QueryError::unsupported_at(
             format!("`{other}` in FROM"),
-            factor.span(),
+            span_of(factor),
         )),
     }
 }
@@ -894,7 +915,7 @@ fn objective_parts(e: &ast::Expr) -> Option<(Direction, &ast::Expr)> {
 }
 
 fn join_with(catalog: &Catalog<'_>, left: Rel, join: &ast::Join) -> Result<Rel> {
-    let span = join.relation.span();
+    let span = span_of(&join.relation);
     let (kind, constraint) = match &join.join_operator {
         JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
         JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
@@ -991,7 +1012,7 @@ fn equi_keys(on: &ast::Expr, left: &Rel, right: &Rel) -> Result<(Vec<Expr>, Vec<
                 format!(
                     "join condition `{c}`: only equalities between the two sides, joined with AND"
                 ),
-                c.span(),
+                expr_span(c),
             ));
         };
         let bind =
@@ -1015,16 +1036,20 @@ fn equi_keys(on: &ast::Expr, left: &Rel, right: &Rel) -> Result<(Vec<Expr>, Vec<
 }
 
 fn split_and<'e>(e: &'e ast::Expr, out: &mut Vec<&'e ast::Expr>) {
-    match e {
-        ast::Expr::BinaryOp {
-            left,
-            op: ast::BinaryOperator::And,
-            right,
-        } => {
-            split_and(left, out);
-            split_and(right, out);
+    // Iterative: a chain of n ANDs is n levels deep.
+    let mut pending = vec![e];
+    while let Some(e) = pending.pop() {
+        match e {
+            ast::Expr::BinaryOp {
+                left,
+                op: ast::BinaryOperator::And,
+                right,
+            } => {
+                pending.push(right);
+                pending.push(left);
+            }
+            ast::Expr::Nested(inner) => pending.push(inner),
+            other => out.push(other),
         }
-        ast::Expr::Nested(inner) => split_and(inner, out),
-        other => out.push(other),
     }
 }

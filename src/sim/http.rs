@@ -277,9 +277,31 @@ fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Rejection
         });
     }
     let prompt = prompt_text(&req, api).map_err(bad)?;
+    let prompt_tokens = prompt_tokens(&prompt);
+    // The context bounds what a request may ask for, so the answer planned below (held in
+    // memory whole) is bounded too. vLLM's messages, word for word.
+    let context = u64::from(state.profile.max_model_len.max(1));
+    if prompt_tokens >= context {
+        return Err(bad(format!(
+            "This model's maximum context length is {context} tokens. However, your request \
+             has {prompt_tokens} input tokens. Please reduce the length of the input messages."
+        )));
+    }
+    let length_key = if req.max_completion_tokens.is_some() {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    };
     let max_tokens = match req.max_completion_tokens.or(req.max_tokens) {
         None => None,
-        Some(0) => return Err(bad("max_tokens must be at least 1, got 0.".into())),
+        Some(0) => return Err(bad(format!("{length_key} must be at least 1, got 0."))),
+        Some(m) if prompt_tokens.saturating_add(m) > context => {
+            return Err(bad(format!(
+                "'{length_key}' is too large: {m}. This model's maximum context length is \
+                 {context} tokens and your request has {prompt_tokens} input tokens \
+                 ({m} > {context} - {prompt_tokens})."
+            )));
+        }
         Some(m) => Some(u32::try_from(m).unwrap_or(u32::MAX)),
     };
     if let Some(t) = req.temperature
@@ -304,7 +326,7 @@ fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Rejection
         },
     );
     Ok(Accepted {
-        prompt_tokens: prompt_tokens(&prompt),
+        prompt_tokens,
         prompt: if state.first_token_log.is_some() {
             prompt
         } else {

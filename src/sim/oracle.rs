@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use memchr::memmem;
 
 use super::hash::{MixBuildHasher, hash_bytes, mix64, unit_f64};
-use super::tokens::{push_filler, word_ends};
+use super::tokens::{prompt_tokens, push_filler, word_ends};
 use crate::spec::SimProfile;
 
 /// Temperature assumed when a request does not send one (the OpenAI and vLLM default).
@@ -355,13 +355,21 @@ pub(crate) fn plan_output(
         }
         None => (None, None),
     };
-    let default_tokens = profile.default_output_tokens.max(1) as usize;
+    // Generation stops at the end of the context (the server refuses a `max_tokens` past it;
+    // this keeps the planned text, held whole, bounded by the context whatever the caller).
+    let room = u64::from(profile.max_model_len.max(1))
+        .saturating_sub(prompt_tokens(req.prompt))
+        .max(1) as usize;
+    let default_tokens = (profile.default_output_tokens.max(1) as usize).min(room);
     let mut text = String::new();
     let mut token_ends = Vec::new();
     let finish;
     if req.ignore_eos {
         // Exactly max_tokens: the answer (if any) and then whatever the model rambles on with.
-        let target = req.max_tokens.map_or(default_tokens, |m| m.max(1) as usize);
+        let target = req
+            .max_tokens
+            .map_or(default_tokens, |m| m.max(1) as usize)
+            .min(room);
         if let Some(answer) = &answer {
             word_ends(answer, &mut token_ends);
             token_ends.truncate(target);
@@ -384,8 +392,9 @@ pub(crate) fn plan_output(
         // Nothing to say, so nothing makes the model stop early: it runs to `max_tokens`, as
         // benchmark clients expect of random prompts.
         let (count, reason) = match req.max_tokens {
-            Some(max) => (max.max(1) as usize, FinishReason::Length),
-            None => (default_tokens, FinishReason::Stop),
+            Some(max) => ((max.max(1) as usize).min(room), FinishReason::Length),
+            None if default_tokens < room => (default_tokens, FinishReason::Stop),
+            None => (default_tokens, FinishReason::Length),
         };
         push_filler(&mut text, &mut token_ends, count);
         finish = reason;
@@ -705,6 +714,27 @@ mod tests {
             plan_output(&prof, &e, &index, &req).finish,
             FinishReason::Stop
         );
+    }
+
+    #[test]
+    fn output_stops_at_the_end_of_the_context() {
+        // "anything" is 2 prompt tokens: 8 remain of a 10-token context.
+        let prof = SimProfile {
+            default_output_tokens: u32::MAX,
+            max_model_len: 10,
+            ..SimProfile::default()
+        };
+        let index = InputIndex::default();
+        let out = plan_output(&prof, &[], &index, &request("anything"));
+        assert_eq!((out.tokens(), out.finish), (8, FinishReason::Length));
+        for ignore_eos in [false, true] {
+            let req = AnswerRequest {
+                max_tokens: Some(u32::MAX),
+                ignore_eos,
+                ..request("anything")
+            };
+            assert_eq!(plan_output(&prof, &[], &index, &req).tokens(), 8);
+        }
     }
 
     #[test]

@@ -170,9 +170,16 @@ pub struct SimProfile {
     /// Tokens per streamed chunk (as servers that stream every few steps, or with speculative
     /// decoding, send); the last chunk may hold fewer. 0 acts as 1.
     pub tokens_per_chunk: u32,
+    /// Context length in tokens (vLLM's `max_model_len`): a request whose prompt plus
+    /// `max_tokens` exceeds it is refused with HTTP 400, as vLLM does; without `max_tokens` the
+    /// answer stops at the context's end. Default 32768; 0 acts as 1.
+    pub max_model_len: u32,
     /// Seed of the quality oracle and the fault injector.
     pub seed: u64,
 }
+
+/// The simulated engine's default context length, a common one for today's models.
+pub const DEFAULT_MAX_MODEL_LEN: u32 = 32_768;
 
 impl Default for SimProfile {
     fn default() -> Self {
@@ -187,6 +194,7 @@ impl Default for SimProfile {
             default_output_tokens: 64,
             error_rate: 0.0,
             tokens_per_chunk: 1,
+            max_model_len: DEFAULT_MAX_MODEL_LEN,
             seed: 0,
         }
     }
