@@ -315,13 +315,18 @@ pub fn summary(outcome: &RunOutcome) -> String {
     out
 }
 
-/// Every cell as text (`None` for null), full precision, for CSV.
+/// Every cell as text (`None` only for SQL NULL), full precision, for CSV. Timestamps are
+/// RFC 3339 (`2025-11-29T00:00:57.881475Z`; see [`timestamp_rfc3339`]); floats print `inf`,
+/// `-inf` and `NaN` as such.
 pub fn rows_as_text(batch: &RecordBatch) -> Vec<Vec<Option<String>>> {
     let opts = FormatOptions::default();
     let formatters: Vec<Option<ArrayFormatter<'_>>> = batch
         .columns()
         .iter()
-        .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).ok())
+        .map(|c| match c.data_type() {
+            DataType::Timestamp(..) => None,
+            _ => ArrayFormatter::try_new(c.as_ref(), &opts).ok(),
+        })
         .collect();
     (0..batch.num_rows())
         .map(|r| {
@@ -331,27 +336,135 @@ pub fn rows_as_text(batch: &RecordBatch) -> Vec<Vec<Option<String>>> {
                 .zip(&formatters)
                 .map(|(c, f)| {
                     if c.is_null(r) {
-                        None
-                    } else {
-                        f.as_ref().map(|f| f.value(r).to_string())
+                        return None;
                     }
+                    Some(match (c.data_type(), f) {
+                        (DataType::Timestamp(..), _) => timestamp_rfc3339(c.as_ref(), r),
+                        (_, Some(f)) => f.value(r).to_string(),
+                        // Never a silent empty cell: say what could not be printed.
+                        (other, None) => format!("<{other} value>"),
+                    })
                 })
                 .collect()
         })
         .collect()
 }
 
-/// Every row as a JSON object with typed values (numbers, strings, booleans, null).
-pub fn rows_as_json(batch: &RecordBatch) -> Vec<serde_json::Value> {
+/// A timestamp cell as RFC 3339. The stored value is the UTC instant whatever the column's
+/// zone, so a zone-aware column prints in UTC with `Z` (Arrow's own formatter needs chrono-tz
+/// for named zones such as "UTC" and failed on them); a column without a zone prints without
+/// one. Fractional seconds: 6 digits (9 for nanosecond columns).
+pub fn timestamp_rfc3339(array: &dyn Array, row: usize) -> String {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{
+        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+        TimestampSecondType,
+    };
+    use arrow_schema::TimeUnit;
+    let DataType::Timestamp(unit, zone) = array.data_type() else {
+        return format!("<{} value>", array.data_type());
+    };
+    let (instant, digits) = match unit {
+        TimeUnit::Second => (
+            chrono::DateTime::from_timestamp(
+                array.as_primitive::<TimestampSecondType>().value(row),
+                0,
+            ),
+            6,
+        ),
+        TimeUnit::Millisecond => (
+            chrono::DateTime::from_timestamp_millis(
+                array.as_primitive::<TimestampMillisecondType>().value(row),
+            ),
+            6,
+        ),
+        TimeUnit::Microsecond => (
+            chrono::DateTime::from_timestamp_micros(
+                array.as_primitive::<TimestampMicrosecondType>().value(row),
+            ),
+            6,
+        ),
+        TimeUnit::Nanosecond => (
+            Some(chrono::DateTime::from_timestamp_nanos(
+                array.as_primitive::<TimestampNanosecondType>().value(row),
+            )),
+            9,
+        ),
+    };
+    let Some(instant) = instant else {
+        return format!("<timestamp out of range: {:?}>", array.slice(row, 1));
+    };
+    let text = instant
+        .naive_utc()
+        .format(if digits == 9 {
+            "%Y-%m-%dT%H:%M:%S%.9f"
+        } else {
+            "%Y-%m-%dT%H:%M:%S%.6f"
+        })
+        .to_string();
+    if zone.is_some() { text + "Z" } else { text }
+}
+
+/// One row as a JSON object, for JSON Lines: keys in column order (a duplicate column name
+/// gets a suffix, `x`, `x_1`, `x_2`, as DuckDB's JSON export does); its `Display` is the
+/// object's compact JSON text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonRow(pub Vec<(String, serde_json::Value)>);
+
+impl std::fmt::Display for JsonRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("{")?;
+        for (i, (key, value)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{}:{value}", serde_json::Value::from(key.as_str()))?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// Column names made distinct for JSON keys: the second `x` becomes `x_1` (skipping names
+/// already taken), as DuckDB names duplicates.
+fn distinct_names(batch: &RecordBatch) -> Vec<String> {
+    let names: Vec<&String> = batch
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name())
+        .collect();
+    let mut taken: std::collections::HashSet<String> =
+        names.iter().map(|n| n.to_string()).collect();
+    let mut seen = std::collections::HashSet::new();
+    names
+        .iter()
+        .map(|name| {
+            if seen.insert(name.to_string()) {
+                return name.to_string();
+            }
+            let unique = (1..)
+                .map(|i| format!("{name}_{i}"))
+                .find(|candidate| !taken.contains(candidate))
+                .expect("an unused suffix exists");
+            taken.insert(unique.clone());
+            unique
+        })
+        .collect()
+}
+
+/// Every row as a JSON object with typed values: numbers, strings, booleans, null for SQL
+/// NULL. JSON has no infinity or NaN, so non-finite floats are the strings `"inf"`, `"-inf"`
+/// and `"NaN"`; timestamps are RFC 3339 strings ([`timestamp_rfc3339`]).
+pub fn rows_as_json(batch: &RecordBatch) -> Vec<JsonRow> {
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Float64Type, Int32Type, Int64Type};
     use serde_json::Value;
-    let schema = batch.schema();
+    let names = distinct_names(batch);
     let text = rows_as_text(batch);
     (0..batch.num_rows())
         .map(|r| {
-            let mut m = serde_json::Map::new();
-            for (i, f) in schema.fields().iter().enumerate() {
+            let mut row = Vec::with_capacity(names.len());
+            for (i, name) in names.iter().enumerate() {
                 let c = batch.column(i);
                 let v = if c.is_null(r) {
                     Value::Null
@@ -359,11 +472,7 @@ pub fn rows_as_json(batch: &RecordBatch) -> Vec<serde_json::Value> {
                     match c.data_type() {
                         DataType::Int64 => Value::from(c.as_primitive::<Int64Type>().value(r)),
                         DataType::Int32 => Value::from(c.as_primitive::<Int32Type>().value(r)),
-                        DataType::Float64 => {
-                            serde_json::Number::from_f64(c.as_primitive::<Float64Type>().value(r))
-                                .map(Value::Number)
-                                .unwrap_or(Value::Null)
-                        }
+                        DataType::Float64 => float_json(c.as_primitive::<Float64Type>().value(r)),
                         DataType::Boolean => Value::Bool(c.as_boolean().value(r)),
                         DataType::List(item) if item.data_type() == &DataType::Int64 => {
                             let values = c.as_list::<i32>().value(r);
@@ -375,14 +484,24 @@ pub fn rows_as_json(batch: &RecordBatch) -> Vec<serde_json::Value> {
                                     .collect(),
                             )
                         }
-                        _ => text[r][i].clone().map(Value::String).unwrap_or(Value::Null),
+                        _ => text[r][i].clone().map_or(Value::Null, Value::String),
                     }
                 };
-                m.insert(f.name().clone(), v);
+                row.push((name.clone(), v));
             }
-            Value::Object(m)
+            JsonRow(row)
         })
         .collect()
+}
+
+/// A float as a JSON number, or `"inf"`/`"-inf"`/`"NaN"` (JSON has no such numbers).
+fn float_json(v: f64) -> serde_json::Value {
+    match serde_json::Number::from_f64(v) {
+        Some(n) => serde_json::Value::Number(n),
+        None if v.is_nan() => serde_json::Value::from("NaN"),
+        None if v > 0.0 => serde_json::Value::from("inf"),
+        None => serde_json::Value::from("-inf"),
+    }
 }
 
 /// One warning line per trial stage flagged `client_saturated`: its latencies describe the
@@ -447,6 +566,77 @@ mod tests {
                 .with_timezone("UTC");
         assert_eq!(cell(&a, 0), "2025-11-29 00:00:57.881475 UTC");
         assert_eq!(cell(&a, 1), "-");
+    }
+
+    fn batch_of(columns: Vec<(&str, arrow_array::ArrayRef)>) -> RecordBatch {
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(n, c)| Field::new(*n, c.data_type().clone(), true))
+            .collect();
+        RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns.into_iter().map(|(_, c)| c).collect(),
+        )
+        .unwrap()
+    }
+
+    /// The CSV/JSONL text of a zone-aware timestamp used to be empty/null (Arrow's formatter
+    /// failed on the named zone and the failure was dropped).
+    #[test]
+    fn text_and_json_keep_timestamps() {
+        let utc =
+            arrow_array::TimestampMicrosecondArray::from(vec![Some(1_764_374_457_881_475), None])
+                .with_timezone("UTC");
+        let offset = arrow_array::TimestampMillisecondArray::from(vec![Some(1_000), Some(-1)])
+            .with_timezone("+02:00");
+        let naive = arrow_array::TimestampNanosecondArray::from(vec![Some(5), Some(0)]);
+        let batch = batch_of(vec![
+            ("sent_at", Arc::new(utc)),
+            ("t2", Arc::new(offset)),
+            ("naive", Arc::new(naive)),
+        ]);
+        let text = rows_as_text(&batch);
+        assert_eq!(
+            text[0],
+            vec![
+                Some("2025-11-29T00:00:57.881475Z".to_string()),
+                Some("1970-01-01T00:00:01.000000Z".to_string()),
+                Some("1970-01-01T00:00:00.000000005".to_string()),
+            ]
+        );
+        assert_eq!(text[1][0], None);
+        assert_eq!(text[1][1].as_deref(), Some("1969-12-31T23:59:59.999000Z"));
+        let json = rows_as_json(&batch);
+        assert_eq!(
+            json[0].to_string(),
+            r#"{"sent_at":"2025-11-29T00:00:57.881475Z","t2":"1970-01-01T00:00:01.000000Z","naive":"1970-01-01T00:00:00.000000005"}"#
+        );
+        assert!(json[1].to_string().starts_with(r#"{"sent_at":null,"#));
+    }
+
+    /// JSONL used to sort keys alphabetically, merge duplicate names and print inf/NaN as null.
+    #[test]
+    fn json_rows_keep_order_names_and_non_finite_floats() {
+        let batch = batch_of(vec![
+            ("z", Arc::new(Float64Array::from(vec![f64::INFINITY]))),
+            ("a", Arc::new(Float64Array::from(vec![f64::NEG_INFINITY]))),
+            ("z", Arc::new(Float64Array::from(vec![f64::NAN]))),
+            ("z_1", Arc::new(Float64Array::from(vec![Some(1.5)]))),
+            ("a", Arc::new(Float64Array::from(vec![None]))),
+            ("s", Arc::new(StringArray::from(vec!["q\"\n"]))),
+        ]);
+        let json = rows_as_json(&batch);
+        let line = json[0].to_string();
+        assert_eq!(
+            line,
+            r#"{"z":"inf","a":"-inf","z_2":"NaN","z_1":1.5,"a_1":null,"s":"q\"\n"}"#
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed.as_object().unwrap().len(), 6);
+        assert_eq!(
+            rows_as_text(&batch)[0][..3],
+            [Some("inf".into()), Some("-inf".into()), Some("NaN".into())]
+        );
     }
 
     #[test]
