@@ -181,3 +181,69 @@ evaluators:
     assert_eq!(floats(&configs, "score_exact_after"), vec![Some(0.0)]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `records_exact` (evaluators/records-extraction.yaml) compares JSON as data: the dataset's
+/// own `expected` object, echoed verbatim as written in the file, scores 1, and so does the
+/// same record re-indented, with keys reordered, in a fence, or with `18.0` for `18`; a record
+/// that differs in one value scores 0.
+#[test]
+fn records_exact_accepts_the_expected_record_as_written() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = frontier::spec::load::load(&root.join("examples/eval-json-extraction.yaml"), &[])
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let plan = frontier::plan::build(&loaded).unwrap_or_else(|e| panic!("{}", e.render()));
+    let exact = plan
+        .scorers
+        .iter()
+        .find(|s| s.name == "records_exact")
+        .expect("records_exact");
+    let lines = std::fs::read_to_string(root.join("datasets/json-extraction.jsonl")).unwrap();
+    let score = |answer: &str, refs: &[String]| exact.score_case(answer, refs).score;
+    let one = frontier::eval::Score::Scored {
+        value: 1.0,
+        raw: None,
+    };
+    let zero = frontier::eval::Score::Scored {
+        value: 0.0,
+        raw: None,
+    };
+    for (row, line) in plan.dataset.rows.iter().zip(lines.lines()) {
+        // The `expected` object exactly as the file writes it (spaces, key order).
+        let start = line.find("\"expected\": ").unwrap() + "\"expected\": ".len();
+        let as_written = &line[start..line.len() - 1];
+        let parsed: serde_json::Value = serde_json::from_str(as_written).unwrap();
+        assert_eq!(parsed, row.item["expected"], "{}", row.id);
+        assert_eq!(
+            score(as_written, &row.references),
+            one,
+            "{}: {as_written}",
+            row.id
+        );
+        // Pretty-printed, keys in reverse order, inside a fence with text around it.
+        let mut pretty = String::from("{\n");
+        let fields: Vec<String> = parsed
+            .as_object()
+            .unwrap()
+            .iter()
+            .rev()
+            .map(|(k, v)| format!("  {}: {}", serde_json::json!(k), v))
+            .collect();
+        pretty.push_str(&fields.join(",\n"));
+        pretty.push_str("\n}");
+        let fenced = format!("Here is the record:\n```json\n{pretty}\n```\nDone.");
+        assert_eq!(score(&fenced, &row.references), one, "{}: {fenced}", row.id);
+        // One value changed: 0.
+        let mut wrong = parsed.clone();
+        wrong["kind"] = serde_json::json!("something else");
+        assert_eq!(
+            score(&wrong.to_string(), &row.references),
+            zero,
+            "{}",
+            row.id
+        );
+    }
+    // Integral numbers compare by value: `48.0` is `48`.
+    let refs = vec![r#"{"amount":48,"kind":"invoice"}"#.to_string()];
+    assert_eq!(score(r#"{"kind": "invoice", "amount": 48.0}"#, &refs), one);
+    assert_eq!(score(r#"{"kind": "invoice", "amount": 48.5}"#, &refs), zero);
+}

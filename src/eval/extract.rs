@@ -147,34 +147,81 @@ impl Extractor {
                 match v {
                     Value::Null => None,
                     Value::String(s) => Some(Cow::Owned(s.clone())),
-                    other => Some(Cow::Owned(other.to_string())),
+                    other => Some(Cow::Owned(canonical_json(other))),
                 }
             }
         }
     }
 }
 
-/// The last number in `text` as written (sign, currency symbol, thousands separators,
-/// decimals, percent sign), e.g. `-$1,234.50` or `45%`. A sign directly after a letter or
-/// digit is a hyphen, not a sign (`5-3` ends with `3`).
+/// The last number in `text` as written, read with the grammar of
+/// [`parse_number`](super::scorers::parse_number): an optional sign and currency symbol,
+/// digits with comma groups, a decimal part, a leading decimal point (`.5`), an exponent
+/// (`2.5e-4`, `1e6`) and a percent sign, e.g. `-$1,234.50`, `45%`.
+///
+/// - A sign directly after a letter or digit is a hyphen, not a sign (`5-3` ends with `3`).
+/// - A number glued to the letter or digit before it is not a number (`H2O`, and the `.3` of
+///   `1.2.3`), so the last number is never the tail of a longer token.
+/// - Comma groups are taken as written, whole: `1,5` and `12,3456` are extracted as they are
+///   (not as `5` or `6`), and `numeric` then finds them `not_a_number`: a malformed group (not
+///   exactly three digits) never silently becomes a different number.
 pub fn last_number(text: &str) -> Option<&str> {
     static NUMBER: OnceLock<Regex> = OnceLock::new();
     let re = NUMBER.get_or_init(|| {
-        Regex::new(r"[-+\x{2212}]?[$€£]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?")
-            .expect("number pattern")
+        Regex::new(
+            r"[-+\x{2212}]?[$€£]?(?:[0-9]+(?:,[0-9]+)*(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?%?",
+        )
+        .expect("number pattern")
     });
-    let m = re.find_iter(text).last()?;
-    let s = m.as_str();
-    let signed = s.starts_with(['-', '+', '\u{2212}']);
-    let after_word = text[..m.start()]
-        .chars()
-        .next_back()
-        .is_some_and(char::is_alphanumeric);
-    if signed && after_word {
-        let sign_len = s.chars().next().map_or(0, char::len_utf8);
-        return Some(&s[sign_len..]);
+    let glued = |end: usize| {
+        text[..end]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
+    };
+    let mut last = None;
+    for m in re.find_iter(text) {
+        let s = m.as_str();
+        if s.starts_with(['-', '+', '\u{2212}']) {
+            if glued(m.start()) {
+                // A hyphen: the number starts after it (and the hyphen is its boundary).
+                let sign_len = s.chars().next().map_or(0, char::len_utf8);
+                last = Some(&s[sign_len..]);
+            } else {
+                last = Some(s);
+            }
+        } else if s.starts_with(['$', '€', '£']) || !glued(m.start()) {
+            last = Some(s);
+        }
     }
-    Some(s)
+    last
+}
+
+/// `value` as canonical compact JSON: no whitespace, object keys sorted, and numbers with an
+/// integral value written as integers (`18.0` is `18`, `1e3` is `1000`), so that JSON values
+/// equal as data are equal as text. A dataset field used as a reference arrives in the same
+/// form (compact, keys sorted), which is what lets `exact` compare extracted JSON with it.
+pub fn canonical_json(value: &Value) -> String {
+    canonical_value(value).to_string()
+}
+
+fn canonical_value(value: &Value) -> Value {
+    // Integers up to 2^53 are exact in an f64; larger floats keep their float form.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => Value::from(f as i64),
+            _ => value.clone(),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(canonical_value).collect()),
+        // serde_json's map is ordered by key (no `preserve_order`): sorted on output.
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), canonical_value(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// The answer parsed as JSON, strictly: the whole text (trimmed), or the body of a ``` fence
@@ -293,6 +340,26 @@ mod tests {
             ("no digits here", None),
             ("", None),
             ("€20 or £30", Some("£30")),
+            // The same grammar as `parse_number`: leading decimal point, exponents.
+            ("The probability is .5", Some(".5")),
+            ("The probability is 0.5.", Some("0.5")),
+            ("It is 2.5e-4", Some("2.5e-4")),
+            ("About 1e6 people", Some("1e6")),
+            ("About 3E+2 people", Some("3E+2")),
+            ("It is -1.5e3 units", Some("-1.5e3")),
+            // Comma groups as written: a malformed one stays whole (then `not_a_number`).
+            ("1,5 litres", Some("1,5")),
+            ("12,3456", Some("12,3456")),
+            ("1,234,567 people", Some("1,234,567")),
+            ("Pick 1, 2, or 3.", Some("3")),
+            ("3 apples, 4 pears", Some("4")),
+            // Word boundaries: not the tail of a longer token.
+            ("version 1.2.3", Some("1.2")),
+            ("H2O and 7 more", Some("7")),
+            ("H2O", None),
+            ("COVID-19", Some("19")),
+            ("US$5", Some("$5")),
+            ("5km", Some("5")),
         ] {
             assert_eq!(last_number(text), want, "{text:?}");
             assert_eq!(
@@ -392,6 +459,15 @@ mod tests {
             Some("Ada")
         );
         assert_eq!(ex(spec("$.n"), r#"{"n": null}"#), None);
+        // Canonical JSON: keys sorted, no spaces, integral numbers as integers.
+        assert_eq!(
+            ex(
+                spec("$"),
+                "```json\n{ \"b\": [1.0, 2.5, -0.0], \"a\": {\"z\": 1e3, \"y\": \"\\u00e9\"} }\n```"
+            )
+            .as_deref(),
+            Some(r#"{"a":{"y":"é","z":1000},"b":[1,2.5,0]}"#)
+        );
         assert_eq!(ex(spec("$.n"), "not json"), None);
         assert!(parse_json_path("a.b").is_err());
         assert!(parse_json_path("$.a[x]").is_err());

@@ -105,14 +105,47 @@ pub fn starts_with_words(hay: &str, needle: &str) -> bool {
         && !(is_alnum(needle.chars().next_back()) && is_alnum(hay[needle.len()..].chars().next()))
 }
 
-/// strsim similarity in [0, 1].
+/// Similarity in [0, 1]: Jaro-Winkler and the normalised (Damerau-)Levenshtein from strsim
+/// (which count characters), Sørensen-Dice from [`sorensen_dice`].
 pub fn similarity(metric: FuzzyMetric, a: &str, r: &str) -> f64 {
     match metric {
         FuzzyMetric::JaroWinkler => strsim::jaro_winkler(a, r),
         FuzzyMetric::Levenshtein => strsim::normalized_levenshtein(a, r),
         FuzzyMetric::Damerau => strsim::normalized_damerau_levenshtein(a, r),
-        FuzzyMetric::SorensenDice => strsim::sorensen_dice(a, r),
+        FuzzyMetric::SorensenDice => sorensen_dice(a, r),
     }
+}
+
+/// Sørensen-Dice similarity over character bigrams: whitespace is removed (every Unicode
+/// whitespace character), then `2 |A ∩ B| / (|A| + |B|)` with `A` and `B` the multisets of
+/// adjacent character pairs (a pair repeated twice on both sides counts twice). Equal strings
+/// (after removing whitespace) score 1, including two empty ones; otherwise a side with fewer
+/// than two characters has no bigram and scores 0. This is strsim 0.11's definition, except
+/// that lengths are counted in characters: strsim divides by byte lengths, which lowers the
+/// score of any text with a non-ASCII character (`“paris”` vs `paris`: 0.571, not 0.8).
+pub fn sorensen_dice(a: &str, b: &str) -> f64 {
+    let a: Vec<char> = a.chars().filter(|c| !c.is_whitespace()).collect();
+    let b: Vec<char> = b.chars().filter(|c| !c.is_whitespace()).collect();
+    if a == b {
+        return 1.0;
+    }
+    if a.len() < 2 || b.len() < 2 {
+        return 0.0;
+    }
+    let mut a_bigrams: HashMap<(char, char), usize> = HashMap::with_capacity(a.len());
+    for w in a.windows(2) {
+        *a_bigrams.entry((w[0], w[1])).or_insert(0) += 1;
+    }
+    let mut common = 0usize;
+    for w in b.windows(2) {
+        if let Some(n) = a_bigrams.get_mut(&(w[0], w[1]))
+            && *n > 0
+        {
+            *n -= 1;
+            common += 1;
+        }
+    }
+    (2 * common) as f64 / (a.len() - 1 + b.len() - 1) as f64
 }
 
 /// Parse a number as people write it: surrounding whitespace, a leading sign (`+`, `-`, `−`),
@@ -161,22 +194,38 @@ pub fn parse_number(text: &str) -> Option<f64> {
     v.is_finite().then_some(if negative { -v } else { v })
 }
 
-/// The multiple-choice letter (A-E, upper case) an answer gives, trying in order: the whole
-/// answer is a letter (`B`, `(B)`, `B)`, `B.`); the last `answer is B` / `Answer: (B)` /
-/// `answer is option B` (the word `answer` in any case, the letter ending on a word
-/// boundary); a leading `B)` / `(B)` / `B.` / `B:`; the only letter written in parentheses.
+/// The multiple-choice letter (A-E, upper case) an answer gives. Markdown emphasis (`*`, `_`)
+/// is removed first (`**B**` is `B`), then, in order: the whole answer is a letter (`B`,
+/// `(B)`, `B)`, `B.`); the last `answer is B` / `Answer: (B)` / `answer is option B` /
+/// `option B` / `choice B` / `the correct option is B` (the words in any case, the letter upper
+/// case and ending a word); a leading `B)` / `(B)`, or `B.` / `B:` / `B -` followed by a space
+/// or the end (so `E.g.` is not `E`); the only letter written in parentheses.
 pub fn find_choice(answer: &str) -> Option<char> {
     static PATTERNS: OnceLock<[Regex; 4]> = OnceLock::new();
     let [whole, stated, leading, paren] = PATTERNS.get_or_init(|| {
         [
             Regex::new(r"^\s*\(?([A-E])\)?\s*[.:)]?\s*$"),
-            Regex::new(r"(?i:answer)(?:\s+is)?\s*[:\-]?\s*(?i:(?:option|choice)\s+)?\(?([A-E])\b"),
-            Regex::new(r"^\s*\(?([A-E])[).:]"),
+            Regex::new(
+                r"(?i:answer|option|choice)(?:\s+is)?\s*[:\-]?\s*(?i:(?:option|choice)\s+)?\(?([A-E])\b",
+            ),
+            Regex::new(r"^\s*(?:\(([A-E])\)|([A-E])(?:\)|[.:](?:\s|$)|\s*[-\x{2013}\x{2014}](?:\s|$)))"),
             Regex::new(r"\(([A-E])\)"),
         ]
         .map(|r| r.expect("choice pattern"))
     });
-    let letter = |c: regex::Captures<'_>| c.get(1).and_then(|m| m.as_str().chars().next());
+    let plain: std::borrow::Cow<'_, str> = if answer.contains(['*', '_']) {
+        answer.replace(['*', '_'], "").into()
+    } else {
+        answer.into()
+    };
+    let answer = plain.as_ref();
+    let letter = |c: regex::Captures<'_>| {
+        c.iter()
+            .skip(1)
+            .flatten()
+            .next()
+            .and_then(|m| m.as_str().chars().next())
+    };
     if let Some(c) = whole.captures(answer) {
         return letter(c);
     }
@@ -437,6 +486,35 @@ mod tests {
     }
 
     #[test]
+    fn sorensen_dice_is_strsims_on_ascii_and_counts_characters() {
+        // On ASCII text (whitespace included) the definition is strsim's.
+        let mut state = 17u64;
+        let alphabet = b"ab c\tde";
+        for _ in 0..2000 {
+            let mut word = || -> String {
+                let len = crate::rng::splitmix64(&mut state) % 7;
+                (0..len)
+                    .map(|_| {
+                        let i = crate::rng::splitmix64(&mut state) % alphabet.len() as u64;
+                        alphabet[i as usize] as char
+                    })
+                    .collect()
+            };
+            let (a, b) = (word(), word());
+            assert_eq!(
+                sorensen_dice(&a, &b),
+                strsim::sorensen_dice(&a, &b),
+                "{a:?} {b:?}"
+            );
+        }
+        // Non-ASCII: character bigrams over character counts (strsim: 0.571 and 0.737).
+        assert!((sorensen_dice("“paris”", "paris") - 0.8).abs() < 1e-12);
+        assert!((sorensen_dice("café au lait", "cafe au lait") - 14.0 / 18.0).abs() < 1e-12);
+        assert_eq!(sorensen_dice("éé", "éé"), 1.0);
+        assert_eq!(sorensen_dice("é", "e"), 0.0);
+    }
+
+    #[test]
     fn numbers_golden() {
         for (text, want) in [
             ("42", Some(42.0)),
@@ -485,6 +563,26 @@ mod tests {
             ),
             ("A) Paris, because ...", Some('A')),
             ("It must be (C), since ...", Some('C')),
+            // Markdown emphasis and option/choice wording.
+            ("**B**", Some('B')),
+            ("__C__", Some('C')),
+            ("The correct answer is **B**.", Some('B')),
+            ("**Answer: D**", Some('D')),
+            ("Option B", Some('B')),
+            ("option C is right", Some('C')),
+            ("The correct option is B", Some('B')),
+            ("The right choice is (E).", Some('E')),
+            (
+                "Option A looks tempting, but option D is correct.",
+                Some('D'),
+            ),
+            // A leading letter needs `)`, or `.` / `:` / a dash and then a space or the end.
+            ("B - Nitrogen", Some('B')),
+            ("B – Nitrogen", Some('B')),
+            ("**B) Nitrogen**", Some('B')),
+            ("C: Oxygen", Some('C')),
+            ("E.g. nitrogen, so B", None),
+            ("A.k.a. the red planet", None),
             ("Either (A) or (B)", None),
             ("The answer is Because", None),
             ("A cat", None),

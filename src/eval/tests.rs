@@ -229,6 +229,70 @@ fn fuzzy_golden() {
             0.961_111_111_111_111_1,
         ),
         (FuzzyMetric::Levenshtein, "", "", 1.0),
+        // Curly quotes and accents (kept by `squad`), every metric counting characters, not
+        // bytes. Expected values computed independently (Python, character-level definitions:
+        // Jaro-Winkler with prefix scale 0.1 above 0.7, Levenshtein and unrestricted Damerau
+        // over the longer length, Dice over multiset bigrams without whitespace).
+        (FuzzyMetric::SorensenDice, "“Paris”", "Paris", 0.8),
+        (
+            FuzzyMetric::SorensenDice,
+            "Café au lait",
+            "cafe au lait",
+            14.0 / 18.0,
+        ),
+        (FuzzyMetric::SorensenDice, "naïve", "naive", 0.5),
+        (FuzzyMetric::SorensenDice, "Zürich", "zurich", 0.6),
+        (
+            FuzzyMetric::SorensenDice,
+            "crème brûlée",
+            "creme brulee",
+            0.4,
+        ),
+        (FuzzyMetric::SorensenDice, "  ", "", 1.0),
+        (FuzzyMetric::SorensenDice, "a", "b", 0.0),
+        (FuzzyMetric::Levenshtein, "“Paris”", "Paris", 5.0 / 7.0),
+        (
+            FuzzyMetric::Levenshtein,
+            "Café au lait",
+            "cafe au lait",
+            11.0 / 12.0,
+        ),
+        (FuzzyMetric::Levenshtein, "naïve", "naive", 0.8),
+        (FuzzyMetric::Levenshtein, "Zürich", "zurich", 5.0 / 6.0),
+        (FuzzyMetric::Damerau, "“Paris”", "Paris", 5.0 / 7.0),
+        (
+            FuzzyMetric::Damerau,
+            "Café au lait",
+            "cafe au lait",
+            11.0 / 12.0,
+        ),
+        (FuzzyMetric::Damerau, "naïve", "naive", 0.8),
+        (FuzzyMetric::Damerau, "zürcih", "zürich", 5.0 / 6.0),
+        (
+            FuzzyMetric::JaroWinkler,
+            "“Paris”",
+            "Paris",
+            0.904_761_904_761_904_8,
+        ),
+        (
+            FuzzyMetric::JaroWinkler,
+            "Café au lait",
+            "cafe au lait",
+            0.961_111_111_111_111,
+        ),
+        (
+            FuzzyMetric::JaroWinkler,
+            "naïve",
+            "naive",
+            0.893_333_333_333_333_3,
+        ),
+        (FuzzyMetric::JaroWinkler, "Zürich", "zurich", 0.9),
+        (
+            FuzzyMetric::JaroWinkler,
+            "crème brûlée",
+            "creme brulee",
+            0.837_037_037_037_037,
+        ),
     ] {
         match fuzzy(metric, 0.5).score(answer, &refs(&[reference])) {
             Score::Scored {
@@ -442,6 +506,32 @@ fn extraction_stage() {
             bleu: None,
         }
     );
+    // The last number is read with `parse_number`'s grammar, so these score, not 0.
+    for (answer, reference, extracted) in [
+        ("The probability is .5", "0.5", ".5"),
+        ("It is 2.5e-4", "0.00025", "2.5e-4"),
+        ("About 1e6 people", "1000000", "1e6"),
+        ("In total 12,345 people", "12345", "12,345"),
+    ] {
+        let o = s.score_case(answer, &refs(&[reference]));
+        assert_eq!(
+            o.score,
+            Score::Scored {
+                value: 1.0,
+                raw: Some(0.0)
+            },
+            "{answer:?}"
+        );
+        assert_eq!(o.extracted.as_deref(), Some(extracted), "{answer:?}");
+    }
+    // A malformed comma group is taken as written and is not a number: unscored with the
+    // reason, never read as another number (`5`, `6`) and scored 0.
+    for (answer, extracted) in [("1,5 litres", "1,5"), ("12,3456", "12,3456")] {
+        let o = s.score_case(answer, &refs(&["5", "6", "1.5"]));
+        assert_eq!(o.score, Score::Unscored("not_a_number"), "{answer:?}");
+        assert_eq!(o.extracted.as_deref(), Some(extracted), "{answer:?}");
+        assert_eq!(o.extraction_failed, Some(false));
+    }
     // Without extraction the columns are null.
     let plain = Scorer::from_spec(&EvaluatorSpec::Exact(TextScorer::default()));
     assert_eq!(plain.score_case("x", &refs(&["x"])).extraction_failed, None);
@@ -476,31 +566,6 @@ fn extraction_stage() {
     let o = after.score_case("Thinking...\nANSWER: The Paris\nDone", &refs(&["paris"]));
     assert_eq!(
         (o.score, o.extracted.as_deref()),
-#[test]
-fn bleu_keeps_its_counts_for_corpus_bleu() {
-    // Corpus BLEU sums the counts the sentence scorer computed; they must be those counts.
-    let bleu = Scorer::from_spec(&EvaluatorSpec::Bleu(BasicScorer::default()));
-    let r = refs(&["the cat sat on the mat", "a cat sat on a mat"]);
-    let o = bleu.score_case("the cat sat on a mat", &r);
-    let want = BleuStats::new(
-        &scorers::tokenize_13a("the cat sat on a mat"),
-        &r.iter()
-            .map(|x| scorers::tokenize_13a(x))
-            .collect::<Vec<_>>(),
-    );
-    assert_eq!(o.bleu.as_deref(), Some(&want));
-    assert_eq!(o.score, scored(want.smoothed_bleu()));
-    let pairs = [("the cat sat on a mat", &r[..])];
-    assert_eq!(
-        stats::corpus_bleu_of(&[want], 4),
-        stats::corpus_bleu(&pairs, 4)
-    );
-    // Other scorers and unscored cases keep nothing.
-    assert_eq!(bleu.score_case("x", &[]).bleu, None);
-    let exact = Scorer::from_spec(&EvaluatorSpec::Exact(TextScorer::default()));
-    assert_eq!(exact.score_case("x", &r).bleu, None);
-}
-
         (scored(1.0), Some("The Paris"))
     );
 }
@@ -520,7 +585,6 @@ fn build_errors_are_located() {
             vec!["pattern".to_string()],
             vec!["extract".into(), "json_path".into()]
         ]
-            bleu: None,
     );
     let missing = EvaluatorSpec::JsonSchema(JsonSchemaScorer {
         name: None,
@@ -530,7 +594,6 @@ fn build_errors_are_located() {
     let errors = Scorer::build(&missing, Path::new(".")).unwrap_err();
     assert!(
         errors[0].message.starts_with("cannot read the schema file"),
-            bleu: None,
         "{errors:?}"
     );
 }
@@ -627,6 +690,20 @@ fn every_scorer() -> Vec<Scorer> {
             normalize: n(),
             extract: None,
         })),
+        Scorer::from_spec(&EvaluatorSpec::Fuzzy(FuzzyScorer {
+            name: None,
+            metric: FuzzyMetric::JaroWinkler,
+            threshold: 0.8,
+            normalize: named(NormalizerName::None),
+            extract: None,
+        })),
+        Scorer::from_spec(&EvaluatorSpec::Fuzzy(FuzzyScorer {
+            name: None,
+            metric: FuzzyMetric::Levenshtein,
+            threshold: 0.8,
+            normalize: named(NormalizerName::None),
+            extract: None,
+        })),
         numeric(Some(0.5), Some(0.1)),
         Scorer::from_spec(&EvaluatorSpec::RougeL(BasicScorer::default())),
         Scorer::from_spec(&EvaluatorSpec::Bleu(BasicScorer::default())),
@@ -638,11 +715,21 @@ fn every_scorer() -> Vec<Scorer> {
 proptest! {
     #[test]
     fn scores_are_in_unit_interval(a in words(), r1 in words(), r2 in words()) {
+        // The raw measure, before `checked` would turn a NaN or out-of-range value into
+        // `Unscored("not_finite")` (which would hide it from a test of the final score).
         let r = vec![r1, r2];
         for s in every_scorer() {
-            if let Score::Scored { value, .. } = s.score(&a, &r) {
-                prop_assert!((0.0..=1.0).contains(&value), "{} {a:?} {r:?}: {value}", s.name);
+            let raw = s.raw_score(&a, &r);
+            if let Score::Scored { value, raw: underlying } = raw {
+                prop_assert!(
+                    value.is_finite() && (0.0..=1.0).contains(&value),
+                    "{} {a:?} {r:?}: {value}", s.name
+                );
+                prop_assert!(underlying.is_none_or(f64::is_finite), "{} {a:?} {r:?}", s.name);
             }
+            let score = s.score(&a, &r);
+            prop_assert_ne!(&score, &Score::Unscored(reason::NOT_FINITE), "{} {:?} {:?}", s.name, a, r);
+            prop_assert_eq!(score, raw, "{}: `checked` changed a valid measure", s.name);
         }
     }
 
