@@ -886,6 +886,16 @@ fn rag() {
     assert!(corpus.len() >= 30, "{cpath}: {} documents", corpus.len());
     exact_keys(cpath, &corpus, &["doc_id", "title", "text"]);
     let doc_ids = ids(cpath, &corpus, "doc_id", r"^crt-\d{2}$");
+    // Each document's text as written: a question's `contexts` must be exactly these.
+    let doc_texts: BTreeMap<String, String> = corpus
+        .iter()
+        .map(|(n, d)| {
+            (
+                text(cpath, *n, d, "doc_id").to_string(),
+                text(cpath, *n, d, "text").to_string(),
+            )
+        })
+        .collect();
     let docs: BTreeMap<String, String> = corpus
         .iter()
         .map(|(n, d)| {
@@ -907,7 +917,7 @@ fn rag() {
     exact_keys(
         qpath,
         &questions,
-        &["id", "question", "answers", "gold_doc_ids"],
+        &["id", "question", "answers", "gold_doc_ids", "contexts"],
     );
     ids(qpath, &questions, "id", r"^r\d{3}$");
     let mut cited = BTreeSet::new();
@@ -920,6 +930,27 @@ fn rag() {
         );
         let answers = string_list(qpath, *n, q, "answers");
         let gold = string_list(qpath, *n, q, "gold_doc_ids");
+        // `contexts` is generated from the corpus: the gold documents' text, in the order of
+        // `gold_doc_ids` (what a pipeline puts in the prompt and a judge sees as `contexts`).
+        let contexts: Vec<String> = q["contexts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{qpath}:{n}: `contexts` is not a list"))
+            .iter()
+            .map(|c| {
+                c.as_str()
+                    .unwrap_or_else(|| panic!("{qpath}:{n}: `contexts` holds a non-string"))
+                    .to_string()
+            })
+            .collect();
+        let want: Vec<String> = gold
+            .iter()
+            .map(|g| doc_texts.get(g).cloned().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            contexts, want,
+            "{qpath}:{n}: `contexts` must be the text of the gold documents {gold:?}, in order \
+             (regenerate it from rag/corpus.jsonl)"
+        );
         for g in &gold {
             assert!(
                 docs.contains_key(g),
@@ -1000,7 +1031,7 @@ const MAPPINGS: &[Mapping] = &[
         input: "question",
         reference: Some("answers"),
         id: "id",
-        prompt: "Documents: {{ item.gold_doc_ids | join(', ') }}\\nQuestion: {{ item.question }}",
+        prompt: "Documents:\\n{{ item.contexts | join('\\n\\n') }}\\nQuestion: {{ item.question }}",
     },
     Mapping {
         name: "corpus",
@@ -1133,4 +1164,24 @@ fn readme_lists_every_dataset() {
     }
     assert!(Path::new("datasets/json-extraction.schema.json").exists());
     assert!(readme.contains("`json-extraction.schema.json`"));
+}
+
+/// The datasets carry their own explicit licence (CC0-1.0), stated in the README and in a
+/// LICENSE file beside them, not a reference to terms that do not exist.
+#[test]
+fn datasets_state_an_explicit_licence() {
+    let readme = std::fs::read_to_string("datasets/README.md").unwrap();
+    assert!(
+        readme.contains("CC0-1.0"),
+        "datasets/README.md names no licence"
+    );
+    assert!(
+        !readme.contains("same terms as frontier"),
+        "datasets/README.md defers to frontier's terms, which are not stated anywhere"
+    );
+    let licence = std::fs::read_to_string("datasets/LICENSE").unwrap();
+    assert!(
+        licence.starts_with("SPDX-License-Identifier: CC0-1.0\n"),
+        "{licence}"
+    );
 }
