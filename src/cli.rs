@@ -117,7 +117,7 @@ pub enum Command {
         #[arg(long, requires = "endpoint")]
         pipeline: Option<PathBuf>,
         /// The simulated endpoint of --pipeline to serve.
-        #[arg(long)]
+        #[arg(long, requires = "pipeline")]
         endpoint: Option<String>,
         /// Continuous-batching slots.
         #[arg(long)]

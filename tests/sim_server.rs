@@ -159,6 +159,14 @@ fn takes_a_pipelines_endpoint_and_model_overrides() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // --endpoint means nothing without --pipeline: an argument error, not ignored.
+    let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["sim-server", "--listen", "127.0.0.1:0", "--endpoint", "sim"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("--pipeline"), "{stderr}");
 }
 
 /// POST a JSON body to `route`; the status and the body as JSON.
