@@ -105,9 +105,10 @@ pub fn load(name: &str, spec: &FileDatasetSpec, base_dir: &Path) -> Result<Datas
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| DatasetError::Read(format!("{}: {e}", path.display())))?;
+    let text = without_bom(&text);
     let records = match format {
-        DatasetFormat::Jsonl => parse_jsonl(&text)?,
-        DatasetFormat::Csv => parse_csv(&text)?,
+        DatasetFormat::Jsonl => parse_jsonl(text)?,
+        DatasetFormat::Csv => parse_csv(text)?,
     };
     let limit = spec.limit.map(|l| l as usize).unwrap_or(usize::MAX);
     let mut rows = Vec::new();
@@ -215,6 +216,13 @@ fn scalar_text(v: &Value) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     }
+}
+
+/// `text` without a leading UTF-8 byte order mark, which Excel and Windows editors write at the
+/// start of a "UTF-8" file; left in, it would be part of the first field's name (CSV) or make
+/// the first line invalid JSON.
+pub(crate) fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 fn parse_jsonl(text: &str) -> Result<Vec<Record>, DatasetError> {
@@ -365,6 +373,27 @@ mod tests {
         assert_eq!(ds.rows[1].id, "1");
         assert_eq!(ds.rows[0].item["q"], "2+2?");
         assert_eq!(ds.rows[0].item["input"], "2+2?");
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_ignored() {
+        let dir = write("bom.csv", "\u{feff}id,q,a\n7,hello,x\n");
+        let ds = load(
+            "d",
+            &FileDatasetSpec {
+                id: Some("id".into()),
+                ..spec("bom.csv", Some("a"))
+            },
+            &dir,
+        )
+        .unwrap();
+        assert_eq!(
+            (ds.rows[0].id.as_str(), ds.rows[0].input.as_str()),
+            ("7", "hello")
+        );
+        let dir = write("bom.jsonl", "\u{feff}{\"q\": \"hi\", \"a\": \"x\"}\n");
+        let ds = load("d", &spec("bom.jsonl", Some("a")), &dir).unwrap();
+        assert_eq!(ds.rows[0].input, "hi");
     }
 
     #[test]

@@ -189,7 +189,7 @@ pub fn load_trace(
         line: None,
         kind: TraceErrorKind::Read(format!("{}: {e}", path.display())),
     })?;
-    parse_trace_with(&text, spec, seed, counter)
+    parse_trace_with(super::dataset::without_bom(&text), spec, seed, counter)
 }
 
 /// [`load_trace`] for text already in memory (`spec.path` names it in errors), under the
@@ -654,6 +654,13 @@ mod tests {
             error(ok, &fast),
             "t.jsonl: speedup must be a positive number, found 0"
         );
+        // A byte order mark before the first record is not part of it.
+        let dir = std::env::temp_dir().join(format!("frontier-trace-bom-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("t.jsonl"), format!("\u{feff}{ok}")).unwrap();
+        let t = load_trace(&spec(), &dir, 0, &SimTokens).unwrap();
+        assert_eq!(t.dataset.rows.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
         let slow = TraceSpec {
             speedup: 1e-300,
             ..spec()
