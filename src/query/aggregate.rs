@@ -18,6 +18,7 @@ use arrow_array::{
 use arrow_schema::DataType;
 
 use super::error::{QueryError, Result};
+use super::eval::row_valid;
 use super::expr::{AggCall, AggFunc, Expr, sql_type_name};
 
 /// FxHash (rustc's hasher): fast for the small keys grouping uses; not DoS-resistant, which
@@ -135,7 +136,7 @@ fn dense_by<K: Hash + Eq>(
 /// Dense ids for the values of one column, in order of first appearance; NULL gets an id too.
 pub(crate) fn dense_ids(a: &ArrayRef) -> Result<(Vec<u32>, usize)> {
     let rows = a.len();
-    let valid = |i: usize| a.is_valid(i);
+    let valid = row_valid(a.as_ref());
     Ok(match a.data_type() {
         DataType::Int64 => {
             let v = a.as_primitive::<Int64Type>().values();
@@ -234,7 +235,7 @@ pub(crate) fn accumulate(
         }
         return Ok(Arc::new(Int64Array::from(counts)));
     };
-    let valid = |i: usize| arg.is_valid(i);
+    let valid = row_valid(arg.as_ref());
     match call.func {
         AggFunc::CountStar | AggFunc::Count => {
             let mut counts = vec![0i64; n_groups];
@@ -438,10 +439,11 @@ fn distinct_rows(ids: &[u32], n_groups: usize, arg: &ArrayRef) -> Result<(Vec<u3
 fn best_rows(func: AggFunc, arg: &ArrayRef, ids: &[u32], n_groups: usize) -> Result<UInt32Array> {
     let mut best: Vec<Option<u32>> = vec![None; n_groups];
     let want_max = func == AggFunc::Max;
+    let valid = row_valid(arg.as_ref());
     macro_rules! scan {
         ($value:expr, $cmp:expr) => {{
             for (i, &g) in ids.iter().enumerate() {
-                if arg.is_null(i) {
+                if !valid(i) {
                     continue;
                 }
                 let slot = &mut best[g as usize];

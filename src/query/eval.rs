@@ -99,6 +99,15 @@ pub(crate) fn eval(e: &Expr, cols: &[ArrayRef], rows: usize) -> Result<ArrayRef>
     }
 }
 
+/// Row validity as SQL sees it. Arrow's `Array::is_valid`/`is_null` read the null buffer,
+/// which a `NullArray` (the type of a bare `NULL` column) does not have, so by that test all
+/// its rows are valid and `count(NULL)` counted them. `logical_nulls` knows better. Use this
+/// wherever the array may be of any type; a downcast typed array is never a `NullArray`.
+pub(crate) fn row_valid(a: &dyn Array) -> impl Fn(usize) -> bool + use<> {
+    let nulls = a.logical_nulls();
+    move |i| nulls.as_ref().is_none_or(|n| n.is_valid(i))
+}
+
 /// Evaluate a predicate; the result is Boolean (a NULL-typed predicate becomes all NULL).
 pub(crate) fn eval_predicate(e: &Expr, cols: &[ArrayRef], rows: usize) -> Result<BooleanArray> {
     let a = eval(e, cols, rows)?;

@@ -2,10 +2,11 @@
 //! is bucketed by id (a counting sort, so each bucket keeps the right table's order), and each
 //! left row emits its matches. Output order: left rows in order, matches in right order.
 
-use arrow_array::{Array, ArrayRef, UInt32Array};
+use arrow_array::{ArrayRef, UInt32Array};
 
 use super::aggregate::{combine, dense_ids};
 use super::error::Result;
+use super::eval::row_valid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JoinKind {
@@ -29,8 +30,9 @@ pub(crate) fn hash_join(
     let mut valid = vec![true; total];
     for (k, (l, r)) in left_keys.iter().zip(right_keys).enumerate() {
         let both = arrow_select::concat::concat(&[l.as_ref(), r.as_ref()])?;
+        let both_valid = row_valid(both.as_ref());
         for (i, v) in valid.iter_mut().enumerate() {
-            *v &= both.is_valid(i);
+            *v &= both_valid(i);
         }
         let (key_ids, key_count) = dense_ids(&both)?;
         (ids, count) = if k == 0 {

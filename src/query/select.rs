@@ -595,7 +595,7 @@ fn limit_offset(limit: Option<&LimitClause>) -> Result<(usize, Option<usize>)> {
         let mut b = Binder::new(&[], "in LIMIT/OFFSET");
         let bound = b.bind(e)?;
         let v = eval(&bound, &[], 1)?;
-        if v.is_null(0) {
+        if v.logical_null_count() > 0 {
             return Ok(None);
         }
         match (&bound.ty, &bound.kind) {

@@ -188,6 +188,26 @@ SELECT endpoint, temperature, max(accuracy), count(*) FROM configs GROUP BY ALL;
 -- name: group_by_null_key
 SELECT error_kind, count(*), avg(e2e_ms), count(ttft_ms) FROM requests GROUP BY error_kind;
 
+-- name: count_of_null_typed_values_is_zero
+SELECT count(NULL) AS n, count(DISTINCT NULL) AS d, sum(NULL) AS s, min(NULL) AS lo,
+       any_value(NULL) AS a, count(*) AS rows FROM configs;
+
+-- name: count_of_null_typed_column_from_subquery
+SELECT count(x) AS n, count(DISTINCT x) AS d, max(x) AS m, count(*) AS rows
+FROM (SELECT NULL AS x FROM configs) AS t;
+
+-- name: count_of_null_typed_column_per_group
+SELECT endpoint, count(x) AS n, count(DISTINCT x) AS d, count(*) AS rows
+FROM (SELECT endpoint, NULL AS x FROM configs) AS t GROUP BY endpoint;
+
+-- name: null_typed_join_keys_match_nothing
+SELECT count(*) AS n
+FROM (SELECT NULL AS k, trial_id FROM configs) AS a
+JOIN (SELECT NULL AS k FROM configs) AS b ON a.k = b.k;
+
+-- name: group_by_null_typed_column
+SELECT x, count(*) AS rows, count(x) AS n FROM (SELECT NULL AS x FROM configs) AS t GROUP BY x;
+
 -- name: group_by_boolean_and_timestamp
 SELECT ok, count(*), min(sent_at), max(sent_at) FROM requests GROUP BY ok;
 
