@@ -1239,9 +1239,27 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             );
         }
         let mut steps = Vec::new();
+        // Every step's prompt is rendered below, whether or not its endpoint resolved, so
+        // that one mistake does not hide another: (flow index, step id, prompt).
+        let mut prompt_checks: Vec<(usize, String, PromptPlan)> = Vec::new();
         for (i, step) in spec.flow.iter().enumerate() {
             let Some(llm) = &step.llm else { continue };
             let lp = root.key("flow").index(i).key("llm");
+            let prompt = match (&llm.prompt, &llm.messages) {
+                (Some(_), _) => Some(PromptPlan::Prompt {
+                    template: format!("{}.prompt", step.id),
+                }),
+                (None, Some(msgs)) => Some(PromptPlan::Messages(
+                    msgs.iter()
+                        .enumerate()
+                        .map(|(j, m)| (m.role, format!("{}.messages.{j}", step.id)))
+                        .collect(),
+                )),
+                (None, None) => None,
+            };
+            if let Some(p) = &prompt {
+                prompt_checks.push((i, step.id.clone(), p.clone()));
+            }
             let endpoint = match templates.render_str(&llm.endpoint, &trial_ctx) {
                 Ok(e) => e.trim().to_string(),
                 Err(e) => {
@@ -1324,18 +1342,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 tail.remove(k);
             }
             let sized_text = serde_json::to_string(&Value::Object(tail)).unwrap_or_default();
-            let prompt = match (&llm.prompt, &llm.messages) {
-                (Some(_), _) => PromptPlan::Prompt {
-                    template: format!("{}.prompt", step.id),
-                },
-                (None, Some(msgs)) => PromptPlan::Messages(
-                    msgs.iter()
-                        .enumerate()
-                        .map(|(j, m)| (m.role, format!("{}.messages.{j}", step.id)))
-                        .collect(),
-                ),
-                (None, None) => continue,
-            };
+            let Some(prompt) = prompt else { continue };
             steps.push(TrialStep {
                 step_id: step.id.clone(),
                 endpoint,
@@ -1355,7 +1362,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         // standing in as empty text, so undefined variables fail before any request.
         if let Some(row) = first_row {
             let mut step_outputs = Map::new();
-            for (si, step) in steps.iter().enumerate() {
+            for (si, (flow_index, step_id, prompt)) in prompt_checks.iter().enumerate() {
                 let ctx = case_context(&CaseContext {
                     row,
                     nonce: dataset.as_ref().is_some_and(|d| d.nonce),
@@ -1372,13 +1379,12 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                     vars: &spec.vars,
                     steps: &step_outputs,
                 });
-                let flow_index = spec
-                    .flow
-                    .iter()
-                    .position(|s| s.id == step.step_id)
-                    .unwrap_or(si);
-                let lp = root.key("flow").index(flow_index).key("llm");
-                let rendered = match &step.prompt {
+                let lp = root.key("flow").index(*flow_index).key("llm");
+                // A template that did not compile is reported already, once.
+                let rendered = match prompt {
+                    PromptPlan::Prompt { template } if templates.failed(template) => {
+                        Ok(String::new())
+                    }
                     PromptPlan::Prompt { template } => templates
                         .render(template, &ctx)
                         .map_err(|e| (lp.key("prompt"), e)),
@@ -1386,6 +1392,9 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                         let mut all = String::new();
                         let mut err = None;
                         for (j, (role, t)) in m.iter().enumerate() {
+                            if templates.failed(t) {
+                                continue;
+                            }
                             match templates.render(t, &ctx) {
                                 Ok(s) => {
                                     all.push_str(&format!(
@@ -1416,7 +1425,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                         format!("{e} (rendering against the first row of the dataset)"),
                     )),
                 }
-                step_outputs.insert(step.step_id.clone(), json!({"text": ""}));
+                step_outputs.insert(step_id.clone(), json!({"text": ""}));
             }
         }
         // The same message for every trial would be noise: report each once.

@@ -9,6 +9,8 @@ use crate::spec::validate::did_you_mean;
 /// A set of named, compiled templates.
 pub struct Templates {
     env: Environment<'static>,
+    /// Names whose source did not compile (reported when added; rendering them is pointless).
+    failed: std::collections::HashSet<String>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -28,14 +30,27 @@ impl Templates {
     pub fn new() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        Templates { env }
+        Templates {
+            env,
+            failed: Default::default(),
+        }
     }
 
     /// Compile `source` under `name`.
     pub fn add(&mut self, name: &str, source: &str) -> Result<(), String> {
-        self.env
+        let added = self
+            .env
             .add_template_owned(name.to_string(), source.to_string())
-            .map_err(|e| describe_error(&e))
+            .map_err(|e| describe_error(&e));
+        if added.is_err() {
+            self.failed.insert(name.to_string());
+        }
+        added
+    }
+
+    /// Whether the template `name` was added and did not compile.
+    pub fn failed(&self, name: &str) -> bool {
+        self.failed.contains(name)
     }
 
     /// Render template `name` with `ctx`.
