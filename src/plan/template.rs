@@ -1,5 +1,10 @@
 //! minijinja templates in strict mode: an undefined variable is an error, never an empty
 //! string. Errors name the variable and suggest the closest defined one.
+//!
+//! A null value (a dataset field written as `null`) follows the same rule when printed:
+//! `{{ item.x }}` with `x: null` is an error naming the field and the row, not the text
+//! "none" sent to the model. Tests and defaults work as usual (`{% if item.x %}`,
+//! `{{ item.x or "" }}`, `{{ item.x | default("n/a", true) }}`).
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
@@ -30,6 +35,15 @@ impl Templates {
     pub fn new() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_formatter(|out, state, value| {
+            if value.is_none() {
+                return Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    NULL_PRINTED,
+                ));
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
         Templates {
             env,
             failed: Default::default(),
@@ -96,6 +110,9 @@ pub fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%")
 }
 
+/// The detail of the error raised when a template prints a null value.
+const NULL_PRINTED: &str = "a null value cannot be printed";
+
 fn describe_error(e: &minijinja::Error) -> String {
     let what = e
         .detail()
@@ -110,6 +127,34 @@ fn describe_error(e: &minijinja::Error) -> String {
 /// Turn a render error into a message; for undefined variables, find which one and suggest a
 /// defined neighbour.
 fn explain(e: &minijinja::Error, vars: std::collections::HashSet<String>, ctx: &Value) -> String {
+    let line = e
+        .line()
+        .map(|l| format!(" (template line {l})"))
+        .unwrap_or_default();
+    if e.detail() == Some(NULL_PRINTED) {
+        let mut nulls: Vec<&String> = vars
+            .iter()
+            .filter(|v| v.split('.').try_fold(ctx, |cur, seg| cur.get(seg)) == Some(&Value::Null))
+            .collect();
+        nulls.sort();
+        let what = match nulls.as_slice() {
+            [] => "a value".to_string(),
+            [one] => format!("`{one}`"),
+            many => many
+                .iter()
+                .map(|v| format!("`{v}`"))
+                .collect::<Vec<_>>()
+                .join(" or "),
+        };
+        let row = match ctx.get("item").and_then(|i| i.get("id")) {
+            Some(Value::String(id)) => format!(" in the row with id `{id}`"),
+            Some(Value::Number(id)) => format!(" in the row with id `{id}`"),
+            _ => String::new(),
+        };
+        return format!(
+            "{what} is null{row} and is printed{line}; test it (`{{% if ... %}}`) or give a default (`{{{{ x or \"\" }}}}`)"
+        );
+    }
     if e.kind() == minijinja::ErrorKind::UndefinedError {
         let mut vars: Vec<String> = vars.into_iter().collect();
         vars.sort();
@@ -194,6 +239,25 @@ mod tests {
             e.starts_with("undefined variable `grid.temperature`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_printed_null_is_an_error_naming_field_and_row() {
+        let mut t = Templates::new();
+        t.add("p", "Q: {{ item.question }} C: {{ item.context }}")
+            .unwrap();
+        let ctx = json!({"item": {"question": "x", "context": null, "id": "q7"}});
+        assert_eq!(
+            t.render("p", &ctx).unwrap_err(),
+            "`item.context` is null in the row with id `q7` and is printed (template line 1); test it (`{% if ... %}`) or give a default (`{{ x or \"\" }}`)"
+        );
+        // Tests and defaults see it as empty.
+        t.add(
+            "q",
+            "{% if item.context %}C{% endif %}[{{ item.context or \"\" }}]",
+        )
+        .unwrap();
+        assert_eq!(t.render("q", &ctx).unwrap(), "[]");
     }
 
     #[test]
