@@ -342,6 +342,74 @@ fn duckdb_command_runs_in_duckdb() {
     assert!(!stdout.contains("t00"), "{stdout}");
 }
 
+/// The fallback command rewrites frontier's `pareto(...)` into DuckDB SQL (DuckDB has no such
+/// table function: "Table Function with name pareto does not exist"). Each query runs in
+/// DuckDB through the printed command; every row's `trial_id:on_frontier` from frontier's
+/// evaluator must be in its output.
+#[test]
+fn duckdb_command_rewrites_pareto() {
+    require_duckdb();
+    let run = TempRun::new();
+    let tables = Tables::load_run(&run.0).unwrap();
+    let cases = [
+        // (query for DuckDB, the same rows in frontier's subset)
+        (
+            "SELECT trial_id || ':' || on_frontier AS x FROM pareto(configs, min(ttft_p95_ms), max(accuracy)) ORDER BY 1",
+            None,
+        ),
+        (
+            "SELECT p.trial_id || ':' || p.on_frontier AS x FROM pareto((SELECT * FROM configs WHERE ttft_p95_ms < 1000), min(ttft_p95_ms), min(cost_per_1k_requests_usd), max(accuracy)) AS p ORDER BY 1",
+            None,
+        ),
+        (
+            // A window function: unsupported here, so this is the command users get.
+            "WITH f AS (SELECT * FROM pareto(configs, max(accuracy), min(ttft_p95_ms * 2))) \
+             SELECT trial_id || ':' || on_frontier AS x, row_number() OVER (ORDER BY trial_id) AS rn FROM f ORDER BY 1",
+            Some(
+                "WITH f AS (SELECT * FROM pareto(configs, max(accuracy), min(ttft_p95_ms * 2))) \
+                 SELECT trial_id || ':' || on_frontier AS x FROM f ORDER BY 1",
+            ),
+        ),
+    ];
+    for (sql, supported) in cases {
+        let expected = execute(&tables, supported.unwrap_or(sql)).unwrap();
+        let expected: Vec<String> = batch_rows(&expected)
+            .into_iter()
+            .map(|row| match &row[0] {
+                Val::Str(s) => s.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(
+            expected.iter().any(|x| x.ends_with(":true")),
+            "{expected:?}"
+        );
+        assert!(
+            expected.iter().any(|x| x.ends_with(":false")),
+            "{expected:?}"
+        );
+        let command = duckdb_command(&run.0, &table_names(), sql);
+        let out = std::process::Command::new("sh")
+            .args(["-c", &command])
+            .output()
+            .expect("sh runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{command}\nstdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for x in &expected {
+            assert!(
+                stdout.contains(x.as_str()),
+                "{x} missing from:\n{stdout}\n{command}"
+            );
+        }
+        let shown = stdout.matches(":true").count() + stdout.matches(":false").count();
+        assert_eq!(shown, expected.len(), "{stdout}");
+    }
+}
+
 /// Error messages are part of the interface: they are kept in a golden file so a change shows
 /// up in review. Regenerate with `FRONTIER_BLESS=1 cargo test --test query_duckdb`.
 #[test]

@@ -58,11 +58,13 @@
 //!   `round(1.005::DOUBLE, 2)` in DuckDB), 1.01 in DuckDB;
 //! - integer results are BIGINT: `sum` of integers beyond BIGINT is an overflow error (DuckDB
 //!   widens to HUGEINT) and INTEGER-column arithmetic does not overflow at 2^31;
-//! - `pareto()` is frontier's own table function; [`duckdb_command`] cannot run it.
+//! - `pareto()` is frontier's own table function; [`duckdb_command`] rewrites it into a
+//!   `NOT EXISTS` dominance subquery that DuckDB runs.
 
 mod aggregate;
 mod bind;
 mod cast;
+mod duckdb_sql;
 mod error;
 mod eval;
 mod expr;
@@ -151,7 +153,8 @@ fn untyped_nulls_as_bigint(batch: RecordBatch) -> Result<RecordBatch, QueryError
 /// A shell command that runs the same SQL in DuckDB on the run's Parquet files (one view per
 /// table), for users who need more SQL. It uses the DuckDB Python package
 /// (`pip install duckdb`), since the `duckdb` CLI is often not installed. The `pareto()` table
-/// function is frontier's own and does not exist in DuckDB.
+/// function is frontier's own: it is rewritten into DuckDB SQL with the same rows and
+/// `on_frontier` column (a `NOT EXISTS` dominance subquery, see `duckdb_sql`).
 pub fn duckdb_command(run_dir: &Path, table_names: &[String], sql: &str) -> String {
     let mut program = String::from("import duckdb; con = duckdb.connect()");
     for name in table_names {
@@ -165,7 +168,7 @@ pub fn duckdb_command(run_dir: &Path, table_names: &[String], sql: &str) -> Stri
     }
     program.push_str(&format!(
         "; con.sql({}).show(max_rows=1000000, max_width=1000000)",
-        python_string(sql.trim().trim_end_matches(';'))
+        python_string(duckdb_sql::rewrite_pareto(sql).trim().trim_end_matches(';'))
     ));
     format!("python3 -c {}", shell_quote(&program))
 }

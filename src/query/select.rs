@@ -892,7 +892,7 @@ fn table_function(
     Ok(Rel::from_batch(&marked, Some(&qualifier)))
 }
 
-fn objective_parts(e: &ast::Expr) -> Option<(Direction, &ast::Expr)> {
+pub(crate) fn objective_parts(e: &ast::Expr) -> Option<(Direction, &ast::Expr)> {
     let ast::Expr::Function(f) = e else {
         return None;
     };
