@@ -108,6 +108,35 @@ pub(crate) fn row_valid(a: &dyn Array) -> impl Fn(usize) -> bool + use<> {
     move |i| nulls.as_ref().is_none_or(|n| n.is_valid(i))
 }
 
+/// DuckDB's `upper`: one character to one (Unicode's simple case mapping, as utf8proc), so
+/// `upper('straße')` is `STRAẞE`, where Rust's `to_uppercase` (the full mapping) gives
+/// `STRASSE`. std only offers the full mapping; where it yields several characters the simple
+/// one is ß -> ẞ, the Greek letters with ypogegrammeni (ᾳ -> ᾼ) or none (ﬁ stays ﬁ).
+fn upper_simple(c: char) -> char {
+    let mut full = c.to_uppercase();
+    if let (Some(one), None) = (full.next(), full.next()) {
+        return one;
+    }
+    let shifted = match c as u32 {
+        0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => Some(c as u32 + 8),
+        0x1FB3 | 0x1FC3 | 0x1FF3 => Some(c as u32 + 9),
+        0xDF => Some(0x1E9E),
+        _ => None,
+    };
+    shifted.and_then(char::from_u32).unwrap_or(c)
+}
+
+/// DuckDB's `lower`: one character to one, without context (Σ is always σ); the only character
+/// whose full lowercase is longer is İ, whose simple lowercase is i.
+fn lower_simple(c: char) -> char {
+    let mut full = c.to_lowercase();
+    match (full.next(), full.next()) {
+        (Some(one), None) => one,
+        _ if c == '\u{130}' => 'i',
+        _ => c,
+    }
+}
+
 /// Evaluate a predicate; the result is Boolean (a NULL-typed predicate becomes all NULL).
 pub(crate) fn eval_predicate(e: &Expr, cols: &[ArrayRef], rows: usize) -> Result<BooleanArray> {
     let a = eval(e, cols, rows)?;
@@ -485,9 +514,9 @@ fn function(func: ScalarFunc, args: &[ArrayRef], ty: &DataType, rows: usize) -> 
                 .map(|v| {
                     v.map(|v| {
                         if func == ScalarFunc::Lower {
-                            v.to_lowercase()
+                            v.chars().map(lower_simple).collect::<String>()
                         } else {
-                            v.to_uppercase()
+                            v.chars().map(upper_simple).collect::<String>()
                         }
                     })
                 })

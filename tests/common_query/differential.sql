@@ -188,6 +188,10 @@ SELECT endpoint, temperature, max(accuracy), count(*) FROM configs GROUP BY ALL;
 -- name: group_by_null_key
 SELECT error_kind, count(*), avg(e2e_ms), count(ttft_ms) FROM requests GROUP BY error_kind;
 
+-- name: upper_lower_map_one_character_to_one
+SELECT upper('straße') AS a, upper('ﬁ ᾳ ᾀ ῳ ŉ ǰ ﬀ') AS b, lower('İSTANBUL ΟΔΟΣ ẞ') AS c,
+       upper(lower('ΆΣ ᾈ')) AS d, length(upper('straße')) AS n;
+
 -- name: count_of_null_typed_values_is_zero
 SELECT count(NULL) AS n, count(DISTINCT NULL) AS d, sum(NULL) AS s, min(NULL) AS lo,
        any_value(NULL) AS a, count(*) AS rows FROM configs;
