@@ -174,6 +174,10 @@ fn profile(tokens: u32) -> SimProfile {
         decode_ms: 0.0,
         decode_ms_per_seq: 0.0,
         default_output_tokens: tokens,
+        // Room for the longest `--tokens` plus the short prompt.
+        max_model_len: tokens
+            .saturating_add(1024)
+            .max(SimProfile::default().max_model_len),
         ..SimProfile::default()
     }
 }
@@ -799,6 +803,17 @@ mod tests {
         let (tried, pass) = run(1000.0, 3000.0, 3, 1e9);
         assert_eq!(tried, vec![1000.0, 2000.0, 3000.0]);
         assert_eq!(pass, Some(3000.0));
+    }
+
+    #[test]
+    fn the_engine_has_room_for_any_token_count() {
+        for tokens in [1, 16, 40_000, u32::MAX] {
+            let p = profile(tokens);
+            assert!(
+                p.max_model_len >= tokens.saturating_add(100).min(u32::MAX - 1),
+                "{tokens}"
+            );
+        }
     }
 
     #[test]

@@ -296,9 +296,16 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             out,
             json,
         } => {
-            if !(start_rate > 0.0 && max_rate >= start_rate && seconds > 0.0 && tokens > 0) {
+            if !(start_rate > 0.0
+                && start_rate.is_finite()
+                && max_rate >= start_rate
+                && max_rate.is_finite()
+                && seconds > 0.0
+                && seconds <= 3600.0
+                && tokens > 0)
+            {
                 return Err(Error::Usage(
-                    "calibrate needs 0 < --start-rate <= --max-rate, --seconds > 0 and --tokens > 0"
+                    "calibrate needs 0 < --start-rate <= --max-rate (finite), 0 < --seconds <= 3600 and --tokens > 0"
                         .into(),
                 ));
             }

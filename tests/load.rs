@@ -665,6 +665,26 @@ flow:
 }
 
 #[test]
+fn calibrate_rejects_out_of_range_arguments() {
+    for args in [
+        ["--seconds", "1e30"],
+        ["--seconds", "0"],
+        ["--start-rate", "inf"],
+        ["--tokens", "0"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
+            .arg("calibrate")
+            .args(args)
+            .output()
+            .expect("frontier runs");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("calibrate needs"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
     let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
         .args([
