@@ -48,6 +48,8 @@ const FUNCTIONS: &[&str] = &[
     "least",
     "nullif",
     "concat",
+    "substring",
+    "substr",
 ];
 
 /// Binds expressions against one relation's fields.
@@ -118,6 +120,7 @@ impl<'a> Binder<'a> {
             E::Case { .. } => self.bind_case(e),
             E::Cast { .. } => self.bind_cast(e),
             E::Ceil { .. } | E::Floor { .. } => self.bind_ceil(e),
+            E::Substring { .. } => self.bind_substring(e),
             E::Function(f) => self.function(f, e),
             E::Subquery(_) => Err(QueryError::unsupported_at(
                 "subquery in an expression",
@@ -136,6 +139,43 @@ impl<'a> Binder<'a> {
                 expr_span(e),
             )),
         }
+    }
+
+    /// `substring(s, start [, length])`, `substr(...)` and `substring(s FROM start [FOR
+    /// length])`: DuckDB's semantics (characters, 1-based, a negative start counts from the
+    /// end, a negative length takes the characters before the start).
+    fn bind_substring(&mut self, e: &ast::Expr) -> Result<Expr> {
+        let ast::Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } = e
+        else {
+            return Err(QueryError::Internal(
+                "bind_substring on another expression".into(),
+            ));
+        };
+        let Some(from) = substring_from else {
+            return Err(QueryError::Type(format!("`{e}` needs a start position")));
+        };
+        let text = self.bind(expr)?;
+        let mut args = vec![expect_string(text, "substring", e)?];
+        for (what, x) in [("start", Some(from)), ("length", substring_for.as_ref())] {
+            let Some(x) = x else { continue };
+            let x = self.bind(x)?;
+            if !matches!(x.ty, DataType::Int64 | DataType::Null) {
+                return Err(QueryError::Type(format!(
+                    "the {what} of `{e}` must be an integer, got {}",
+                    sql_type_name(&x.ty)
+                )));
+            }
+            args.push(cast_to(x, &DataType::Int64));
+        }
+        Ok(Expr::new(
+            ExprKind::Func(ScalarFunc::Substring, args),
+            DataType::Utf8,
+        ))
     }
 
     fn bind_typed_string(&mut self, e: &ast::Expr) -> Result<Expr> {
@@ -772,6 +812,9 @@ impl<'a> Binder<'a> {
                 Ok(Expr::new(ExprKind::Func(func, args), DataType::Utf8))
             }
             ScalarFunc::StrConcat => Err(QueryError::Internal("|| bound as a function".into())),
+            ScalarFunc::Substring => Err(QueryError::Internal(
+                "substring is bound from its own syntax".into(),
+            )),
         }
     }
 

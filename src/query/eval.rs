@@ -590,6 +590,27 @@ fn function(func: ScalarFunc, args: &[ArrayRef], ty: &DataType, rows: usize) -> 
             let eq = compare(CmpOp::Eq, a, b)?;
             Ok(arrow_select::nullif::nullif(a.as_ref(), eq.as_boolean())?)
         }
+        ScalarFunc::Substring => {
+            if args.iter().any(|a| *a.data_type() == DataType::Null) {
+                return Ok(new_null_array(ty, rows));
+            }
+            let s = args[0].as_string::<i32>();
+            let start = args[1].as_primitive::<Int64Type>();
+            let len = args.get(2).map(|a| a.as_primitive::<Int64Type>());
+            let mut b = StringBuilder::with_capacity(rows, rows * 8);
+            for i in 0..rows {
+                if s.is_null(i) || start.is_null(i) || len.is_some_and(|l| l.is_null(i)) {
+                    b.append_null();
+                    continue;
+                }
+                b.append_value(substring(
+                    s.value(i),
+                    start.value(i),
+                    len.map(|l| l.value(i)),
+                ));
+            }
+            Ok(Arc::new(b.finish()))
+        }
         ScalarFunc::Concat | ScalarFunc::StrConcat => {
             let skip_nulls = func == ScalarFunc::Concat;
             let parts: Vec<Option<&StringArray>> =
@@ -613,6 +634,33 @@ fn function(func: ScalarFunc, args: &[ArrayRef], ty: &DataType, rows: usize) -> 
             Ok(Arc::new(b.finish()))
         }
     }
+}
+
+/// DuckDB's `substring(s, start, length)` over characters: `start` 1 is the first character,
+/// 0 the position before it, -1 the last; the characters taken are `[p, p + length)` for a
+/// length >= 0 and `[p + length, p)` for a negative one (`p` the 0-based position of `start`),
+/// clipped to the string; without a length, from `p` to the end.
+pub(crate) fn substring(s: &str, start: i64, length: Option<i64>) -> &str {
+    let n = s.chars().count() as i128;
+    let start = i128::from(start);
+    let p = if start > 0 {
+        start - 1
+    } else if start == 0 {
+        -1
+    } else {
+        n + start
+    };
+    let (lo, hi) = match length.map(i128::from) {
+        None => (p, n),
+        Some(l) if l >= 0 => (p, p + l),
+        Some(l) => (p + l, p),
+    };
+    let (lo, hi) = (lo.clamp(0, n), hi.clamp(0, n));
+    if lo >= hi {
+        return "";
+    }
+    let byte = |c: i128| s.char_indices().nth(c as usize).map_or(s.len(), |(b, _)| b);
+    &s[byte(lo)..byte(hi)]
 }
 
 /// DuckDB's round: half away from zero; with digits, scale by 10^digits, round, unscale (so
@@ -694,6 +742,52 @@ fn round_int(v: i64, places: i64) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// DuckDB 2.0.1's `substring('héllo', start[, length])` for every start from -7 to 7 and
+    /// the lengths none, -3, -1, 0, 1, 2, 3, 7.
+    #[test]
+    fn substring_matches_duckdb_on_every_start_and_length() {
+        let lengths = [
+            None,
+            Some(-3),
+            Some(-1),
+            Some(0),
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(7),
+        ];
+        let table: [(i64, [&str; 8]); 15] = [
+            (-7, ["héllo", "", "", "", "", "", "h", "héllo"]),
+            (-6, ["héllo", "", "", "", "", "h", "hé", "héllo"]),
+            (-5, ["héllo", "", "", "", "h", "hé", "hél", "héllo"]),
+            (-4, ["éllo", "h", "h", "", "é", "él", "éll", "éllo"]),
+            (-3, ["llo", "hé", "é", "", "l", "ll", "llo", "llo"]),
+            (-2, ["lo", "hél", "l", "", "l", "lo", "lo", "lo"]),
+            (-1, ["o", "éll", "l", "", "o", "o", "o", "o"]),
+            (0, ["héllo", "", "", "", "", "h", "hé", "héllo"]),
+            (1, ["héllo", "", "", "", "h", "hé", "hél", "héllo"]),
+            (2, ["éllo", "h", "h", "", "é", "él", "éll", "éllo"]),
+            (3, ["llo", "hé", "é", "", "l", "ll", "llo", "llo"]),
+            (4, ["lo", "hél", "l", "", "l", "lo", "lo", "lo"]),
+            (5, ["o", "éll", "l", "", "o", "o", "o", "o"]),
+            (6, ["", "llo", "o", "", "", "", "", ""]),
+            (7, ["", "lo", "", "", "", "", "", ""]),
+        ];
+        for (start, row) in table {
+            for (len, want) in lengths.iter().zip(row) {
+                assert_eq!(
+                    substring("héllo", start, *len),
+                    want,
+                    "start {start} length {len:?}"
+                );
+            }
+        }
+        // Offsets far outside the string clip instead of overflowing.
+        assert_eq!(substring("abc", i64::MAX, Some(i64::MAX)), "");
+        assert_eq!(substring("abc", i64::MIN, Some(i64::MAX)), "ab");
+        assert_eq!(substring("abc", i64::MIN, Some(i64::MIN)), "");
+    }
 
     #[test]
     fn kleene_truth_tables() {

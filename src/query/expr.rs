@@ -93,6 +93,8 @@ pub(crate) enum ScalarFunc {
     Concat,
     /// `a || b`: NULL if either side is NULL.
     StrConcat,
+    /// `substring(s, start [, length])` (DuckDB's semantics).
+    Substring,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -192,6 +192,19 @@ SELECT error_kind, count(*), avg(e2e_ms), count(ttft_ms) FROM requests GROUP BY 
 SELECT upper('straße') AS a, upper('ﬁ ᾳ ᾀ ῳ ŉ ǰ ﬀ') AS b, lower('İSTANBUL ΟΔΟΣ ẞ') AS c,
        upper(lower('ΆΣ ᾈ')) AS d, length(upper('straße')) AS n;
 
+-- name: substring_every_start_and_length
+SELECT trial_id, substring(endpoint, 2) AS a, substr(endpoint, 2, 3) AS b,
+       substring(endpoint, -3) AS c, substring(endpoint, 0, 2) AS d,
+       substring(endpoint, -2, -3) AS e, substring(endpoint, 3, -2) AS f,
+       substring(endpoint FROM 2 FOR 4) AS g, substring(endpoint FROM 3) AS h,
+       substr(endpoint, 100, 2) AS i, substr(endpoint, -100, 102) AS j,
+       substr(endpoint, 1, 0) AS k, substr(endpoint, NULL, 1) AS l, substr(NULL, 1, 1) AS m
+FROM configs ORDER BY trial_id;
+
+-- name: substring_counts_characters_not_bytes
+SELECT substring('héllo wörld', 2, 4) AS a, substring('héllo', -4, 2) AS b,
+       substr('日本語テキスト', 3) AS c, substring('ab', 2, -5) AS d, length(substr('ǅx', 1, 1)) AS n;
+
 -- name: count_of_null_typed_values_is_zero
 SELECT count(NULL) AS n, count(DISTINCT NULL) AS d, sum(NULL) AS s, min(NULL) AS lo,
        any_value(NULL) AS a, count(*) AS rows FROM configs;
