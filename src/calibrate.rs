@@ -166,6 +166,13 @@ pub struct Calibration {
     pub max_lag_ms: f64,
 }
 
+/// The most requests one rate may send (`--max-rate x --seconds`): the prompts are written
+/// to a file and the first tokens logged in memory.
+pub const MAX_REQUESTS_PER_RATE: f64 = 10_000_000.0;
+
+/// The longest stream `--tokens` may ask for.
+pub const MAX_TOKENS: u32 = 1_000_000;
+
 fn profile(tokens: u32) -> SimProfile {
     SimProfile {
         slots: 1 << 20,
@@ -174,8 +181,10 @@ fn profile(tokens: u32) -> SimProfile {
         decode_ms: 0.0,
         decode_ms_per_seq: 0.0,
         default_output_tokens: tokens,
-        // Room for the longest `--tokens` plus the short prompt.
+        // Room for `--tokens` (at most MAX_TOKENS) plus the short prompt (a quarter of its
+        // 30 bytes in tokens).
         max_model_len: tokens
+            .min(MAX_TOKENS)
             .saturating_add(1024)
             .max(SimProfile::default().max_model_len),
         ..SimProfile::default()
@@ -313,7 +322,9 @@ impl Search {
                 (Some(_), None) if rate < self.max_rate => {
                     return Some((rate * 2.0).min(self.max_rate));
                 }
-                (None, Some(_)) if rate > MIN_RATE => return Some((rate / 2.0).max(MIN_RATE)),
+                (None, Some(_)) if rate > MIN_RATE => {
+                    return Some(round_rate(rate / 2.0, rate / 2.0).max(MIN_RATE));
+                }
                 _ => self.bracketing = false,
             }
         } else {
@@ -794,7 +805,7 @@ mod tests {
         assert_eq!(pass, Some(290.0));
         // Nothing passes: down to the floor, then stop.
         let (tried, pass) = run(1000.0, 64_000.0, 3, 10.0);
-        assert_eq!(tried.last(), Some(&MIN_RATE));
+        assert_eq!(tried, vec![1000.0, 500.0, 250.0, 130.0, 65.0, MIN_RATE]);
         assert_eq!(pass, None);
     }
 
@@ -806,13 +817,11 @@ mod tests {
     }
 
     #[test]
-    fn the_engine_has_room_for_any_token_count() {
-        for tokens in [1, 16, 40_000, u32::MAX] {
+    fn the_engine_has_room_for_every_allowed_token_count_and_the_prompt() {
+        let prompt_tokens = crate::sim::tokens::prompt_tokens(&prompt(u64::MAX)) as u32;
+        for tokens in [1, 16, 40_000, MAX_TOKENS] {
             let p = profile(tokens);
-            assert!(
-                p.max_model_len >= tokens.saturating_add(100).min(u32::MAX - 1),
-                "{tokens}"
-            );
+            assert!(p.max_model_len >= tokens + prompt_tokens, "{tokens}");
         }
     }
 

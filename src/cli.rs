@@ -302,12 +302,15 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
                 && max_rate.is_finite()
                 && seconds > 0.0
                 && seconds <= 3600.0
-                && tokens > 0)
+                && max_rate * seconds <= crate::calibrate::MAX_REQUESTS_PER_RATE
+                && tokens > 0
+                && tokens <= crate::calibrate::MAX_TOKENS)
             {
-                return Err(Error::Usage(
-                    "calibrate needs 0 < --start-rate <= --max-rate (finite), 0 < --seconds <= 3600 and --tokens > 0"
-                        .into(),
-                ));
+                return Err(Error::Usage(format!(
+                    "calibrate needs 0 < --start-rate <= --max-rate (finite), 0 < --seconds <= 3600, --max-rate x --seconds <= {:.0} requests per rate and 0 < --tokens <= {}",
+                    crate::calibrate::MAX_REQUESTS_PER_RATE,
+                    crate::calibrate::MAX_TOKENS
+                )));
             }
             let opts = crate::calibrate::CalibrateOptions {
                 start_rate,

@@ -671,6 +671,8 @@ fn calibrate_rejects_out_of_range_arguments() {
         ["--seconds", "0"],
         ["--start-rate", "inf"],
         ["--tokens", "0"],
+        ["--tokens", "4294967295"],
+        ["--max-rate", "1e9"],
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
             .arg("calibrate")

@@ -16,7 +16,7 @@ mod engine;
 mod hash;
 mod http;
 mod oracle;
-mod tokens;
+pub(crate) mod tokens;
 
 #[cfg(test)]
 mod tests;
