@@ -195,19 +195,28 @@ pub fn parse_number(text: &str) -> Option<f64> {
 }
 
 /// The multiple-choice letter (A-E, upper case) an answer gives. Markdown emphasis (`*`, `_`)
-/// is removed first (`**B**` is `B`), then, in order: the whole answer is a letter (`B`,
-/// `(B)`, `B)`, `B.`); the last `answer is B` / `Answer: (B)` / `answer is option B` /
-/// `option B` / `choice B` / `the correct option is B` (the words in any case, the letter upper
-/// case and ending a word); a leading `B)` / `(B)`, or `B.` / `B:` / `B -` followed by a space
-/// or the end (so `E.g.` is not `E`); the only letter written in parentheses.
+/// is removed first (`**B**` is `B`), then, in order: the whole answer is a letter, possibly
+/// after `option`/`choice` (`B`, `(B)`, `B)`, `B.`, `Option B`); the last `answer is B` /
+/// `Answer: (B)` / `answer is option B`; only when there is none, the last affirmative
+/// `the correct option is B` / `my choice is B` / `option B is correct` (a mere `option C`
+/// may be a rejected one: "Option C is wrong"); a leading `B)` / `(B)`, or `B.` / `B:` /
+/// `B -` followed by a space or the end (so `E.g.` is not `E`); the only letter written in
+/// parentheses. The words are in any case, the letter upper case and ending a word.
 pub fn find_choice(answer: &str) -> Option<char> {
-    static PATTERNS: OnceLock<[Regex; 4]> = OnceLock::new();
-    let [whole, stated, leading, paren] = PATTERNS.get_or_init(|| {
+    static PATTERNS: OnceLock<[Regex; 5]> = OnceLock::new();
+    let [whole, stated, affirmed, leading, paren] = PATTERNS.get_or_init(|| {
         [
-            Regex::new(r"^\s*\(?([A-E])\)?\s*[.:)]?\s*$"),
+            Regex::new(r"^\s*(?i:(?:option|choice)\s+)?\(?([A-E])\)?\s*[.:)]?\s*$"),
             Regex::new(
-                r"(?i:answer|option|choice)(?:\s+is)?\s*[:\-]?\s*(?i:(?:option|choice)\s+)?\(?([A-E])\b",
+                r"(?i:answer)(?:\s+is)?\s*[:\-]?\s*(?i:(?:option|choice)\s+)?\(?([A-E])\b",
             ),
+            Regex::new(concat!(
+                // the correct option is B / correct choice: (B) / my choice is option B
+                r"(?i:(?:correct|right|best|my)\s+(?:option|choice)(?:\s+is)?\s*[:\-]?\s*",
+                r"(?:(?:option|choice)\s+)?)\(?([A-E])\b",
+                // option B is correct / choice (B) is the right one
+                r"|(?i:option|choice)\s+\(?([A-E])\)?\s+(?i:is\s+(?:the\s+)?(?:correct|right|best)\b)",
+            )),
             Regex::new(r"^\s*(?:\(([A-E])\)|([A-E])(?:\)|[.:](?:\s|$)|\s*[-\x{2013}\x{2014}](?:\s|$)))"),
             Regex::new(r"\(([A-E])\)"),
         ]
@@ -230,6 +239,9 @@ pub fn find_choice(answer: &str) -> Option<char> {
         return letter(c);
     }
     if let Some(c) = stated.captures_iter(answer).last() {
+        return letter(c);
+    }
+    if let Some(c) = affirmed.captures_iter(answer).last() {
         return letter(c);
     }
     if let Some(c) = leading.captures(answer) {
@@ -576,6 +588,17 @@ mod tests {
                 "Option A looks tempting, but option D is correct.",
                 Some('D'),
             ),
+            // A stated answer beats a later option/choice; a leading letter beats a later
+            // rejected option; option/choice counts only when affirmed.
+            ("The answer is B. Option C is wrong because ...", Some('B')),
+            ("B) Nitrogen. Option A is incorrect", Some('B')),
+            ("(B) Nitrogen; option A is not correct.", Some('B')),
+            ("Answer: D. The correct option is not A.", Some('D')),
+            ("My choice is C", Some('C')),
+            ("Correct option: (A)", Some('A')),
+            ("Choice (E) is the right one.", Some('E')),
+            ("Option C is wrong.", None),
+            ("Option A is incorrect and option B is wrong", None),
             // A leading letter needs `)`, or `.` / `:` / a dash and then a space or the end.
             ("B - Nitrogen", Some('B')),
             ("B – Nitrogen", Some('B')),
