@@ -1312,6 +1312,27 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                         "lower max_tokens, or raise `endpoints.{endpoint}.profile.max_model_len`"
                     )),
                 );
+            } else if let (EndpointSpec::Simulated(sim), Some(d)) =
+                (endpoint_spec, dataset.as_ref())
+                && let Some((row, need)) =
+                    past_context(d, params.max_tokens, sim.profile.max_model_len)
+            {
+                // A row's own input plus its output length (synthetic and trace rows carry
+                // one) or max_tokens: the engine would refuse that request with HTTP 400.
+                trial_issues.push(
+                    at(
+                        lp.key("params").key("max_tokens"),
+                        format!(
+                            "row `{}` needs at least {need} tokens (its input, counted as the simulated engine does, plus {}), more than the context of the simulated endpoint `{endpoint}` ({} tokens): the engine would refuse it",
+                            row.id,
+                            if row.output_tokens.is_some() { "its output length" } else { "max_tokens" },
+                            sim.profile.max_model_len.max(1)
+                        ),
+                    )
+                    .help(format!(
+                        "raise `endpoints.{endpoint}.profile.max_model_len`, or shorten the inputs or output lengths"
+                    )),
+                );
             }
             let mut tail = Map::new();
             tail.insert("model".into(), Value::String(model.clone()));
@@ -1679,6 +1700,18 @@ fn short_type<T>() -> &'static str {
         "i64" => "integer",
         _ => "value",
     }
+}
+
+/// The first row whose input (counted as the simulated engine counts a prompt, a lower bound
+/// of the rendered prompt) plus its output length (the row's own, else `max_tokens`) is past
+/// `max_model_len`, with that sum. Rows without an output length and no `max_tokens` are not
+/// checked: the engine then stops the answer at the end of the context.
+fn past_context(d: &Dataset, max_tokens: Option<u32>, max_model_len: u32) -> Option<(&Row, u64)> {
+    d.rows.iter().find_map(|row| {
+        let out = row.output_tokens.or(max_tokens)?;
+        let need = crate::sim::tokens::prompt_tokens(&row.input) + u64::from(out);
+        (need > u64::from(max_model_len.max(1))).then_some((row, need))
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

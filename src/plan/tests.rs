@@ -232,3 +232,19 @@ fn phases_that_leave_nothing_to_measure_are_errors() {
         "  arrival:\n    steps:\n      - { concurrency: 1, duration: 2s }\n      - { rate: 5, duration: 1s }\n  cooldown_duration: 500ms\n",
     ));
 }
+
+#[test]
+fn rows_past_a_simulated_context_are_errors() {
+    let yaml = SYNTHETIC.replace(
+        "sim: { kind: simulated }",
+        "sim: { kind: simulated, profile: { max_model_len: 20 } }",
+    );
+    let e = errors(&yaml);
+    assert!(
+        e.contains("more than the context of the simulated endpoint `sim` (20 tokens)"),
+        "{e}"
+    );
+    assert!(e.contains("flow[0].llm.params.max_tokens"), "{e}");
+    // The same rows fit the default context.
+    plan(SYNTHETIC);
+}
