@@ -247,3 +247,71 @@ fn records_exact_accepts_the_expected_record_as_written() {
     assert_eq!(score(r#"{"kind": "invoice", "amount": 48.0}"#, &refs), one);
     assert_eq!(score(r#"{"kind": "invoice", "amount": 48.5}"#, &refs), zero);
 }
+
+/// Non-string references are loaded in the canonical JSON that `json_path` extraction gives
+/// answers: a dataset's `18.0` is the reference `18` (as a number, a list item or inside an
+/// object), so `records_exact` scores the correct answer 1.
+#[test]
+fn integral_float_references_load_in_canonical_form() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = frontier::spec::load::load(&root.join("examples/eval-json-extraction.yaml"), &[])
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let plan = frontier::plan::build(&loaded).unwrap_or_else(|e| panic!("{}", e.render()));
+    let exact = plan
+        .scorers
+        .iter()
+        .find(|s| s.name == "records_exact")
+        .expect("records_exact");
+    let dir = temp_dir("canonical-refs");
+    std::fs::write(
+        dir.join("refs.jsonl"),
+        concat!(
+            "{\"text\": \"age?\", \"expected\": 18.0}\n",
+            "{\"text\": \"ages?\", \"expected\": [18.0, 1e3]}\n",
+            "{\"text\": \"record?\", \"expected\": {\"kind\": \"invoice\", \"amount\": 18.0}}\n",
+        ),
+    )
+    .unwrap();
+    let spec = frontier::spec::FileDatasetSpec {
+        path: "refs.jsonl".into(),
+        format: None,
+        input: "text".into(),
+        reference: Some("expected".into()),
+        id: None,
+        limit: None,
+        output_tokens: None,
+        ignore_eos: false,
+    };
+    let dataset = frontier::plan::dataset::load("refs", &spec, &dir).unwrap();
+    let references: Vec<&[String]> = dataset
+        .rows
+        .iter()
+        .map(|r| r.references.as_slice())
+        .collect();
+    assert_eq!(
+        references,
+        [
+            &["18".to_string()][..],
+            &["18".to_string(), "1000".to_string()][..],
+            &[r#"{"amount":18,"kind":"invoice"}"#.to_string()][..],
+        ]
+    );
+    let one = frontier::eval::Score::Scored {
+        value: 1.0,
+        raw: None,
+    };
+    for (answer, row) in [
+        "18",
+        "```json\n1000\n```",
+        r#"{"kind": "invoice", "amount": 18}"#,
+    ]
+    .into_iter()
+    .zip(&dataset.rows)
+    {
+        assert_eq!(
+            exact.score_case(answer, &row.references).score,
+            one,
+            "{answer}"
+        );
+    }
+}

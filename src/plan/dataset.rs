@@ -148,14 +148,14 @@ fn to_row(
         None => Vec::new(),
         Some(field) => match record.get(field) {
             None => return Err(missing("reference", field, &record)),
-            Some(Value::Array(items)) => items.iter().map(scalar_text).collect(),
+            Some(Value::Array(items)) => items.iter().map(reference_text).collect(),
             Some(Value::Null) => Vec::new(),
             Some(Value::String(s)) if format == DatasetFormat::Csv => s
                 .split('|')
                 .map(|p| p.trim().to_string())
                 .filter(|p| !p.is_empty())
                 .collect(),
-            Some(v) => vec![scalar_text(v)],
+            Some(v) => vec![reference_text(v)],
         },
     };
     let id = match &spec.id {
@@ -208,6 +208,17 @@ fn whole_tokens(v: &Value) -> Option<u32> {
         _ => return None,
     };
     u32::try_from(n).ok()
+}
+
+/// A reference as scorers compare it: strings as they are, other JSON values in the canonical
+/// form that `json_path` extraction gives answers (`18.0` is `18`, keys sorted), so a correct
+/// answer equals its reference as text.
+fn reference_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => crate::eval::extract::canonical_json(other),
+    }
 }
 
 fn scalar_text(v: &Value) -> String {
