@@ -1147,21 +1147,42 @@ async fn not_sent_case(s: &TrialShared, start: CaseStart) {
     if let Some(n) = s.not_sent.get(start.stage) {
         n.fetch_add(1, Ordering::Relaxed);
     }
-    let case = CaseRow {
+    let case = case_row(
+        s,
+        (start.index, case_id, repeat, phase),
+        row,
+        None,
+        Some(NOT_SENT),
+        0,
+        None,
+    );
+    let _ = send(&s.tx, Record::Case(Box::new(case))).await;
+}
+
+/// A `cases` row: the case `(index, id, repeat, phase)` of dataset `row` and how it ended.
+fn case_row(
+    s: &TrialShared,
+    (index, case_id, repeat, phase): (u64, Arc<str>, u64, Phase),
+    row: &crate::plan::dataset::Row,
+    answer: Option<String>,
+    error_kind: Option<&'static str>,
+    steps: i64,
+    e2e_ms: Option<f64>,
+) -> CaseRow {
+    CaseRow {
         trial_id: s.trial_id.clone(),
         trial_index: s.trial.index as i64,
-        case_index: start.index as i64,
+        case_index: index as i64,
         case_id,
         repeat: repeat as i64,
         phase: phase.as_str(),
         input: row.input.clone(),
         references_json: serde_json::to_string(&row.references).unwrap_or_else(|_| "[]".into()),
-        answer: None,
-        error_kind: Some(NOT_SENT),
-        steps: 0,
-        e2e_ms: None,
-    };
-    let _ = send(&s.tx, Record::Case(Box::new(case))).await;
+        answer,
+        error_kind,
+        steps,
+        e2e_ms,
+    }
 }
 
 /// Error kind of a case released by the schedule but never sent (see [`not_sent_case`]).
@@ -1313,23 +1334,19 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
             answer = Some(text);
         }
     }
-    let case = CaseRow {
-        trial_id: s.trial_id.clone(),
-        trial_index: s.trial.index as i64,
-        case_index: index as i64,
-        case_id,
-        repeat: repeat as i64,
-        phase: phase.as_str(),
-        input: row.input.clone(),
-        references_json: serde_json::to_string(&row.references).unwrap_or_else(|_| "[]".into()),
-        answer: answer.clone(),
-        error_kind,
-        steps: steps_run,
-        e2e_ms: match (first_sent, last_token, error_kind) {
-            (Some(a), Some(b), None) => Some((b - a) as f64 / 1e6),
-            _ => None,
-        },
+    let e2e_ms = match (first_sent, last_token, error_kind) {
+        (Some(a), Some(b), None) => Some((b - a) as f64 / 1e6),
+        _ => None,
     };
+    let case = case_row(
+        s,
+        (index, case_id, repeat, phase),
+        row,
+        answer.clone(),
+        error_kind,
+        steps_run,
+        e2e_ms,
+    );
     let _ = send(&s.tx, Record::Case(Box::new(case))).await;
     if phase == Phase::Measure
         && let Some(n) = s.measured_cases.get(start.stage)
