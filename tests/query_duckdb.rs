@@ -370,6 +370,16 @@ fn duckdb_command_rewrites_pareto() {
                  SELECT trial_id || ':' || on_frontier AS x FROM f ORDER BY 1",
             ),
         ),
+        (
+            // Pareto over a Pareto result, which already has `on_frontier`: the new column
+            // replaces it (two would make `on_frontier` ambiguous in DuckDB).
+            "SELECT trial_id || ':' || on_frontier AS x FROM pareto((SELECT * FROM pareto(configs, min(ttft_p95_ms), max(accuracy))), min(cost_per_1k_requests_usd), max(accuracy)) ORDER BY 1",
+            None,
+        ),
+        (
+            "SELECT p.trial_id || ':' || p.on_frontier AS x FROM pareto((SELECT * FROM pareto(configs, min(ttft_p95_ms), max(accuracy)) WHERE on_frontier OR accuracy > 0), max(accuracy), min(ttft_p95_ms * 2)) AS p ORDER BY 1",
+            None,
+        ),
     ];
     for (sql, supported) in cases {
         let expected = execute(&tables, supported.unwrap_or(sql)).unwrap();

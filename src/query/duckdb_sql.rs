@@ -149,17 +149,18 @@ fn pareto_subquery(args: &[FunctionArg]) -> Result<ast::Query, ()> {
         no_worse.push(format!("d.{column} {weak} s.{column}"));
         better.push(format!("d.{column} {strict} s.{column}"));
     }
-    let hidden: Vec<String> = (1..=objectives.len())
-        .map(|i| format!("__pareto_o{i}"))
-        .collect();
+    // The source's columns without the objectives and without an `on_frontier` it may already
+    // have (a saved Pareto result): like frontier's `mark`, the new column replaces it rather
+    // than making the name ambiguous. `EXCLUDE (on_frontier)` fails when there is none, so the
+    // columns are chosen by name (DuckDB's `lambda` syntax, 1.3 and later).
     let text = format!(
         "WITH __pareto_src AS (SELECT *, {computed} FROM {source}), \
          __pareto_ok AS (SELECT * FROM __pareto_src WHERE {d_ok}) \
-         SELECT s.* EXCLUDE ({hidden}), ({s_ok} AND NOT EXISTS (SELECT 1 FROM __pareto_ok AS d \
+         SELECT COLUMNS(lambda c: NOT starts_with(c, '__pareto_o') AND lower(c) <> 'on_frontier'), \
+         ({s_ok} AND NOT EXISTS (SELECT 1 FROM __pareto_ok AS d \
          WHERE {no_worse} AND ({better}))) AS on_frontier FROM __pareto_src AS s",
         computed = computed.join(", "),
         d_ok = d_ok.join(" AND "),
-        hidden = hidden.join(", "),
         s_ok = s_ok.join(" AND "),
         no_worse = no_worse.join(" AND "),
         better = better.join(" OR "),
@@ -190,6 +191,8 @@ mod tests {
         assert!(out.contains("d.__pareto_o1 <= s.__pareto_o1"), "{out}");
         assert!(out.contains("d.__pareto_o2 > s.__pareto_o2"), "{out}");
         assert!(out.contains(") AS p WHERE on_frontier"), "{out}");
+        // An `on_frontier` already in the source is left out, not duplicated.
+        assert!(out.contains("lower(c) <> 'on_frontier'"), "{out}");
         // Nothing to rewrite: the text is kept as written.
         let plain = "SELECT  1 -- comment";
         assert_eq!(rewrite_pareto(plain), plain);
