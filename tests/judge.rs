@@ -484,8 +484,11 @@ fn example_judges_are_pinned_at_temperature_zero() {
     assert_eq!(panel.judges[0].samples, 1);
 }
 
+/// The prompt of examples/eval-rag.yaml holds each row's gold documents. (That the judge's
+/// rubric holds them too is checked where the judge's context is built from the row:
+/// `the_rag_judge_rubric_holds_the_rows_documents` in src/eval/judge.rs.)
 #[test]
-fn the_rag_example_gives_the_gold_documents_to_the_model_and_the_judge() {
+fn the_rag_example_gives_the_gold_documents_to_the_model() {
     let plan = example_plan("eval-rag");
     let trial = &plan.trials[0];
     let step = &trial.steps[0];
@@ -511,17 +514,4 @@ fn the_rag_example_gives_the_gold_documents_to_the_model_and_the_judge() {
             );
         }
     }
-    // The judge's rubric renders `contexts` (filled from the row's `contexts` field).
-    let judge = &plan.judges[0];
-    let rubric = plan
-        .templates
-        .render(
-            &judge.template,
-            &serde_json::json!({
-                "question": "Q", "answer": "A", "reference": "R", "references": "R",
-                "contexts": "<context-x>GOLD DOCUMENT TEXT</context-x>", "item": {},
-            }),
-        )
-        .unwrap();
-    assert!(rubric.contains("GOLD DOCUMENT TEXT"), "{rubric}");
 }

@@ -153,4 +153,49 @@ mod tests {
         assert_eq!(to_unit(6.0, 1.0, 5.0), None);
         assert_eq!(to_unit(1.0, 0.0, 1.0), Some(1.0));
     }
+
+    /// examples/eval-rag.yaml: the judge's rubric, rendered as a run renders it (the context
+    /// built from the row by the judge runner, then the rubric template), holds every one of
+    /// the row's gold documents, each in its own `<context-NONCE>` block.
+    #[test]
+    fn the_rag_judge_rubric_holds_the_rows_documents() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/eval-rag.yaml");
+        let loaded =
+            crate::spec::load::load(&path, &[]).unwrap_or_else(|e| panic!("{}", e.render()));
+        let plan = crate::plan::build(&loaded).unwrap_or_else(|e| panic!("{}", e.render()));
+        let judge = &plan.judges[0];
+        assert!(!plan.dataset.rows.is_empty());
+        for (row_index, row) in plan.dataset.rows.iter().enumerate() {
+            let documents: Vec<&str> = row.item["contexts"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{}: no contexts", row.id))
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            assert!(!documents.is_empty(), "{}", row.id);
+            let case = crate::exec::judge::JudgeCase {
+                case_index: row_index as u64,
+                row: row_index,
+                repeat: 0,
+                stage: 0,
+                answer: "An answer.",
+                error: None,
+            };
+            let context = crate::exec::judge::rubric_context(&plan, &case, plan.seed);
+            let rubric = plan.templates.render(&judge.template, &context).unwrap();
+            for document in &documents {
+                assert!(
+                    rubric.contains(&defuse(document)),
+                    "{}: a gold document is missing from the judge's rubric:\n{rubric}",
+                    row.id
+                );
+            }
+            assert_eq!(
+                rubric.matches("<context-").count(),
+                documents.len(),
+                "{}: {rubric}",
+                row.id
+            );
+        }
+    }
 }

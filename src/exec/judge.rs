@@ -146,7 +146,7 @@ pub(crate) async fn judge_all(
 }
 
 /// The rubric's context for one case: untrusted text in nonce-tagged blocks.
-fn rubric_context(plan: &Plan, case: &JudgeCase<'_>, seed: u64) -> Value {
+pub(crate) fn rubric_context(plan: &Plan, case: &JudgeCase<'_>, seed: u64) -> Value {
     let row = &plan.dataset.rows[case.row];
     let n = nonce(seed, &format!("{}/{}", row.id, case.repeat), case.answer);
     let references: Vec<String> = row
