@@ -415,12 +415,7 @@ impl Scorer {
     /// [`Scorer::score`] with a `bleu` scorer's n-gram counts (kept for corpus BLEU).
     fn measure(&self, answer: &str, references: &[String]) -> (Score, Option<Box<BleuStats>>) {
         if self.is_bleu() && !references.is_empty() {
-            let a = scorers::tokenize_13a(answer);
-            let refs: Vec<Vec<String>> = references
-                .iter()
-                .map(|r| scorers::tokenize_13a(r))
-                .collect();
-            let stats = BleuStats::new(&a, &refs);
+            let stats = scorers::bleu_stats(answer, references);
             let score = checked(Score::Scored {
                 value: stats.smoothed_bleu(),
                 raw: None,
@@ -544,17 +539,10 @@ impl Scorer {
                     raw: None,
                 }
             }
-            Kind::Bleu => {
-                let a = scorers::tokenize_13a(answer);
-                let refs: Vec<Vec<String>> = references
-                    .iter()
-                    .map(|r| scorers::tokenize_13a(r))
-                    .collect();
-                Score::Scored {
-                    value: BleuStats::new(&a, &refs).smoothed_bleu(),
-                    raw: None,
-                }
-            }
+            Kind::Bleu => Score::Scored {
+                value: scorers::bleu_stats(answer, references).smoothed_bleu(),
+                raw: None,
+            },
             _ => Score::Unscored(reason::NOT_FINITE),
         }
     }

@@ -344,6 +344,13 @@ pub fn tokenize_13a(text: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
 }
 
+/// BLEU-4 counts of `answer` against `references`, both read with [`tokenize_13a`]: what the
+/// `bleu` scorer's sentence score and corpus BLEU are computed from.
+pub fn bleu_stats(answer: &str, references: &[String]) -> BleuStats {
+    let refs: Vec<Vec<String>> = references.iter().map(|r| tokenize_13a(r)).collect();
+    BleuStats::new(&tokenize_13a(answer), &refs)
+}
+
 /// The sufficient statistics of BLEU-4 for one answer: n-gram matches (clipped by the largest
 /// count in any one reference) and totals for n = 1..4, the answer's length and the closest
 /// reference length (ties go to the shorter). Summing them over cases gives corpus BLEU.

@@ -266,13 +266,9 @@ mod tests {
 /// interval over the answers (seeded). `None` without answers. Tokenises and counts every
 /// answer; after scoring, use [`corpus_bleu_of`] with the counts the `bleu` scorer kept.
 pub fn corpus_bleu(cases: &[(&str, &[String])], seed: u64) -> Option<(f64, Option<(f64, f64)>)> {
-    use crate::eval::scorers::{BleuStats, tokenize_13a};
-    let stats: Vec<BleuStats> = cases
+    let stats: Vec<crate::eval::BleuStats> = cases
         .iter()
-        .map(|(answer, refs)| {
-            let refs: Vec<Vec<String>> = refs.iter().map(|r| tokenize_13a(r)).collect();
-            BleuStats::new(&tokenize_13a(answer), &refs)
-        })
+        .map(|(answer, refs)| crate::eval::scorers::bleu_stats(answer, refs))
         .collect();
     corpus_bleu_of(&stats, seed)
 }

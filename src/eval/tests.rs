@@ -463,6 +463,9 @@ fn bleu_keeps_its_counts_for_corpus_bleu() {
     );
     assert_eq!(o.bleu.as_deref(), Some(&want));
     assert_eq!(o.score, scored(want.smoothed_bleu()));
+    // The case path (which keeps the counts) and the plain score read the text one way.
+    assert_eq!(scorers::bleu_stats("the cat sat on a mat", &r), want);
+    assert_eq!(bleu.score("the cat sat on a mat", &r), o.score);
     let pairs = [("the cat sat on a mat", &r[..])];
     assert_eq!(
         stats::corpus_bleu_of(&[want], 4),
