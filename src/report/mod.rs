@@ -89,31 +89,12 @@ fn cell(array: &dyn Array, row: usize) -> String {
                 .unwrap_or(false);
             if b { "yes".into() } else { "no".into() }
         }
-        DataType::Timestamp(unit, _) => {
-            // Arrow's formatter needs chrono-tz for named zones such as "UTC"; the tables only
-            // hold UTC, so format the instant directly.
-            let v = arrow_cast::cast::cast(&array.slice(row, 1), &DataType::Int64)
-                .ok()
-                .and_then(|a| {
-                    a.as_any()
-                        .downcast_ref::<arrow_array::Int64Array>()
-                        .map(|i| i.value(0))
-                });
-            let nanos = v.map(|v| match unit {
-                arrow_schema::TimeUnit::Second => i128::from(v) * 1_000_000_000,
-                arrow_schema::TimeUnit::Millisecond => i128::from(v) * 1_000_000,
-                arrow_schema::TimeUnit::Microsecond => i128::from(v) * 1_000,
-                arrow_schema::TimeUnit::Nanosecond => i128::from(v),
-            });
-            nanos
-                .and_then(|n| i64::try_from(n).ok())
-                .map(|n| {
-                    chrono::DateTime::from_timestamp_nanos(n)
-                        .format("%Y-%m-%d %H:%M:%S%.6f UTC")
-                        .to_string()
-                })
-                .unwrap_or_else(|| "?".into())
-        }
+        // The same instant and digits as CSV and JSONL, read more easily: a space for the `T`,
+        // ` UTC` for the `Z` of a zone-aware column; a column without a zone claims none.
+        DataType::Timestamp(..) => match TimestampCell::read(array, row) {
+            Ok(t) => t.text(" ", " UTC"),
+            Err(_) => "?".into(),
+        },
         _ => {
             let opts = FormatOptions::default().with_null("-");
             match ArrayFormatter::try_new(array, &opts) {
@@ -355,54 +336,78 @@ pub fn rows_as_text(batch: &RecordBatch) -> Vec<Vec<Option<String>>> {
 /// for named zones such as "UTC" and failed on them); a column without a zone prints without
 /// one. Fractional seconds: 6 digits (9 for nanosecond columns).
 pub fn timestamp_rfc3339(array: &dyn Array, row: usize) -> String {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{
-        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-        TimestampSecondType,
-    };
-    use arrow_schema::TimeUnit;
-    let DataType::Timestamp(unit, zone) = array.data_type() else {
-        return format!("<{} value>", array.data_type());
-    };
-    let (instant, digits) = match unit {
-        TimeUnit::Second => (
-            chrono::DateTime::from_timestamp(
+    match TimestampCell::read(array, row) {
+        Ok(t) => t.text("T", "Z"),
+        Err(message) => message,
+    }
+}
+
+/// One timestamp value as every output prints it ([`cell`] for tables, [`timestamp_rfc3339`]
+/// for CSV and JSONL), so that they agree on the instant, the digits and the zone.
+struct TimestampCell {
+    /// The stored instant, which is UTC whatever the column's zone.
+    utc: chrono::NaiveDateTime,
+    /// A nanosecond column: 9 fractional digits, else 6.
+    nanosecond_digits: bool,
+    /// The column has a zone (the instant is printed as UTC, marked so).
+    zoned: bool,
+}
+
+impl TimestampCell {
+    /// The value at `row`, or the text to print instead: `<type value>` for a column that is
+    /// not a timestamp, `<timestamp out of range: ...>` past chrono's range.
+    fn read(array: &dyn Array, row: usize) -> Result<TimestampCell, String> {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{
+            TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+            TimestampSecondType,
+        };
+        use arrow_schema::TimeUnit;
+        let DataType::Timestamp(unit, zone) = array.data_type() else {
+            return Err(format!("<{} value>", array.data_type()));
+        };
+        let instant = match unit {
+            TimeUnit::Second => chrono::DateTime::from_timestamp(
                 array.as_primitive::<TimestampSecondType>().value(row),
                 0,
             ),
-            6,
-        ),
-        TimeUnit::Millisecond => (
-            chrono::DateTime::from_timestamp_millis(
+            TimeUnit::Millisecond => chrono::DateTime::from_timestamp_millis(
                 array.as_primitive::<TimestampMillisecondType>().value(row),
             ),
-            6,
-        ),
-        TimeUnit::Microsecond => (
-            chrono::DateTime::from_timestamp_micros(
+            TimeUnit::Microsecond => chrono::DateTime::from_timestamp_micros(
                 array.as_primitive::<TimestampMicrosecondType>().value(row),
             ),
-            6,
-        ),
-        TimeUnit::Nanosecond => (
-            Some(chrono::DateTime::from_timestamp_nanos(
+            TimeUnit::Nanosecond => Some(chrono::DateTime::from_timestamp_nanos(
                 array.as_primitive::<TimestampNanosecondType>().value(row),
             )),
-            9,
-        ),
-    };
-    let Some(instant) = instant else {
-        return format!("<timestamp out of range: {:?}>", array.slice(row, 1));
-    };
-    let text = instant
-        .naive_utc()
-        .format(if digits == 9 {
-            "%Y-%m-%dT%H:%M:%S%.9f"
-        } else {
-            "%Y-%m-%dT%H:%M:%S%.6f"
+        };
+        let Some(instant) = instant else {
+            return Err(format!(
+                "<timestamp out of range: {:?}>",
+                array.slice(row, 1)
+            ));
+        };
+        Ok(TimestampCell {
+            utc: instant.naive_utc(),
+            nanosecond_digits: *unit == TimeUnit::Nanosecond,
+            zoned: zone.is_some(),
         })
-        .to_string();
-    if zone.is_some() { text + "Z" } else { text }
+    }
+
+    /// `2025-11-29{separator}00:00:57.881475`, then `utc_mark` for a zone-aware column.
+    fn text(&self, separator: &str, utc_mark: &str) -> String {
+        let time = if self.nanosecond_digits {
+            "%H:%M:%S%.9f"
+        } else {
+            "%H:%M:%S%.6f"
+        };
+        format!(
+            "{}{separator}{}{}",
+            self.utc.format("%Y-%m-%d"),
+            self.utc.format(time),
+            if self.zoned { utc_mark } else { "" }
+        )
+    }
 }
 
 /// One row as a JSON object, for JSON Lines: keys in column order (a duplicate column name
@@ -566,6 +571,29 @@ mod tests {
                 .with_timezone("UTC");
         assert_eq!(cell(&a, 0), "2025-11-29 00:00:57.881475 UTC");
         assert_eq!(cell(&a, 1), "-");
+    }
+
+    /// The table printed ` UTC` after a column without a zone, and 6 digits for nanosecond
+    /// columns, where CSV and JSONL print no zone and 9 digits.
+    #[test]
+    fn table_timestamps_agree_with_csv_and_jsonl() {
+        let naive =
+            arrow_array::TimestampNanosecondArray::from(vec![Some(1_764_374_457_881_475_123)]);
+        let micros = arrow_array::TimestampMicrosecondArray::from(vec![Some(1_000_001)]);
+        let offset = arrow_array::TimestampSecondArray::from(vec![Some(1)]).with_timezone("+02:00");
+        assert_eq!(cell(&naive, 0), "2025-11-29 00:00:57.881475123");
+        assert_eq!(
+            timestamp_rfc3339(&naive, 0),
+            "2025-11-29T00:00:57.881475123"
+        );
+        assert_eq!(cell(&micros, 0), "1970-01-01 00:00:01.000001");
+        assert_eq!(timestamp_rfc3339(&micros, 0), "1970-01-01T00:00:01.000001");
+        assert_eq!(cell(&offset, 0), "1970-01-01 00:00:01.000000 UTC");
+        assert_eq!(timestamp_rfc3339(&offset, 0), "1970-01-01T00:00:01.000000Z");
+        // Past chrono's range: the table shows `?`, CSV says why.
+        let far = arrow_array::TimestampSecondArray::from(vec![Some(i64::MAX)]);
+        assert_eq!(cell(&far, 0), "?");
+        assert!(timestamp_rfc3339(&far, 0).starts_with("<timestamp out of range"));
     }
 
     fn batch_of(columns: Vec<(&str, arrow_array::ArrayRef)>) -> RecordBatch {
