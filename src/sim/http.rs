@@ -319,6 +319,7 @@ fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Rejection
         &state.knowledge.index,
         &AnswerRequest {
             prompt: &prompt,
+            prompt_tokens,
             temperature: req.temperature,
             seed: req.seed,
             max_tokens,

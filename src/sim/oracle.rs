@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use memchr::memmem;
 
 use super::hash::{MixBuildHasher, hash_bytes, mix64, unit_f64};
-use super::tokens::{prompt_tokens, push_filler, word_ends};
+use super::tokens::{push_filler, word_ends};
 use crate::spec::SimProfile;
 
 /// Temperature assumed when a request does not send one (the OpenAI and vLLM default).
@@ -168,6 +168,9 @@ impl FinishReason {
 pub(crate) struct AnswerRequest<'a> {
     /// Prompt text (chat: message contents joined by newlines).
     pub prompt: &'a str,
+    /// The prompt's tokens ([`super::tokens::prompt_tokens`] of `prompt`), counted once by the server, which
+    /// also checks them against the context and reports them in `usage`.
+    pub prompt_tokens: u64,
     /// Sampling temperature as sent (None: [`DEFAULT_TEMPERATURE`]).
     pub temperature: Option<f64>,
     /// Request `seed`.
@@ -358,7 +361,7 @@ pub(crate) fn plan_output(
     // Generation stops at the end of the context (the server refuses a `max_tokens` past it;
     // this keeps the planned text, held whole, bounded by the context whatever the caller).
     let room = u64::from(profile.max_model_len.max(1))
-        .saturating_sub(prompt_tokens(req.prompt))
+        .saturating_sub(req.prompt_tokens)
         .max(1) as usize;
     let default_tokens = (profile.default_output_tokens.max(1) as usize).min(room);
     let mut text = String::new();
@@ -421,6 +424,7 @@ mod tests {
     fn request(prompt: &str) -> AnswerRequest<'_> {
         AnswerRequest {
             prompt,
+            prompt_tokens: crate::sim::tokens::prompt_tokens(prompt),
             temperature: Some(0.0),
             seed: None,
             max_tokens: None,
@@ -735,6 +739,12 @@ mod tests {
             };
             assert_eq!(plan_output(&prof, &[], &index, &req).tokens(), 8);
         }
+        // The room is what is left after the count the server made (not counted again here).
+        let req = AnswerRequest {
+            prompt_tokens: 7,
+            ..request("anything")
+        };
+        assert_eq!(plan_output(&prof, &[], &index, &req).tokens(), 3);
     }
 
     #[test]
