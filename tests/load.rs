@@ -763,6 +763,45 @@ fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
 }
 
 #[test]
+fn chunk_timings_false_stores_null_series_and_keeps_every_gap_statistic() {
+    let (code, stdout, stderr, run_dir, out) = run_pipeline(
+        "no-chunks",
+        r#"
+version: 1
+name: no-chunks
+endpoints:
+  sim:
+    kind: simulated
+    profile: { slots: 4, decode_ms: 2, decode_ms_per_seq: 0, prefill_tok_s: 0, tokens_per_chunk: 3, default_output_tokens: 10 }
+datasets:
+  qa: { path: DATASET, input: question }
+workload:
+  arrival: { concurrency: 2 }
+  requests: 6
+flow:
+  - id: answer
+    llm: { endpoint: sim, prompt: "{{ item.question }} (unknown to the oracle)", params: { max_tokens: 10, extra: { ignore_eos: true } } }
+results: { chunk_timings: false }
+"#,
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let r = read(&run_dir.join("requests.parquet"));
+    assert_eq!(r.num_rows(), 6);
+    for name in ["token_chunk_ns", "token_chunk_tokens"] {
+        let col = r.column_by_name(name).unwrap();
+        assert_eq!(col.null_count(), 6, "{name} is null in every row");
+    }
+    assert!(floats(&r, "itl_p50_ms").iter().all(Option::is_some));
+    assert!(floats(&r, "icl_max_ms").iter().all(Option::is_some));
+    assert_eq!(floats(&r, "token_chunk_count"), vec![Some(4.0); 6]);
+    let c = read(&run_dir.join("configs.parquet"));
+    for key in ["itl_p99_ms", "icl_p99_ms", "tpot_p50_ms"] {
+        assert!(floats(&c, key)[0].is_some(), "{key}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
 fn multi_token_chunks_are_counted_from_continuous_usage_end_to_end() {
     // The simulated engine streams 3 tokens per chunk with cumulative usage in every chunk
     // (frontier asks simulated endpoints for `continuous_usage_stats`): per-chunk token counts

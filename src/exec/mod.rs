@@ -1424,8 +1424,8 @@ fn request_row(
             (_, 0) => Some("chunks"),
             _ => Some("mixed"),
         },
-        token_chunk_ns: Vec::new(),
-        token_chunk_tokens: Vec::new(),
+        token_chunk_ns: None,
+        token_chunk_tokens: None,
         gaps: gaps.summary(),
         http_status: o.http_status.map(i64::from),
         error_kind,
@@ -1478,8 +1478,10 @@ fn request_row(
         t.record(&gaps, chunk_ns.len(), row.chunk_tokens_basis);
     }
     drop(gaps);
-    row.token_chunk_ns = chunk_ns;
-    row.token_chunk_tokens = chunk_tokens;
+    if s.plan.chunk_timings {
+        row.token_chunk_ns = Some(chunk_ns);
+        row.token_chunk_tokens = Some(chunk_tokens);
+    }
     row
 }
 

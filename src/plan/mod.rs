@@ -63,6 +63,8 @@ pub struct Plan {
     pub scorers: Vec<Scorer>,
     /// Per-request SLO.
     pub slo: SloSpec,
+    /// Store the per-chunk series in `requests.parquet` (`results.chunk_timings`).
+    pub chunk_timings: bool,
     /// Named queries.
     pub queries: Vec<(String, QuerySpec)>,
     /// The cases are a trace's records, replayed in order (execution i is record i).
@@ -1539,6 +1541,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         templates: Arc::new(templates),
         scorers,
         slo: spec.slo.clone().unwrap_or_default(),
+        chunk_timings: spec.results.as_ref().is_none_or(|r| r.chunk_timings),
         queries,
         replay: trace_dataset.is_some(),
         think_time,

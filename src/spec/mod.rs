@@ -71,6 +71,25 @@ pub struct Spec {
     /// Named SQL queries run over the results when the run ends; each writes `<name>.parquet`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub query: BTreeMap<String, QuerySpec>,
+    /// What the results store beyond the columns every run has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<ResultsSpec>,
+}
+
+/// What the results store beyond the columns every run has.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsSpec {
+    /// Store each request's per-chunk series (`requests.token_chunk_ns` and
+    /// `token_chunk_tokens`: two integers per token-bearing chunk). Default true; `false`
+    /// writes them as null, which keeps `requests.parquet` small for long answers. Every gap
+    /// statistic is computed either way.
+    #[serde(default = "yes")]
+    pub chunk_timings: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A value that is either given literally or as a minijinja template resolved per trial

@@ -121,13 +121,16 @@ impl Columns {
         self
     }
 
-    /// Append the next column's list of integers.
-    pub fn i64_list(&mut self, values: impl IntoIterator<Item = i64>) -> &mut Self {
+    /// Append the next column's list of integers (`None`: a null list).
+    pub fn i64_list(&mut self, values: Option<impl IntoIterator<Item = i64>>) -> &mut Self {
         match self.next() {
-            Col::I64List(b) => {
-                b.values().extend(values.into_iter().map(Some));
-                b.append(true);
-            }
+            Col::I64List(b) => match values {
+                Some(values) => {
+                    b.values().extend(values.into_iter().map(Some));
+                    b.append(true);
+                }
+                None => b.append(false),
+            },
             _ => panic!("column type mismatch: expected List(Int64)"),
         }
         self

@@ -75,8 +75,8 @@ pub fn requests_schema() -> SchemaRef {
         f("chunk_count", Int64, false),
         f("token_chunk_count", Int64, false),
         f("chunk_tokens_basis", Utf8, true),
-        f("token_chunk_ns", i64_list(), false),
-        f("token_chunk_tokens", i64_list(), false),
+        f("token_chunk_ns", i64_list(), true),
+        f("token_chunk_tokens", i64_list(), true),
         f("token_count_discrepancy", Int64, true),
         f("client_tokens", Int64, true),
         f("client_token_discrepancy", Int64, true),
@@ -146,9 +146,9 @@ pub struct RequestRow {
     /// Where per-chunk token counts came from: `usage`, `chunks` or `mixed` (None: no tokens).
     pub chunk_tokens_basis: Option<&'static str>,
     /// Arrival of every token-bearing chunk, in order.
-    pub token_chunk_ns: Vec<i64>,
+    pub token_chunk_ns: Option<Vec<i64>>,
     /// Tokens carried by each token-bearing chunk (parallel to `token_chunk_ns`).
-    pub token_chunk_tokens: Vec<u32>,
+    pub token_chunk_tokens: Option<Vec<u32>>,
     /// Per-token and per-chunk gap statistics.
     pub gaps: crate::client::gaps::GapSummary,
     /// HTTP status.
@@ -272,8 +272,12 @@ impl RequestRow {
             .i64(Some(self.chunk_count))
             .i64(Some(self.token_chunk_count))
             .str(self.chunk_tokens_basis)
-            .i64_list(self.token_chunk_ns.iter().copied())
-            .i64_list(self.token_chunk_tokens.iter().map(|&t| i64::from(t)))
+            .i64_list(self.token_chunk_ns.as_ref().map(|v| v.iter().copied()))
+            .i64_list(
+                self.token_chunk_tokens
+                    .as_ref()
+                    .map(|v| v.iter().map(|&t| i64::from(t))),
+            )
             .i64(self.token_count_discrepancy())
             .i64(client_tokens)
             .i64(
