@@ -12,10 +12,16 @@
 //! What it speaks: one request per connection at a time (no pipelining), `Content-Length`,
 //! `Transfer-Encoding: chunked` and close-delimited response bodies, interim 1xx responses
 //! skipped, keep-alive unless the server says `Connection: close` or answers HTTP/1.0 without
-//! keep-alive. Idle connections are pooled per host and port; one the server has closed while
-//! idle is noticed (its readiness shows the close) and discarded at checkout. Nothing is ever
-//! sent twice: a connection that closes after the request was written (the server's idle
-//! timeout racing the send, or a crash) is a `connect` error row, as with reqwest.
+//! keep-alive. Framing follows RFC 9112 6.3 as hyper reads it, so both transports agree:
+//! chunked wins over a `Content-Length` (and the connection is then not reused); repeated
+//! lengths must agree; a length is digits only; `Transfer-Encoding` in an HTTP/1.0 response,
+//! or a malformed chunk size, is an error; 1xx (but `101`), 204 and 304 have no body.
+//! A connection whose response was read to its end goes back to the pool whatever the outcome
+//! (an error status too), unless bytes past the response were read with it. Idle connections
+//! are pooled per host and port; one the server has closed while idle is noticed (its
+//! readiness shows the close) and discarded at checkout. Nothing is ever sent twice: a
+//! connection that closes after the request was written (the server's idle timeout racing the
+//! send, or a crash) is a `connect` error row, as with reqwest.
 
 use std::collections::HashMap;
 use std::io;
@@ -73,6 +79,14 @@ impl Pool {
             }
         }
         None
+    }
+
+    /// Back to the pool after a response whose body was read to its end (`body_done`), when
+    /// the connection may serve another request and nothing past the response was read.
+    fn release(&self, origin: Origin, conn: Conn, head: &Head, body_done: bool) {
+        if body_done && head.keep_alive && conn.unread().is_empty() {
+            self.checkin(origin, conn);
+        }
     }
 
     fn checkin(&self, origin: Origin, mut conn: Conn) {
@@ -271,32 +285,25 @@ fn line_at(input: &[u8], at: usize) -> Result<Option<usize>, String> {
     }
 }
 
-/// The hexadecimal size of a chunk-size line (extensions after `;` ignored).
+/// The hexadecimal size of a chunk-size line (extensions after `;` ignored; any number of
+/// leading zeros; a size past `u64` is an error).
 fn chunk_size(line: &[u8]) -> Result<u64, String> {
     let digits = line.split(|&b| b == b';').next().unwrap_or(b"");
     let digits = digits.trim_ascii();
-    if digits.is_empty() || digits.len() > 15 {
-        return Err(format!(
+    let size = (!digits.is_empty())
+        .then(|| {
+            digits.iter().try_fold(0u64, |size, &d| {
+                let digit = char::from(d).to_digit(16)?;
+                size.checked_mul(16)?.checked_add(u64::from(digit))
+            })
+        })
+        .flatten();
+    size.ok_or_else(|| {
+        format!(
             "invalid chunked body: chunk size {:?}",
             String::from_utf8_lossy(line)
-        ));
-    }
-    let mut size = 0u64;
-    for &d in digits {
-        let v = match d {
-            b'0'..=b'9' => d - b'0',
-            b'a'..=b'f' => d - b'a' + 10,
-            b'A'..=b'F' => d - b'A' + 10,
-            _ => {
-                return Err(format!(
-                    "invalid chunked body: chunk size {:?}",
-                    String::from_utf8_lossy(line)
-                ));
-            }
-        };
-        size = size * 16 + u64::from(v);
-    }
-    Ok(size)
+        )
+    })
 }
 
 /// What the response head says.
@@ -311,14 +318,15 @@ struct Head {
 }
 
 impl Head {
-    /// An interim (1xx) response: the final one follows.
+    /// An interim (1xx) response: the final one follows. `101 Switching Protocols` is final
+    /// (the connection then speaks another protocol; frontier never asks for one).
     fn is_interim(&self) -> bool {
-        (100..200).contains(&self.status)
+        (100..200).contains(&self.status) && self.status != 101
     }
 }
 
 /// Parse a complete head from `input`: `Ok(None)` if more bytes are needed, with the head's
-/// length when complete.
+/// length when complete. Header values are looked at as bytes (they need not be UTF-8).
 fn parse_head(input: &[u8]) -> Result<Option<(usize, Head)>, String> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
@@ -329,45 +337,71 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head)>, String> {
     };
     let status = response.code.unwrap_or(0);
     let http10 = response.version == Some(0);
-    let (mut length, mut chunked, mut json) = (None, false, false);
-    let mut transfer_coded = false;
-    let mut keep_alive = !http10;
+    let mut length: Result<Option<u64>, String> = Ok(None);
+    let (mut transfer_coded, mut chunked, mut json) = (false, false, false);
+    let (mut close, mut keep_alive_asked) = (false, false);
     for h in response.headers.iter() {
-        let value = std::str::from_utf8(h.value).unwrap_or("").trim();
+        let value = h.value.trim_ascii();
         if h.name.eq_ignore_ascii_case("content-length") {
-            let n: u64 = value
-                .parse()
-                .map_err(|_| format!("invalid Content-Length {value:?}"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err("conflicting Content-Length headers".into());
+            // Repeated headers and comma-separated lists are fine when every value is the
+            // same number (RFC 9110, 8.6); digits only (`+5` is not a length).
+            for v in value.split(|&b| b == b',') {
+                length = match (length, decimal(v.trim_ascii())) {
+                    (Err(e), _) => Err(e),
+                    (Ok(_), None) => Err(format!(
+                        "invalid Content-Length {:?}",
+                        String::from_utf8_lossy(value)
+                    )),
+                    (Ok(Some(l)), Some(n)) if l != n => {
+                        Err("conflicting Content-Length headers".into())
+                    }
+                    (Ok(_), Some(n)) => Ok(Some(n)),
+                };
             }
-            length = Some(n);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             // Chunked is the last coding when present (RFC 9112, 6.1).
             transfer_coded = true;
             chunked = value
-                .rsplit(',')
+                .rsplit(|&b| b == b',')
                 .next()
-                .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
+                .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if h.name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(str::trim) {
-                if token.eq_ignore_ascii_case("close") {
-                    keep_alive = false;
-                } else if token.eq_ignore_ascii_case("keep-alive") && http10 {
-                    keep_alive = true;
-                }
+            for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive_asked |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if h.name.eq_ignore_ascii_case("content-type") {
-            let mime = value.split(';').next().unwrap_or("").trim();
-            json = mime.eq_ignore_ascii_case("application/json");
+            // Visible ASCII only, as reqwest reads it.
+            let mime = value.split(|&b| b == b';').next().unwrap_or(b"");
+            json = value.is_ascii() && mime.trim_ascii().eq_ignore_ascii_case(b"application/json");
         }
     }
-    let interim = (100..200).contains(&status);
-    let framing = if interim || status == 204 || status == 304 {
+    // `close` wins over `keep-alive`; HTTP/1.0 closes unless it asked to keep the connection.
+    let mut keep_alive = !close && (!http10 || keep_alive_asked);
+    // RFC 9112 6.3, for a response to a POST.
+    let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
+        // No body, whatever the head says; after a 101 the connection is not HTTP any more.
+        keep_alive &= status != 101;
         Framing::Length(0)
-    } else if chunked {
-        Framing::Chunked(Chunked::Size)
-    } else if let Some(n) = length.filter(|_| !transfer_coded) {
+    } else if transfer_coded {
+        if http10 {
+            // Transfer-Encoding is HTTP/1.1's: the framing is faulty (RFC 9112, 6.1).
+            return Err(
+                "invalid HTTP response head: Transfer-Encoding in an HTTP/1.0 response".into(),
+            );
+        }
+        // With a Content-Length too, the message may be a smuggling attempt (RFC 9112, 6.3):
+        // the chunked coding decides its end, and the connection is closed after it.
+        if !matches!(length, Ok(None)) {
+            keep_alive = false;
+        }
+        if chunked {
+            Framing::Chunked(Chunked::Size)
+        } else {
+            keep_alive = false;
+            Framing::Close
+        }
+    } else if let Some(n) = length? {
         Framing::Length(n)
     } else {
         keep_alive = false;
@@ -382,6 +416,17 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head)>, String> {
             json,
         },
     )))
+}
+
+/// A decimal number of digits only (no sign, no spaces), if it fits in a `u64`.
+fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        let digit = char::from(d).to_digit(10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 /// A finished SSE exchange whose body should be read to its end, so the connection can go
@@ -427,21 +472,22 @@ impl Pool {
         rec.out.http_status = Some(head.status);
         let mut framing = head.framing;
 
+        // Whatever the outcome, a connection whose response was read to its end can serve the
+        // next request (under a storm of 429s, a new connection per request would run the
+        // client out of ports).
         if !(200..300).contains(&head.status) {
             let (body, _) = read_body(&mut conn, &mut framing, ERROR_BODY_MAX_BYTES, clock).await;
             let status = reqwest::StatusCode::from_u16(head.status)
                 .unwrap_or(reqwest::StatusCode::INTERNAL_SERVER_ERROR);
             rec.http_status(status, &body, clock.now_ns());
+            self.release(origin, conn, &head, framing.is_done());
             return None;
         }
 
         if head.json {
             let (body, read) = read_body(&mut conn, &mut framing, JSON_BODY_MAX_BYTES, clock).await;
-            let complete = matches!(read, BodyRead::Complete(_));
             record_json(rec, &body, read);
-            if complete && head.keep_alive && framing.is_done() && conn.unread().is_empty() {
-                self.checkin(origin, conn);
-            }
+            self.release(origin, conn, &head, framing.is_done());
             return None;
         }
 
@@ -463,9 +509,7 @@ impl Pool {
                     if !stopped {
                         rec.sse_eof(now_ns);
                     }
-                    if rec.out.error.is_none() && head.keep_alive && conn.unread().is_empty() {
-                        self.checkin(origin, conn);
-                    }
+                    self.release(origin, conn, &head, true);
                     return None;
                 }
                 Ok(Decoded::More(n)) => conn.consume(n),
@@ -735,6 +779,13 @@ mod tests {
                 String::from_utf8_lossy(wire)
             );
         }
+        assert_eq!(
+            chunk_size(b"000000000000000000000000000000Ff;x=1"),
+            Ok(255),
+            "leading zeros"
+        );
+        assert_eq!(chunk_size(b"FFFFFFFFFFFFFFFF"), Ok(u64::MAX));
+        assert!(chunk_size(b"10000000000000000").is_err(), "past u64");
         let long = vec![b'1'; MAX_LINE + 10];
         assert!(decode_all(chunked(), &long, long.len()).is_err());
     }
@@ -817,6 +868,38 @@ mod tests {
                 .is_err()
         );
         assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: +1\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: 1, 2\r\n\r\n").is_err());
+        assert!(
+            parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: 99999999999999999999\r\n\r\n").is_err()
+        );
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\ncontent-length: 7\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Length(7), true));
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n");
+        assert_eq!(
+            (h.framing, h.keep_alive),
+            (chunked(), false),
+            "RFC 9112 6.3"
+        );
+        assert!(parse_head(b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").is_err());
+        let h = head("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
+        assert!(!h.is_interim() && !h.keep_alive && h.framing == Framing::Length(0));
+        let h = head("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n");
+        assert!(h.is_interim());
+        let h =
+            head("HTTP/1.0 200 OK\r\nConnection: close, keep-alive\r\nContent-Length: 0\r\n\r\n");
+        assert!(!h.keep_alive, "close wins");
+        let (_, h) = parse_head(
+            b"HTTP/1.1 200 \xc9t\xe9\r\nx: caf\xe9\r\nConnection: \xff, close\r\ncontent-length: 2\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (h.status, h.framing, h.keep_alive),
+            (200, Framing::Length(2), false)
+        );
+        let h = head("HTTP/1.1 200\r\ncontent-length: 2\r\n\r\n");
+        assert_eq!((h.status, h.framing), (200, Framing::Length(2)));
         assert!(parse_head(b"SMTP ready\r\n\r\n").is_err());
     }
 
