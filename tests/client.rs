@@ -1067,6 +1067,22 @@ async fn a_head_that_stops_halfway_times_out() {
     assert_eq!(out.http_status, None);
 }
 
+#[tokio::test]
+async fn an_api_key_that_would_break_the_request_head_is_never_sent() {
+    let server = RawServer::start(vec![json_answer("")]).await;
+    let client = LlmClient::new().unwrap();
+    let mut req = request(server.url());
+    for key in ["k\r\nx-injected: 1", "k\nx", "k\0"] {
+        req.api_key = Some(key.into());
+        let out = client.call(&req, &Clock::start()).await;
+        assert_eq!(kind(&out), Some(ErrorKind::Connect), "{key:?}");
+        assert_eq!(out.sent_ns, None, "{key:?}: nothing was sent");
+    }
+    req.api_key = Some("sk-\tcl\u{e9}".into());
+    assert_eq!(client.call(&req, &Clock::start()).await.error, None);
+    assert_eq!(server.requests(), 1);
+}
+
 #[test]
 fn every_client_test_also_passes_over_reqwest() {
     // This binary's tests use `LlmClient::new()`, which takes `http://` URLs over frontier's

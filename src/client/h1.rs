@@ -450,6 +450,14 @@ impl Pool {
             rec.fail(ErrorKind::Connect, message, clock.now_ns());
             return None;
         };
+        if let Some(key) = &req.api_key
+            && !is_header_value(key.as_bytes())
+        {
+            // Written as it is, a CR or LF would end the header early and start another one.
+            let message = "invalid request: the API key is not a valid header value";
+            rec.fail(ErrorKind::Connect, message, clock.now_ns());
+            return None;
+        }
         let request = request_bytes(req);
         rec.out.sent_ns = Some(clock.now_ns());
         let mut conn = match self.checkout(&origin) {
@@ -598,6 +606,14 @@ fn origin_of(url: &reqwest::Url) -> Option<Origin> {
     };
     let port = url.port_or_known_default()?;
     Some(Origin { host, port })
+}
+
+/// Bytes a header value may hold (as `http::HeaderValue` accepts them, so reqwest rejects the
+/// same values): no control characters but tab.
+fn is_header_value(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|&b| (b >= b' ' && b != 0x7f) || b == b'\t')
 }
 
 /// The request's bytes: head and body, written with one system call.
