@@ -122,7 +122,7 @@ fn quickstart_end_to_end_with_duckdb_readback() {
     let requests = read(&run_dir.join("requests.parquet"));
     assert_eq!(requests.num_rows(), 264);
     assert_eq!(rows("requests.parquet"), 264);
-    assert!(stdout.contains("264 requests sent, 0 failed"), "{stdout}");
+    assert!(stdout.contains("264 requests, 0 failed"), "{stdout}");
     let configs = read(&run_dir.join("configs.parquet"));
     assert_eq!(configs.num_rows(), 6);
 

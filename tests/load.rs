@@ -658,7 +658,7 @@ flow:
         .value(0);
     assert!(flag);
     assert!(
-        stdout.contains("warning: trial 0 stage 0: the client fell behind its schedule (client_saturated: lag p99 "),
+        stdout.contains("warning: trial 1 stage 1: the client fell behind its schedule (client_saturated: lag p99 "),
         "{stdout}"
     );
     let _ = std::fs::remove_dir_all(&out);

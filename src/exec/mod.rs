@@ -60,10 +60,12 @@ pub struct RunOutcome {
     pub configs: RecordBatch,
     /// Each named query's result.
     pub queries: Vec<(String, RecordBatch)>,
-    /// LLM calls sent (all phases).
+    /// LLM calls (all phases; `not_sent` cases excluded).
     pub requests: u64,
     /// LLM calls that failed.
     pub failed: u64,
+    /// Of `requests`, those never sent (a template that failed on the row).
+    pub unsent: u64,
     /// The run was interrupted (Ctrl-C).
     pub interrupted: bool,
     /// Wall time in seconds.
@@ -193,7 +195,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     };
 
     let mut config_rows: Vec<ConfigRow> = Vec::new();
-    let (mut sent, mut failed) = (0u64, 0u64);
+    let (mut sent, mut failed, mut unsent) = (0u64, 0u64, 0u64);
     let mut run_error: Option<Error> = None;
     for trial in &plan.trials {
         if *cancel_rx.borrow() {
@@ -218,9 +220,10 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
             quiet: opts.quiet,
         };
         match run_one_trial(&ctx, trial, label).await {
-            Ok((rows, trial_sent, trial_failed)) => {
+            Ok((rows, [trial_sent, trial_failed, trial_unsent])) => {
                 sent += trial_sent;
                 failed += trial_failed;
+                unsent += trial_unsent;
                 config_rows.extend(rows);
             }
             Err(e) => {
@@ -280,6 +283,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
         queries,
         requests: sent,
         failed,
+        unsent,
         interrupted,
         wall_s: wall_start.elapsed().as_secs_f64(),
         clock,
@@ -300,12 +304,13 @@ struct TrialContext<'a> {
 }
 
 /// Run one trial: start its engines, run its cases, score them, summarise it. Returns the
-/// `configs` rows (one per stage) and the number of calls sent and failed.
+/// `configs` rows (one per stage) and the numbers of calls, of failed calls and of calls never
+/// sent (a template that failed on the row).
 async fn run_one_trial(
     ctx: &TrialContext<'_>,
     trial: &Trial,
     label: String,
-) -> Result<(Vec<ConfigRow>, u64, u64), Error> {
+) -> Result<(Vec<ConfigRow>, [u64; 3]), Error> {
     let plan = ctx.plan;
     let (targets, judge_targets, sims) =
         start_targets(plan, trial, ctx.keys, ctx.knowledge).await?;
@@ -384,6 +389,7 @@ async fn run_one_trial(
     answers.sort_by_key(|a| a.case_index);
     let trial_sent = metrics.len() as u64;
     let trial_failed = metrics.iter().filter(|m| !m.ok).count() as u64;
+    let trial_unsent = metrics.iter().filter(|m| !m.was_sent()).count() as u64;
 
     // Score on the rayon pool, away from the I/O tasks.
     let (mut scores, texts) = {
@@ -604,7 +610,7 @@ async fn run_one_trial(
         }
         rows.push(row);
     }
-    Ok((rows, trial_sent, trial_failed))
+    Ok((rows, [trial_sent, trial_failed, trial_unsent]))
 }
 
 fn run_suffix() -> u16 {
@@ -1431,7 +1437,7 @@ fn request_row(
         error_kind,
         error_message: o.error.map(|e| e.message),
         finish_reason: o.finish_reason,
-        slo_met: false,
+        slo_met: None,
         cost_usd: None,
         output_text: o.text,
         reasoning_text: o.reasoning_text,
@@ -1442,15 +1448,7 @@ fn request_row(
             .get(&*s.step_names[si].1)
             .cloned(),
     };
-    let slo = &s.plan.slo;
-    let within = |limit: Option<f64>, v: Option<f64>| match limit {
-        None => true,
-        Some(l) => v.is_some_and(|v| v <= l),
-    };
-    row.slo_met = row.ok()
-        && within(slo.ttft_ms, row.ttft_ms())
-        && within(slo.tpot_ms, row.tpot_ms())
-        && within(slo.e2e_ms, row.e2e_ms());
+    row.slo_met = slo_met(&s.plan.slo, &row);
     if let Some((input, output)) = s.targets[si].token_prices {
         row.cost_usd = match (row.prompt_tokens, row.completion_tokens) {
             (Some(p), Some(c)) => Some(p as f64 * input / 1e6 + c as f64 * output / 1e6),
@@ -1483,6 +1481,34 @@ fn request_row(
         row.token_chunk_tokens = Some(chunk_tokens);
     }
     row
+}
+
+/// Whether a request met every objective of `slo`: false when it failed; for a successful one,
+/// null when an objective cannot be evaluated (a `tpot_ms` objective without the server's
+/// token count). An answer of at most one token has no gap between tokens, so it meets any
+/// `tpot_ms` objective (vLLM's goodput counts its TPOT as 0).
+pub fn slo_met(slo: &crate::spec::SloSpec, row: &RequestRow) -> Option<bool> {
+    if !row.ok() {
+        return Some(false);
+    }
+    let tpot = match row.completion_tokens {
+        Some(n) if n <= 1 => Some(0.0),
+        _ => row.tpot_ms(),
+    };
+    let mut met = Some(true);
+    for (limit, value) in [
+        (slo.ttft_ms, row.ttft_ms()),
+        (slo.tpot_ms, tpot),
+        (slo.e2e_ms, row.e2e_ms()),
+    ] {
+        let Some(limit) = limit else { continue };
+        match value {
+            Some(v) if v > limit => return Some(false),
+            Some(_) => {}
+            None => met = None,
+        }
+    }
+    met
 }
 
 /// Error-rate stops are only checked from this many finished requests on.
@@ -1528,6 +1554,45 @@ struct StepTiming {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slo_met_is_unknown_only_when_an_objective_cannot_be_evaluated() {
+        let slo = crate::spec::SloSpec {
+            ttft_ms: Some(100.0),
+            tpot_ms: Some(10.0),
+            e2e_ms: None,
+        };
+        let ms = 1_000_000;
+        let row = |tokens: Option<i64>, ttft: i64, last: i64| RequestRow {
+            sent_ns: Some(0),
+            first_token_ns: Some(ttft * ms),
+            last_token_ns: Some(last * ms),
+            completion_tokens: tokens,
+            ..Default::default()
+        };
+        // 5 tokens over 40 ms after the first: TPOT 10 ms, at the limit.
+        assert_eq!(slo_met(&slo, &row(Some(5), 50, 90)), Some(true));
+        assert_eq!(slo_met(&slo, &row(Some(5), 50, 91)), Some(false));
+        assert_eq!(slo_met(&slo, &row(Some(5), 150, 190)), Some(false));
+        // One token: no gap between tokens, so the TPOT objective holds.
+        assert_eq!(slo_met(&slo, &row(Some(1), 50, 50)), Some(true));
+        // No token count from the server: TPOT unknown, so the verdict is unknown...
+        assert_eq!(slo_met(&slo, &row(None, 50, 90)), None);
+        // ... unless another objective already failed.
+        assert_eq!(slo_met(&slo, &row(None, 150, 190)), Some(false));
+        // Without a TPOT objective the count is not needed.
+        let ttft_only = crate::spec::SloSpec {
+            ttft_ms: Some(100.0),
+            ..Default::default()
+        };
+        assert_eq!(slo_met(&ttft_only, &row(None, 50, 90)), Some(true));
+        // A failed request never meets the SLO.
+        let failed = RequestRow {
+            error_kind: Some("timeout"),
+            ..row(Some(5), 50, 90)
+        };
+        assert_eq!(slo_met(&slo, &failed), Some(false));
+    }
 
     #[test]
     fn case_mapping_covers_rows_and_repeats() {

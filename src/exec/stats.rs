@@ -57,8 +57,8 @@ pub struct RequestMetrics {
     pub phase: Phase,
     /// Success.
     pub ok: bool,
-    /// Succeeded and met every SLO.
-    pub slo_met: bool,
+    /// Succeeded and met every SLO (null: an objective could not be evaluated).
+    pub slo_met: Option<bool>,
 }
 
 const NONE: i64 = i64::MIN;
@@ -109,6 +109,10 @@ impl RequestMetrics {
         }
     }
 
+    /// Whether the request was sent (a template that failed on its row sends nothing).
+    pub fn was_sent(&self) -> bool {
+        self.sent != NONE
+    }
     /// When the case started running (first step only), ns.
     pub fn dispatched_ns(&self) -> Option<i64> {
         unpack(self.dispatched)
@@ -168,6 +172,11 @@ pub struct TokenStats {
     itl_sum_ns: f64,
     icl: hdrhistogram::Histogram<u64>,
     icl_sum_ns: f64,
+    /// Every per-token gap as `(gap_ns, count)` runs, while there are at most [`EXACT_GAPS`]
+    /// entries: percentiles are then exact; past it only the histograms are kept.
+    itl_exact: Option<Vec<(f64, u32)>>,
+    /// Every chunk gap (ns), under the same cap.
+    icl_exact: Option<Vec<f64>>,
     /// Token-bearing chunks.
     pub token_chunks: i64,
     /// Requests per chunk-token basis: usage, chunks, mixed.
@@ -182,6 +191,8 @@ impl Default for TokenStats {
             itl_sum_ns: 0.0,
             icl: hist(),
             icl_sum_ns: 0.0,
+            itl_exact: Some(Vec::new()),
+            icl_exact: Some(Vec::new()),
             token_chunks: 0,
             basis: [0; 3],
         }
@@ -204,6 +215,8 @@ impl TokenStats {
             let _ = self.icl.record(gap.max(0.0) as u64);
             self.icl_sum_ns += gap;
         }
+        keep_exact(&mut self.itl_exact, &gaps.runs);
+        keep_exact(&mut self.icl_exact, &gaps.chunks);
         self.token_chunks += token_chunks as i64;
         match basis {
             Some("usage") => self.basis[0] += 1,
@@ -213,12 +226,33 @@ impl TokenStats {
         }
     }
 
-    fn itl_ms(&self, q: f64) -> Option<f64> {
-        (!self.itl.is_empty()).then(|| self.itl.value_at_quantile(q) as f64 / 1e6)
+    /// Per-token gap percentiles (ms) for `qs`: exact with linear interpolation while every
+    /// gap is kept, else from the histogram (the nearest rank, within 0.1%).
+    fn itl_ms(&self, qs: &[f64]) -> Vec<Option<f64>> {
+        match &self.itl_exact {
+            Some(runs) => {
+                let mut runs = runs.clone();
+                runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+                qs.iter()
+                    .map(|&q| crate::client::gaps::run_percentile(&runs, q).map(|v| v / 1e6))
+                    .collect()
+            }
+            None => qs.iter().map(|&q| hist_ms(&self.itl, q)).collect(),
+        }
     }
 
-    fn icl_ms(&self, q: f64) -> Option<f64> {
-        (!self.icl.is_empty()).then(|| self.icl.value_at_quantile(q) as f64 / 1e6)
+    /// Chunk gap percentiles (ms) for `qs`, as [`TokenStats::itl_ms`].
+    fn icl_ms(&self, qs: &[f64]) -> Vec<Option<f64>> {
+        match &self.icl_exact {
+            Some(gaps) => {
+                let mut gaps = gaps.clone();
+                gaps.sort_by(f64::total_cmp);
+                qs.iter()
+                    .map(|&q| percentile_sorted(&gaps, q).map(|v| v / 1e6))
+                    .collect()
+            }
+            None => qs.iter().map(|&q| hist_ms(&self.icl, q)).collect(),
+        }
     }
 
     /// The stage's basis: `usage` or `chunks` when every request agrees, else `mixed`.
@@ -230,6 +264,26 @@ impl TokenStats {
             _ => Some("mixed"),
         }
     }
+}
+
+/// Gap entries (token-gap runs, or chunk gaps) a stage keeps for exact percentiles: 16 MB of
+/// runs at most; a stage with more falls back to its histogram.
+pub const EXACT_GAPS: usize = 1_000_000;
+
+/// Append `new` to the exact samples, or drop them all once they would pass [`EXACT_GAPS`].
+fn keep_exact<T: Copy>(exact: &mut Option<Vec<T>>, new: &[T]) {
+    if let Some(v) = exact {
+        if v.len() + new.len() > EXACT_GAPS {
+            *exact = None;
+        } else {
+            v.extend_from_slice(new);
+        }
+    }
+}
+
+/// A histogram's `q` quantile in ms (`None` when empty).
+fn hist_ms(h: &hdrhistogram::Histogram<u64>, q: f64) -> Option<f64> {
+    (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1e6)
 }
 
 /// How one stage of a trial ran.
@@ -361,7 +415,12 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
     };
     let input_tokens = sum_tokens(|m| m.prompt_tokens());
     let output_tokens = sum_tokens(|m| m.completion_tokens());
-    let good = measured.iter().filter(|m| m.ok && m.slo_met).count() as f64;
+    let good = measured
+        .iter()
+        .filter(|m| m.ok && m.slo_met == Some(true))
+        .count() as f64;
+    // A successful request whose objectives could not be evaluated makes goodput unknown.
+    let slo_known = measured.iter().all(|m| m.slo_met.is_some());
 
     // Cost: per-token prices per request, GPU-hour prices per endpoint over the window.
     let mut cost: Option<f64> = Some(0.0);
@@ -502,16 +561,18 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
         "itl_mean_ms",
         (!t.itl.is_empty()).then(|| t.itl_sum_ns / t.itl.len() as f64 / 1e6),
     );
-    floats.insert("itl_p50_ms", t.itl_ms(0.50));
-    floats.insert("itl_p90_ms", t.itl_ms(0.90));
-    floats.insert("itl_p95_ms", t.itl_ms(0.95));
-    floats.insert("itl_p99_ms", t.itl_ms(0.99));
+    let itl = t.itl_ms(&[0.50, 0.90, 0.95, 0.99]);
+    floats.insert("itl_p50_ms", itl[0]);
+    floats.insert("itl_p90_ms", itl[1]);
+    floats.insert("itl_p95_ms", itl[2]);
+    floats.insert("itl_p99_ms", itl[3]);
     floats.insert(
         "icl_mean_ms",
         (!t.icl.is_empty()).then(|| t.icl_sum_ns / t.icl.len() as f64 / 1e6),
     );
-    floats.insert("icl_p50_ms", t.icl_ms(0.50));
-    floats.insert("icl_p99_ms", t.icl_ms(0.99));
+    let icl = t.icl_ms(&[0.50, 0.99]);
+    floats.insert("icl_p50_ms", icl[0]);
+    floats.insert("icl_p99_ms", icl[1]);
     let j = r.judges;
     ints.insert("judge_calls", j.map(|j| j.calls));
     ints.insert("judge_errors", j.map(|j| j.errors));
@@ -584,13 +645,22 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
             .map(|c| c / r.stage.wall_s),
     );
     floats.insert("output_tok_s", output_tokens.and_then(|t| per_s(t as f64)));
-    floats.insert("goodput", per_s(good));
-    floats.insert("slo_attainment", (n > 0).then(|| good / n as f64));
+    floats.insert("goodput", per_s(good).filter(|_| slo_known));
+    floats.insert(
+        "slo_attainment",
+        (n > 0 && slo_known).then(|| good / n as f64),
+    );
     floats.insert("accuracy", score_means.first().copied().flatten());
     floats.insert("accuracy_ci95", ci95_half_width(&first_values));
     floats.insert("cost_usd", cost);
+    // Per LLM call (the `requests` column) and per flow execution (`cases`): the same for
+    // one-step flows.
     floats.insert(
         "cost_per_1k_requests_usd",
+        cost.and_then(|c| (n > 0).then(|| c / n as f64 * 1000.0)),
+    );
+    floats.insert(
+        "cost_per_1k_cases_usd",
         cost.and_then(|c| (r.cases > 0).then(|| c / r.cases as f64 * 1000.0)),
     );
     floats.insert(
@@ -622,6 +692,47 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::gaps::Gaps;
+
+    #[test]
+    fn pooled_gap_percentiles_are_exact_then_fall_back_to_the_histogram() {
+        // Two requests: chunk times in ms, one token per chunk except a 3-token chunk.
+        let ms = 1_000_000;
+        let mut t = TokenStats::default();
+        t.record(
+            &Gaps::new(&[0, 10 * ms, 13 * ms, 40 * ms], &[1, 1, 3, 1]),
+            4,
+            Some("usage"),
+        );
+        t.record(
+            &Gaps::new(&[0, 7 * ms, 9 * ms], &[1, 1, 1]),
+            3,
+            Some("usage"),
+        );
+        // Per-token gaps: 10, 1, 1, 1, 27 and 7, 2 (the 3-token chunk's 3 ms as 3 x 1 ms).
+        let mut all = vec![10.0, 1.0, 1.0, 1.0, 27.0, 7.0, 2.0];
+        all.sort_by(f64::total_cmp);
+        let qs = [0.5, 0.9, 0.95, 0.99];
+        let want: Vec<Option<f64>> = qs.iter().map(|&q| percentile_sorted(&all, q)).collect();
+        let got = t.itl_ms(&qs);
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (g.unwrap() - w.unwrap()).abs() < 1e-9,
+                "{got:?} vs {want:?}"
+            );
+        }
+        // Chunk gaps: 10, 3, 27 and 7, 2.
+        let mut chunks = vec![10.0, 3.0, 27.0, 7.0, 2.0];
+        chunks.sort_by(f64::total_cmp);
+        assert_eq!(t.icl_ms(&[0.5]), vec![percentile_sorted(&chunks, 0.5)]);
+        // Past the cap only the histogram is kept: the nearest rank, within 0.1%.
+        let many: Vec<i64> = (0..=EXACT_GAPS as i64 + 1).map(|i| i * ms).collect();
+        let ones = vec![1; many.len()];
+        t.record(&Gaps::new(&many, &ones), many.len(), Some("usage"));
+        assert!(t.itl_exact.is_none() && t.icl_exact.is_none());
+        let p50 = t.itl_ms(&[0.5])[0].unwrap();
+        assert!((p50 - 1.0).abs() <= 1e-3, "{p50}");
+    }
 
     #[test]
     fn percentiles_match_numpy_linear() {

@@ -475,7 +475,7 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         frontier: "itl_mean_ms, itl_p50_ms, itl_p90_ms, itl_p95_ms, itl_p99_ms",
         table: Configs,
-        definition: "per-token gaps of all measured successful requests, token-weighted; HDR histogram, 3 significant digits",
+        definition: "per-token gaps of all measured successful requests, token-weighted; exact percentiles up to 1,000,000 gap entries per stage, then an HDR histogram (within 0.1%)",
         vllm: key(
             "mean_itl_ms, median_itl_ms, p99_itl_ms",
             "pooled chunk gaps, one sample per chunk: equal to frontier's only when every chunk carries one token (compare icl_*)",
@@ -494,7 +494,7 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         frontier: "icl_mean_ms, icl_p50_ms, icl_p99_ms",
         table: Configs,
-        definition: "gaps between token-bearing chunks, pooled over requests; HDR histogram, 3 significant digits",
+        definition: "gaps between token-bearing chunks, pooled over requests; exact percentiles up to 1,000,000 gaps per stage, then an HDR histogram (within 0.1%)",
         vllm: key(
             "mean_itl_ms, median_itl_ms, p99_itl_ms",
             "same pooled chunk gaps (exact NumPy); the first gap may start at a role-only chunk",
@@ -590,7 +590,7 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         frontier: "goodput",
         table: Configs,
-        definition: "successful calls meeting every SLO / window_s (errors count as failing)",
+        definition: "successful calls meeting every SLO / window_s (errors count as failing; a call of at most one token meets any TPOT objective; null when an objective could not be evaluated)",
         vllm: key(
             "request_goodput",
             "successful requests meeting every --goodput SLO (ttft, tpot, e2el) / duration; null without --goodput",

@@ -251,7 +251,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
 pub fn summary(outcome: &RunOutcome) -> String {
     let mut out = String::new();
     if outcome.queries.is_empty() {
-        let _ = writeln!(out, "\nconfigs ({} trials):", outcome.configs.num_rows());
+        let _ = writeln!(out, "\nconfigs ({} rows):", outcome.configs.num_rows());
         out.push_str(&render_table(&outcome.configs, Some(SUMMARY_COLUMNS), None));
     }
     for (name, batch) in &outcome.queries {
@@ -271,8 +271,16 @@ pub fn summary(outcome: &RunOutcome) -> String {
     out.push_str(&saturation_warnings(&outcome.configs));
     let _ = writeln!(
         out,
-        "\n{} requests sent, {} failed, in {:.1} s{}",
+        "\n{} requests{}, {} failed, in {:.1} s{}",
         outcome.requests,
+        if outcome.unsent > 0 {
+            format!(
+                " ({} never sent: the template failed on their row)",
+                outcome.unsent
+            )
+        } else {
+            String::new()
+        },
         outcome.failed,
         outcome.wall_s,
         if outcome.interrupted {
@@ -533,10 +541,11 @@ pub fn saturation_warnings(configs: &RecordBatch) -> String {
             .filter(|a| !a.is_null(i))
             .map_or("-".to_string(), |a| format!("{:.3}", a.value(i)))
     };
-    let get_int = |a: &Option<Int64Array>, i: usize| {
+    // 1-based, as the progress lines number trials and stages.
+    let get_ordinal = |a: &Option<Int64Array>, i: usize| {
         a.as_ref()
             .filter(|a| !a.is_null(i))
-            .map_or("-".to_string(), |a| a.value(i).to_string())
+            .map_or("-".to_string(), |a| (a.value(i) + 1).to_string())
     };
     let mut out = String::new();
     for i in 0..configs.num_rows() {
@@ -546,8 +555,8 @@ pub fn saturation_warnings(configs: &RecordBatch) -> String {
         let _ = writeln!(
             out,
             "\nwarning: trial {} stage {}: the client fell behind its schedule (client_saturated: lag p99 {} ms, achieved {}/s of {}/s): its latencies describe the client as much as the server; lower the rate or give the client more cores (see `frontier calibrate`)",
-            get_int(&trial, i),
-            get_int(&stage, i),
+            get_ordinal(&trial, i),
+            get_ordinal(&stage, i),
             get(&lag, i),
             get(&achieved, i),
             get(&target, i),

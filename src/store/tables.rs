@@ -85,7 +85,7 @@ pub fn requests_schema() -> SchemaRef {
         f("error_kind", Utf8, true),
         f("error_message", Utf8, true),
         f("finish_reason", Utf8, true),
-        f("slo_met", Boolean, false),
+        f("slo_met", Boolean, true),
         f("cost_usd", Float64, true),
         f("output_text", Utf8, false),
         f("reasoning_text", Utf8, true),
@@ -159,8 +159,8 @@ pub struct RequestRow {
     pub error_message: Option<String>,
     /// Finish reason.
     pub finish_reason: Option<String>,
-    /// Every SLO held.
-    pub slo_met: bool,
+    /// Every SLO held (null: succeeded, but an objective could not be evaluated).
+    pub slo_met: Option<bool>,
     /// Token-priced cost.
     pub cost_usd: Option<f64>,
     /// Content text.
@@ -290,7 +290,7 @@ impl RequestRow {
             .str(self.error_kind)
             .str(self.error_message.as_deref())
             .str(self.finish_reason.as_deref())
-            .bool(Some(self.slo_met))
+            .bool(self.slo_met)
             .f64(self.cost_usd)
             .str(Some(&self.output_text))
             .str((!self.reasoning_text.is_empty()).then_some(self.reasoning_text.as_str()));
@@ -507,6 +507,7 @@ const CONFIG_METRICS: &[(&str, DataType)] = &[
     ("score_errors", DataType::Int64),
     ("cost_usd", DataType::Float64),
     ("cost_per_1k_requests_usd", DataType::Float64),
+    ("cost_per_1k_cases_usd", DataType::Float64),
     ("cost_per_mtok_usd", DataType::Float64),
     ("cost_basis", DataType::Utf8),
     ("judge_calls", DataType::Int64),
