@@ -1244,6 +1244,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         // Every step's prompt is rendered below, whether or not its endpoint resolved, so
         // that one mistake does not hide another: (flow index, step id, prompt).
         let mut prompt_checks: Vec<(usize, String, PromptPlan)> = Vec::new();
+        // Steps on a simulated endpoint, by flow index: (endpoint, max_model_len, max_tokens),
+        // checked against the context once their prompt is rendered.
+        let mut context_checks: std::collections::HashMap<usize, (String, u32, Option<u32>)> =
+            std::collections::HashMap::new();
         for (i, step) in spec.flow.iter().enumerate() {
             let Some(llm) = &step.llm else { continue };
             let lp = root.key("flow").index(i).key("llm");
@@ -1314,26 +1318,14 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                         "lower max_tokens, or raise `endpoints.{endpoint}.profile.max_model_len`"
                     )),
                 );
-            } else if let (EndpointSpec::Simulated(sim), Some(d)) =
-                (endpoint_spec, dataset.as_ref())
-                && let Some((row, need)) =
-                    past_context(d, params.max_tokens, sim.profile.max_model_len)
-            {
-                // A row's own input plus its output length (synthetic and trace rows carry
-                // one) or max_tokens: the engine would refuse that request with HTTP 400.
-                trial_issues.push(
-                    at(
-                        lp.key("params").key("max_tokens"),
-                        format!(
-                            "row `{}` needs at least {need} tokens (its input, counted as the simulated engine does, plus {}), more than the context of the simulated endpoint `{endpoint}` ({} tokens): the engine would refuse it",
-                            row.id,
-                            if row.output_tokens.is_some() { "its output length" } else { "max_tokens" },
-                            sim.profile.max_model_len.max(1)
-                        ),
-                    )
-                    .help(format!(
-                        "raise `endpoints.{endpoint}.profile.max_model_len`, or shorten the inputs or output lengths"
-                    )),
+            } else if let EndpointSpec::Simulated(sim) = endpoint_spec {
+                context_checks.insert(
+                    i,
+                    (
+                        endpoint.clone(),
+                        sim.profile.max_model_len,
+                        params.max_tokens,
+                    ),
                 );
             }
             let mut tail = Map::new();
@@ -1404,12 +1396,16 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 });
                 let lp = root.key("flow").index(*flow_index).key("llm");
                 // A template that did not compile is reported already, once.
+                // The rendered prompt, and its length in bytes as the simulated engine reads it
+                // (chat messages' contents joined by newlines).
+                let mut engine_bytes = 0usize;
                 let rendered = match prompt {
                     PromptPlan::Prompt { template } if templates.failed(template) => {
                         Ok(String::new())
                     }
                     PromptPlan::Prompt { template } => templates
                         .render(template, &ctx)
+                        .inspect(|s| engine_bytes = s.len())
                         .map_err(|e| (lp.key("prompt"), e)),
                     PromptPlan::Messages(m) => {
                         let mut all = String::new();
@@ -1420,6 +1416,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                             }
                             match templates.render(t, &ctx) {
                                 Ok(s) => {
+                                    engine_bytes += s.len() + usize::from(j > 0);
                                     all.push_str(&format!(
                                         "[{}] {s}\n",
                                         format!("{role:?}").to_lowercase()
@@ -1441,6 +1438,36 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                     Ok(text) => {
                         if index == 0 && si == 0 {
                             first_prompt = text;
+                        }
+                        // The simulated engine refuses a request past its context, as vLLM
+                        // does: say so now rather than with every request. The template's own
+                        // text (and a synthetic prefix) is measured on the first row, less one
+                        // token for rounding, and added to each row's input.
+                        if let (Some((endpoint, max_model_len, max_tokens)), Some(d)) =
+                            (context_checks.get(flow_index), dataset.as_ref())
+                        {
+                            let rendered_tokens = (engine_bytes as u64).div_ceil(4);
+                            let overhead = rendered_tokens
+                                .saturating_sub(crate::sim::tokens::prompt_tokens(&row.input))
+                                .saturating_sub(1);
+                            if let Some((bad, need)) =
+                                past_context(d, *max_tokens, *max_model_len, overhead)
+                            {
+                                trial_issues.push(
+                                    at(
+                                        lp.key("params").key("max_tokens"),
+                                        format!(
+                                            "row `{}` needs at least {need} tokens (its prompt, counted as the simulated engine does, plus {}), more than the context of the simulated endpoint `{endpoint}` ({} tokens): the engine would refuse it",
+                                            bad.id,
+                                            if bad.output_tokens.is_some() { "its output length" } else { "max_tokens" },
+                                            (*max_model_len).max(1)
+                                        ),
+                                    )
+                                    .help(format!(
+                                        "raise `endpoints.{endpoint}.profile.max_model_len`, or shorten the prompts or output lengths"
+                                    )),
+                                );
+                            }
                         }
                     }
                     Err((path, e)) => trial_issues.push(at(
@@ -1705,14 +1732,19 @@ fn short_type<T>() -> &'static str {
     }
 }
 
-/// The first row whose input (counted as the simulated engine counts a prompt, a lower bound
-/// of the rendered prompt) plus its output length (the row's own, else `max_tokens`) is past
-/// `max_model_len`, with that sum. Rows without an output length and no `max_tokens` are not
-/// checked: the engine then stops the answer at the end of the context.
-fn past_context(d: &Dataset, max_tokens: Option<u32>, max_model_len: u32) -> Option<(&Row, u64)> {
+/// The first row whose input (counted as the simulated engine counts a prompt) plus
+/// `overhead` (the template's own text) plus its output length (the row's own, else
+/// `max_tokens`) is past `max_model_len`, with that sum. Rows without an output length and no
+/// `max_tokens` are not checked: the engine then stops the answer at the end of the context.
+fn past_context(
+    d: &Dataset,
+    max_tokens: Option<u32>,
+    max_model_len: u32,
+    overhead: u64,
+) -> Option<(&Row, u64)> {
     d.rows.iter().find_map(|row| {
         let out = row.output_tokens.or(max_tokens)?;
-        let need = crate::sim::tokens::prompt_tokens(&row.input) + u64::from(out);
+        let need = crate::sim::tokens::prompt_tokens(&row.input) + overhead + u64::from(out);
         (need > u64::from(max_model_len.max(1))).then_some((row, need))
     })
 }

@@ -248,3 +248,41 @@ fn rows_past_a_simulated_context_are_errors() {
     // The same rows fit the default context.
     plan(SYNTHETIC);
 }
+
+#[test]
+fn the_template_and_prefix_count_against_a_simulated_context() {
+    let yaml = |max_model_len: u32| {
+        format!(
+            r#"
+version: 1
+name: t
+endpoints:
+  sim: {{ kind: simulated, profile: {{ max_model_len: {max_model_len} }} }}
+datasets:
+  synth:
+    synthetic:
+      count: 4
+      input_tokens: {{ fixed: 20 }}
+      output_tokens: {{ fixed: 10 }}
+      prefix: {{ groups: 1, tokens: 40 }}
+workload:
+  arrival: {{ concurrency: 1 }}
+flow:
+  - id: gen
+    llm:
+      endpoint: sim
+      messages:
+        - {{ role: system, content: "{{{{ item.prefix }}}}" }}
+        - {{ role: user, content: "{{{{ item.input }}}}" }}
+"#
+        )
+    };
+    // 40 prefix + 20 input + 10 output tokens (as the engine counts, give or take rounding):
+    // past a 60-token context, although the input and output alone would fit.
+    let e = errors(&yaml(60));
+    assert!(
+        e.contains("more than the context of the simulated endpoint `sim` (60 tokens)"),
+        "{e}"
+    );
+    plan(&yaml(200));
+}
