@@ -404,53 +404,53 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             quality,
             seed,
         } => {
-            let mut profile = crate::spec::SimProfile::default();
-            let mut knowledge = Vec::new();
-            let mut served = "sim".to_string();
-            if let (Some(p), Some(name)) = (pipeline, endpoint) {
+            // Flags override the profile's values (with --pipeline, before its seed is mixed
+            // with workload.seed, as `profile.seed` in the file would be).
+            let apply_flags = |profile: &mut crate::spec::SimProfile| {
+                if let Some(v) = slots {
+                    profile.slots = v;
+                }
+                if let Some(v) = decode_ms {
+                    profile.decode_ms = v;
+                }
+                if let Some(v) = prefill_tok_s {
+                    profile.prefill_tok_s = v;
+                }
+                if let Some(v) = quality {
+                    profile.quality = v;
+                }
+                if let Some(v) = seed {
+                    profile.seed = v;
+                }
+            };
+            let cfg = if let (Some(p), Some(name)) = (pipeline, endpoint) {
                 let plan = load_plan(&p, &[])?;
-                match plan.spec.endpoints.get(&name) {
-                    Some(crate::spec::EndpointSpec::Simulated(s)) => {
-                        profile = s.profile.clone();
-                        served = s.model.clone().unwrap_or(name.clone());
-                    }
-                    _ => {
-                        return Err(Error::Usage(format!(
-                            "{} has no simulated endpoint named `{name}`",
-                            p.display()
-                        )));
-                    }
+                let Some(crate::spec::EndpointSpec::Simulated(s)) = plan.spec.endpoints.get(&name)
+                else {
+                    return Err(Error::Usage(format!(
+                        "{} has no simulated endpoint named `{name}`",
+                        p.display()
+                    )));
+                };
+                let mut profile = s.profile.clone();
+                apply_flags(&mut profile);
+                let served = s.model.clone().unwrap_or_else(|| name.clone());
+                // The engine `frontier run` starts for this endpoint, so both answer alike.
+                crate::sim::SimConfig::for_pipeline(
+                    &plan,
+                    &model.unwrap_or(served),
+                    profile,
+                    Arc::new(crate::sim::Knowledge::of_plan(&plan)),
+                )
+            } else {
+                let mut profile = crate::spec::SimProfile::default();
+                apply_flags(&mut profile);
+                crate::sim::SimConfig {
+                    model: model.unwrap_or_else(|| "sim".to_string()),
+                    profile,
+                    knowledge: Arc::new(crate::sim::Knowledge::default()),
+                    first_token_log: None,
                 }
-                for d in plan.datasets.values() {
-                    knowledge.extend(
-                        d.rows
-                            .iter()
-                            .map(|r| (r.input.clone(), r.references.clone())),
-                    );
-                }
-            }
-            // Flags override the pipeline's values.
-            let model = model.unwrap_or(served);
-            if let Some(v) = slots {
-                profile.slots = v;
-            }
-            if let Some(v) = decode_ms {
-                profile.decode_ms = v;
-            }
-            if let Some(v) = prefill_tok_s {
-                profile.prefill_tok_s = v;
-            }
-            if let Some(v) = quality {
-                profile.quality = v;
-            }
-            if let Some(v) = seed {
-                profile.seed = v;
-            }
-            let cfg = crate::sim::SimConfig {
-                model: model.clone(),
-                profile,
-                knowledge: Arc::new(crate::sim::Knowledge::new(knowledge)),
-                first_token_log: None,
             };
             // The engine prints where it listens once bound (the real port when --listen asks
             // for port 0).

@@ -248,3 +248,151 @@ fn a_request_past_the_context_is_refused_like_vllm() {
         assert_eq!(json["choices"][0]["finish_reason"], "length", "{json}");
     });
 }
+
+/// A fresh folder under the system's temporary directory, removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "frontier-sim-server-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn answers_a_pipelines_prompts_as_its_run_does() {
+    // The engine `frontier run` starts for a simulated endpoint and `frontier sim-server
+    // --pipeline --endpoint` must be the same engine: the profile seed mixed with
+    // workload.seed (quality 0.5 makes half the answers depend on the seed), and only rows
+    // with references known (the reference-less rows below contain known questions, and as
+    // the longest match would hide them).
+    let dir = TempDir::new("replay");
+    let mut rows = String::new();
+    for i in 0..40 {
+        rows.push_str(&format!(
+            "{{\"q\": \"What is item {i}?\", \"a\": \"answer {i}\"}}\n"
+        ));
+    }
+    for i in 0..8 {
+        rows.push_str(&format!(
+            "{{\"q\": \"Unscored: What is item {i}? Think.\", \"a\": null}}\n"
+        ));
+    }
+    std::fs::write(dir.0.join("qa.jsonl"), rows).unwrap();
+    let pipeline = dir.0.join("replay.yaml");
+    std::fs::write(
+        &pipeline,
+        r#"version: 1
+name: replay
+endpoints:
+  sim:
+    kind: simulated
+    profile: { decode_ms: 0, decode_ms_per_seq: 0, prefill_tok_s: 0, quality: 0.5, seed: 3 }
+datasets:
+  qa: { path: qa.jsonl, input: q, reference: a }
+workload:
+  arrival: { concurrency: 4 }
+  seed: 7
+flow:
+  - id: answer
+    llm:
+      endpoint: sim
+      messages:
+        - { role: user, content: "{{ item.q }}" }
+      params: { temperature: 0.0, max_tokens: 16 }
+"#,
+    )
+    .unwrap();
+    let out_dir = dir.0.join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .arg("run")
+        .arg(&pipeline)
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--no-progress")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let run_dir = std::fs::read_dir(out_dir.join("replay"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let query = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .arg("query")
+        .arg(&run_dir)
+        .args([
+            "SELECT input, answer FROM cases ORDER BY case_index",
+            "--format",
+            "jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        query.status.success(),
+        "{}",
+        String::from_utf8_lossy(&query.stderr)
+    );
+    let in_run: Vec<(String, String)> = String::from_utf8(query.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                row["input"].as_str().unwrap().to_string(),
+                row["answer"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(in_run.len(), 48);
+
+    let server = start(&[
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+        "--endpoint",
+        "sim",
+    ]);
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let mut differing = Vec::new();
+        for (input, answer) in &in_run {
+            let (status, json) = post(
+                &http,
+                &server.base_url,
+                "chat/completions",
+                serde_json::json!({
+                    "model": "sim",
+                    "messages": [{"role": "user", "content": input}],
+                    "temperature": 0.0,
+                    "max_tokens": 16,
+                }),
+            )
+            .await;
+            assert_eq!(status, 200, "{json}");
+            let served = json["choices"][0]["message"]["content"].as_str().unwrap();
+            if served != answer {
+                differing.push(format!("{input:?}: run {answer:?}, sim-server {served:?}"));
+            }
+        }
+        assert!(differing.is_empty(), "{differing:#?}");
+    });
+}

@@ -160,17 +160,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     let writer = RunWriter::start(&run_dir, &run_id, started_unix_us)?;
     let client =
         LlmClient::new().map_err(|e| Error::Run(format!("cannot build the HTTP client: {e}")))?;
-    let knowledge = Arc::new(Knowledge::new(
-        plan.datasets
-            .values()
-            .flat_map(|d| {
-                d.rows
-                    .iter()
-                    .filter(|r| !r.references.is_empty())
-                    .map(|r| (r.input.clone(), r.references.clone()))
-            })
-            .collect(),
-    ));
+    let knowledge = Arc::new(Knowledge::of_plan(&plan));
 
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let ctrl_c = tokio::spawn(async move {
@@ -765,15 +755,9 @@ async fn endpoint_base(
             let base = match sims.iter().find(|(n, _)| n == name) {
                 Some((_, srv)) => srv.base_url(),
                 None => {
-                    let mut profile = s.profile.clone();
-                    let mut x = plan.seed;
-                    profile.seed ^= crate::rng::splitmix64(&mut x);
-                    let cfg = SimConfig {
-                        model: model.to_string(),
-                        profile,
-                        knowledge: knowledge.clone(),
-                        first_token_log: None,
-                    };
+                    // The same engine as `frontier sim-server --pipeline` builds.
+                    let cfg =
+                        SimConfig::for_pipeline(plan, model, s.profile.clone(), knowledge.clone());
                     let srv = SimServer::start(cfg, ([127, 0, 0, 1], 0).into())
                         .await
                         .map_err(|e| {

@@ -36,6 +36,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::plan::Plan;
 use crate::spec::SimProfile;
 
 /// What the engine knows: inputs and their reference answers, so that it can answer a known
@@ -75,6 +76,24 @@ impl Knowledge {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// What the simulated engines of `plan` know: every row of every dataset that has
+    /// references, in dataset-name then row order. A row without references cannot be
+    /// answered correctly, and as the longest match it would hide a shorter known input that
+    /// its text contains.
+    pub fn of_plan(plan: &Plan) -> Self {
+        Knowledge::new(
+            plan.datasets
+                .values()
+                .flat_map(|d| {
+                    d.rows
+                        .iter()
+                        .filter(|r| !r.references.is_empty())
+                        .map(|r| (r.input.clone(), r.references.clone()))
+                })
+                .collect(),
+        )
+    }
 }
 
 /// Everything needed to start an engine.
@@ -90,6 +109,28 @@ pub struct SimConfig {
     /// bytes were handed to the connection (`frontier calibrate` compares these with the
     /// client's first-token times). Off in normal runs: it costs an allocation per request.
     pub first_token_log: Option<FirstTokenLog>,
+}
+
+impl SimConfig {
+    /// The engine of a simulated endpoint of `plan`, built the same way by `frontier run`
+    /// and `frontier sim-server --pipeline`, so that both answer a prompt alike: `profile`
+    /// with its seed mixed with `workload.seed` (another workload seed draws other answers),
+    /// serving `model`, knowing `knowledge` (from [`Knowledge::of_plan`]).
+    pub fn for_pipeline(
+        plan: &Plan,
+        model: &str,
+        mut profile: SimProfile,
+        knowledge: Arc<Knowledge>,
+    ) -> SimConfig {
+        let mut state = plan.seed;
+        profile.seed ^= crate::rng::splitmix64(&mut state);
+        SimConfig {
+            model: model.to_string(),
+            profile,
+            knowledge,
+            first_token_log: None,
+        }
+    }
 }
 
 /// (prompt, first-token send time) of each streamed response, in completion order.
