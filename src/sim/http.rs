@@ -44,8 +44,11 @@ pub(crate) struct AppState {
     knowledge: Arc<Knowledge>,
     engine: EngineHandle,
     first_token_log: Option<super::FirstTokenLog>,
-    /// Requests answered so far (response ids).
+    /// Requests answered so far: with `id_base`, the response ids.
     next_id: AtomicU64,
+    /// Where this engine's response ids start: drawn per start, so that two engines (two
+    /// trials, two runs) never hand out the same ids.
+    id_base: u64,
     /// Completion requests seen by the fault injector.
     fault_draws: AtomicU64,
     created: u64,
@@ -53,6 +56,7 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn new(config: SimConfig, engine: EngineHandle) -> Self {
+        let id_base = id_base(config.profile.seed);
         AppState {
             model: config.model,
             profile: config.profile,
@@ -60,10 +64,21 @@ impl AppState {
             engine,
             first_token_log: config.first_token_log,
             next_id: AtomicU64::new(0),
+            id_base,
             fault_draws: AtomicU64::new(0),
             created: unix_now(),
         }
     }
+}
+
+/// A fresh start for response ids: the profile seed mixed with per-process random keys and the
+/// clock. Ids are `mix64(base + i)`, distinct within an engine because `mix64` is a bijection.
+fn id_base(seed: u64) -> u64 {
+    use std::hash::BuildHasher;
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    mix64(seed ^ std::collections::hash_map::RandomState::new().hash_one(nanos))
 }
 
 fn unix_now() -> u64 {
@@ -142,13 +157,15 @@ fn models(state: &AppState) -> Response<Body> {
             "owned_by": "frontier",
             "root": state.model,
             "parent": null,
+            "max_model_len": state.profile.max_model_len,
         }],
     });
     json_response(StatusCode::OK, &body)
 }
 
 /// The request fields both completion APIs understand. Unknown fields are ignored, as
-/// OpenAI-compatible servers do.
+/// OpenAI-compatible servers do; every field may be `null`, meaning absent (vLLM's optional
+/// fields accept `null`).
 #[derive(Deserialize)]
 struct CompletionRequest {
     model: Option<String>,
@@ -158,27 +175,52 @@ struct CompletionRequest {
     max_completion_tokens: Option<u64>,
     temperature: Option<f64>,
     seed: Option<i64>,
-    #[serde(default)]
-    stream: bool,
-    stream_options: Option<StreamOptions>,
-    #[serde(default)]
-    ignore_eos: bool,
+    stream: Option<bool>,
+    /// Kept as given: vLLM refuses it without `stream` only when it is a non-empty object,
+    /// and its defaults depend on which keys are present.
+    stream_options: Option<serde_json::Map<String, Value>>,
+    ignore_eos: Option<bool>,
     n: Option<u64>,
 }
 
 #[derive(Deserialize)]
 struct Message {
+    /// Required, any string: vLLM accepts custom roles besides system, user, assistant,
+    /// tool, developer and function.
+    #[serde(default)]
+    role: Value,
     #[serde(default)]
     content: Value,
 }
 
-#[derive(Deserialize)]
+/// What `stream_options` asks for, with vLLM's defaults.
 struct StreamOptions {
-    #[serde(default)]
+    /// A final chunk with `usage`; true unless given as false or null (vLLM's default inside
+    /// `stream_options`; without `stream_options`, no usage chunk).
     include_usage: bool,
-    /// vLLM's extension: a cumulative `usage` object in every chunk.
-    #[serde(default)]
+    /// vLLM's extension: a cumulative `usage` object in every chunk (with `include_usage`).
     continuous_usage_stats: bool,
+}
+
+impl StreamOptions {
+    /// Read `stream_options`; `None` without it.
+    fn parse(options: Option<&serde_json::Map<String, Value>>) -> Result<Option<Self>, String> {
+        let Some(options) = options else {
+            return Ok(None);
+        };
+        let flag = |key: &str, default: bool| match options.get(key) {
+            None => Ok(default),
+            Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(format!(
+                "stream_options.{key} must be a boolean, got {other}"
+            )),
+        };
+        Ok(Some(StreamOptions {
+            include_usage: flag("include_usage", true)?,
+            continuous_usage_stats: flag("continuous_usage_stats", false)?,
+        }))
+    }
 }
 
 /// A message content: a string, or a list of parts whose `text` fields are concatenated.
@@ -212,6 +254,13 @@ fn prompt_text(req: &CompletionRequest, api: Api) -> Result<String, String> {
             }
             let mut text = String::new();
             for (i, message) in messages.iter().enumerate() {
+                match &message.role {
+                    Value::String(_) => {}
+                    Value::Null => return Err(format!("messages[{i}]: missing field `role`")),
+                    other => {
+                        return Err(format!("messages[{i}].role must be a string, got {other}"));
+                    }
+                }
                 if i > 0 {
                     text.push('\n');
                 }
@@ -219,15 +268,24 @@ fn prompt_text(req: &CompletionRequest, api: Api) -> Result<String, String> {
             }
             Ok(text)
         }
-        Api::Completions => match req.prompt.as_ref().ok_or("missing field `prompt`")? {
-            Value::String(s) => Ok(s.clone()),
-            Value::Array(items) if items.len() == 1 && items[0].is_string() => {
-                Ok(items[0].as_str().expect("string").to_owned())
+        Api::Completions => {
+            // vLLM's message for a missing, null or empty prompt.
+            const EMPTY: &str = "Either prompt or prompt_embeds must be provided and non-empty.";
+            const NOT_TEXT: &str =
+                "`prompt` must be a string (batched and token prompts are not supported)";
+            let text = match req.prompt.as_ref() {
+                None => return Err(EMPTY.into()),
+                Some(Value::String(s)) => s.as_str(),
+                Some(Value::Array(items)) if items.len() == 1 && items[0].is_string() => {
+                    items[0].as_str().expect("string")
+                }
+                Some(_) => return Err(NOT_TEXT.into()),
+            };
+            if text.is_empty() {
+                return Err(EMPTY.into());
             }
-            _ => Err(
-                "`prompt` must be a string (batched and token prompts are not supported)".into(),
-            ),
-        },
+            Ok(text.to_owned())
+        }
     }
 }
 
@@ -276,6 +334,14 @@ fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Rejection
             message: format!("The model `{model}` does not exist."),
         });
     }
+    let stream = req.stream.unwrap_or(false);
+    // vLLM's check: a non-empty `stream_options` without `stream: true`.
+    if !stream && req.stream_options.as_ref().is_some_and(|o| !o.is_empty()) {
+        return Err(bad(
+            "Stream options can only be defined when `stream=True`.".into(),
+        ));
+    }
+    let stream_options = StreamOptions::parse(req.stream_options.as_ref()).map_err(bad)?;
     let prompt = prompt_text(&req, api).map_err(bad)?;
     let prompt_tokens = prompt_tokens(&prompt);
     // The context bounds what a request may ask for, so the answer planned below (held in
@@ -309,8 +375,12 @@ fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Rejection
     {
         return Err(bad(format!("temperature must be non-negative, got {t}.")));
     }
-    if req.n.is_some_and(|n| n != 1) {
-        return Err(bad("n > 1 is not supported by the simulated engine.".into()));
+    if let Some(n) = req.n
+        && n != 1
+    {
+        return Err(bad(format!(
+            "n must be 1 (the simulated engine returns one choice), got {n}."
+        )));
     }
 
     let output = plan_output(
@@ -323,7 +393,7 @@ fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Rejection
             temperature: req.temperature,
             seed: req.seed,
             max_tokens,
-            ignore_eos: req.ignore_eos,
+            ignore_eos: req.ignore_eos.unwrap_or(false),
         },
     );
     Ok(Accepted {
@@ -335,10 +405,9 @@ fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Rejection
         },
         max_tokens,
         output,
-        stream: req.stream,
-        include_usage: req.stream_options.as_ref().is_some_and(|o| o.include_usage),
-        continuous_usage: req
-            .stream_options
+        stream,
+        include_usage: stream_options.as_ref().is_some_and(|o| o.include_usage),
+        continuous_usage: stream_options
             .as_ref()
             .is_some_and(|o| o.include_usage && o.continuous_usage_stats),
         tokens_per_chunk: state.profile.tokens_per_chunk,
@@ -396,9 +465,10 @@ async fn completion(state: &AppState, req: Request<Incoming>, api: Api) -> Respo
         return error(
             StatusCode::BAD_REQUEST,
             format!(
-                "This model's maximum context length is {kv} tokens. However, you requested \
-                 {reserve} tokens ({} in the messages, {max_output} in the completion). Please \
-                 reduce the length of the messages or completion.",
+                "This request needs {reserve} tokens of KV cache ({} in the prompt, \
+                 {max_output} for the completion), more than the engine's KV capacity of {kv} \
+                 tokens (kv_tokens), so it can never be scheduled. Please reduce the length of \
+                 the messages or completion.",
                 accepted.prompt_tokens
             ),
         );
@@ -410,7 +480,11 @@ async fn completion(state: &AppState, req: Request<Incoming>, api: Api) -> Respo
         return error(StatusCode::SERVICE_UNAVAILABLE, "The engine has stopped.");
     };
 
-    let id_number = mix64(state.next_id.fetch_add(1, Ordering::Relaxed));
+    let id_number = mix64(
+        state
+            .id_base
+            .wrapping_add(state.next_id.fetch_add(1, Ordering::Relaxed)),
+    );
     let id = match api {
         Api::Chat => format!("chatcmpl-{id_number:016x}"),
         Api::Completions => format!("cmpl-{id_number:016x}"),

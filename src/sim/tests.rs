@@ -353,6 +353,8 @@ async fn models_and_health() {
     let models = read_json(http.get(format!("{base}/v1/models")).send().await.unwrap()).await;
     assert_eq!(models["object"], "list");
     assert_eq!(models["data"][0]["id"], MODEL);
+    // vLLM's model card carries the context length.
+    assert_eq!(models["data"][0]["max_model_len"], 32768);
     let missing = http.get(format!("{base}/v2/nothing")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     let wrong_method = http
@@ -809,9 +811,10 @@ async fn kv_capacity_limits_the_batch() {
         .send()
         .await
         .unwrap();
+    // It names the KV capacity, not the context length (32768 here) it is not.
     let message = expect_error(response, 400).await;
     assert!(
-        message.contains("maximum context length is 30 tokens"),
+        message.contains("KV capacity of 30 tokens") && !message.contains("context length"),
         "{message}"
     );
     server.shutdown().await;
@@ -873,4 +876,213 @@ async fn lookup_finds_known_inputs() {
     );
     assert_eq!(knowledge.lookup("What is the capital of Spain?"), None);
     assert_eq!(knowledge.len(), 2);
+}
+
+/// POST `body` to `route` of `server`; the status and the body as JSON.
+async fn post(server: &SimServer, route: &str, body: &Value) -> (u16, Value) {
+    let response = client()
+        .post(format!("{}/{route}", server.base_url()))
+        .json_body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, read_json(response).await)
+}
+
+#[tokio::test]
+async fn request_fields_are_checked_as_vllm_checks_them() {
+    let server = start(perfect(), capital_knowledge()).await;
+    let chat = |extra: Value| {
+        let mut body = json!({
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "What is the capital of Italy?"}],
+            "temperature": 0.0,
+        });
+        for (key, value) in extra.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        body
+    };
+    let message = |json: &Value| json["error"]["message"].as_str().unwrap_or("").to_owned();
+
+    // stream_options needs stream: true (an empty object is let through, as vLLM's
+    // truthiness check does).
+    for extra in [
+        json!({"stream_options": {"include_usage": true}}),
+        json!({"stream": false, "stream_options": {"include_usage": true}}),
+        json!({"stream": null, "stream_options": {"continuous_usage_stats": true}}),
+    ] {
+        let (status, json) = post(&server, "chat/completions", &chat(extra.clone())).await;
+        assert_eq!(status, 400, "{extra}: {json}");
+        assert_eq!(
+            message(&json),
+            "Stream options can only be defined when `stream=True`."
+        );
+    }
+    let (status, json) = post(
+        &server,
+        "chat/completions",
+        &chat(json!({"stream": false, "stream_options": {}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{json}");
+
+    // null means absent for optional fields.
+    let (status, json) = post(
+        &server,
+        "chat/completions",
+        &chat(json!({"stream": null, "ignore_eos": null, "n": null, "seed": null})),
+    )
+    .await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["choices"][0]["message"]["content"], "Rome");
+
+    // One choice only, whatever n asks for.
+    for n in [0, 2] {
+        let (status, json) = post(&server, "chat/completions", &chat(json!({"n": n}))).await;
+        assert_eq!(status, 400, "{json}");
+        assert!(message(&json).starts_with("n must be 1"), "{json}");
+        assert!(message(&json).ends_with(&format!("got {n}.")), "{json}");
+    }
+
+    // A role is required and is a string; custom roles are accepted, as vLLM's
+    // CustomChatCompletionMessageParam does.
+    for messages in [
+        json!([{"content": "What is the capital of Italy?"}]),
+        json!([{"role": null, "content": "What is the capital of Italy?"}]),
+        json!([{"role": 7, "content": "What is the capital of Italy?"}]),
+        json!([{"role": "system", "content": "Be brief."}, {"content": "Hi"}]),
+    ] {
+        let (status, json) = post(
+            &server,
+            "chat/completions",
+            &chat(json!({"messages": messages})),
+        )
+        .await;
+        assert_eq!(status, 400, "{messages}: {json}");
+        assert!(message(&json).contains("role"), "{json}");
+    }
+    for role in [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "developer",
+        "narrator",
+    ] {
+        let (status, json) = post(
+            &server,
+            "chat/completions",
+            &chat(
+                json!({"messages": [{"role": role, "content": "What is the capital of Italy?"}]}),
+            ),
+        )
+        .await;
+        assert_eq!(status, 200, "{role}: {json}");
+    }
+
+    // An empty completions prompt is refused with vLLM's message.
+    for prompt in [json!(""), json!([""]), Value::Null] {
+        let (status, json) = post(
+            &server,
+            "completions",
+            &json!({"model": MODEL, "prompt": prompt, "max_tokens": 4}),
+        )
+        .await;
+        assert_eq!(status, 400, "{prompt}: {json}");
+        assert_eq!(
+            message(&json),
+            "Either prompt or prompt_embeds must be provided and non-empty."
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn stream_options_default_to_usage_as_vllms_do() {
+    // Inside stream_options, vLLM's include_usage defaults to true, so
+    // continuous_usage_stats alone gives usage in every chunk; include_usage: false (or
+    // null) turns both off.
+    let server = start(perfect(), capital_knowledge()).await;
+    let url = format!("{}/chat/completions", server.base_url());
+    let http = client();
+    let prompt = "What is the capital of France?";
+
+    let got = stream(
+        &http,
+        &url,
+        chat_body(
+            prompt,
+            json!({"stream_options": {"continuous_usage_stats": true}}),
+        ),
+    )
+    .await;
+    // Role, 4 tokens, usage, [DONE]: every chunk but [DONE] carries usage.
+    assert_eq!(got.events.len(), 1 + 4 + 1 + 1, "{}", got.raw);
+    for event in &got.events[..got.events.len() - 1] {
+        assert!(event.json()["usage"].is_object(), "{}", event.data);
+    }
+
+    let got = stream(
+        &http,
+        &url,
+        chat_body(prompt, json!({"stream_options": {}})),
+    )
+    .await;
+    assert_eq!(got.events.len(), 1 + 4 + 1 + 1, "{}", got.raw);
+    assert_eq!(got.events[5].json()["choices"], json!([]));
+    assert!(got.events[..5].iter().all(|e| !e.data.contains("usage")));
+
+    for options in [
+        json!({"include_usage": false, "continuous_usage_stats": true}),
+        json!({"include_usage": null, "continuous_usage_stats": true}),
+    ] {
+        let got = stream(
+            &http,
+            &url,
+            chat_body(prompt, json!({"stream_options": options})),
+        )
+        .await;
+        assert_eq!(got.events.len(), 1 + 4 + 1, "{options}: {}", got.raw);
+        assert!(got.events.iter().all(|e| !e.data.contains("usage")));
+    }
+
+    // Without stream_options, no usage either.
+    let mut body = chat_body(prompt, json!({}));
+    body.as_object_mut().unwrap().remove("stream_options");
+    let got = stream(&http, &url, body).await;
+    assert_eq!(got.events.len(), 1 + 4 + 1, "{}", got.raw);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn response_ids_differ_across_engines_and_within_one() {
+    // Every trial starts its own engine; ids that restart at the same value in each would
+    // collide across trials (and runs) wherever responses are collected together.
+    let mut first_ids = Vec::new();
+    for _ in 0..2 {
+        let server = start(perfect(), capital_knowledge()).await;
+        let mut ids = std::collections::HashSet::new();
+        for route in ["chat/completions", "completions", "chat/completions"] {
+            let body = if route == "completions" {
+                json!({"model": MODEL, "prompt": "What is the capital of Italy?", "max_tokens": 4})
+            } else {
+                chat_body(
+                    "What is the capital of Italy?",
+                    json!({"stream": false, "stream_options": null}),
+                )
+            };
+            let (status, json) = post(&server, route, &body).await;
+            assert_eq!(status, 200, "{json}");
+            let id = json["id"].as_str().unwrap().to_owned();
+            let number = id.rsplit('-').next().unwrap().to_owned();
+            assert!(ids.insert(number), "{id} repeated");
+            if ids.len() == 1 {
+                first_ids.push(id);
+            }
+        }
+        server.shutdown().await;
+    }
+    assert_ne!(first_ids[0], first_ids[1]);
 }
