@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use frontier::plan::synthetic::TokenCounter;
 use frontier::plan::tokenizer::HfTokenizer;
 use frontier::plan::{Plan, Row};
 use serde_json::Map;
@@ -110,6 +111,48 @@ fn synthetic_inputs_count_exactly_the_drawn_lengths() {
                     .zip(&sim.dataset.rows)
                     .any(|(a, b)| a.input != b.input)
             );
+        }
+    }
+}
+
+#[test]
+fn one_token_prefixes_of_many_groups_are_exact_and_distinct() {
+    let dir = scratch("groups");
+    for name in TOKENIZERS {
+        // As many groups as the tokenizer has one-token words (16 for BPE, capped at the 40
+        // rows): each group's prefix is one of them. With two tokens, 40 groups.
+        let singles = tokenizer(name).single_token_words().len();
+        let groups = singles.min(40);
+        assert!(groups >= 16, "{name}: {singles}");
+        let extra = format!("      prefix: {{ groups: {groups}, tokens: 1 }}\n");
+        let p = plan(&synthetic_pipeline(&dir, Some(name), &extra), &[]);
+        assert_eq!(p.dataset.inexact_rows, 0, "{name}: {groups} groups");
+        let two = plan(
+            &synthetic_pipeline(
+                &dir,
+                Some(name),
+                "      prefix: { groups: 40, tokens: 2 }\n",
+            ),
+            &[],
+        );
+        assert_eq!(two.dataset.inexact_rows, 0, "{name}: 40 groups of 2 tokens");
+        let distinct: std::collections::HashSet<&str> = two
+            .dataset
+            .rows
+            .iter()
+            .map(|r| r.item["prefix"].as_str().unwrap())
+            .collect();
+        assert_eq!(distinct.len(), 40, "{name}");
+        let t = tokenizer(name);
+        let prefixes: std::collections::HashSet<&str> = p
+            .dataset
+            .rows
+            .iter()
+            .map(|r| r.item["prefix"].as_str().unwrap())
+            .collect();
+        assert_eq!(prefixes.len(), groups, "{name}");
+        for prefix in prefixes {
+            assert_eq!(t.count_text(prefix), 1, "{name}: {prefix}");
         }
     }
 }

@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 use super::dataset::{Dataset, Row};
 use crate::rng::{Rng, fnv1a64, splitmix64};
 use crate::spec::node::KeyPath;
-use crate::spec::{LengthSpec, SyntheticSpec};
+use crate::spec::{LengthSpec, NormalLength, SyntheticSpec};
 
 /// The vocabulary: common English words of three lowercase ASCII letters, chosen to be single
 /// tokens (with a leading space) in common BPE vocabularies.
@@ -409,8 +409,8 @@ impl LengthSampler {
             }
             LengthSpec::Normal(n) => {
                 let x = (n.mean + n.stddev * rng.standard_normal()).round();
-                let lo = f64::from(n.min.unwrap_or(1));
-                let hi = f64::from(n.max.unwrap_or(u32::MAX));
+                let lo = f64::from(normal_min(n));
+                let hi = f64::from(normal_max(n));
                 x.clamp(lo, hi.max(lo)) as u32
             }
             LengthSpec::Empirical(e) => {
@@ -437,6 +437,60 @@ pub struct Problem {
 
 /// Most rows a synthetic dataset may have (they are held in memory).
 pub const MAX_COUNT: u32 = 1_000_000;
+
+/// The longest prompt or output length, in tokens (2^20): the longest context windows served
+/// today are about a million tokens, and a prompt of this length is 4 MB of text and about a
+/// second of fitting under a real tokenizer. Longer lengths are typos (a unit or an extra
+/// digit), rejected before any text is built.
+pub const MAX_LENGTH_TOKENS: u32 = 1 << 20;
+
+/// Most prompt tokens a dataset may have built at plan time (`validate` too): synthetic
+/// `count` x the longest possible input plus the prefixes, or a trace's generated records.
+/// Each token is 4 bytes of text, held twice (the row and its `item.input`): at most about
+/// 1.6 GB. It admits a million rows of up to 200 tokens, or 190 prompts of the longest length.
+pub const MAX_PLAN_TOKENS: u64 = 200_000_000;
+
+/// Normal draws beyond this many standard deviations above the mean are clipped when no
+/// `max` is given: the odds of one are below 1e-15, and the bound makes the longest possible
+/// length (and so the text built at plan time) known before drawing.
+const NORMAL_DEFAULT_MAX_SDS: f64 = 8.0;
+
+/// The lower clip of a normal length: `min`, by default 1 token.
+fn normal_min(n: &NormalLength) -> u32 {
+    n.min.unwrap_or(1)
+}
+
+/// The upper clip of a normal length: `max`, by default `mean + 8 stddev` rounded up (within
+/// `[min, MAX_LENGTH_TOKENS]`).
+fn normal_max(n: &NormalLength) -> u32 {
+    n.max.unwrap_or_else(|| {
+        let hi = (n.mean + NORMAL_DEFAULT_MAX_SDS * n.stddev).ceil();
+        // `as` saturates; NaN (a spec that failed `check`) becomes 0.
+        (hi.min(f64::from(MAX_LENGTH_TOKENS)) as u32).max(normal_min(n))
+    })
+}
+
+/// The longest length `length` can draw.
+pub fn longest(length: &LengthSpec) -> u32 {
+    match length {
+        LengthSpec::Fixed(n) => *n,
+        LengthSpec::Uniform(u) => u.max.max(u.min),
+        LengthSpec::Normal(n) => normal_max(n).max(normal_min(n)),
+        LengthSpec::Empirical(e) => e.values.iter().copied().max().unwrap_or(1),
+    }
+    .max(1)
+}
+
+/// The shortest length `length` can draw.
+pub fn shortest(length: &LengthSpec) -> u32 {
+    match length {
+        LengthSpec::Fixed(n) => *n,
+        LengthSpec::Uniform(u) => u.min,
+        LengthSpec::Normal(n) => normal_min(n).min(normal_max(n)),
+        LengthSpec::Empirical(e) => e.values.iter().copied().min().unwrap_or(1),
+    }
+    .max(1)
+}
 
 /// Every problem of `spec`, located under `path` (the `synthetic` key).
 pub fn check(spec: &SyntheticSpec, path: &KeyPath) -> Vec<Problem> {
@@ -472,6 +526,7 @@ pub fn check(spec: &SyntheticSpec, path: &KeyPath) -> Vec<Problem> {
                         None,
                     );
                 }
+                too_long(&mut push, p.key("fixed"), "fixed", *n);
             }
             LengthSpec::Uniform(u) => {
                 if u.min == 0 {
@@ -488,6 +543,7 @@ pub fn check(spec: &SyntheticSpec, path: &KeyPath) -> Vec<Problem> {
                         Some("the range is min..=max"),
                     );
                 }
+                too_long(&mut push, p.key("uniform").key("max"), "max", u.max);
             }
             LengthSpec::Normal(n) => {
                 if !n.mean.is_finite() {
@@ -511,14 +567,34 @@ pub fn check(spec: &SyntheticSpec, path: &KeyPath) -> Vec<Problem> {
                         None,
                     );
                 }
-                if let (Some(lo), Some(hi)) = (n.min, n.max)
-                    && lo > hi
+                // The default min (1) counts too: `max: 0` would give all 1s.
+                if let Some(hi) = n.max
+                    && normal_min(n) > hi
                 {
+                    let lo = match n.min {
+                        Some(lo) => format!("min ({lo})"),
+                        None => "min (1, the default)".into(),
+                    };
                     push(
                         p.key("normal").key("max"),
-                        format!("max ({hi}) is below min ({lo})"),
-                        None,
+                        format!("max ({hi}) is below {lo}"),
+                        Some("lengths are clipped to min..=max; a length is at least 1 token"),
                     );
+                }
+                if let Some(lo) = n.min {
+                    too_long(&mut push, p.key("normal").key("min"), "min", lo);
+                }
+                match n.max {
+                    Some(hi) => too_long(&mut push, p.key("normal").key("max"), "max", hi),
+                    None if n.mean > f64::from(MAX_LENGTH_TOKENS) => push(
+                        p.key("normal").key("mean"),
+                        format!(
+                            "mean ({}) is more than the longest length, {MAX_LENGTH_TOKENS} tokens",
+                            crate::spec::duration::compact_number(n.mean)
+                        ),
+                        Some(TOO_LONG_HELP),
+                    ),
+                    None => {}
                 }
             }
             LengthSpec::Empirical(e) => {
@@ -536,6 +612,9 @@ pub fn check(spec: &SyntheticSpec, path: &KeyPath) -> Vec<Problem> {
                         "a length must be at least 1 token".into(),
                         None,
                     );
+                }
+                if let Some(i) = e.values.iter().position(|v| *v > MAX_LENGTH_TOKENS) {
+                    too_long(&mut push, ep.key("values").index(i), "value", e.values[i]);
                 }
                 if let Some(w) = &e.weights {
                     if w.len() != e.values.len() {
@@ -572,24 +651,181 @@ pub fn check(spec: &SyntheticSpec, path: &KeyPath) -> Vec<Problem> {
                 Some("remove `prefix` for prompts without a shared system prompt"),
             );
         }
+        too_long(
+            &mut push,
+            path.key("prefix").key("tokens"),
+            "tokens",
+            prefix.tokens,
+        );
+        if prefix.tokens >= 1 && prefix.tokens <= MAX_LENGTH_TOKENS {
+            for p in check_groups(prefix.groups, prefix.tokens, VOCAB.len(), path) {
+                push(p.path, p.message, p.help.as_deref());
+            }
+        }
+    }
+    // Everything built at plan time, from the longest lengths (only when each is in range).
+    let longest_input = longest(&spec.input_tokens);
+    let (groups, prefix_tokens) = spec
+        .prefix
+        .as_ref()
+        .map_or((0, 0), |p| (p.groups.min(spec.count), p.tokens));
+    if longest_input <= MAX_LENGTH_TOKENS && prefix_tokens <= MAX_LENGTH_TOKENS {
+        let inputs = u64::from(spec.count) * u64::from(longest_input);
+        let prefixes = u64::from(groups) * u64::from(prefix_tokens);
+        if inputs + prefixes > MAX_PLAN_TOKENS {
+            let prefix_part = if prefixes > 0 {
+                format!(" and {groups} prefixes x {prefix_tokens}")
+            } else {
+                String::new()
+            };
+            push(
+                path.key("count"),
+                format!(
+                    "the prompts could be up to {} tokens ({} rows x up to {longest_input} input \
+                     tokens{prefix_part}), more than the {MAX_PLAN_TOKENS} built at plan time",
+                    inputs + prefixes,
+                    spec.count,
+                ),
+                Some(
+                    "lower `count` or the longest `input_tokens`: cases cycle through the rows \
+                     (with `nonce: true` each execution's input still differs)",
+                ),
+            );
+        }
     }
     out
 }
 
-/// The shared prefix text of group `group` (`tokens` tokens under `counter`). Groups start
-/// with different words (up to [`VOCAB`]'s size), so no two share even their first token.
-pub fn prefix_text(counter: &dyn TokenCounter, seed: u64, group: u32, tokens: u32) -> String {
-    prefix_fitted(counter, seed, group, tokens).text
+/// The help for a length past [`MAX_LENGTH_TOKENS`].
+const TOO_LONG_HELP: &str =
+    "lengths are in tokens; a prompt or output is at most 1048576 (2^20) tokens";
+
+/// Reports `value` (the length at `path`, called `what`) past [`MAX_LENGTH_TOKENS`].
+fn too_long(
+    push: &mut impl FnMut(KeyPath, String, Option<&str>),
+    path: KeyPath,
+    what: &str,
+    value: u32,
+) {
+    if value > MAX_LENGTH_TOKENS {
+        push(
+            path,
+            format!("{what} ({value}) is more than the longest length, {MAX_LENGTH_TOKENS} tokens"),
+            Some(TOO_LONG_HELP),
+        );
+    }
 }
 
-/// [`prefix_text`] with its count.
-fn prefix_fitted(counter: &dyn TokenCounter, seed: u64, group: u32, tokens: u32) -> Fitted {
+/// Distinct prefixes of `tokens` words from a vocabulary of `vocabulary` words
+/// (`vocabulary^tokens`, saturating).
+pub fn distinct_prefixes(vocabulary: usize, tokens: u32) -> u128 {
+    (vocabulary as u128).saturating_pow(tokens)
+}
+
+/// The problem of `groups` prefix groups of `tokens` tokens each when prefixes are made of
+/// `vocabulary` one-token words (at most `vocabulary^tokens` of them differ), located under
+/// `path` (the `synthetic` key).
+pub fn check_groups(groups: u32, tokens: u32, vocabulary: usize, path: &KeyPath) -> Vec<Problem> {
+    let possible = distinct_prefixes(vocabulary, tokens);
+    if u128::from(groups) <= possible {
+        return Vec::new();
+    }
+    // The fewest tokens that hold `groups` distinct prefixes.
+    let needed = (1..=32)
+        .find(|t| distinct_prefixes(vocabulary, *t) >= u128::from(groups))
+        .unwrap_or(32);
+    vec![Problem {
+        path: path.key("prefix").key("groups"),
+        message: format!(
+            "{groups} groups need {groups} distinct prefixes, but prefixes of {tokens} token{} \
+             from {vocabulary} one-token words allow only {possible}",
+            if tokens == 1 { "" } else { "s" },
+        ),
+        help: Some(format!(
+            "set `prefix.tokens` to at least {needed}, or use at most {possible} groups"
+        )),
+    }]
+}
+
+/// The words that encode a prefix's group for `counter`: its one-token words (so the
+/// group's words keep the prefix's count), all of [`VOCAB`] when it has none.
+pub fn prefix_words(counter: &dyn TokenCounter) -> &[&'static str] {
+    let words = counter.single_token_words();
+    if words.is_empty() { &VOCAB } else { words }
+}
+
+/// The problems of `spec` that depend on `counter` (run after [`check`] found none): prefix
+/// groups against the number of distinct prefixes its one-token words allow.
+pub fn check_counter(
+    spec: &SyntheticSpec,
+    counter: &dyn TokenCounter,
+    path: &KeyPath,
+) -> Vec<Problem> {
+    match &spec.prefix {
+        Some(p) => check_groups(p.groups, p.tokens, prefix_words(counter).len(), path),
+        None => Vec::new(),
+    }
+}
+
+/// The shared prefix text of group `group` of `groups` (`tokens` tokens under `counter`).
+/// Its first words encode the group number (see [`prefix_fitted`]), so no two groups'
+/// prefixes are the same text.
+pub fn prefix_text(
+    counter: &dyn TokenCounter,
+    seed: u64,
+    group: u32,
+    groups: u32,
+    tokens: u32,
+) -> String {
+    prefix_fitted(counter, seed, group, groups, tokens).text
+}
+
+/// [`prefix_text`] with its count. The first `d` words, `d` the digits of `groups - 1` in base
+/// `|W|` (`W`: [`prefix_words`]), are the group number's digits, least significant first,
+/// each shifted by a seeded offset: two groups differ in at least one of them, and for up
+/// to `|W|` groups the first word alone differs. The rest is random and fitted around them.
+/// With more groups than `|W|^tokens` ([`check_counter`]) `W` is all of [`VOCAB`], whose
+/// words may take more tokens (the prefix may then miss its length); past `128^tokens`
+/// ([`check`]) the digits wrap.
+fn prefix_fitted(
+    counter: &dyn TokenCounter,
+    seed: u64,
+    group: u32,
+    groups: u32,
+    tokens: u32,
+) -> Fitted {
     let prefix_seed = derive_seed(seed, SALT_PREFIX);
     let mut rng = Rng::new(derive_seed(prefix_seed, u64::from(group)));
     let mut words: Vec<&'static str> = (0..tokens).map(|_| word(&mut rng)).collect();
-    words[0] = VOCAB[(prefix_seed as usize).wrapping_add(group as usize) % VOCAB.len()];
-    // The group's first word stays; the rest is fitted around it.
-    fit_words(counter, &mut rng, words, 1, tokens as usize)
+    // The counter's one-token words when they give every group its own prefix; else (more
+    // groups than `check_counter` allows) all of VOCAB: distinct, but maybe not exact.
+    let singles = prefix_words(counter);
+    let alphabet = if distinct_prefixes(singles.len(), tokens) >= u128::from(groups) {
+        singles
+    } else {
+        &VOCAB
+    };
+    let base = alphabet.len() as u64;
+    let mut digits = 1;
+    let mut span = base;
+    while span < u64::from(groups) && digits < words.len() {
+        digits += 1;
+        span = span.saturating_mul(base);
+    }
+    let digits = digits.min(words.len());
+    let mut rest = u64::from(group);
+    for (j, w) in words.iter_mut().take(digits).enumerate() {
+        // The first offset is the seed itself, as before groups took more than one word.
+        let offset = if j == 0 {
+            prefix_seed
+        } else {
+            derive_seed(prefix_seed, j as u64)
+        };
+        *w = alphabet[((offset % base + rest % base) % base) as usize];
+        rest /= base;
+    }
+    // The group's words stay; the rest is fitted around them.
+    fit_words(counter, &mut rng, words, digits, tokens as usize)
 }
 
 /// The words the nonce is drawn from for `counter`: its one-token words when there are
@@ -624,7 +860,8 @@ pub fn generate(
         Some(p) => (p.groups.max(1), p.tokens),
         None => (1, 0),
     };
-    let prefixes: Vec<Fitted> = (0..groups)
+    // Row i is in group i mod groups: groups past `count` have no rows.
+    let prefixes: Vec<Fitted> = (0..groups.min(spec.count.max(1)))
         .into_par_iter()
         .map(|g| {
             if prefix_tokens == 0 {
@@ -633,7 +870,7 @@ pub fn generate(
                     tokens: 0,
                 }
             } else {
-                prefix_fitted(counter, seed, g, prefix_tokens)
+                prefix_fitted(counter, seed, g, groups, prefix_tokens)
             }
         })
         .collect();
@@ -722,6 +959,94 @@ pub fn nonce_from(words: &[&'static str], seed: u64, trial_id: &str, index: u64)
     let mut rng = Rng::new(derive_seed(trial, index));
     let words: Vec<&str> = (0..NONCE_TOKENS).map(|_| pick(&mut rng, words)).collect();
     words.join(" ")
+}
+
+/// Distinct nonces an input of `input_words` words can hold: its first
+/// `min(input_words, NONCE_TOKENS)` words, each one of `vocabulary` (saturating).
+pub fn distinct_nonces(vocabulary: usize, input_words: usize) -> u128 {
+    (vocabulary as u128).saturating_pow(input_words.min(NONCE_TOKENS) as u32)
+}
+
+/// Executions of row `row` in a trial of `cases` executions over `rows` rows, the first
+/// `warmup` walking the rows from the start and the others going row by row, each `repeats`
+/// times, cycling (as the executor assigns them: `exec::case_of_index`).
+pub fn executions_of_row(row: u64, cases: u64, warmup: u64, rows: u64, repeats: u64) -> u64 {
+    let rows = rows.max(1);
+    let repeats = repeats.max(1);
+    let warm = cases.min(warmup);
+    let warm_runs = warm / rows + u64::from(row < warm % rows);
+    let measured = cases - warm;
+    let pass = rows.saturating_mul(repeats);
+    let rest = measured % pass;
+    let this_pass = rest.saturating_sub(row * repeats).min(repeats);
+    warm_runs + (measured / pass) * repeats + this_pass
+}
+
+/// The problem when a trial of `cases` executions (`warmup` of them warm-up, each measured
+/// row `repeats` times in a row) runs some row of `dataset` more often than its input holds
+/// distinct nonces ([`distinct_nonces`]), so that its prompt is certainly sent twice; `None`
+/// without `nonce` or when every row has nonces enough. Located at `input_tokens` under
+/// `path` (the dataset's `synthetic` key). Nonces are drawn at random, so fewer executions
+/// can repeat too (about `e^2 / 2N` pairs for `e` executions of a row with `N` nonces).
+pub fn check_nonces(
+    dataset: &Dataset,
+    path: &KeyPath,
+    cases: u64,
+    warmup: u64,
+    repeats: u32,
+) -> Option<Problem> {
+    if !dataset.nonce || dataset.rows.is_empty() {
+        return None;
+    }
+    let vocabulary = dataset
+        .nonce_words
+        .as_ref()
+        .map_or(VOCAB.len(), |w| w.len());
+    let rows = dataset.rows.len() as u64;
+    // The row that overruns its nonces most: (row, input words, executions, possible).
+    let mut worst: Option<(usize, usize, u64, u128)> = None;
+    for (r, row) in dataset.rows.iter().enumerate() {
+        let words = row.input.split(' ').count();
+        let possible = distinct_nonces(vocabulary, words);
+        if possible >= u128::from(cases) {
+            continue;
+        }
+        let runs = executions_of_row(r as u64, cases, warmup, rows, u64::from(repeats));
+        if u128::from(runs) > possible
+            && worst.is_none_or(|(_, _, w_runs, w_possible)| {
+                u128::from(runs) - possible > u128::from(w_runs) - w_possible
+            })
+        {
+            worst = Some((r, words, runs, possible));
+        }
+    }
+    let (row, _, runs, possible) = worst?;
+    let tokens = dataset.rows[row].item["input_tokens"]
+        .as_u64()
+        .unwrap_or_default();
+    // Row 0 runs most often (warm-up and every pass start there).
+    let most = executions_of_row(0, cases, warmup, rows, u64::from(repeats));
+    let longer = (1..=NONCE_TOKENS)
+        .find(|w| distinct_nonces(vocabulary, *w) >= u128::from(most))
+        .map(|w| {
+            format!(
+                "inputs of at least {w} tokens (`input_tokens` min: {} nonces), ",
+                distinct_nonces(vocabulary, w)
+            )
+        })
+        .unwrap_or_default();
+    Some(Problem {
+        path: path.key("input_tokens"),
+        message: format!(
+            "row {row} runs {runs} times in a trial of {cases} requests, but the nonce in its \
+             input of {tokens} token{} can take only {possible} values: with `nonce: true` its \
+             prompt would repeat",
+            if tokens == 1 { "" } else { "s" },
+        ),
+        help: Some(format!(
+            "use {longer}more rows (`count`), or fewer requests"
+        )),
+    })
 }
 
 /// `input` with its first words replaced by the first words of `nonce` (as many as both
@@ -1051,12 +1376,294 @@ mod tests {
         }
         // Up to 128 groups differ from their first word on.
         let firsts: std::collections::HashSet<String> = (0..128)
-            .map(|g| prefix_text(&SimTokens, 9, g, 3)[..3].to_string())
+            .map(|g| prefix_text(&SimTokens, 9, g, 128, 3)[..3].to_string())
             .collect();
         assert_eq!(firsts.len(), 128);
         // System prompt and input as two chat messages (joined by `\n` in the engine).
         let joined = format!("{}\n{}", prefix(5), d.rows[5].input);
         assert_eq!(SimTokens.count(&joined), 64 + 20);
+    }
+
+    #[test]
+    fn every_group_has_its_own_prefix() {
+        // More groups than words: the group number takes two words (one-token prefixes allow
+        // 128 groups at most, which `check` enforces).
+        for (groups, tokens) in [(128u32, 1u32), (200, 2), (1000, 2), (3000, 5)] {
+            let prefixes: std::collections::HashSet<String> = (0..groups)
+                .map(|g| prefix_text(&SimTokens, 3, g, groups, tokens))
+                .collect();
+            assert_eq!(prefixes.len(), groups as usize, "{groups} x {tokens}");
+            assert!(
+                prefixes
+                    .iter()
+                    .all(|p| SimTokens.count(p) == tokens as usize)
+            );
+        }
+        // Up to 128 groups, a group's prefix does not depend on how many there are.
+        assert_eq!(
+            prefix_text(&SimTokens, 3, 5, 4, 20),
+            prefix_text(&SimTokens, 3, 5, 128, 20)
+        );
+        let p = KeyPath::root().key("s");
+        assert!(check_groups(128, 1, 128, &p).is_empty());
+        assert!(check_groups(16384, 2, 128, &p).is_empty());
+        let too_many = check_groups(200, 1, 128, &p);
+        assert_eq!(too_many.len(), 1);
+        assert_eq!(too_many[0].path.to_string(), "s.prefix.groups");
+        assert_eq!(
+            too_many[0].message,
+            "200 groups need 200 distinct prefixes, but prefixes of 1 token from 128 one-token \
+             words allow only 128"
+        );
+        assert_eq!(
+            too_many[0].help.as_deref(),
+            Some("set `prefix.tokens` to at least 2, or use at most 128 groups")
+        );
+        // A counter with few one-token words allows fewer groups.
+        let mut s = spec(LengthSpec::Fixed(8), LengthSpec::Fixed(1));
+        s.prefix = Some(PrefixSpec {
+            groups: 20,
+            tokens: 1,
+        });
+        assert!(check_counter(&s, &SimTokens, &p).is_empty());
+        assert_eq!(check_counter(&s, &FewSingles, &p).len(), 1);
+        s.prefix = Some(PrefixSpec {
+            groups: 20,
+            tokens: 5,
+        });
+        assert!(check_counter(&s, &FewSingles, &p).is_empty());
+    }
+
+    /// Only `the` and `sea` are one token; other words count 2.
+    struct FewSingles;
+    impl TokenCounter for FewSingles {
+        fn count(&self, text: &str) -> usize {
+            text.split(' ')
+                .filter(|w| !w.is_empty())
+                .map(|w| if w == "the" || w == "sea" { 1 } else { 2 })
+                .sum()
+        }
+        fn single_token_words(&self) -> &[&'static str] {
+            &["the", "sea"]
+        }
+    }
+
+    #[test]
+    fn group_words_come_from_one_token_words() {
+        // 4 groups of 2 one-token words from a 2-word vocabulary: exact and distinct.
+        let prefixes: Vec<Fitted> = (0..4)
+            .map(|g| prefix_fitted(&FewSingles, 1, g, 4, 2))
+            .collect();
+        for p in &prefixes {
+            assert!(p.is_exact(2), "{p:?}");
+        }
+        let distinct: std::collections::HashSet<&str> =
+            prefixes.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(distinct.len(), 4);
+        // More groups than its one-token words allow (`check_counter` rejects them): words of
+        // all of VOCAB keep the prefixes distinct, though not exact.
+        let texts: std::collections::HashSet<String> = (0..5)
+            .map(|g| prefix_text(&FewSingles, 1, g, 5, 2))
+            .collect();
+        assert_eq!(texts.len(), 5);
+    }
+
+    #[test]
+    fn too_long_lengths_are_rejected_before_building() {
+        let p = KeyPath::root().key("s");
+        let problems = |s: &SyntheticSpec| -> Vec<String> {
+            check(s, &p)
+                .into_iter()
+                .map(|x| format!("{}: {}", x.path, x.message))
+                .collect()
+        };
+        let normal = |mean: f64, stddev: f64, min: Option<u32>, max: Option<u32>| {
+            LengthSpec::Normal(NormalLength {
+                mean,
+                stddev,
+                min,
+                max,
+            })
+        };
+        let mut s = spec(LengthSpec::Fixed(4_000_000_000), LengthSpec::Fixed(1));
+        s.count = 1;
+        assert_eq!(
+            problems(&s),
+            vec![
+                "s.input_tokens.fixed: fixed (4000000000) is more than the longest length, 1048576 tokens"
+            ]
+        );
+        s.input_tokens = normal(1e12, 1.0, None, None);
+        assert_eq!(
+            problems(&s),
+            vec![
+                "s.input_tokens.normal.mean: mean (1000000000000) is more than the longest length, 1048576 tokens"
+            ]
+        );
+        s.input_tokens = LengthSpec::Uniform(UniformLength {
+            min: 1,
+            max: 2_000_000,
+        });
+        s.output_tokens = normal(10.0, 1.0, Some(2_000_000), Some(3_000_000));
+        assert_eq!(
+            problems(&s),
+            vec![
+                "s.input_tokens.uniform.max: max (2000000) is more than the longest length, 1048576 tokens",
+                "s.output_tokens.normal.min: min (2000000) is more than the longest length, 1048576 tokens",
+                "s.output_tokens.normal.max: max (3000000) is more than the longest length, 1048576 tokens",
+            ]
+        );
+        s.input_tokens = LengthSpec::Empirical(EmpiricalLength {
+            values: vec![5, 1_048_577],
+            weights: None,
+        });
+        s.output_tokens = LengthSpec::Fixed(MAX_LENGTH_TOKENS);
+        s.prefix = Some(PrefixSpec {
+            groups: 1,
+            tokens: 1_048_577,
+        });
+        assert_eq!(
+            problems(&s),
+            vec![
+                "s.input_tokens.empirical.values[1]: value (1048577) is more than the longest length, 1048576 tokens",
+                "s.prefix.tokens: tokens (1048577) is more than the longest length, 1048576 tokens",
+            ]
+        );
+        // The longest lengths themselves are fine, within the total.
+        s.prefix = None;
+        s.input_tokens = LengthSpec::Fixed(MAX_LENGTH_TOKENS);
+        assert!(problems(&s).is_empty());
+        // count x the longest input, plus the prefixes of groups that have rows.
+        s.count = 190;
+        assert!(problems(&s).is_empty());
+        s.count = 191;
+        assert_eq!(
+            problems(&s),
+            vec![
+                "s.count: the prompts could be up to 200278016 tokens (191 rows x up to 1048576 input tokens), more than the 200000000 built at plan time"
+            ]
+        );
+        s.count = 1_000_000;
+        s.input_tokens = normal(50.0, 10.0, None, Some(200));
+        assert!(problems(&s).is_empty());
+        s.prefix = Some(PrefixSpec {
+            groups: 4_000_000_000,
+            tokens: 100,
+        });
+        assert_eq!(
+            problems(&s),
+            vec![
+                "s.count: the prompts could be up to 300000000 tokens (1000000 rows x up to 200 input tokens and 1000000 prefixes x 100), more than the 200000000 built at plan time"
+            ]
+        );
+        // A normal length without `max` is clipped 8 standard deviations above its mean.
+        s.prefix = None;
+        s.input_tokens = normal(50.0, 10.0, None, None);
+        assert_eq!(longest(&s.input_tokens), 130);
+        assert!(problems(&s).is_empty());
+        s.input_tokens = normal(1000.0, 100.0, None, None);
+        assert!(
+            problems(&s)[0].contains("1000000 rows x up to 1800 input tokens"),
+            "{:?}",
+            problems(&s)
+        );
+        assert_eq!(longest(&normal(1e6, 1e6, None, None)), MAX_LENGTH_TOKENS);
+        let sampler = LengthSampler::new(&normal(1e6, 1e6, None, None));
+        let mut rng = Rng::new(1);
+        assert!((0..10_000).all(|_| sampler.sample(&mut rng) <= MAX_LENGTH_TOKENS));
+    }
+
+    #[test]
+    fn a_normal_max_below_the_default_min_is_rejected() {
+        let p = KeyPath::root().key("s");
+        let s = spec(
+            LengthSpec::Normal(NormalLength {
+                mean: 50.0,
+                stddev: 5.0,
+                min: None,
+                max: Some(0),
+            }),
+            LengthSpec::Fixed(1),
+        );
+        let got: Vec<String> = check(&s, &p)
+            .into_iter()
+            .map(|x| format!("{}: {}", x.path, x.message))
+            .collect();
+        assert_eq!(
+            got,
+            vec!["s.input_tokens.normal.max: max (0) is below min (1, the default)"]
+        );
+    }
+
+    #[test]
+    fn executions_per_row_follow_the_executor() {
+        for (cases, warmup, rows, repeats) in [
+            (100u64, 0u64, 7u64, 1u64),
+            (100, 13, 7, 3),
+            (5, 9, 4, 2),
+            (1, 0, 1, 1),
+            (64, 3, 64, 5),
+        ] {
+            let mut counts = vec![0u64; rows as usize];
+            for i in 0..cases {
+                let (row, _, _) = crate::exec::case_of_index(i, warmup, rows, repeats);
+                counts[row as usize] += 1;
+            }
+            for (r, c) in counts.iter().enumerate() {
+                assert_eq!(
+                    executions_of_row(r as u64, cases, warmup, rows, repeats),
+                    *c,
+                    "{cases} {warmup} {rows} {repeats} row {r}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rows_run_more_often_than_their_nonces_are_reported() {
+        let p = KeyPath::root().key("s");
+        let mut s = spec(
+            LengthSpec::Uniform(UniformLength { min: 1, max: 3 }),
+            LengthSpec::Fixed(1),
+        );
+        s.count = 4;
+        s.nonce = true;
+        let d = generate("s", &s, 0, &SimTokens);
+        let shortest_row = (0..4)
+            .min_by_key(|r| d.rows[*r].item["input_tokens"].as_u64())
+            .unwrap();
+        let tokens = d.rows[shortest_row].item["input_tokens"].as_u64().unwrap();
+        assert_eq!(tokens, 1, "the seed draws a 1-token input");
+        // 128 executions of a 1-token row are fine (128 nonces), 129 are not.
+        assert!(check_nonces(&d, &p, 4 * 128, 0, 1).is_none());
+        let e = check_nonces(&d, &p, 4 * 129, 0, 1).unwrap();
+        assert_eq!(e.path.to_string(), "s.input_tokens");
+        assert_eq!(
+            e.message,
+            format!(
+                "row {shortest_row} runs 129 times in a trial of 516 requests, but the nonce in \
+                 its input of 1 token can take only 128 values: with `nonce: true` its prompt \
+                 would repeat"
+            )
+        );
+        assert_eq!(
+            e.help.as_deref(),
+            Some(
+                "use inputs of at least 2 tokens (`input_tokens` min: 16384 nonces), more rows \
+                 (`count`), or fewer requests"
+            )
+        );
+        // Without nonces nothing is promised.
+        let mut plain = d.clone();
+        plain.nonce = false;
+        assert!(check_nonces(&plain, &p, 1_000_000, 0, 1).is_none());
+        // A smaller nonce vocabulary holds fewer.
+        let mut few = d.clone();
+        few.nonce_words = Some(VOCAB[..16].into());
+        assert!(check_nonces(&few, &p, 4 * 16, 0, 1).is_none());
+        assert!(check_nonces(&few, &p, 4 * 17, 0, 1).is_some());
+        assert_eq!(distinct_nonces(16, 1), 16);
+        assert_eq!(distinct_nonces(128, 100), 1u128 << 56);
     }
 
     #[test]

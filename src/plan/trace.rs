@@ -15,7 +15,10 @@ use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::dataset::{Dataset, Row};
-use super::synthetic::{Fitted, SimTokens, TokenCounter, derive_seed, fit_words, word};
+use super::synthetic::{
+    Fitted, MAX_LENGTH_TOKENS, MAX_PLAN_TOKENS, SimTokens, TokenCounter, derive_seed, fit_words,
+    word,
+};
 use crate::rng::Rng;
 use crate::spec::TraceSpec;
 use crate::spec::load::Loaded;
@@ -80,6 +83,21 @@ pub enum TraceErrorKind {
         /// The previous record's line.
         previous_line: usize,
     },
+    /// A length past [`MAX_LENGTH_TOKENS`].
+    TooLong {
+        /// The `TraceSpec` key naming the field.
+        key: &'static str,
+        /// The field name.
+        field: String,
+        /// The length found.
+        tokens: u64,
+    },
+    /// The records up to this one ask for more generated text than is built at plan time
+    /// ([`MAX_PLAN_TOKENS`]).
+    TooMuchText {
+        /// Prompt tokens of generated text up to and including this record.
+        tokens: u64,
+    },
     /// `speedup` is not a positive number.
     Speedup(f64),
     /// The file has no records.
@@ -91,8 +109,11 @@ impl TraceError {
     /// for problems of the file itself).
     pub fn spec_key(&self) -> &'static str {
         match &self.kind {
-            TraceErrorKind::MissingField { key, .. } | TraceErrorKind::BadField { key, .. } => key,
+            TraceErrorKind::MissingField { key, .. }
+            | TraceErrorKind::BadField { key, .. }
+            | TraceErrorKind::TooLong { key, .. } => key,
             TraceErrorKind::Speedup(_) => "speedup",
+            TraceErrorKind::TooMuchText { .. } => "limit",
             _ => "path",
         }
     }
@@ -128,6 +149,15 @@ impl TraceError {
             TraceErrorKind::Read(_) => {
                 Some("paths are relative to the pipeline file's folder".into())
             }
+            TraceErrorKind::TooMuchText { .. } => Some(
+                "replay the records before this line with `limit`, or split the trace; records \
+                 with their own text (`content_field`) need no generated text"
+                    .into(),
+            ),
+            TraceErrorKind::TooLong { .. } => Some(format!(
+                "lengths are in tokens; a prompt or output is at most {MAX_LENGTH_TOKENS} (2^20) \
+                 tokens"
+            )),
             _ => None,
         }
     }
@@ -153,6 +183,16 @@ impl fmt::Display for TraceError {
             } => write!(
                 f,
                 "time {time} is earlier than {previous} on line {previous_line}"
+            ),
+            TraceErrorKind::TooLong { field, tokens, .. } => write!(
+                f,
+                "`{field}`: {tokens} tokens is more than the longest length, {MAX_LENGTH_TOKENS} \
+                 tokens"
+            ),
+            TraceErrorKind::TooMuchText { tokens } => write!(
+                f,
+                "the records up to here ask for {tokens} tokens of generated prompt text, more \
+                 than the {MAX_PLAN_TOKENS} built at plan time"
             ),
             TraceErrorKind::Speedup(s) => write!(f, "speedup must be a positive number, found {s}"),
             TraceErrorKind::Empty => write!(f, "the trace has no records"),
@@ -224,6 +264,8 @@ pub fn parse_trace_with(
     // Records whose text is generated: (row, length, block ids).
     let mut to_generate: Vec<(usize, u32, Vec<u64>)> = Vec::new();
     let mut previous: Option<(f64, usize)> = None;
+    // Tokens of text to generate, checked against `MAX_PLAN_TOKENS` before any is built.
+    let mut generated_tokens = 0u64;
     for (i, line) in text.lines().enumerate() {
         if rows.len() >= limit {
             break;
@@ -279,6 +321,12 @@ pub fn parse_trace_with(
                 (text, n)
             }
             (None, Some(n)) => {
+                generated_tokens += u64::from(n);
+                if generated_tokens > MAX_PLAN_TOKENS {
+                    return Err(at(TraceErrorKind::TooMuchText {
+                        tokens: generated_tokens,
+                    }));
+                }
                 let blocks = match &spec.hash_ids_field {
                     Some(field) => block_ids(&record, field).map_err(at)?,
                     None => Vec::new(),
@@ -434,8 +482,13 @@ fn length(
 ) -> Result<Option<u32>, TraceErrorKind> {
     match record.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
-            Some(n) if n >= 1 => Ok(Some(n)),
+        Some(v) => match v.as_u64() {
+            Some(n) if n > u64::from(MAX_LENGTH_TOKENS) => Err(TraceErrorKind::TooLong {
+                key,
+                field: field.to_string(),
+                tokens: n,
+            }),
+            Some(n) if n >= 1 => Ok(Some(n as u32)),
             _ => Err(TraceErrorKind::BadField {
                 key,
                 field: field.to_string(),
@@ -685,6 +738,70 @@ mod tests {
                 .starts_with("no-such.jsonl: cannot read the trace: "),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn lengths_past_the_longest_are_errors_before_any_text_is_built() {
+        for n in ["4000000000", "5000000000", "1048577"] {
+            let e = parse_trace(
+                &format!("{{\"timestamp\": 1, \"input_length\": {n}, \"output_length\": 1}}\n"),
+                &spec(),
+                0,
+            )
+            .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "t.jsonl:1: `input_length`: {n} tokens is more than the longest length, \
+                     1048576 tokens"
+                )
+            );
+            assert_eq!(e.spec_key(), "input_field");
+            assert!(e.help().unwrap().contains("at most 1048576"));
+        }
+        let e = parse_trace(
+            "{\"timestamp\": 1, \"input_length\": 1, \"output_length\": 4000000000}\n",
+            &spec(),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.spec_key(), "output_field");
+        // The longest length itself is fine.
+        let t = parse_trace(
+            "{\"timestamp\": 1, \"input_length\": 3, \"output_length\": 1048576}\n",
+            &spec(),
+            0,
+        )
+        .unwrap();
+        assert_eq!(t.dataset.rows[0].output_tokens, Some(MAX_LENGTH_TOKENS));
+        // The records' generated text adds up to at most MAX_PLAN_TOKENS; records with their
+        // own text do not count.
+        let long = "{\"timestamp\": 1, \"input_length\": 1048576, \"output_length\": 1}\n";
+        let own = "{\"timestamp\": 1, \"prompt\": \"hi\", \"input_length\": 1048576, \"output_length\": 1}\n";
+        let s = TraceSpec {
+            content_field: Some("prompt".into()),
+            ..spec()
+        };
+        let text = format!("{}{}", own.repeat(300), long.repeat(191));
+        let e = parse_trace(&text, &s, 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.jsonl:491: the records up to here ask for 200278016 tokens of generated prompt \
+             text, more than the 200000000 built at plan time"
+        );
+        assert_eq!(e.spec_key(), "limit");
+        assert!(
+            e.help()
+                .unwrap()
+                .starts_with("replay the records before this line with `limit`")
+        );
+        // `limit` stops reading before the records past it count.
+        let limited = TraceSpec {
+            limit: Some(2),
+            ..s
+        };
+        let t = parse_trace(&format!("{own}{own}{}", long.repeat(191)), &limited, 0).unwrap();
+        assert_eq!(t.dataset.rows.len(), 2);
     }
 
     #[test]
