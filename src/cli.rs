@@ -489,7 +489,7 @@ pub fn describe_plan(plan: &Plan) -> String {
             n => writeln!(
                 out,
                 "prompt lengths: tokenizer {}; {n} of {} rows could not be built to their exact \
-                 length (the closest was kept; `item.input_tokens` is its real count)",
+                 length (the closest was kept; `item.input_tokens` and `item.prefix_tokens` hold the real counts)",
                 t.file(),
                 plan.dataset.rows.len()
             ),

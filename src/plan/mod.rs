@@ -670,10 +670,24 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                             datasets.insert(name.clone(), Arc::new(d));
                         }
                         Some(Ok(t)) => {
-                            let mut d =
-                                synthetic::generate(name, &s.synthetic, spec.workload.seed, &*t);
-                            d.tokenizer = Some(t);
-                            datasets.insert(name.clone(), Arc::new(d));
+                            // Checks that need the tokenizer's words (prefix groups).
+                            let more =
+                                synthetic::check_counter(&s.synthetic, &*t, &p.key("synthetic"));
+                            if more.is_empty() {
+                                let mut d = synthetic::generate(
+                                    name,
+                                    &s.synthetic,
+                                    spec.workload.seed,
+                                    &*t,
+                                );
+                                d.tokenizer = Some(t);
+                                datasets.insert(name.clone(), Arc::new(d));
+                            }
+                            for pr in more {
+                                let mut issue = at(pr.path, pr.message);
+                                issue.help = pr.help;
+                                issues.push(issue);
+                            }
                         }
                         Some(Err(issue)) => issues.push(issue),
                     }
@@ -1166,6 +1180,21 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 .as_ref()
                 .map(|d| warmup + d.rows.len() as u64 * u64::from(repeats.max(1))),
         };
+        // With nonces, a row run more often than its input holds distinct nonces repeats.
+        if let (Some(c), Some(d), Some(name), None) =
+            (cases, &dataset, &dataset_name, &trace_dataset)
+            && let Some(pr) = synthetic::check_nonces(
+                d,
+                &root.key("datasets").key(name).key("synthetic"),
+                c,
+                warmup,
+                repeats,
+            )
+        {
+            let mut issue = at(pr.path, pr.message);
+            issue.help = pr.help;
+            trial_issues.push(issue);
+        }
         if cases == Some(0) {
             trial_issues.push(at(
                 root.key("workload").key("requests"),

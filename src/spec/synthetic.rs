@@ -93,7 +93,7 @@ pub struct NormalLength {
     /// Lower clip (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<u32>,
-    /// Upper clip (default: none).
+    /// Upper clip (default: mean + 8 stddev rounded up, at most 1048576).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<u32>,
 }
