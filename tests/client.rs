@@ -1129,3 +1129,23 @@ fn call_futures_are_send() {
     let until = client.call_until(&req, &clock, std::future::pending());
     assert_send(&until);
 }
+
+#[tokio::test]
+async fn an_error_status_whose_body_stalls_is_recorded_without_waiting_for_the_timeout() {
+    // A 503 announcing 1000 bytes of body, sending 27, then going quiet.
+    let server = RawServer::start(vec![vec![
+        write("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 1000\r\n\r\n{\"error\":{\"message\":\"busy"),
+        Act::Sleep(30_000),
+    ]])
+    .await;
+    let out = calls(&server, 1, 10_000).await.remove(0);
+    assert_eq!(kind(&out), Some(ErrorKind::HttpStatus), "{:?}", out.error);
+    assert_eq!(out.http_status, Some(503));
+    let waited = ms(out.end_ns.unwrap() - out.sent_ns.unwrap());
+    assert!(
+        (900.0..5_000.0).contains(&waited),
+        "recorded after {waited} ms: the body is waited for about a second, not the 10 s timeout"
+    );
+    let message = &out.error.as_ref().unwrap().message;
+    assert!(message.contains("busy"), "what arrived is kept: {message}");
+}

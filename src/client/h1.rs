@@ -33,7 +33,7 @@ use tokio::net::TcpStream;
 
 use super::record::Recorder;
 use super::{
-    BodyRead, DRAIN_AFTER_DONE, DRAIN_MAX_BYTES, ERROR_BODY_MAX_BYTES, ErrorKind,
+    BodyRead, DRAIN_AFTER_DONE, DRAIN_MAX_BYTES, ERROR_BODY_MAX_BYTES, ERROR_BODY_WAIT, ErrorKind,
     JSON_BODY_MAX_BYTES, LlmRequest, record_json,
 };
 use crate::clock::Clock;
@@ -484,11 +484,24 @@ impl Pool {
         // next request (under a storm of 429s, a new connection per request would run the
         // client out of ports).
         if !(200..300).contains(&head.status) {
-            let (body, _) = read_body(&mut conn, &mut framing, ERROR_BODY_MAX_BYTES, clock).await;
+            // The status decides the row; the body is read for its message, briefly, so that
+            // a server whose error body stalls does not hold the request until its timeout.
+            let mut body = Vec::new();
+            let read = tokio::time::timeout(
+                ERROR_BODY_WAIT,
+                read_body_into(
+                    &mut conn,
+                    &mut framing,
+                    ERROR_BODY_MAX_BYTES,
+                    clock,
+                    &mut body,
+                ),
+            )
+            .await;
             let status = reqwest::StatusCode::from_u16(head.status)
                 .unwrap_or(reqwest::StatusCode::INTERNAL_SERVER_ERROR);
             rec.http_status(status, &body, clock.now_ns());
-            self.release(origin, conn, &head, framing.is_done());
+            self.release(origin, conn, &head, read.is_ok() && framing.is_done());
             return None;
         }
 
@@ -691,6 +704,18 @@ async fn read_body(
     clock: &Clock,
 ) -> (Vec<u8>, BodyRead) {
     let mut body = Vec::new();
+    let read = read_body_into(conn, framing, max, clock, &mut body).await;
+    (body, read)
+}
+
+/// [`read_body`] into `body`, which keeps what arrived if the caller stops waiting.
+async fn read_body_into(
+    conn: &mut Conn,
+    framing: &mut Framing,
+    max: usize,
+    clock: &Clock,
+    body: &mut Vec<u8>,
+) -> BodyRead {
     loop {
         let mut too_large = false;
         let decoded = framing.decode(conn.unread(), |data| {
@@ -704,29 +729,29 @@ async fn read_body(
             true
         });
         match decoded {
-            Err(e) => return (body, BodyRead::Failed(e, clock.now_ns())),
+            Err(e) => return BodyRead::Failed(e, clock.now_ns()),
             Ok(Decoded::Done(n)) => {
                 conn.consume(n);
                 *framing = Framing::Length(0);
-                return (body, BodyRead::Complete(clock.now_ns()));
+                return BodyRead::Complete(clock.now_ns());
             }
             Ok(Decoded::More(n)) => conn.consume(n),
         }
         if too_large {
-            return (body, BodyRead::TooLarge(clock.now_ns()));
+            return BodyRead::TooLarge(clock.now_ns());
         }
         match conn.fill().await {
             Ok(0) if *framing == Framing::Close => {
-                return (body, BodyRead::Complete(clock.now_ns()));
+                return BodyRead::Complete(clock.now_ns());
             }
             Ok(0) => {
                 let message = "connection closed before the end of the response body".to_string();
-                return (body, BodyRead::Failed(message, clock.now_ns()));
+                return BodyRead::Failed(message, clock.now_ns());
             }
             Ok(_) => {}
             Err(e) => {
                 let message = format!("reading the response body: {e}");
-                return (body, BodyRead::Failed(message, clock.now_ns()));
+                return BodyRead::Failed(message, clock.now_ns());
             }
         }
     }

@@ -187,6 +187,9 @@ pub struct CallOutcome {
 
 /// Most of an error body read for its message; the rest is not waited for.
 const ERROR_BODY_MAX_BYTES: usize = 64 * 1024;
+/// How long an error response's body is waited for (its message); the status is recorded
+/// either way, with what arrived by then.
+const ERROR_BODY_WAIT: Duration = Duration::from_secs(1);
 /// Largest non-streaming JSON response accepted.
 const JSON_BODY_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// How long to wait, after `[DONE]`, for the body's end so the connection can be reused.
@@ -347,7 +350,13 @@ impl LlmClient {
         rec.out.http_status = Some(status.as_u16());
 
         if !status.is_success() {
-            let (body, _) = read_body(&mut response, ERROR_BODY_MAX_BYTES, clock).await;
+            // The status decides the row; the body is read for its message, briefly.
+            let mut body = Vec::new();
+            let _ = tokio::time::timeout(
+                ERROR_BODY_WAIT,
+                read_body_into(&mut response, ERROR_BODY_MAX_BYTES, clock, &mut body),
+            )
+            .await;
             rec.http_status(status, &body, clock.now_ns());
             return None;
         }
@@ -465,18 +474,29 @@ async fn read_body(
     clock: &Clock,
 ) -> (Vec<u8>, BodyRead) {
     let mut body = Vec::new();
+    let read = read_body_into(response, max, clock, &mut body).await;
+    (body, read)
+}
+
+/// [`read_body`] into `body`, which keeps what arrived if the caller stops waiting.
+async fn read_body_into(
+    response: &mut reqwest::Response,
+    max: usize,
+    clock: &Clock,
+    body: &mut Vec<u8>,
+) -> BodyRead {
     loop {
         match response.chunk().await {
             Ok(Some(frame)) => {
                 let room = max - body.len();
                 if frame.len() > room {
                     body.extend_from_slice(&frame[..room]);
-                    return (body, BodyRead::TooLarge(clock.now_ns()));
+                    return BodyRead::TooLarge(clock.now_ns());
                 }
                 body.extend_from_slice(&frame);
             }
-            Ok(None) => return (body, BodyRead::Complete(clock.now_ns())),
-            Err(e) => return (body, BodyRead::Failed(error_chain(&e), clock.now_ns())),
+            Ok(None) => return BodyRead::Complete(clock.now_ns()),
+            Err(e) => return BodyRead::Failed(error_chain(&e), clock.now_ns()),
         }
     }
 }

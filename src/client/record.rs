@@ -19,8 +19,29 @@ pub(crate) struct Recorder {
     pub out: CallOutcome,
     parser: SseParser,
     saw_done: bool,
-    /// The last cumulative `usage.completion_tokens` seen in a chunk.
-    cumulative: i64,
+    /// The running `usage.completion_tokens` of the stream so far.
+    cumulative: UsageTotal,
+}
+
+/// The stream's `usage.completion_tokens` as a running total (continuous usage stats).
+#[derive(Clone, Copy, Debug)]
+struct UsageTotal {
+    /// The last value seen in a chunk.
+    last: i64,
+    /// Every token chunk so far carried usage: the next usage is a running total, and its
+    /// advance is the tokens of its chunk. A usage that first appears after token chunks
+    /// without one (a server that reports usage once, in the last content chunk) is a total,
+    /// not an advance.
+    running: bool,
+}
+
+impl Default for UsageTotal {
+    fn default() -> Self {
+        UsageTotal {
+            last: 0,
+            running: true,
+        }
+    }
 }
 
 impl Recorder {
@@ -61,10 +82,27 @@ impl Recorder {
             saw_done,
             cumulative,
         } = self;
-        if parser
-            .finish(|event| on_event(out, saw_done, cumulative, event, now_ns))
-            .is_break()
+        // A body cut inside its last line: that event is what was cut, not a server's
+        // malformed payload, if it does not parse.
+        let cut = parser.in_line() && out.error.is_none();
+        let flow = parser.finish(|event| on_event(out, saw_done, cumulative, event, now_ns));
+        if cut
+            && out
+                .error
+                .as_ref()
+                .is_some_and(|e| e.kind == ErrorKind::MalformedChunk)
         {
+            out.chunk_count = out.chunk_count.saturating_sub(1);
+            out.error = Some(CallError {
+                kind: ErrorKind::Incomplete,
+                message: format!(
+                    "stream ended inside an event (its last line has no line ending and is not a complete chunk) after {} data events",
+                    out.chunk_count
+                ),
+            });
+            return;
+        }
+        if flow.is_break() {
             return;
         }
         if self.out.finish_reason.is_some() {
@@ -121,7 +159,7 @@ impl Recorder {
 fn on_event(
     out: &mut CallOutcome,
     saw_done: &mut bool,
-    cumulative: &mut i64,
+    cumulative: &mut UsageTotal,
     event: Event<'_>,
     now_ns: i64,
 ) -> Flow {
@@ -169,15 +207,21 @@ fn on_event(
     }
 }
 
-/// Fold one (non-error) chunk into the outcome. `cumulative` is the last cumulative
-/// `usage.completion_tokens` seen, so that a chunk's own token count is its advance.
-fn apply_chunk(out: &mut CallOutcome, cumulative: &mut i64, chunk: Chunk<'_>, now_ns: i64) {
+/// Fold one (non-error) chunk into the outcome. `cumulative` is the running usage total, so
+/// that a chunk's own token count is its advance while every token chunk carries usage.
+fn apply_chunk(out: &mut CallOutcome, cumulative: &mut UsageTotal, chunk: Chunk<'_>, now_ns: i64) {
     let mut advance = None;
+    let has_usage = chunk
+        .usage
+        .as_ref()
+        .is_some_and(|u| u.completion_tokens.is_some());
     if let Some(usage) = chunk.usage {
         // Servers with continuous usage stats send a cumulative object per chunk: last wins.
         if let Some(c) = usage.completion_tokens {
-            advance = Some(c - *cumulative);
-            *cumulative = c;
+            if cumulative.running {
+                advance = Some(c - cumulative.last);
+            }
+            cumulative.last = c;
         }
         out.usage = usage.into();
     }
@@ -186,6 +230,9 @@ fn apply_chunk(out: &mut CallOutcome, cumulative: &mut i64, chunk: Chunk<'_>, no
     };
     let tokens = choice.tokens();
     if tokens.any() {
+        if !has_usage {
+            cumulative.running = false;
+        }
         out.token_chunk_count += 1;
         out.first_token_ns.get_or_insert(now_ns);
         out.last_token_ns = Some(now_ns);

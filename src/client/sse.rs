@@ -207,6 +207,11 @@ impl SseParser {
         ControlFlow::Continue(())
     }
 
+    /// Whether the input so far ends inside a line (no line ending after its last bytes).
+    pub fn in_line(&self) -> bool {
+        !self.line.is_empty()
+    }
+
     /// End of stream: an unterminated last line counts as a line, and a pending event is
     /// dispatched even without its blank line.
     pub fn finish<B>(

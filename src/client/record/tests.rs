@@ -377,3 +377,59 @@ fn first_error_wins() {
     assert_eq!(kind(&out), Some(ErrorKind::StreamCut));
     assert_eq!(out.end_ns, Some(10));
 }
+
+#[test]
+fn usage_first_sent_in_the_last_content_chunk_is_a_total_not_an_advance() {
+    // Nine content chunks without usage, then the tenth with finish_reason and usage 10: one
+    // token per chunk (10 in all), not nine plus ten.
+    let mut frames: Vec<String> = (0..9)
+        .map(|i| {
+            format!(
+                "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"t{i} \"}}}}]}}\n\n"
+            )
+        })
+        .collect();
+    frames.push(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"end\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":10}}\n\n".to_string(),
+    );
+    frames.push("data: [DONE]\n\n".to_string());
+    let refs: Vec<&str> = frames.iter().map(String::as_str).collect();
+    let out = replay(&refs);
+    assert_eq!(out.error, None);
+    assert_eq!(out.chunk_tokens, vec![1; 10]);
+    assert_eq!(out.chunks_with_usage, 0);
+    assert_eq!(out.usage.completion_tokens, Some(10));
+    // With usage in every chunk (continuous usage stats) the advances are the counts.
+    let cont: Vec<String> = [2, 5, 6]
+        .iter()
+        .map(|c| format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"x\"}}}}],\"usage\":{{\"completion_tokens\":{c}}}}}\n\n"))
+        .collect();
+    let refs: Vec<&str> = cont.iter().map(String::as_str).collect();
+    let out = replay(&refs);
+    assert_eq!(out.chunk_tokens, vec![2, 3, 1]);
+    assert_eq!(out.chunks_with_usage, 3);
+}
+
+#[test]
+fn a_body_cut_inside_its_last_event_is_incomplete_not_malformed() {
+    let ok = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n";
+    let cut = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"c";
+    let out = replay_with(&[ok, ok, cut], true);
+    assert_eq!(
+        out.error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::Incomplete),
+        "{:?}",
+        out.error
+    );
+    assert_eq!(out.chunk_count, 2, "the cut fragment is not a chunk");
+    assert_eq!(out.text, "aa");
+    // A complete last line without its blank line is still an event (lenient), and a
+    // malformed line that was terminated is still malformed.
+    let last = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},\"finish_reason\":\"stop\"}]}";
+    let out = replay_with(&[ok, last], true);
+    assert_eq!(out.error, None);
+    assert_eq!(out.text, "ab");
+    let bad = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"c\n\n";
+    let out = replay_with(&[ok, bad], true);
+    assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::MalformedChunk));
+}
