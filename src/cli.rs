@@ -272,6 +272,11 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             };
             let outcome = on_worker(async move { crate::exec::run(plan, &opts).await })??;
             emit(&crate::report::summary(&outcome));
+            // An interrupted run says so (the summary's last line); its cancelled calls are
+            // not a verdict on the server.
+            if outcome.interrupted {
+                return Ok(EXIT_RUN_FAILED);
+            }
             if outcome.requests > 0 && outcome.failed == outcome.requests {
                 let _ = writeln!(
                     std::io::stderr(),
@@ -281,9 +286,6 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             }
             if outcome.requests == 0 {
                 let _ = writeln!(std::io::stderr(), "error: no request was sent");
-                return Ok(EXIT_RUN_FAILED);
-            }
-            if outcome.interrupted {
                 return Ok(EXIT_RUN_FAILED);
             }
             Ok(EXIT_OK)

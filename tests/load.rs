@@ -910,3 +910,70 @@ flow:
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn sigterm_and_sigint_end_a_run_with_every_file_written() {
+    let root = std::env::current_dir().unwrap();
+    for (sig, name) in [(libc::SIGTERM, "term"), (libc::SIGINT, "int")] {
+        let out = temp_dir(&format!("signal-{name}"));
+        let p = out.join("p.yaml");
+        std::fs::write(
+            &p,
+            format!(
+                r#"
+version: 1
+name: signal
+endpoints:
+  slow:
+    kind: simulated
+    profile: {{ slots: 2, decode_ms: 50, decode_ms_per_seq: 0, prefill_tok_s: 0, default_output_tokens: 40 }}
+datasets:
+  qa: {{ path: {}, input: question }}
+workload:
+  arrival: {{ concurrency: 2 }}
+  requests: 200
+flow:
+  - id: answer
+    llm: {{ endpoint: slow, prompt: "{{{{ item.question }}}}", params: {{ max_tokens: 40 }} }}
+"#,
+                root.join("datasets/qa-mini.jsonl").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_frontier"))
+            .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        // SAFETY: kill(2) on our own child's pid with a standard signal.
+        unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+        let o = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(1), "{name}: {stdout}");
+        assert!(stdout.contains("interrupted"), "{name}: {stdout}");
+        let run_dir = run_dir_of(&stdout).unwrap_or_else(|| panic!("{name}: {stdout}"));
+        let manifest = std::fs::read_to_string(run_dir.join("manifest.json")).unwrap();
+        assert!(
+            manifest.contains("\"status\": \"interrupted\""),
+            "{name}: {manifest}"
+        );
+        let r = read(&run_dir.join("requests.parquet"));
+        assert!(
+            r.num_rows() > 0 && r.num_rows() < 200,
+            "{name}: {}",
+            r.num_rows()
+        );
+        let kinds = strings(&r, "error_kind");
+        assert!(
+            kinds.iter().any(|k| k.as_deref() == Some("cancelled")),
+            "{name}: calls in flight are stored as cancelled"
+        );
+        let cases = read(&run_dir.join("cases.parquet"));
+        assert_eq!(cases.num_rows(), r.num_rows(), "{name}: no row lost");
+        let c = read(&run_dir.join("configs.parquet"));
+        assert_eq!(strings(&c, "stop_reason"), vec![Some("interrupted".into())]);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}

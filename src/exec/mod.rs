@@ -142,8 +142,43 @@ struct MeasuredCase {
     error: Option<&'static str>,
 }
 
+/// A flag raised by the first SIGINT (Ctrl-C), SIGTERM (what `timeout`, `docker stop`, systemd
+/// and CI cancellation send) or SIGHUP, and the task that waits for them. The handlers are in
+/// place when this returns. A raised flag stops scheduling, cancels calls in flight (stored as
+/// `cancelled`) and closes every file, as README "Exit codes" says.
+fn stop_on_signals() -> Result<(watch::Receiver<bool>, tokio::task::JoinHandle<()>), Error> {
+    let (tx, rx) = watch::channel(false);
+    #[cfg(unix)]
+    let task = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind| {
+            signal(kind).map_err(|e| Error::Run(format!("cannot listen for signals: {e}")))
+        };
+        let mut interrupt = listen(SignalKind::interrupt())?;
+        let mut terminate = listen(SignalKind::terminate())?;
+        let mut hangup = listen(SignalKind::hangup())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+                _ = hangup.recv() => {}
+            }
+            let _ = tx.send(true);
+        })
+    };
+    #[cfg(not(unix))]
+    let task = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = tx.send(true);
+        }
+    });
+    Ok((rx, task))
+}
+
 /// Run every trial of `plan` and write the results.
 pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error> {
+    // First, so that a signal arriving while the run starts is not lost.
+    let (cancel_rx, ctrl_c) = stop_on_signals()?;
     let wall_start = Instant::now();
     let started = chrono::Utc::now();
     let run_id = format!("{}-{:04x}", started.format("%Y%m%dT%H%M%SZ"), run_suffix());
@@ -162,12 +197,6 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
         LlmClient::new().map_err(|e| Error::Run(format!("cannot build the HTTP client: {e}")))?;
     let knowledge = Arc::new(Knowledge::of_plan(&plan));
 
-    let (cancel_tx, cancel_rx) = watch::channel(false);
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = cancel_tx.send(true);
-        }
-    });
 
     let total = plan.total_requests();
     let progress = if opts.progress && !opts.quiet && std::io::stdout().is_terminal() {
