@@ -197,7 +197,6 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
         LlmClient::new().map_err(|e| Error::Run(format!("cannot build the HTTP client: {e}")))?;
     let knowledge = Arc::new(Knowledge::of_plan(&plan));
 
-
     let total = plan.total_requests();
     let progress = if opts.progress && !opts.quiet && std::io::stdout().is_terminal() {
         let pb = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(10));
