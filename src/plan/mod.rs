@@ -2021,6 +2021,44 @@ struct ResolvedParams {
     max_tokens: Option<u32>,
 }
 
+/// `v` with every string that holds a template rendered per trial. A string that is one
+/// template and nothing else (`"{{ grid.k }}"`) becomes the number, boolean or null it renders
+/// to, so that `top_k: "{{ grid.k }}"` sends a number; other strings stay strings.
+fn render_json(v: &Value, ctx: &Value, t: &Templates) -> Result<Value, String> {
+    Ok(match v {
+        Value::String(s) if template::is_template(s) => {
+            let rendered = t.render_str(s, ctx)?;
+            let whole = s.trim();
+            let one = whole.starts_with("{{")
+                && whole.ends_with("}}")
+                && whole.matches("{{").count() == 1;
+            // minijinja prints booleans and none the Python way.
+            let json_text = match rendered.trim() {
+                "True" => "true",
+                "False" => "false",
+                "none" | "None" => "null",
+                other => other,
+            };
+            match serde_json::from_str::<Value>(json_text) {
+                Ok(x @ (Value::Number(_) | Value::Bool(_) | Value::Null)) if one => x,
+                _ => Value::String(rendered),
+            }
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|x| render_json(x, ctx, t))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| Ok((k.clone(), render_json(x, ctx, t)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
 fn resolve_params(
     p: &ParamsSpec,
     ctx: &Value,
@@ -2031,7 +2069,12 @@ fn resolve_params(
 ) -> ResolvedParams {
     let mut fields = Map::new();
     for (k, v) in &p.extra {
-        fields.insert(k.clone(), v.clone());
+        match render_json(v, ctx, t) {
+            Ok(v) => {
+                fields.insert(k.clone(), v);
+            }
+            Err(e) => issues.push(loaded.issue(path.key("extra").key(k), e)),
+        }
     }
     let temperature = p
         .temperature
@@ -2072,7 +2115,18 @@ fn resolve_params(
         fields.insert("seed".into(), json!(x));
     }
     if let Some(stop) = &p.stop {
-        fields.insert("stop".into(), json!(stop));
+        let mut rendered = Vec::with_capacity(stop.len());
+        for (i, s) in stop.iter().enumerate() {
+            if template::is_template(s) {
+                match t.render_str(s, ctx) {
+                    Ok(r) => rendered.push(r),
+                    Err(e) => issues.push(loaded.issue(path.key("stop").index(i), e)),
+                }
+            } else {
+                rendered.push(s.clone());
+            }
+        }
+        fields.insert("stop".into(), json!(rendered));
     }
     ResolvedParams {
         fields,

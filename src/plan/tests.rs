@@ -286,3 +286,62 @@ flow:
     );
     plan(&yaml(200));
 }
+
+#[test]
+fn stop_and_extra_params_are_rendered_per_trial() {
+    let p = plan(
+        r#"
+version: 1
+name: t
+endpoints:
+  sim: { kind: simulated }
+datasets:
+  synth:
+    synthetic: { count: 2, input_tokens: { fixed: 4 }, output_tokens: { fixed: 2 } }
+workload:
+  arrival: { concurrency: 1 }
+grid:
+  zip: { k: [20, 30], s: ["END", "STOP"] }
+flow:
+  - id: gen
+    llm:
+      endpoint: sim
+      prompt: "{{ item.input }}"
+      params:
+        stop: ["{{ grid.s }}", "fixed"]
+        extra: { top_k: "{{ grid.k }}", tag: "k={{ grid.k }}", nested: { big: "{{ grid.k > 25 }}" } }
+"#,
+    );
+    let mut seen = Vec::new();
+    for trial in &p.trials {
+        let step = &trial.steps[0];
+        let row = &p.dataset.rows[0];
+        let ctx = p.context(row, trial, 0, 0, &Map::new());
+        let rendered = p.render_prompt(step, &ctx).unwrap();
+        let raw = String::from_utf8(p.body(step, &rendered, row).to_vec()).unwrap();
+        let v: Value = serde_json::from_str(&raw).unwrap();
+        seen.push((
+            v["top_k"].clone(),
+            v["tag"].clone(),
+            v["nested"]["big"].clone(),
+            v["stop"].clone(),
+        ));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (
+                serde_json::json!(20),
+                serde_json::json!("k=20"),
+                serde_json::json!(false),
+                serde_json::json!(["END", "fixed"])
+            ),
+            (
+                serde_json::json!(30),
+                serde_json::json!("k=30"),
+                serde_json::json!(true),
+                serde_json::json!(["STOP", "fixed"])
+            ),
+        ]
+    );
+}
