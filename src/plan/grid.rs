@@ -27,8 +27,22 @@ pub enum GridError {
         key: String,
         /// Its length.
         len: usize,
+        /// The first list (in name order).
+        first: String,
         /// The first list's length.
         expected: usize,
+    },
+    /// The same value twice in a `product` list, or the same row twice in `zip`: two trials
+    /// would be the same grid point, with the same trial id.
+    Repeated {
+        /// `product` or `zip`.
+        section: &'static str,
+        /// The key (a product list, or the first zip list).
+        key: String,
+        /// The repeated value (a product value, or a zip row as a JSON object).
+        value: String,
+        /// 0-based positions of the two occurrences.
+        at: (usize, usize),
     },
     /// The same key in `product` and `zip`.
     Duplicate {
@@ -54,18 +68,55 @@ pub fn expand(grid: Option<&GridSpec>) -> Result<Vec<GridPoint>, Vec<GridError>>
             }
         }
     }
-    let zip_len = grid.zip.values().next().map(Vec::len).unwrap_or(1);
+    let (first, zip_len) = grid
+        .zip
+        .iter()
+        .next()
+        .map_or((String::new(), 1), |(k, v)| (k.clone(), v.len()));
     for (k, v) in &grid.zip {
         if v.len() != zip_len {
             errors.push(GridError::ZipLength {
                 key: k.clone(),
                 len: v.len(),
+                first: first.clone(),
                 expected: zip_len,
             });
         }
         if grid.product.contains_key(k) {
             errors.push(GridError::Duplicate { key: k.clone() });
         }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // A repeated value or row would run the same grid point twice under one trial id.
+    for (k, values) in &grid.product {
+        if let Some((i, j)) = first_repeat(values) {
+            errors.push(GridError::Repeated {
+                section: "product",
+                key: k.clone(),
+                value: values[i].to_string(),
+                at: (i, j),
+            });
+        }
+    }
+    let rows: Vec<serde_json::Value> = (0..if grid.zip.is_empty() { 0 } else { zip_len })
+        .map(|i| {
+            serde_json::Value::Object(
+                grid.zip
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v[i].clone()))
+                    .collect(),
+            )
+        })
+        .collect();
+    if let Some((i, j)) = first_repeat(&rows) {
+        errors.push(GridError::Repeated {
+            section: "zip",
+            key: first,
+            value: rows[i].to_string(),
+            at: (i, j),
+        });
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -96,6 +147,11 @@ pub fn expand(grid: Option<&GridSpec>) -> Result<Vec<GridPoint>, Vec<GridError>>
         points = next;
     }
     Ok(points)
+}
+
+/// The positions of the first value that appears twice.
+fn first_repeat(values: &[serde_json::Value]) -> Option<(usize, usize)> {
+    (0..values.len()).find_map(|j| (0..j).find(|&i| values[i] == values[j]).map(|i| (i, j)))
 }
 
 /// The trial id of a grid point: 12 hex digits of a 64-bit hash (FNV-1a, then one splitmix64
@@ -168,5 +224,31 @@ mod tests {
         let e = expand(Some(&g)).unwrap_err();
         assert_eq!(e.len(), 3, "{e:?}");
         assert_eq!(expand(None).unwrap(), vec![GridPoint::new()]);
+    }
+
+    #[test]
+    fn repeated_points_are_errors() {
+        let g = grid(json!({"t": [0.5, 1, 0.5]}), json!({}));
+        assert_eq!(
+            expand(Some(&g)).unwrap_err(),
+            vec![GridError::Repeated {
+                section: "product",
+                key: "t".into(),
+                value: "0.5".into(),
+                at: (0, 2),
+            }]
+        );
+        // Zip rows repeat only when every list repeats at the same positions.
+        let g = grid(json!({}), json!({"a": [1, 2, 1], "b": ["x", "y", "z"]}));
+        assert!(expand(Some(&g)).is_ok());
+        let g = grid(json!({}), json!({"a": [1, 2, 1], "b": ["x", "y", "x"]}));
+        assert!(matches!(
+            expand(Some(&g)).unwrap_err().as_slice(),
+            [GridError::Repeated {
+                section: "zip",
+                at: (0, 2),
+                ..
+            }]
+        ));
     }
 }

@@ -795,15 +795,24 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                         format!("grid list `{key}` is empty, so the grid has no trials"),
                     )
                     .help("give at least one value, or remove the key"),
-                    grid::GridError::ZipLength { key, len, expected } => at(
+                    grid::GridError::ZipLength { key, len, first, expected } => at(
                         root.key("grid").key("zip").key(&key),
-                        format!("zip list `{key}` has {len} values but the first zip list has {expected}"),
+                        format!("zip list `{key}` has {len} values but zip list `{first}` has {expected}"),
                     )
                     .help("zip lists go in lockstep and must have the same length; use `product` for combinations"),
                     grid::GridError::Duplicate { key } => at(
                         root.key("grid").key("zip").key(&key),
                         format!("grid key `{key}` is in both `product` and `zip`"),
                     ),
+                    grid::GridError::Repeated { section, key, value, at: (i, j) } => {
+                        let (path, what) = if section == "zip" {
+                            (root.key("grid").key("zip"), format!("zip rows {i} and {j} are the same ({value})"))
+                        } else {
+                            (root.key("grid").key("product").key(&key).index(j), format!("`{key}` lists {value} twice (positions {i} and {j})"))
+                        };
+                        at(path, format!("{what}: two trials would be the same grid point, with one trial id"))
+                            .help("remove the repeat; to run a point several times use `grid.repeats`")
+                    }
                 });
             }
             Vec::new()
