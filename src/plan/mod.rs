@@ -1629,6 +1629,9 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
 
 /// Whether `text` mentions `grid.<key>` (or `grid["key"]` / `grid['key']`) as a whole name.
 fn references_grid_key(text: &str, key: &str) -> bool {
+    if uses_whole_grid(text) {
+        return true;
+    }
     let dotted = format!("grid.{key}");
     let mut from = 0;
     while let Some(i) = text[from..].find(&dotted) {
@@ -1640,6 +1643,39 @@ fn references_grid_key(text: &str, key: &str) -> bool {
         from = end;
     }
     text.contains(&format!("grid[\\\"{key}\\\"]")) || text.contains(&format!("grid['{key}']"))
+}
+
+/// Whether a template block in `text` uses `grid` as a whole (`{{ grid }}`,
+/// `{{ grid | length }}`, `{% set g = grid %}`), which may use any of its keys.
+fn uses_whole_grid(text: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut rest = text;
+    loop {
+        let open = match (rest.find("{{"), rest.find("{%")) {
+            (None, None) => return false,
+            (a, b) => a.unwrap_or(usize::MAX).min(b.unwrap_or(usize::MAX)),
+        };
+        let body = &rest[open + 2..];
+        let end = [body.find("}}"), body.find("%}")]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(body.len());
+        let block = &body[..end];
+        let mut from = 0;
+        while let Some(i) = block[from..].find("grid") {
+            let at = from + i;
+            let before = block[..at].chars().next_back();
+            let after = block[at + 4..].chars().next();
+            if !before.is_some_and(|c| ident(c) || c == '.')
+                && !after.is_some_and(|c| ident(c) || c == '.' || c == '[')
+            {
+                return true;
+            }
+            from = at + 4;
+        }
+        rest = &body[end..];
+    }
 }
 
 /// Which part of a named query a problem is in.

@@ -345,3 +345,51 @@ flow:
         ]
     );
 }
+
+#[test]
+fn a_template_using_the_whole_grid_uses_every_key() {
+    for uses in [
+        "{{ grid }}",
+        "{{ grid | length }}",
+        "{% set g = grid %}{{ g.t }}",
+    ] {
+        whole_grid_case(uses, true);
+    }
+    // A key named only in plain text, or another variable ending in `grid`, is not a use.
+    whole_grid_case("grid t", false);
+    whole_grid_case("{{ item.grid }}", false);
+}
+
+/// Build a pipeline whose prompt is `prompt` with one grid key `t`; whether it validates.
+fn whole_grid_case(prompt: &str, valid: bool) {
+    let yaml = format!(
+        r#"
+version: 1
+name: t
+endpoints:
+  sim: {{ kind: simulated }}
+datasets:
+  synth:
+    synthetic: {{ count: 2, input_tokens: {{ fixed: 4 }}, output_tokens: {{ fixed: 2 }} }}
+workload:
+  arrival: {{ concurrency: 1 }}
+grid:
+  product: {{ t: [1, 2] }}
+flow:
+  - id: gen
+    llm: {{ endpoint: sim, prompt: "{prompt} {{{{ item.input }}}}" }}
+"#
+    );
+    let loaded =
+        load_str(Path::new("t.yaml"), yaml, &[]).unwrap_or_else(|e| panic!("{}", e.render()));
+    match build(&loaded) {
+        Ok(_) => assert!(valid, "{prompt}: expected the unused-key error"),
+        Err(e) => {
+            let e = e.render();
+            assert!(
+                !valid && e.contains("grid key `t` is not used"),
+                "{prompt}: {e}"
+            );
+        }
+    }
+}
