@@ -977,3 +977,47 @@ flow:
         let _ = std::fs::remove_dir_all(&out);
     }
 }
+
+#[test]
+fn a_signal_during_judging_cancels_the_judge_calls_promptly() {
+    let root = std::env::current_dir().unwrap();
+    let body = std::fs::read_to_string(root.join("examples/eval-judge.yaml"))
+        .unwrap()
+        .replace("../datasets/", &format!("{}/datasets/", root.display()))
+        .replace("- use: short-answer", "- exact: {}")
+        // Judges that take about 10 s a call (100 tokens at 100 ms).
+        .replace(
+            "profile: { decode_ms: 1, prefill_tok_s: 100000, quality: 0.95, seed: 1 }",
+            "profile: { decode_ms: 100, decode_ms_per_seq: 0, prefill_tok_s: 0, quality: 0.95, seed: 1, default_output_tokens: 100 }",
+        );
+    let out = temp_dir("signal-judge");
+    let p = out.join("p.yaml");
+    std::fs::write(&p, body).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    let signalled = std::time::Instant::now();
+    // SAFETY: kill(2) on our own child's pid with a standard signal.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    let waited = signalled.elapsed();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        waited < std::time::Duration::from_secs(6),
+        "the run ended {waited:?} after the signal"
+    );
+    let run_dir = run_dir_of(&stdout).unwrap_or_else(|| panic!("{stdout}"));
+    let j = read(&run_dir.join("judgements.parquet"));
+    let kinds = strings(&j, "error_kind");
+    assert!(
+        kinds.iter().any(|k| k.as_deref() == Some("cancelled")),
+        "judge calls in flight are stored as cancelled: {kinds:?}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

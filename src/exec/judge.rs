@@ -97,6 +97,8 @@ pub(crate) struct JudgeRun<'a> {
     pub trial_index: i64,
     pub tx: &'a tokio::sync::mpsc::Sender<Record>,
     pub stages: usize,
+    /// Raised on Ctrl-C / SIGTERM: calls in flight and still to come end as `cancelled`.
+    pub cancel: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Judge every case; returns one [`Judged`] per case (in order) and the usage per stage.
@@ -227,7 +229,11 @@ async fn judge_case(
             };
             let o = {
                 let _permit = permits.acquire().await;
-                run.client.call(&req, &run.clock).await
+                let mut cancel = run.cancel.clone();
+                let interrupted = async move {
+                    let _ = cancel.wait_for(|c| *c).await;
+                };
+                run.client.call_until(&req, &run.clock, interrupted).await
             };
             let grade = if o.error.is_none() {
                 parse_grade(&judge.pattern, &o.text)

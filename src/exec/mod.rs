@@ -464,6 +464,7 @@ async fn run_one_trial(
             trial_index: trial.index as i64,
             tx: &shared.tx,
             stages,
+            cancel: ctx.cancel.clone(),
         };
         let (judged, usage) = judge::judge_all(&run, &cases).await;
         for (i, j) in judged.into_iter().enumerate() {
