@@ -165,7 +165,10 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             let text = e.to_string();
-            let _ = writeln!(std::io::stderr(), "{}", text.trim_end());
+            let text = text.trim_end();
+            // Every message starts with `error:` (pipeline errors render their own).
+            let prefix = if text.starts_with("error") { "" } else { "error: " };
+            let _ = writeln!(std::io::stderr(), "{prefix}{text}");
             e.exit_code()
         }
     }

@@ -101,7 +101,7 @@ pub enum Error {
     #[error("{0}")]
     Run(String),
     /// Reading or writing a file failed (exit 1).
-    #[error("{path}: {source}")]
+    #[error("cannot read or write {path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
