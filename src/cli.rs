@@ -167,7 +167,11 @@ pub fn main() -> i32 {
             let text = e.to_string();
             let text = text.trim_end();
             // Every message starts with `error:` (pipeline errors render their own).
-            let prefix = if text.starts_with("error") { "" } else { "error: " };
+            let prefix = if text.starts_with("error") {
+                ""
+            } else {
+                "error: "
+            };
             let _ = writeln!(std::io::stderr(), "{prefix}{text}");
             e.exit_code()
         }
