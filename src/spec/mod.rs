@@ -583,6 +583,7 @@ pub struct GridSpec {
     pub zip: BTreeMap<String, Vec<serde_json::Value>>,
     /// Run every case this many times per trial (for pass@k and flip rates). Default 1.
     #[serde(default = "one")]
+    #[schemars(range(min = 1))]
     pub repeats: u32,
 }
 
