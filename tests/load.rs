@@ -911,6 +911,28 @@ flow:
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// Run pipeline `p` into `out`, send `sig` after `after_ms`; the output and how long the run
+/// took to end after the signal.
+fn run_and_signal(
+    p: &std::path::Path,
+    out: &std::path::Path,
+    sig: libc::c_int,
+    after_ms: u64,
+) -> (std::process::Output, std::time::Duration) {
+    let child = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(after_ms));
+    let signalled = std::time::Instant::now();
+    // SAFETY: kill(2) on our own child's pid with a standard signal.
+    unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+    let o = child.wait_with_output().unwrap();
+    (o, signalled.elapsed())
+}
+
 #[test]
 fn sigterm_and_sigint_end_a_run_with_every_file_written() {
     let root = std::env::current_dir().unwrap();
@@ -940,16 +962,7 @@ flow:
             ),
         )
         .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_frontier"))
-            .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        // SAFETY: kill(2) on our own child's pid with a standard signal.
-        unsafe { libc::kill(child.id() as libc::pid_t, sig) };
-        let o = child.wait_with_output().unwrap();
+        let (o, _) = run_and_signal(&p, &out, sig, 1500);
         let stdout = String::from_utf8_lossy(&o.stdout);
         assert_eq!(o.status.code(), Some(1), "{name}: {stdout}");
         assert!(stdout.contains("interrupted"), "{name}: {stdout}");
@@ -993,18 +1006,7 @@ fn a_signal_during_judging_cancels_the_judge_calls_promptly() {
     let out = temp_dir("signal-judge");
     let p = out.join("p.yaml");
     std::fs::write(&p, body).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_frontier"))
-        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2000));
-    let signalled = std::time::Instant::now();
-    // SAFETY: kill(2) on our own child's pid with a standard signal.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let o = child.wait_with_output().unwrap();
-    let waited = signalled.elapsed();
+    let (o, waited) = run_and_signal(&p, &out, libc::SIGINT, 2000);
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");

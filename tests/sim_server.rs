@@ -62,8 +62,18 @@ async fn chat(http: &reqwest::Client, base: &str, model: &str) -> (u16, String) 
         "stream": true,
         "stream_options": {"include_usage": true},
     });
+    post_text(http, base, "chat/completions", body).await
+}
+
+/// POST a JSON body to `route`; the status and the body's text.
+async fn post_text(
+    http: &reqwest::Client,
+    base: &str,
+    route: &str,
+    body: serde_json::Value,
+) -> (u16, String) {
     let r = http
-        .post(format!("{base}/chat/completions"))
+        .post(format!("{base}/{route}"))
         .header("content-type", "application/json")
         .body(body.to_string())
         .send()
@@ -176,15 +186,7 @@ async fn post(
     route: &str,
     body: serde_json::Value,
 ) -> (u16, serde_json::Value) {
-    let r = http
-        .post(format!("{base}/{route}"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("the server answers");
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
+    let (status, text) = post_text(http, base, route, body).await;
     let json = serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({ "raw": text }));
     (status, json)
 }

@@ -211,13 +211,11 @@ fn on_event(
 /// that a chunk's own token count is its advance while every token chunk carries usage.
 fn apply_chunk(out: &mut CallOutcome, cumulative: &mut UsageTotal, chunk: Chunk<'_>, now_ns: i64) {
     let mut advance = None;
-    let has_usage = chunk
-        .usage
-        .as_ref()
-        .is_some_and(|u| u.completion_tokens.is_some());
+    let mut has_usage = false;
     if let Some(usage) = chunk.usage {
         // Servers with continuous usage stats send a cumulative object per chunk: last wins.
         if let Some(c) = usage.completion_tokens {
+            has_usage = true;
             if cumulative.running {
                 advance = Some(c - cumulative.last);
             }

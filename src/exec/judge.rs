@@ -229,10 +229,7 @@ async fn judge_case(
             };
             let o = {
                 let _permit = permits.acquire().await;
-                let mut cancel = run.cancel.clone();
-                let interrupted = async move {
-                    let _ = cancel.wait_for(|c| *c).await;
-                };
+                let interrupted = super::cancelled(&run.cancel);
                 run.client.call_until(&req, &run.clock, interrupted).await
             };
             let grade = if o.error.is_none() {

@@ -142,6 +142,16 @@ struct MeasuredCase {
     error: Option<&'static str>,
 }
 
+/// Resolves once `cancel` is raised (Ctrl-C / SIGTERM): a call's interruption.
+pub(crate) fn cancelled(
+    cancel: &watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + use<> {
+    let mut cancel = cancel.clone();
+    async move {
+        let _ = cancel.wait_for(|c| *c).await;
+    }
+}
+
 /// A flag raised by the first SIGINT (Ctrl-C), SIGTERM (what `timeout`, `docker stop`, systemd
 /// and CI cancellation send) or SIGHUP, and the task that waits for them. The handlers are in
 /// place when this returns. A raised flag stops scheduling, cancels calls in flight (stored as
@@ -398,7 +408,11 @@ async fn run_one_trial(
     let tokens: Vec<TokenStats> = shared
         .tokens
         .into_iter()
-        .map(|t| t.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .map(|t| {
+            let mut t = t.into_inner().unwrap_or_else(|p| p.into_inner());
+            t.sort_exact();
+            t
+        })
         .collect();
     let mut answers = shared
         .answers
@@ -995,7 +1009,14 @@ async fn open_stage(
         let s = shared.clone();
         let limiter = limiter.clone();
         tasks.spawn(async move {
-            let dispatched = Instant::now();
+            let mut start = CaseStart {
+                index: slot.index,
+                stage,
+                stage_start,
+                intended,
+                dispatched: Instant::now(),
+                acquired: None,
+            };
             let permit = match limiter {
                 None => None,
                 Some(l) => {
@@ -1003,39 +1024,17 @@ async fn open_stage(
                         p = l.acquire_owned() => p.ok(),
                         _ = s.halted_wait() => None,
                     };
+                    start.acquired = Some(Instant::now());
                     // A case still waiting for a place when the trial stops is never sent; it
                     // is stored as a `not_sent` row so that its wait is not lost.
                     if p.is_none() || s.halted() {
-                        not_sent_case(
-                            &s,
-                            CaseStart {
-                                index: slot.index,
-                                stage,
-                                stage_start,
-                                intended,
-                                dispatched,
-                                acquired: Some(Instant::now()),
-                            },
-                        )
-                        .await;
+                        not_sent_case(&s, start).await;
                         return;
                     }
                     p
                 }
             };
-            let acquired = permit.as_ref().map(|_| Instant::now());
-            run_case(
-                &s,
-                CaseStart {
-                    index: slot.index,
-                    stage,
-                    stage_start,
-                    intended,
-                    dispatched,
-                    acquired,
-                },
-            )
-            .await;
+            run_case(&s, start).await;
             drop(permit);
         });
         while tasks.try_join_next().is_some() {}
@@ -1272,10 +1271,7 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
                         api: s.targets[si].api,
                         timeout: plan.timeout,
                     };
-                    let mut cancel = s.cancel.clone();
-                    let interrupted = async move {
-                        let _ = cancel.wait_for(|c| *c).await;
-                    };
+                    let interrupted = cancelled(&s.cancel);
                     (s.client.call_until(&req, &s.clock, interrupted).await, None)
                 }
                 // A template that fails on this row (strict mode): the request is never sent.

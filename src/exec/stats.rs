@@ -226,15 +226,25 @@ impl TokenStats {
         }
     }
 
+    /// Sort the exact gaps, once, before the percentiles are read.
+    pub fn sort_exact(&mut self) {
+        if let Some(runs) = &mut self.itl_exact {
+            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        if let Some(gaps) = &mut self.icl_exact {
+            gaps.sort_by(f64::total_cmp);
+        }
+    }
+
     /// Per-token gap percentiles (ms) for `qs`: exact with linear interpolation while every
-    /// gap is kept, else from the histogram (the nearest rank, within 0.1%).
+    /// gap is kept (sorted by [`TokenStats::sort_exact`]), else from the histogram (the
+    /// nearest rank, within 0.1%).
     fn itl_ms(&self, qs: &[f64]) -> Vec<Option<f64>> {
         match &self.itl_exact {
             Some(runs) => {
-                let mut runs = runs.clone();
-                runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+                debug_assert!(runs.is_sorted_by(|a, b| a.0 <= b.0), "sort_exact first");
                 qs.iter()
-                    .map(|&q| crate::client::gaps::run_percentile(&runs, q).map(|v| v / 1e6))
+                    .map(|&q| crate::client::gaps::run_percentile(runs, q).map(|v| v / 1e6))
                     .collect()
             }
             None => qs.iter().map(|&q| hist_ms(&self.itl, q)).collect(),
@@ -245,10 +255,9 @@ impl TokenStats {
     fn icl_ms(&self, qs: &[f64]) -> Vec<Option<f64>> {
         match &self.icl_exact {
             Some(gaps) => {
-                let mut gaps = gaps.clone();
-                gaps.sort_by(f64::total_cmp);
+                debug_assert!(gaps.is_sorted(), "sort_exact first");
                 qs.iter()
-                    .map(|&q| percentile_sorted(&gaps, q).map(|v| v / 1e6))
+                    .map(|&q| percentile_sorted(gaps, q).map(|v| v / 1e6))
                     .collect()
             }
             None => qs.iter().map(|&q| hist_ms(&self.icl, q)).collect(),
@@ -714,6 +723,7 @@ mod tests {
         all.sort_by(f64::total_cmp);
         let qs = [0.5, 0.9, 0.95, 0.99];
         let want: Vec<Option<f64>> = qs.iter().map(|&q| percentile_sorted(&all, q)).collect();
+        t.sort_exact();
         let got = t.itl_ms(&qs);
         for (g, w) in got.iter().zip(&want) {
             assert!(

@@ -684,9 +684,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                                 datasets.insert(name.clone(), Arc::new(d));
                             }
                             for pr in more {
-                                let mut issue = at(pr.path, pr.message);
-                                issue.help = pr.help;
-                                issues.push(issue);
+                                issues.push(with_help(at(pr.path, pr.message), pr.help));
                             }
                         }
                         Some(Err(issue)) => issues.push(issue),
@@ -695,9 +693,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                     issues.push(issue);
                 }
                 for pr in problems {
-                    let mut issue = at(pr.path, pr.message);
-                    issue.help = pr.help;
-                    issues.push(issue);
+                    issues.push(with_help(at(pr.path, pr.message), pr.help));
                 }
             }
         }
@@ -822,9 +818,11 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     if let Some(g) = &spec.grid {
         let referenced_in = serde_json::to_string(&(&spec.flow, &spec.workload, &spec.endpoints))
             .unwrap_or_default();
+        // A template using the grid as a whole may use any of its keys.
+        let whole = uses_whole_grid(&referenced_in);
         for (section, map) in [("product", &g.product), ("zip", &g.zip)] {
             for key in map.keys() {
-                if !references_grid_key(&referenced_in, key) {
+                if !whole && !references_grid_key(&referenced_in, key) {
                     issues.push(
                         at(root.key("grid").key(section).key(key), format!("grid key `{key}` is not used by any template, so its trials would be identical"))
                             .help(format!("reference it as `{{{{ grid.{key} }}}}` (e.g. in a step's params) or remove it")),
@@ -833,13 +831,8 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             }
         }
     }
+    // At least 1: the schema says so, and it is checked before `build`.
     let repeats = spec.grid.as_ref().map(|g| g.repeats).unwrap_or(1);
-    if repeats == 0 {
-        issues.push(at(
-            root.key("grid").key("repeats"),
-            "repeats must be at least 1".into(),
-        ));
-    }
 
     // Steps: structure, templates.
     let mut templates = Templates::new();
@@ -1200,9 +1193,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 repeats,
             )
         {
-            let mut issue = at(pr.path, pr.message);
-            issue.help = pr.help;
-            trial_issues.push(issue);
+            trial_issues.push(with_help(at(pr.path, pr.message), pr.help));
         }
         if cases == Some(0) {
             trial_issues.push(at(
@@ -1281,11 +1272,9 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         let mut steps = Vec::new();
         // Every step's prompt is rendered below, whether or not its endpoint resolved, so
         // that one mistake does not hide another: (flow index, step id, prompt).
-        let mut prompt_checks: Vec<(usize, String, PromptPlan)> = Vec::new();
-        // Steps on a simulated endpoint, by flow index: (endpoint, max_model_len, max_tokens),
-        // checked against the context once their prompt is rendered.
-        let mut context_checks: std::collections::HashMap<usize, (String, u32, Option<u32>)> =
-            std::collections::HashMap::new();
+        // With, for a step on a simulated endpoint, (endpoint, max_model_len, max_tokens):
+        // checked against the context once its prompt is rendered.
+        let mut prompt_checks: Vec<PromptCheck> = Vec::new();
         for (i, step) in spec.flow.iter().enumerate() {
             let Some(llm) = &step.llm else { continue };
             let lp = root.key("flow").index(i).key("llm");
@@ -1302,7 +1291,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 (None, None) => None,
             };
             if let Some(p) = &prompt {
-                prompt_checks.push((i, step.id.clone(), p.clone()));
+                prompt_checks.push((i, step.id.clone(), p.clone(), None));
             }
             let endpoint = match templates.render_str(&llm.endpoint, &trial_ctx) {
                 Ok(e) => e.trim().to_string(),
@@ -1357,14 +1346,15 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                     )),
                 );
             } else if let EndpointSpec::Simulated(sim) = endpoint_spec {
-                context_checks.insert(
-                    i,
-                    (
+                // This step's prompt check is the last one pushed (a step without a prompt
+                // has none, and nothing to check).
+                if let Some(check) = prompt_checks.last_mut().filter(|c| c.0 == i) {
+                    check.3 = Some((
                         endpoint.clone(),
                         sim.profile.max_model_len,
                         params.max_tokens,
-                    ),
-                );
+                    ));
+                }
             }
             let mut tail = Map::new();
             tail.insert("model".into(), Value::String(model.clone()));
@@ -1415,7 +1405,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         // standing in as empty text, so undefined variables fail before any request.
         if let Some(row) = first_row {
             let mut step_outputs = Map::new();
-            for (si, (flow_index, step_id, prompt)) in prompt_checks.iter().enumerate() {
+            for (si, (flow_index, step_id, prompt, context)) in prompt_checks.iter().enumerate() {
                 let ctx = case_context(&CaseContext {
                     row,
                     nonce: dataset.as_ref().is_some_and(|d| d.nonce),
@@ -1482,7 +1472,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                         // text (and a synthetic prefix) is measured on the first row, less one
                         // token for rounding, and added to each row's input.
                         if let (Some((endpoint, max_model_len, max_tokens)), Some(d)) =
-                            (context_checks.get(flow_index), dataset.as_ref())
+                            (context.as_ref(), dataset.as_ref())
                         {
                             let rendered_tokens = (engine_bytes as u64).div_ceil(4);
                             let overhead = rendered_tokens
@@ -1629,9 +1619,6 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
 
 /// Whether `text` mentions `grid.<key>` (or `grid["key"]` / `grid['key']`) as a whole name.
 fn references_grid_key(text: &str, key: &str) -> bool {
-    if uses_whole_grid(text) {
-        return true;
-    }
     let dotted = format!("grid.{key}");
     let mut from = 0;
     while let Some(i) = text[from..].find(&dotted) {
@@ -1643,6 +1630,21 @@ fn references_grid_key(text: &str, key: &str) -> bool {
         from = end;
     }
     text.contains(&format!("grid[\\\"{key}\\\"]")) || text.contains(&format!("grid['{key}']"))
+}
+
+/// A step's prompt to render at validation: (flow index, step id, prompt, and for a simulated
+/// endpoint (endpoint, max_model_len, max_tokens) for the context check).
+type PromptCheck = (
+    usize,
+    String,
+    PromptPlan,
+    Option<(String, u32, Option<u32>)>,
+);
+
+/// `issue` with `help` (a synthetic dataset's problem carries its own).
+fn with_help(mut issue: Issue, help: Option<String>) -> Issue {
+    issue.help = help;
+    issue
 }
 
 /// Whether a template block in `text` uses `grid` as a whole (`{{ grid }}`,

@@ -697,7 +697,7 @@ pub fn check(spec: &SyntheticSpec, path: &KeyPath) -> Vec<Problem> {
 }
 
 /// The help for a length past [`MAX_LENGTH_TOKENS`].
-const TOO_LONG_HELP: &str =
+pub(crate) const TOO_LONG_HELP: &str =
     "lengths are in tokens; a prompt or output is at most 1048576 (2^20) tokens";
 
 /// Reports `value` (the length at `path`, called `what`) past [`MAX_LENGTH_TOKENS`].
@@ -964,7 +964,7 @@ pub fn nonce_from(words: &[&'static str], seed: u64, trial_id: &str, index: u64)
 /// Distinct nonces an input of `input_words` words can hold: its first
 /// `min(input_words, NONCE_TOKENS)` words, each one of `vocabulary` (saturating).
 pub fn distinct_nonces(vocabulary: usize, input_words: usize) -> u128 {
-    (vocabulary as u128).saturating_pow(input_words.min(NONCE_TOKENS) as u32)
+    distinct_prefixes(vocabulary, input_words.min(NONCE_TOKENS) as u32)
 }
 
 /// Executions of row `row` in a trial of `cases` executions over `rows` rows, the first
@@ -1069,6 +1069,14 @@ pub fn apply_nonce(input: &str, nonce: &str) -> String {
 mod tests {
     use super::*;
     use crate::spec::{EmpiricalLength, NormalLength, PrefixSpec, UniformLength};
+
+    /// `check`'s problems as `path: message` lines.
+    fn problems(s: &SyntheticSpec, p: &KeyPath) -> Vec<String> {
+        check(s, p)
+            .into_iter()
+            .map(|x| format!("{}: {}", x.path, x.message))
+            .collect()
+    }
 
     fn spec(input: LengthSpec, output: LengthSpec) -> SyntheticSpec {
         SyntheticSpec {
@@ -1471,12 +1479,7 @@ mod tests {
     #[test]
     fn too_long_lengths_are_rejected_before_building() {
         let p = KeyPath::root().key("s");
-        let problems = |s: &SyntheticSpec| -> Vec<String> {
-            check(s, &p)
-                .into_iter()
-                .map(|x| format!("{}: {}", x.path, x.message))
-                .collect()
-        };
+        let problems_of = |s: &SyntheticSpec| problems(s, &p);
         let normal = |mean: f64, stddev: f64, min: Option<u32>, max: Option<u32>| {
             LengthSpec::Normal(NormalLength {
                 mean,
@@ -1488,14 +1491,14 @@ mod tests {
         let mut s = spec(LengthSpec::Fixed(4_000_000_000), LengthSpec::Fixed(1));
         s.count = 1;
         assert_eq!(
-            problems(&s),
+            problems_of(&s),
             vec![
                 "s.input_tokens.fixed: fixed (4000000000) is more than the longest length, 1048576 tokens"
             ]
         );
         s.input_tokens = normal(1e12, 1.0, None, None);
         assert_eq!(
-            problems(&s),
+            problems_of(&s),
             vec![
                 "s.input_tokens.normal.mean: mean (1000000000000) is more than the longest length, 1048576 tokens"
             ]
@@ -1506,7 +1509,7 @@ mod tests {
         });
         s.output_tokens = normal(10.0, 1.0, Some(2_000_000), Some(3_000_000));
         assert_eq!(
-            problems(&s),
+            problems_of(&s),
             vec![
                 "s.input_tokens.uniform.max: max (2000000) is more than the longest length, 1048576 tokens",
                 "s.output_tokens.normal.min: min (2000000) is more than the longest length, 1048576 tokens",
@@ -1523,7 +1526,7 @@ mod tests {
             tokens: 1_048_577,
         });
         assert_eq!(
-            problems(&s),
+            problems_of(&s),
             vec![
                 "s.input_tokens.empirical.values[1]: value (1048577) is more than the longest length, 1048576 tokens",
                 "s.prefix.tokens: tokens (1048577) is more than the longest length, 1048576 tokens",
@@ -1532,26 +1535,26 @@ mod tests {
         // The longest lengths themselves are fine, within the total.
         s.prefix = None;
         s.input_tokens = LengthSpec::Fixed(MAX_LENGTH_TOKENS);
-        assert!(problems(&s).is_empty());
+        assert!(problems_of(&s).is_empty());
         // count x the longest input, plus the prefixes of groups that have rows.
         s.count = 190;
-        assert!(problems(&s).is_empty());
+        assert!(problems_of(&s).is_empty());
         s.count = 191;
         assert_eq!(
-            problems(&s),
+            problems_of(&s),
             vec![
                 "s.count: the prompts could be up to 200278016 tokens (191 rows x up to 1048576 input tokens), more than the 200000000 built at plan time"
             ]
         );
         s.count = 1_000_000;
         s.input_tokens = normal(50.0, 10.0, None, Some(200));
-        assert!(problems(&s).is_empty());
+        assert!(problems_of(&s).is_empty());
         s.prefix = Some(PrefixSpec {
             groups: 4_000_000_000,
             tokens: 100,
         });
         assert_eq!(
-            problems(&s),
+            problems_of(&s),
             vec![
                 "s.count: the prompts could be up to 300000000 tokens (1000000 rows x up to 200 input tokens and 1000000 prefixes x 100), more than the 200000000 built at plan time"
             ]
@@ -1560,12 +1563,12 @@ mod tests {
         s.prefix = None;
         s.input_tokens = normal(50.0, 10.0, None, None);
         assert_eq!(longest(&s.input_tokens), 130);
-        assert!(problems(&s).is_empty());
+        assert!(problems_of(&s).is_empty());
         s.input_tokens = normal(1000.0, 100.0, None, None);
         assert!(
-            problems(&s)[0].contains("1000000 rows x up to 1800 input tokens"),
+            problems_of(&s)[0].contains("1000000 rows x up to 1800 input tokens"),
             "{:?}",
-            problems(&s)
+            problems_of(&s)
         );
         assert_eq!(longest(&normal(1e6, 1e6, None, None)), MAX_LENGTH_TOKENS);
         let sampler = LengthSampler::new(&normal(1e6, 1e6, None, None));
@@ -1585,10 +1588,7 @@ mod tests {
             }),
             LengthSpec::Fixed(1),
         );
-        let got: Vec<String> = check(&s, &p)
-            .into_iter()
-            .map(|x| format!("{}: {}", x.path, x.message))
-            .collect();
+        let got = problems(&s, &p);
         assert_eq!(
             got,
             vec!["s.input_tokens.normal.max: max (0) is below min (1, the default)"]
@@ -1708,10 +1708,7 @@ mod tests {
             groups: 0,
             tokens: 8,
         });
-        let got: Vec<String> = check(&s, &p)
-            .into_iter()
-            .map(|x| format!("{}: {}", x.path, x.message))
-            .collect();
+        let got = problems(&s, &p);
         assert_eq!(
             got,
             vec![

@@ -154,10 +154,7 @@ impl TraceError {
                  with their own text (`content_field`) need no generated text"
                     .into(),
             ),
-            TraceErrorKind::TooLong { .. } => Some(format!(
-                "lengths are in tokens; a prompt or output is at most {MAX_LENGTH_TOKENS} (2^20) \
-                 tokens"
-            )),
+            TraceErrorKind::TooLong { .. } => Some(super::synthetic::TOO_LONG_HELP.into()),
             _ => None,
         }
     }
