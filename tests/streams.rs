@@ -1,4 +1,4 @@
-//! Recorded streams (tests/fixtures/streams/*.sse) in the shapes vLLM, SGLang, llama.cpp and
+//! Recorded streams (tests/fixtures/streams/*.sse) in the shapes vLLM, SGLang, llama.cpp, Azure and
 //! the OpenAI API send, replayed through frontier's recorder with their frame times, and through
 //! a re-implementation of vLLM's benchmark formulas (`vllm bench serve`: the OpenAI chat request
 //! function and its TTFT/TPOT/ITL), so that the tests show exactly where the two differ.
@@ -323,6 +323,37 @@ fn openai_tool_call_deltas_are_tokens_without_content() {
 }
 
 #[test]
+fn azure_content_filter_events_are_neither_tokens_nor_malformed() {
+    let rec = load("azure-openai-content-filter.sse");
+    let o = rec.frontier();
+    assert_eq!(o.text, "The capital is Oslo.");
+    assert_eq!(o.finish_reason.as_deref(), Some("stop"));
+    assert_eq!(o.chunk_count, 8, "every data event but [DONE]");
+    assert_eq!(
+        o.token_chunk_count, 3,
+        "the prompt-filter event, the empty role chunk and the filter-only chunks carry no token"
+    );
+    assert_eq!(o.usage.prompt_tokens, Some(14));
+    assert_eq!(o.usage.completion_tokens, Some(5));
+    let us = ours(&o);
+    assert_eq!(us.ttft_ms, Some(200.0));
+    assert_eq!(us.ttfo_ms, Some(200.0));
+    assert_eq!(
+        us.e2e_ms,
+        Some(230.0),
+        "the last token, not the filter results after it"
+    );
+    assert!(close(us.tpot_ms.unwrap(), 30.0 / 4.0));
+
+    let v = rec.vllm();
+    assert_eq!(v.text, "The capital is Oslo.");
+    assert_eq!(
+        v.ttft_ms, 180.0,
+        "vLLM's client skips the event without choices but starts TTFT at the empty role chunk"
+    );
+}
+
+#[test]
 fn one_frame_holding_the_whole_stream_gives_one_timestamp() {
     let rec = load("vllm-chat-continuous.sse");
     let all: Vec<u8> = rec.frames.iter().flat_map(|(b, _)| b.clone()).collect();
@@ -336,6 +367,7 @@ fn one_frame_holding_the_whole_stream_gives_one_timestamp() {
 #[test]
 fn every_fixture_replays_the_same_when_frames_are_split_anywhere() {
     for name in [
+        "azure-openai-content-filter.sse",
         "vllm-chat-continuous.sse",
         "sglang-reasoning.sse",
         "llama-cpp-chat.sse",
