@@ -991,6 +991,67 @@ flow:
     }
 }
 
+/// A second signal exits at once (128 + its number) without the orderly stop. Both signals are
+/// made pending while the process is stopped, so the second is there before any orderly stop
+/// could finish: the outcome does not depend on timing.
+#[test]
+fn a_second_signal_exits_at_once() {
+    let root = std::env::current_dir().unwrap();
+    let out = temp_dir("signal-twice");
+    let p = out.join("p.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            r#"
+version: 1
+name: signal
+endpoints:
+  slow:
+    kind: simulated
+    profile: {{ slots: 2, decode_ms: 50, decode_ms_per_seq: 0, prefill_tok_s: 0, default_output_tokens: 40 }}
+datasets:
+  qa: {{ path: {}, input: question }}
+workload:
+  arrival: {{ concurrency: 2 }}
+  requests: 200
+flow:
+  - id: answer
+    llm: {{ endpoint: slow, prompt: "{{{{ item.question }}}}", params: {{ max_tokens: 40 }} }}
+"#,
+            root.join("datasets/qa-mini.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) on our own child's pid with standard signals.
+    unsafe {
+        libc::kill(pid, libc::SIGSTOP);
+        libc::kill(pid, libc::SIGINT);
+        libc::kill(pid, libc::SIGTERM);
+        libc::kill(pid, libc::SIGCONT);
+    }
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        matches!(o.status.code(), Some(130 | 143)),
+        "{:?}: {stderr}",
+        o.status
+    );
+    assert!(stderr.contains("frontier: stopping"), "{stderr}");
+    assert!(
+        stderr.contains("error: a second signal: exiting now"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 #[test]
 fn a_signal_during_judging_cancels_the_judge_calls_promptly() {
     let root = std::env::current_dir().unwrap();

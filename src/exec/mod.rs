@@ -155,40 +155,78 @@ pub(crate) fn cancelled(
 /// A flag raised by the first SIGINT (Ctrl-C), SIGTERM (what `timeout`, `docker stop`, systemd
 /// and CI cancellation send) or SIGHUP, and the task that waits for them. The handlers are in
 /// place when this returns. A raised flag stops scheduling, cancels calls in flight (stored as
-/// `cancelled`) and closes every file, as README "Exit codes" says.
-fn stop_on_signals() -> Result<(watch::Receiver<bool>, tokio::task::JoinHandle<()>), Error> {
+/// `cancelled`) and closes every file, as README "Exit codes" says. A second signal exits at
+/// once with 128 + its number (130 for Ctrl-C), leaving the files being written unfinished:
+/// the way out when the orderly stop is not wanted.
+/// The notices go around the progress bar, once there is one (`bar`), so that its redraw does
+/// not erase them.
+fn stop_on_signals(
+    bar: Arc<std::sync::OnceLock<ProgressBar>>,
+) -> Result<(watch::Receiver<bool>, AbortOnDrop), Error> {
     let (tx, rx) = watch::channel(false);
+    let say = move |line: &str| match bar.get() {
+        Some(pb) => pb.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    };
+    let announce = "frontier: stopping: cancelling calls in flight and closing every file \
+                    (signal again to exit at once, leaving them unfinished)";
     #[cfg(unix)]
     let task = {
-        use tokio::signal::unix::{SignalKind, signal};
+        use tokio::signal::unix::{Signal, SignalKind, signal};
         let listen = |kind: SignalKind| {
             signal(kind).map_err(|e| Error::Run(format!("cannot listen for signals: {e}")))
         };
-        let mut interrupt = listen(SignalKind::interrupt())?;
-        let mut terminate = listen(SignalKind::terminate())?;
-        let mut hangup = listen(SignalKind::hangup())?;
-        tokio::spawn(async move {
+        let mut signals = [
+            (listen(SignalKind::interrupt())?, libc::SIGINT),
+            (listen(SignalKind::terminate())?, libc::SIGTERM),
+            (listen(SignalKind::hangup())?, libc::SIGHUP),
+        ];
+        async fn next(signals: &mut [(Signal, libc::c_int); 3]) -> libc::c_int {
+            let [(int, a), (term, b), (hup, c)] = signals;
             tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-                _ = hangup.recv() => {}
+                _ = int.recv() => *a,
+                _ = term.recv() => *b,
+                _ = hup.recv() => *c,
             }
+        }
+        tokio::spawn(async move {
+            next(&mut signals).await;
             let _ = tx.send(true);
+            say(announce);
+            let second = next(&mut signals).await;
+            say("error: a second signal: exiting now; the run's files are unfinished");
+            std::process::exit(128 + second);
         })
     };
     #[cfg(not(unix))]
     let task = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = tx.send(true);
+            say(announce);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                say("error: a second Ctrl-C: exiting now; the run's files are unfinished");
+                std::process::exit(130);
+            }
         }
     });
-    Ok((rx, task))
+    Ok((rx, AbortOnDrop(task)))
+}
+
+/// Stops the signal task (and so drops its handlers' streams) when the run returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Run every trial of `plan` and write the results.
 pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error> {
     // First, so that a signal arriving while the run starts is not lost.
-    let (cancel_rx, ctrl_c) = stop_on_signals()?;
+    // Listening until the run returns: a second signal while results are written still exits.
+    let bar = Arc::new(std::sync::OnceLock::new());
+    let (cancel_rx, _signals) = stop_on_signals(bar.clone())?;
     let wall_start = Instant::now();
     let started = chrono::Utc::now();
     let run_id = format!("{}-{:04x}", started.format("%Y%m%dT%H%M%SZ"), run_suffix());
@@ -221,6 +259,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     } else {
         ProgressBar::hidden()
     };
+    let _ = bar.set(progress.clone());
 
     let mut config_rows: Vec<ConfigRow> = Vec::new();
     let (mut sent, mut failed, mut unsent) = (0u64, 0u64, 0u64);
@@ -262,7 +301,6 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
         }
     }
     progress.finish_and_clear();
-    ctrl_c.abort();
     let interrupted = *cancel_rx.borrow();
 
     let mut files = writer.finish()?;
