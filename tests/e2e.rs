@@ -459,6 +459,16 @@ evaluators: [ { exact: {} } ]
         assert_eq!(kinds.value(*i), "http_status");
         assert_eq!(status[*i], Some(500.0));
     }
+    // The trial's summary says why its calls failed: count, kind and the first message.
+    let n = errors.len();
+    assert!(
+        stdout.contains(&format!(
+            ": 40 requests, {n} errors, ttft p95 "
+        )) && stdout.contains(&format!(
+            "\n  {n} http_status: 500 Internal Server Error: Injected fault (simulated engine error_rate).\n"
+        )),
+        "{stdout}"
+    );
     // 400/s offered to a server that serves one request at a time with a cap of 2 in flight:
     // the cap wait shows up as queue_ms.
     let queue = floats(&requests, "queue_ms");

@@ -655,7 +655,10 @@ async fn connect(host: &str, port: u16) -> Result<Conn, String> {
         Ok(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await,
         Err(_) => TcpStream::connect((host, port)).await,
     }
-    .map_err(|e| format!("error sending request: connecting to {host}:{port}: {e}"))?;
+    .map_err(|e| {
+        let hint = super::out_of_sockets_hint(&e).unwrap_or_default();
+        format!("error sending request: connecting to {host}:{port}: {e}{hint}")
+    })?;
     // Small request writes go out at once.
     let _ = stream.set_nodelay(true);
     Ok(Conn {

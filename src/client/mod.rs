@@ -521,9 +521,10 @@ async fn drain(mut response: reqwest::Response, deadline: Option<tokio::time::In
 }
 
 /// An error and its sources, joined with ": " (reqwest's top-level message alone hides the
-/// cause, e.g. "connection refused").
+/// cause, e.g. "connection refused"), with [`out_of_sockets_hint`] when one of them is.
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
+    let mut hint = None;
     let mut source = error.source();
     while let Some(cause) = source {
         let text = cause.to_string();
@@ -531,7 +532,94 @@ fn error_chain(error: &dyn std::error::Error) -> String {
             message.push_str(": ");
             message.push_str(&text);
         }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            hint = hint.or_else(|| out_of_sockets_hint(io));
+        }
         source = cause.source();
     }
+    if let Some(hint) = hint {
+        message.push_str(&hint);
+    }
     message
+}
+
+/// What to do when a connection could not be opened because the process (`EMFILE`) or the
+/// system (`ENFILE`) ran out of file descriptors: an open loop without `max_concurrency` keeps
+/// one socket per request in flight, so a rate the server cannot keep up with ends here. The
+/// row stays a `connect` error (nothing was sent); the message says why and what to change.
+pub(crate) fn out_of_sockets_hint(e: &std::io::Error) -> Option<String> {
+    let code = e.raw_os_error()?;
+    if code != libc::EMFILE && code != libc::ENFILE {
+        return None;
+    }
+    let limit = {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit fills one plain struct we own.
+        let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
+        ok.then_some(lim.rlim_cur)
+    };
+    let whose = if code == libc::EMFILE {
+        let limit = limit.map_or(String::new(), |l| format!(" (limit {l}, `ulimit -n`)"));
+        format!("this process is out of file descriptors{limit}")
+    } else {
+        "the system is out of file descriptors".to_string()
+    };
+    Some(format!(
+        ": {whose}; each request in flight holds one: cap them with \
+         `workload.max_concurrency`, lower the rate or raise the limit"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error wrapping another, as reqwest's and hyper's do.
+    #[derive(Debug)]
+    struct Wrapped(std::io::Error);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("error sending request")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn running_out_of_sockets_says_why_and_what_to_change() {
+        let emfile = std::io::Error::from_raw_os_error(libc::EMFILE);
+        let hint = out_of_sockets_hint(&emfile).unwrap();
+        assert!(
+            hint.contains("this process is out of file descriptors (limit "),
+            "{hint}"
+        );
+        assert!(hint.contains("workload.max_concurrency"), "{hint}");
+        let enfile = std::io::Error::from_raw_os_error(libc::ENFILE);
+        assert!(
+            out_of_sockets_hint(&enfile)
+                .unwrap()
+                .contains("the system is")
+        );
+        let refused = std::io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(out_of_sockets_hint(&refused), None);
+
+        let chain = error_chain(&Wrapped(emfile));
+        assert!(
+            chain.starts_with("error sending request: Too many open files"),
+            "{chain}"
+        );
+        assert!(chain.ends_with(&hint), "{chain}");
+        assert_eq!(
+            error_chain(&Wrapped(refused)),
+            "error sending request: Connection refused (os error 111)"
+        );
+    }
 }

@@ -107,6 +107,8 @@ struct TrialShared {
     /// Cases per stage released by the schedule but never sent: still waiting for a place
     /// under `max_concurrency` when the trial stopped.
     not_sent: Vec<AtomicU64>,
+    /// Measured failed calls per stage, by error kind, for the trial's summary line.
+    error_kinds: Vec<Mutex<ErrorKinds>>,
     cancel: watch::Receiver<bool>,
     /// Set when the trial must stop scheduling (error limits); `stop_reason` says why.
     halt: watch::Sender<bool>,
@@ -430,6 +432,12 @@ async fn run_one_trial(
             .iter()
             .map(|_| AtomicU64::new(0))
             .collect(),
+        error_kinds: trial
+            .arrival
+            .stages
+            .iter()
+            .map(|_| Mutex::new(ErrorKinds::default()))
+            .collect(),
         cancel: ctx.cancel.clone(),
         halt: watch::channel(false).0,
         stop_reason: Mutex::new(None),
@@ -671,7 +679,10 @@ async fn run_one_trial(
             tokens: tokens.get(run.stage).unwrap_or(&empty_tokens),
             judges: judge_usage.get(run.stage).and_then(Option::as_ref),
         });
-        let line = trial_line(trial, plan.trials.len(), &row);
+        let mut line = trial_line(trial, plan.trials.len(), &row);
+        if let Some(Ok(kinds)) = shared.error_kinds.get(run.stage).map(|m| m.lock()) {
+            line.push_str(&kinds.describe());
+        }
         if ctx.progress.is_hidden() {
             if !ctx.quiet {
                 println!("{line}");
@@ -691,6 +702,46 @@ fn run_suffix() -> u16 {
         .unwrap_or(0);
     let mut x = u64::from(nanos) ^ (u64::from(std::process::id()) << 32);
     crate::rng::splitmix64(&mut x) as u16
+}
+
+/// Failed calls by error kind, each with the first message seen, so that a trial's summary
+/// says why its calls failed without a query.
+#[derive(Debug, Default)]
+struct ErrorKinds(Vec<(&'static str, u64, Option<String>)>);
+
+impl ErrorKinds {
+    /// Longest message quoted (in characters).
+    const MESSAGE_CHARS: usize = 400;
+
+    fn add(&mut self, kind: &'static str, message: Option<&str>) {
+        match self.0.iter_mut().find(|(k, _, _)| *k == kind) {
+            Some((_, n, _)) => *n += 1,
+            None => self.0.push((
+                kind,
+                1,
+                message.map(|m| {
+                    let mut cut: String = m.chars().take(Self::MESSAGE_CHARS).collect();
+                    if cut.len() < m.len() {
+                        cut.push_str("...");
+                    }
+                    cut
+                }),
+            )),
+        }
+    }
+
+    /// Indented lines after the trial line, most frequent kind first; empty without failures.
+    fn describe(&self) -> String {
+        let mut kinds: Vec<_> = self.0.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        kinds
+            .iter()
+            .map(|(kind, n, message)| match message {
+                Some(m) => format!("\n  {n} {kind}: {m}"),
+                None => format!("\n  {n} {kind}"),
+            })
+            .collect()
+    }
 }
 
 fn trial_line(trial: &Trial, n: usize, row: &ConfigRow) -> String {
@@ -1354,6 +1405,11 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
             last_token = rec.last_token_ns.or(last_token);
             turn_end = rec.end_ns.or(turn_end);
             if let Some(k) = rec.error_kind {
+                if phase == Phase::Measure
+                    && let Some(Ok(mut kinds)) = s.error_kinds.get(start.stage).map(|m| m.lock())
+                {
+                    kinds.add(k, rec.error_message.as_deref());
+                }
                 let n = s.errors.fetch_add(1, Ordering::Relaxed) + 1;
                 s.progress
                     .set_message(format!("{}  errors: {n} (last: {k})", s.label));
