@@ -312,6 +312,12 @@ print(json.dumps(out, default=str))
     assert_eq!(m["requests"], 264);
     assert_eq!(m["resolved_pipeline"]["name"], "quickstart");
     assert_eq!(m["trials"].as_array().unwrap().len(), 6);
+    // The cases the run used: qa-mini's 40 rows, and their digest (pinned: it changes only
+    // when the dataset file, its mapping or the digest's definition does).
+    assert_eq!(
+        m["datasets"],
+        serde_json::json!({"qa": {"rows": 40, "digest": "3856fd07944e184e"}})
+    );
     let expected_pacer = if cfg!(target_os = "linux") {
         "timer"
     } else {

@@ -44,6 +44,8 @@ pub struct Manifest {
     pub started_at: String,
     /// End (UTC).
     pub ended_at: Option<String>,
+    /// What each dataset held for this run (see [`dataset_digests`]).
+    pub datasets: Value,
     /// Trials: index, id, grid values.
     pub trials: Vec<Value>,
     /// LLM calls sent.
@@ -58,8 +60,8 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// The manifest of a run that is starting.
-    pub fn running(plan: &Plan, run_id: &str, started: DateTime<Utc>) -> Self {
+    /// The manifest of a run that is starting; `datasets` is [`dataset_digests`] of `plan`.
+    pub fn running(plan: &Plan, run_id: &str, started: DateTime<Utc>, datasets: &Value) -> Self {
         let source = std::fs::read(&plan.file).unwrap_or_default();
         Manifest {
             frontier_version: env!("CARGO_PKG_VERSION"),
@@ -76,6 +78,7 @@ impl Manifest {
             status: "running",
             started_at: started.to_rfc3339(),
             ended_at: None,
+            datasets: datasets.clone(),
             trials: plan
                 .trials
                 .iter()
@@ -154,4 +157,106 @@ fn packed_ref(git: &Path, name: &str) -> Option<String> {
         let (hash, r) = l.split_once(' ')?;
         (r == name).then(|| hash.to_string())
     })
+}
+
+/// FNV-1a 64 over everything written to it.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::io::Write for Fnv {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for b in buf {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Per dataset, the rows a run used and a digest of them: `{name: {rows, digest}}`. The digest
+/// (16 hex digits) is FNV-1a 64 over the rows in order, each row's `item` (every field, with
+/// `id`, `input` and `references`) as JSON with sorted keys and its `output_tokens`; so two runs
+/// with equal digests used the same cases, whether they came from a file, a trace or were
+/// generated, and a dataset file edited between nightly runs shows as a changed digest.
+/// Rows are hashed in parallel, then their hashes in order.
+pub fn dataset_digests(plan: &Plan) -> Value {
+    let out = plan
+        .datasets
+        .iter()
+        .map(|(name, dataset)| {
+            let digest = serde_json::json!({
+                "rows": dataset.rows.len(),
+                "digest": rows_digest(&dataset.rows),
+            });
+            (name.clone(), digest)
+        })
+        .collect();
+    Value::Object(out)
+}
+
+/// The digest of [`dataset_digests`].
+fn rows_digest(rows: &[crate::plan::dataset::Row]) -> String {
+    use rayon::prelude::*;
+    use std::io::Write;
+    let row_hashes: Vec<u64> = rows
+        .par_iter()
+        .map(|row| {
+            let mut h = Fnv::new();
+            // Writing into a hasher cannot fail; a Value always serialises.
+            let _ = serde_json::to_writer(&mut h, &row.item);
+            let _ = write!(h, "\u{1f}{:?}", row.output_tokens);
+            h.0
+        })
+        .collect();
+    let mut all = Fnv::new();
+    for r in &row_hashes {
+        let _ = all.write(&r.to_le_bytes());
+    }
+    format!("{:016x}", all.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::dataset::Row;
+
+    fn row(id: &str, input: &str, output_tokens: Option<u32>) -> Row {
+        Row {
+            id: id.into(),
+            input: input.into(),
+            references: vec![],
+            item: serde_json::json!({"id": id, "input": input, "references": []}),
+            output_tokens,
+        }
+    }
+
+    #[test]
+    fn the_digest_follows_every_row_and_their_order() {
+        let rows = vec![row("0", "a", None), row("1", "b", None)];
+        let d = rows_digest(&rows);
+        assert_eq!(d.len(), 16);
+        assert_eq!(d, rows_digest(&rows.clone()), "deterministic");
+        let mut edited = rows.clone();
+        edited[1] = row("1", "c", None);
+        assert_ne!(d, rows_digest(&edited), "an edited row");
+        let swapped = vec![rows[1].clone(), rows[0].clone()];
+        assert_ne!(d, rows_digest(&swapped), "the order");
+        assert_ne!(d, rows_digest(&rows[..1]), "a dropped row");
+        let mut longer = rows.clone();
+        longer[0].output_tokens = Some(16);
+        assert_ne!(d, rows_digest(&longer), "a row's output length");
+        // Map keys are sorted, so the digest does not depend on the order fields were read in.
+        let mut reordered = rows.clone();
+        reordered[0].item = serde_json::json!({"references": [], "input": "a", "id": "0"});
+        assert_eq!(d, rows_digest(&reordered));
+    }
 }

@@ -235,9 +235,10 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     let run_dir = opts.out_dir.join(&plan.name).join(&run_id);
     std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(&run_dir, e))?;
     let targets_by_endpoint = resolve_api_keys(&plan)?;
+    let dataset_digests = manifest::dataset_digests(&plan);
     manifest::write(
         &run_dir,
-        &manifest::Manifest::running(&plan, &run_id, started),
+        &manifest::Manifest::running(&plan, &run_id, started, &dataset_digests),
     )?;
 
     let clock = Clock::start();
@@ -332,7 +333,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     }
 
     let ended = chrono::Utc::now();
-    let mut m = manifest::Manifest::running(&plan, &run_id, started);
+    let mut m = manifest::Manifest::running(&plan, &run_id, started, &dataset_digests);
     m.finish(ended, interrupted, sent, failed, &files, &run_dir);
     if let Some(e) = &run_error {
         m.status = "failed";
