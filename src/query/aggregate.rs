@@ -333,7 +333,10 @@ pub(crate) fn accumulate(
                     match call.func {
                         AggFunc::StddevSamp => (count[g] > 1).then(|| (m2[g] / (c - 1.0)).sqrt()),
                         AggFunc::VarSamp => (count[g] > 1).then(|| m2[g] / (c - 1.0)),
+                        // One value: 0, even when it is inf or NaN (as DuckDB).
+                        AggFunc::StddevPop if count[g] == 1 => Some(0.0),
                         AggFunc::StddevPop => (count[g] > 0).then(|| (m2[g] / c).sqrt()),
+                        _ if count[g] == 1 => Some(0.0),
                         _ => (count[g] > 0).then(|| m2[g] / c),
                     }
                 })
@@ -571,7 +574,10 @@ pub(crate) fn percentile_cont(sorted: &[f64], p: f64) -> Option<f64> {
     if lo == hi || a == b {
         return Some(a);
     }
-    Some(a + (b - a) * (position - lo as f64))
+    // DuckDB's form, lo * (1 - d) + hi * d rather than lo + (hi - lo) * d: the same within
+    // rounding, but between -inf and a number it is -inf (not NaN, from inf - inf).
+    let d = position - lo as f64;
+    Some(a * (1.0 - d) + b * d)
 }
 
 /// The value at 1-based rank ceil(n * p) (at least 1), DuckDB's percentile_disc.

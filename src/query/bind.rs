@@ -472,7 +472,7 @@ impl<'a> Binder<'a> {
                 ))),
             };
         }
-        if inner.ty == ty && !matches!(to, CastTarget::Int { .. } | CastTarget::Float32) {
+        if inner.ty == ty && !matches!(to, CastTarget::Int { .. }) {
             return Ok(inner);
         }
         Ok(Expr::new(
@@ -762,7 +762,12 @@ impl<'a> Binder<'a> {
                 arity(1..=1)?;
                 let x = args.into_iter().next().expect("arity");
                 expect_numeric(&x, "numeric function", e)?;
-                let ty = numeric_result(&x.ty);
+                // DuckDB has no integer ceil/floor: `floor(7)` is the DOUBLE 7.0.
+                let ty = if func == ScalarFunc::Abs {
+                    numeric_result(&x.ty)
+                } else {
+                    DataType::Float64
+                };
                 Ok(Expr::new(ExprKind::Func(func, vec![cast_to(x, &ty)]), ty))
             }
             ScalarFunc::Lower | ScalarFunc::Upper | ScalarFunc::Length => {
@@ -855,6 +860,9 @@ impl<'a> Binder<'a> {
                     ("percentile_cont" | "percentile_disc", [Some(p)], [order]) => {
                         if order.with_fill.is_some() {
                             return Err(wrong_args());
+                        }
+                        if is_non_integer_literal(&order.expr) {
+                            return Err(non_integer_order_key(&order.expr));
                         }
                         descending = matches!(order.options.sort, Some(ast::OrderBySort::Desc));
                         (*p, &order.expr)
@@ -1047,7 +1055,14 @@ pub(crate) fn cast_target(ty: &ast::DataType, e: &ast::Expr) -> Result<CastTarge
         T::SmallInt(_) | T::Int2(_) | T::Int16 => int(i16::MIN as i64, i16::MAX as i64, "SMALLINT"),
         T::TinyInt(_) => int(i8::MIN as i64, i8::MAX as i64, "TINYINT"),
         T::Double(_) | T::DoublePrecision | T::Float8 | T::Float64 => CastTarget::Float64,
-        T::Float(_) | T::Real | T::Float4 | T::Float32 => CastTarget::Float32,
+        T::Float(_) | T::Real | T::Float4 | T::Float32 => {
+            // DuckDB computes in 32 bits on a FLOAT (`CAST(0.1 AS FLOAT) * 3` and its VARCHAR
+            // form differ from DOUBLE math); frontier only has DOUBLE.
+            return Err(QueryError::unsupported_at(
+                format!("CAST to {ty} (a 32-bit float; frontier computes in DOUBLE)"),
+                expr_span(e),
+            ));
+        }
         T::Varchar(_) | T::Text | T::String(_) | T::CharacterVarying(_) | T::Nvarchar(_) => {
             CastTarget::Utf8
         }
@@ -1298,4 +1313,42 @@ pub(crate) fn compare(op: CmpOp, l: Expr, r: Expr, e: &ast::Expr) -> Result<Expr
     }
     let (l, r) = (cast_to(l, &ty), cast_to(r, &ty));
     Ok(Expr::boolean(ExprKind::Cmp(op, Box::new(l), Box::new(r))))
+}
+
+/// Parentheses around a whole expression do not change it: `ORDER BY (1)` is position 1 in
+/// DuckDB, as `ORDER BY 1`.
+pub(crate) fn strip_parens(mut e: &ast::Expr) -> &ast::Expr {
+    while let ast::Expr::Nested(inner) = e {
+        e = inner;
+    }
+    e
+}
+
+/// A literal other than an integer, possibly negated or in parentheses (`'a'`, `NULL`, `true`,
+/// `1.5`, `-0.5`): DuckDB rejects it as an ORDER BY key, also in WITHIN GROUP, since sorting
+/// by a constant has no effect.
+pub(crate) fn is_non_integer_literal(e: &ast::Expr) -> bool {
+    match strip_parens(e) {
+        // DuckDB folds a negated number into the literal (`-0.5`), not `-NULL` or `-'a'`.
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => {
+            matches!(strip_parens(expr), ast::Expr::Value(v)
+            if matches!(&v.value, ast::Value::Number(..)))
+                && is_non_integer_literal(expr)
+        }
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => n.parse::<u64>().is_err(),
+            _ => true,
+        },
+        _ => false,
+    }
+}
+
+pub(crate) fn non_integer_order_key(e: &ast::Expr) -> QueryError {
+    QueryError::Invalid(format!(
+        "ORDER BY `{e}`: sorting by a literal that is not an integer has no effect (DuckDB \
+         rejects it too)"
+    ))
 }

@@ -27,7 +27,6 @@ pub(crate) fn cast(array: &ArrayRef, to: &CastTarget, try_cast: bool) -> Result<
             sql_type_name(from),
             match to {
                 CastTarget::Int { sql_name, .. } => (*sql_name).to_string(),
-                CastTarget::Float32 => "FLOAT".to_string(),
                 other => sql_type_name(&other.data_type()),
             }
         ))
@@ -82,8 +81,7 @@ pub(crate) fn cast(array: &ArrayRef, to: &CastTarget, try_cast: bool) -> Result<
             }
             Ok(Arc::new(Int64Array::from(out)))
         }
-        CastTarget::Float64 | CastTarget::Float32 => {
-            let narrow = matches!(to, CastTarget::Float32);
+        CastTarget::Float64 => {
             let mut out = Vec::with_capacity(n);
             for i in 0..n {
                 if array.is_null(i) {
@@ -98,7 +96,7 @@ pub(crate) fn cast(array: &ArrayRef, to: &CastTarget, try_cast: bool) -> Result<
                     _ => None,
                 };
                 match v {
-                    Some(v) => out.push(Some(if narrow { v as f32 as f64 } else { v })),
+                    Some(v) => out.push(Some(v)),
                     None if try_cast => out.push(None),
                     None => return Err(fail(format!("'{}'", array.as_string::<i32>().value(i)))),
                 }
@@ -228,7 +226,12 @@ fn parse_bool(s: &str) -> Option<bool> {
 /// fixed notation for exponents -4..16 with at least one decimal, else `1.5e+16`, `1e-05`.
 pub(crate) fn format_double(x: f64) -> String {
     if x.is_nan() {
-        return "nan".into();
+        // DuckDB prints the sign bit: `0 * inf` (a negative NaN on x86) is `-nan`.
+        return if x.is_sign_negative() {
+            "-nan".into()
+        } else {
+            "nan".into()
+        };
     }
     if x.is_infinite() {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
@@ -240,19 +243,49 @@ pub(crate) fn format_double(x: f64) -> String {
             "0.0".into()
         };
     }
-    let sci = format!("{x:e}");
+    let sci = shortest_sci(x);
     let (mantissa, exponent) = sci.split_once('e').expect("LowerExp has an exponent");
     let exponent: i32 = exponent.parse().expect("LowerExp exponent is an integer");
     if (-4..16).contains(&exponent) {
-        let fixed = format!("{x}");
-        if fixed.contains('.') {
-            fixed
+        let (sign, unsigned) = match mantissa.strip_prefix('-') {
+            Some(m) => ("-", m),
+            None => ("", mantissa),
+        };
+        let digits: String = unsigned.chars().filter(char::is_ascii_digit).collect();
+        let point = exponent + 1;
+        if point <= 0 {
+            format!(
+                "{sign}0.{}{digits}",
+                "0".repeat(point.unsigned_abs() as usize)
+            )
         } else {
-            fixed + ".0"
+            let point = point as usize;
+            if digits.len() <= point {
+                format!("{sign}{digits}{}.0", "0".repeat(point - digits.len()))
+            } else {
+                format!("{sign}{}.{}", &digits[..point], &digits[point..])
+            }
         }
     } else {
         let sign = if exponent < 0 { '-' } else { '+' };
         format!("{mantissa}e{sign}{:02}", exponent.abs())
+    }
+}
+
+/// The shortest digits that read back as `x` (Rust's `{:e}`), where a tie between two
+/// shortest candidates goes to the correctly rounded one, as DuckDB and Python print:
+/// 1000000000000000.25 (exactly representable) is `1000000000000000.2`, Rust's `{}` gives
+/// `1000000000000000.3`.
+fn shortest_sci(x: f64) -> String {
+    let sci = format!("{x:e}");
+    let digits = sci
+        .split_once('e')
+        .map_or(0, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
+    let rounded = format!("{x:.*e}", digits.saturating_sub(1));
+    if rounded.parse::<f64>() == Ok(x) {
+        rounded
+    } else {
+        sci
     }
 }
 
@@ -278,7 +311,16 @@ mod tests {
             (100.0, "100.0"),
             (1e21, "1e+21"),
             (f64::NAN, "nan"),
+            (-f64::NAN, "-nan"),
             (f64::INFINITY, "inf"),
+            (1e15 + 0.25, "1000000000000000.2"),
+            (-(1e15 + 0.25), "-1000000000000000.2"),
+            (0.000123, "0.000123"),
+            (-0.00012345, "-0.00012345"),
+            (123.456, "123.456"),
+            (9007199254740992.0, "9007199254740992.0"),
+            (5e-324, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
         ];
         for (x, want) in cases {
             assert_eq!(format_double(x), want, "{x}");

@@ -314,7 +314,7 @@ fn compare_datums(
             _ => BooleanArray::new_null(rows),
         }));
     }
-    let (l, r) = (normalise_zero(l), normalise_zero(r));
+    let (l, r) = (canonical_floats(l), canonical_floats(r));
     let ls = l_scalar.then(|| Constant::new(l.clone()));
     let rs = r_scalar.then(|| Constant::new(r.clone()));
     let ld: &dyn arrow_array::Datum = match &ls {
@@ -339,18 +339,29 @@ fn compare_datums(
 }
 
 /// No column or aggregate inside: the same value on every row.
-fn is_constant(e: &Expr) -> bool {
+pub(crate) fn is_constant(e: &Expr) -> bool {
     !matches!(e.kind, ExprKind::Column(_) | ExprKind::Agg(_))
         && e.children().into_iter().all(is_constant)
 }
 
-/// Arrow compares floats by total order, where -0.0 < 0.0; SQL (and DuckDB) treat them as
-/// equal. NaN stays equal to NaN and greater than every number, as in DuckDB.
-fn normalise_zero(a: &ArrayRef) -> ArrayRef {
+/// Floats as DuckDB compares and sorts them: -0.0 is 0.0, and every NaN is the one positive
+/// NaN. Arrow's kernels order floats by `total_cmp`, where -0.0 < 0.0 and a NaN with the sign
+/// bit set (what `inf - inf` or `0.0 / 0.0` produce on x86) sorts before -inf.
+pub(crate) fn canonical_floats(a: &ArrayRef) -> ArrayRef {
     if let Some(f) = a.as_primitive_opt::<Float64Type>()
-        && f.values().iter().any(|v| *v == 0.0 && v.is_sign_negative())
+        && f.values()
+            .iter()
+            .any(|v| (*v == 0.0 || v.is_nan()) && v.is_sign_negative())
     {
-        return Arc::new(f.unary::<_, Float64Type>(|v| if v == 0.0 { 0.0 } else { v }));
+        return Arc::new(f.unary::<_, Float64Type>(|v| {
+            if v == 0.0 {
+                0.0
+            } else if v.is_nan() {
+                f64::NAN
+            } else {
+                v
+            }
+        }));
     }
     a.clone()
 }
@@ -689,10 +700,19 @@ fn round(x: &ArrayRef, digits: Option<&ArrayRef>, ty: &DataType, rows: usize) ->
                     let v = a.value(i);
                     Some(match digit(i)? {
                         None => v.round(),
+                        // As DuckDB 2.x: infinities and NaN stay; a result that overflows
+                        // keeps the input; 10^-d beyond f64 (0 * inf = NaN) gives 0.
+                        Some(_) if !v.is_finite() => v,
                         Some(d) if d < 0 => {
                             let m = 10f64.powf(-d as f64);
                             let r = (v / m).round() * m;
-                            if r.is_finite() { r } else { 0.0 }
+                            if r.is_nan() {
+                                0.0
+                            } else if r.is_infinite() {
+                                v
+                            } else {
+                                r
+                            }
                         }
                         Some(d) => {
                             let m = 10f64.powf(d as f64);

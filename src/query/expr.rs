@@ -51,8 +51,6 @@ pub(crate) enum CastTarget {
         sql_name: &'static str,
     },
     Float64,
-    /// SQL FLOAT/REAL: rounded through f32, returned as Float64.
-    Float32,
     Utf8,
     Boolean,
     Timestamp(Option<Arc<str>>),
@@ -62,7 +60,7 @@ impl CastTarget {
     pub(crate) fn data_type(&self) -> DataType {
         match self {
             CastTarget::Int { .. } => DataType::Int64,
-            CastTarget::Float64 | CastTarget::Float32 => DataType::Float64,
+            CastTarget::Float64 => DataType::Float64,
             CastTarget::Utf8 => DataType::Utf8,
             CastTarget::Boolean => DataType::Boolean,
             CastTarget::Timestamp(tz) => DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),

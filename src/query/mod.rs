@@ -20,7 +20,8 @@
 //!   with a Boolean `on_frontier` column (rules in [`pareto`]: a row with a NULL or NaN
 //!   objective is never on the frontier and never dominates).
 //! - WHERE, GROUP BY and HAVING may use SELECT aliases (as DuckDB); GROUP BY expressions,
-//!   positions (`GROUP BY 1`) or `GROUP BY ALL`; NULLs form one group.
+//!   positions (`GROUP BY 1`) or `GROUP BY ALL` (constants are not keys, as DuckDB); NULLs
+//!   form one group.
 //! - Aggregates: `count(*)`, `count(x)`, `count(DISTINCT x)` (DISTINCT also for `sum`/`avg`),
 //!   `sum`, `avg`, `min`, `max`, `stddev`/`stddev_samp`, `stddev_pop`, `variance`/`var_samp`,
 //!   `var_pop`, `any_value`, `median`, `percentile_cont(p) WITHIN GROUP (ORDER BY x [DESC])`
@@ -28,20 +29,22 @@
 //!   `quantile_cont(x, p)`, `quantile_disc(x, p)`; without GROUP BY one row, also on no input.
 //! - ORDER BY output names, positions or expressions (also aggregates not selected),
 //!   ASC/DESC, NULLS FIRST/LAST. The default is DuckDB's: NULLS LAST for both ASC and DESC.
-//!   NaN sorts after every number and before NULL.
+//!   NaN (whatever its sign bit) sorts after every number and before NULL; -0.0 ties with 0.0.
+//!   A negative position and a literal that is not an integer are errors, as in DuckDB.
 //! - Expressions: column references, literals (integer, decimal, string, boolean, NULL,
 //!   `TIMESTAMPTZ '...'`), `+ - * / % //` (`/` is always floating division, as DuckDB; integer
 //!   overflow and `%`/`//` by zero are errors, `/` by zero gives inf/NaN), comparisons (a string
 //!   literal compared with a number is cast to it), `AND`/`OR`/`NOT` with three-valued NULL
 //!   logic, `IS [NOT] NULL`, `IS [NOT] DISTINCT FROM`, `IS [NOT] TRUE/FALSE`,
 //!   `[NOT] IN (list)`, `[NOT] BETWEEN`, `[NOT] LIKE`/`ILIKE` `[ESCAPE 'c']`, `CASE` (branches
-//!   only see their rows), `CAST`/`TRY_CAST`/`::` to DOUBLE, FLOAT, BIGINT, INTEGER, SMALLINT,
+//!   only see their rows), `CAST`/`TRY_CAST`/`::` to DOUBLE, BIGINT, INTEGER, SMALLINT,
 //!   VARCHAR, BOOLEAN, TIMESTAMPTZ, `||`, and the functions `round(x[, n])`, `abs`, `ceil`,
-//!   `floor`, `coalesce`, `nullif`, `greatest`, `least`, `lower`, `upper`, `length`, `concat`.
+//!   `floor` (both DOUBLE), `coalesce`, `nullif`, `greatest`, `least`, `lower`, `upper`, `length`, `concat`.
 //! - Not supported (an `Unsupported` error naming it): window functions, QUALIFY, subqueries
 //!   in expressions (scalar, IN, EXISTS), UNION/INTERSECT/EXCEPT, RIGHT/FULL/CROSS joins and
 //!   non-equality join conditions, comma joins, ROLLUP/CUBE, DISTINCT ON, `* EXCLUDE`,
-//!   aggregate FILTER, WITH RECURSIVE, other table functions, non-SELECT statements.
+//!   aggregate FILTER, WITH RECURSIVE, CAST to the 32-bit FLOAT, other table functions,
+//!   non-SELECT statements.
 //!
 //! - Depth: an expression may nest at most 200 levels (`bind::MAX_EXPR_DEPTH`; each operator
 //!   of a chain like `1+1+...+1` is a level, as are casts and `IS` tests); deeper is an

@@ -12,9 +12,11 @@ use sqlparser::ast::{
 use sqlparser::tokenizer::Span;
 
 use super::aggregate::{Groups, SortedCache, accumulate};
-use super::bind::{Binder, cast_to, common_type};
+use super::bind::{
+    Binder, cast_to, common_type, is_non_integer_literal, non_integer_order_key, strip_parens,
+};
 use super::error::{QueryError, Result, SqlLocation, closest, expr_span, span_of};
-use super::eval::{eval, eval_predicate};
+use super::eval::{canonical_floats, eval, eval_predicate, is_constant};
 use super::expr::{AggCall, Expr, ExprKind, Scalar, is_numeric, sql_type_name};
 use super::join::{JoinKind, hash_join};
 use super::pareto::{Direction, with_frontier_column};
@@ -265,12 +267,15 @@ fn run_select(
                     select_span(s),
                 ));
             }
-            grouped = true;
-            items
+            // As DuckDB: constants (`1 AS one`, `lower('X')`) are not grouping keys, so a
+            // SELECT of only aggregates and constants gives one row, also over no rows.
+            let keys: Vec<Expr> = items
                 .iter()
-                .filter(|(_, e)| !e.contains_agg())
+                .filter(|(_, e)| !e.contains_agg() && !is_constant(e))
                 .map(|(_, e)| e.clone())
-                .collect()
+                .collect();
+            grouped = !keys.is_empty();
+            keys
         }
         GroupByExpr::Expressions(exprs, modifiers) => {
             if !modifiers.is_empty() {
@@ -282,6 +287,12 @@ fn run_select(
             grouped = !exprs.is_empty();
             let mut out = Vec::with_capacity(exprs.len());
             for g in exprs {
+                if is_negative_position(g) {
+                    return Err(QueryError::Invalid(format!(
+                        "GROUP BY position `{g}` is not in the SELECT list (1 to {})",
+                        items.len()
+                    )));
+                }
                 if let Some(k) = position(g)? {
                     let (_, e) = items.get(k).ok_or_else(|| {
                         QueryError::Invalid(format!(
@@ -355,6 +366,7 @@ fn run_select(
                 descending,
                 nulls_first: o.options.nulls_first.unwrap_or(false),
             };
+            check_order_literal(&o.expr, items.len())?;
             let source = if let Some(k) = position(&o.expr)? {
                 if k >= items.len() {
                     return Err(QueryError::Invalid(format!(
@@ -482,7 +494,7 @@ fn run_select(
         .zip(&sort_keys)
         .filter(|(k, _)| *k.data_type() != DataType::Null)
         .map(|(values, (_, options))| SortColumn {
-            values,
+            values: canonical_floats(&values),
             options: Some(*options),
         })
         .collect();
@@ -541,12 +553,42 @@ fn expect_predicate(e: Expr, clause: &str, ast: &ast::Expr) -> Result<Expr> {
     }
 }
 
+/// ORDER BY keys DuckDB rejects rather than sort by a constant: a negative position
+/// (`ORDER BY -1`, "ORDER term out of range") and a literal that is not an integer
+/// (`ORDER BY 'a'`, `NULL`, `true`, `-1.5`: "non-integer literal has no effect").
+fn check_order_literal(e: &ast::Expr, items: usize) -> Result<()> {
+    if is_non_integer_literal(e) {
+        return Err(non_integer_order_key(e));
+    }
+    if is_negative_position(e) {
+        return Err(QueryError::Invalid(format!(
+            "ORDER BY position `{e}` is not in the SELECT list (1 to {items})"
+        )));
+    }
+    Ok(())
+}
+
+/// `-1`, `(-0)`: DuckDB reads a negated integer literal in ORDER BY or GROUP BY as a position
+/// (always out of range), not as a constant.
+fn is_negative_position(e: &ast::Expr) -> bool {
+    matches!(
+        strip_parens(e),
+        ast::Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr }
+            if matches!(strip_parens(expr), ast::Expr::Value(v)
+                if matches!(&v.value, Value::Number(n, _) if n.parse::<u64>().is_ok()))
+    )
+}
+
 /// `ORDER BY 2` / `GROUP BY 1`: a 0-based position in the SELECT list.
 fn position(e: &ast::Expr) -> Result<Option<usize>> {
-    if let ast::Expr::Value(v) = e
+    if let ast::Expr::Value(v) = strip_parens(e)
         && let Value::Number(n, _) = &v.value
     {
         let n: &str = n.as_ref();
+        if n.parse::<u64>().is_err() && n.parse::<f64>().is_ok() {
+            // `GROUP BY 1.5` groups by a constant in DuckDB (ORDER BY rejects it first).
+            return Ok(None);
+        }
         return match n.parse::<usize>() {
             Ok(k) if k >= 1 => Ok(Some(k - 1)),
             _ => Err(QueryError::Invalid(format!(

@@ -505,3 +505,79 @@ SELECT trial_id, quantile_disc(completion_tokens, 0.75) AS q75,
        percentile_disc(0.1) WITHIN GROUP (ORDER BY ttft_ms DESC) AS d10_desc,
        percentile_cont(0.1) WITHIN GROUP (ORDER BY ttft_ms DESC) AS c10_desc
 FROM requests GROUP BY trial_id;
+
+-- ===== randomised differential audit (each a minimal reproducer of a fixed mismatch) =====
+
+-- name: round_negative_digits_keeps_infinities
+-- DuckDB 2.x: inf and NaN stay; a result that overflows keeps the input; 10^400 gives 0.
+SELECT trial_id, round(ttft_p95_ms / 0, -1) AS a, round(-ttft_p95_ms / 0, -2) AS b,
+       round(-1.7e308, -308) AS c, round(1e300, -400) AS d, round(ttft_p95_ms, -1) AS e
+FROM configs;
+
+-- name: nan_from_arithmetic_compares_greatest
+-- inf - inf is a NaN with the sign bit set on x86; it is still greater than every number.
+SELECT trial_id, ttft_p95_ms / 0 - ttft_p95_ms / 0 AS n, ttft_p95_ms / 0 - ttft_p95_ms / 0 <= 0 AS le,
+       ttft_p95_ms / 0 - ttft_p95_ms / 0 > 1e308 AS gt, greatest(ttft_p95_ms / 0 - ttft_p95_ms / 0, 1) AS g,
+       least(ttft_p95_ms / 0 - ttft_p95_ms / 0, 1) AS l
+FROM configs ORDER BY n DESC, trial_id;
+
+-- name: nan_from_arithmetic_in_having_and_order_by
+-- 0 / 0 is a NaN with the sign bit set on x86 (Arrow's total order puts it before -inf).
+SELECT endpoint, avg((requests - 500) / 0) AS a, min((requests - 500) / 0) AS lo
+FROM configs GROUP BY endpoint
+HAVING avg((requests - 500) / 0) <= 0 OR endpoint = 'openai' ORDER BY a DESC, endpoint;
+
+-- name: order_by_negative_zero_ties_with_zero
+SELECT trial_id, CASE WHEN requests >= 500 THEN temperature * -1 ELSE temperature END AS t
+FROM configs ORDER BY t, trial_id DESC;
+
+-- name: percentile_cont_next_to_infinity
+SELECT endpoint, percentile_cont(0.5) WITHIN GROUP (ORDER BY v) AS p50, median(v) AS m,
+       quantile_cont(v, 0.25) AS q25, quantile_cont(v, 0.75) AS q75,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY v DESC) AS p50d,
+       percentile_cont(0.25) WITHIN GROUP (ORDER BY v DESC) AS p25d
+FROM (SELECT endpoint, CASE WHEN temperature = 0 THEN -ttft_p95_ms / 0 ELSE ttft_p95_ms END AS v
+      FROM configs) AS t
+GROUP BY endpoint;
+
+-- name: variance_of_one_value_is_zero
+SELECT trial_id, var_pop(ttft_p95_ms / 0) AS a, stddev_pop(accuracy) AS b, var_pop(accuracy) AS c,
+       var_samp(accuracy) AS d, stddev_pop(cost_per_1k_requests_usd) AS e
+FROM configs GROUP BY trial_id;
+
+-- name: order_by_parenthesised_position
+SELECT trial_id, requests FROM configs ORDER BY (2) DESC, (1);
+
+-- name: group_by_parenthesised_position_and_decimal_constant
+SELECT endpoint, count(*) AS n FROM configs GROUP BY (1), 1.5;
+
+-- name: floor_and_ceil_of_integers_are_double
+SELECT trial_id, CAST(floor(requests) AS VARCHAR) AS f, CAST(ceil(max_num_seqs) AS VARCHAR) AS c,
+       CAST(round(requests) AS VARCHAR) AS r
+FROM configs;
+
+-- name: group_by_all_skips_constants
+SELECT 'x' AS k, 1 + 1 AS two, count(*) AS n, max(latency_ms) AS m FROM cases GROUP BY ALL;
+
+-- name: doubles_print_as_duckdb
+-- The shortest digits, a tie going to the correctly rounded one; a NaN's sign is printed.
+SELECT CAST(1000000000000000.25::DOUBLE AS VARCHAR) AS tie,
+       CAST(ttft_p95_ms + 1000000000000000 AS VARCHAR) AS big,
+       CAST((ttft_p95_ms / 0) * 0 AS VARCHAR) AS nan_product, CAST(accuracy AS VARCHAR) AS nan_column
+FROM configs;
+
+-- name: error_order_by_string_literal
+-- error: has no effect
+SELECT trial_id FROM configs ORDER BY 'trial_id';
+
+-- name: error_order_by_negative_position
+-- error: is not in the SELECT list
+SELECT trial_id FROM configs ORDER BY -1;
+
+-- name: error_order_by_null_within_group
+-- error: has no effect
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY NULL) FROM configs;
+
+-- name: error_group_by_negative_position
+-- error: is not in the SELECT list
+SELECT endpoint, count(*) FROM configs GROUP BY -1;
