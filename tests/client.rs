@@ -202,6 +202,29 @@ async fn http_error_statuses_carry_the_server_message() {
     );
 }
 
+/// A 404 from a URL without `/v1/` says the likely cause: a `base_url` missing its `/v1`.
+#[tokio::test]
+async fn not_found_without_v1_suggests_the_base_url() {
+    let body = r#"{"detail":"Not Found"}"#;
+    let server = common::start(Script::full(404, "application/json", body)).await;
+    let client = LlmClient::new().unwrap();
+    let clock = Clock::start();
+    let out = client
+        .call(&request(server.url("/chat/completions")), &clock)
+        .await;
+    assert_eq!(kind(&out), Some(ErrorKind::HttpStatus));
+    let message = out.error.unwrap().message;
+    assert!(
+        message.starts_with("404 Not Found: Not Found (sent to http://")
+            && message.ends_with("should the endpoint's base_url end in /v1?)"),
+        "{message}"
+    );
+    // Under /v1 a 404 is something else (vLLM's unknown model): no hint.
+    let server = common::start(Script::full(404, "application/json", body)).await;
+    let out = call(&server).await;
+    assert_eq!(out.error.unwrap().message, "404 Not Found: Not Found");
+}
+
 #[tokio::test]
 async fn socket_closed_inside_a_chunked_body_is_a_stream_cut() {
     // The chunked body never gets its terminating `0\r\n\r\n`: the transport reports an

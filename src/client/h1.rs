@@ -500,7 +500,7 @@ impl Pool {
             .await;
             let status = reqwest::StatusCode::from_u16(head.status)
                 .unwrap_or(reqwest::StatusCode::INTERNAL_SERVER_ERROR);
-            rec.http_status(status, &body, clock.now_ns());
+            rec.http_status(status, &body, &req.url, clock.now_ns());
             self.release(origin, conn, &head, read.is_ok() && framing.is_done());
             return None;
         }

@@ -357,7 +357,7 @@ impl LlmClient {
                 read_body_into(&mut response, ERROR_BODY_MAX_BYTES, clock, &mut body),
             )
             .await;
-            rec.http_status(status, &body, clock.now_ns());
+            rec.http_status(status, &body, &req.url, clock.now_ns());
             return None;
         }
 

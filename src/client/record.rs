@@ -140,14 +140,21 @@ impl Recorder {
         }
     }
 
-    /// A non-2xx response with (the first bytes of) its body, complete at `now_ns`.
-    pub fn http_status(&mut self, status: reqwest::StatusCode, body: &[u8], now_ns: i64) {
+    /// A non-2xx response to `url` with (the first bytes of) its body, complete at `now_ns`.
+    pub fn http_status(
+        &mut self,
+        status: reqwest::StatusCode,
+        body: &[u8],
+        url: &reqwest::Url,
+        now_ns: i64,
+    ) {
         let detail = error_body_message(body);
-        let message = if detail.is_empty() {
+        let mut message = if detail.is_empty() {
             status.to_string()
         } else {
             format!("{status}: {detail}")
         };
+        message.push_str(&not_found_hint(status, url));
         self.fail(ErrorKind::HttpStatus, message, now_ns);
     }
 
@@ -286,3 +293,15 @@ pub fn replay_sse<'a>(
 
 #[cfg(test)]
 mod tests;
+
+/// A 404 from a URL without a `/v1/` segment: the usual cause is a `base_url` written without
+/// the `/v1` that vLLM, SGLang, TGI and llama.cpp serve the OpenAI API under.
+fn not_found_hint(status: reqwest::StatusCode, url: &reqwest::Url) -> String {
+    if status != reqwest::StatusCode::NOT_FOUND || url.path().contains("/v1/") {
+        return String::new();
+    }
+    format!(
+        " (sent to {url}; OpenAI-compatible servers such as vLLM, SGLang, TGI and llama.cpp \
+         serve it under /v1: should the endpoint's base_url end in /v1?)"
+    )
+}
