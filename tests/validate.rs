@@ -171,7 +171,11 @@ fn every_broken_pipeline_locates_its_error() {
             "{}: no location:\n{e}",
             f.display()
         );
-        if !f.ends_with("empty-file.yaml") && !f.ends_with("invalid-yaml.yaml") {
+        // YAML the parser refuses has no key path yet (yaml-*: over the parser's limits).
+        let unparsed = f.ends_with("invalid-yaml.yaml")
+            || f.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("yaml-"));
+        if !f.ends_with("empty-file.yaml") && !unparsed {
             assert!(e.contains("= key: "), "{}: no key path:\n{e}", f.display());
         }
     }

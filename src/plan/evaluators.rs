@@ -296,13 +296,8 @@ type FileProblem = (String, String, Option<String>);
 fn load_file(path: &Path) -> Result<(EvaluatorFile, Arc<Node>), Vec<FileProblem>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![(String::new(), format!("cannot read the file: {e}"), None)])?;
-    let root = Node::parse(&text).map_err(|e| {
-        vec![(
-            format!(":{}:{}", e.loc.line, e.loc.col),
-            format!("invalid YAML: {}", e.message),
-            None,
-        )]
-    })?;
+    let root = Node::parse(&text)
+        .map_err(|e| vec![(format!(":{}:{}", e.loc.line, e.loc.col), e.message, e.help)])?;
     if matches!(root.kind, NodeKind::Null) {
         return Err(vec![(
             String::new(),

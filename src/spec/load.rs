@@ -84,8 +84,10 @@ pub fn load_str(
                 vec![Issue {
                     path: KeyPath::root(),
                     loc: e.loc,
-                    message: format!("invalid YAML: {}", e.message),
-                    help: Some("check indentation, quotes and brackets around this line".into()),
+                    message: e.message,
+                    help: Some(e.help.unwrap_or_else(|| {
+                        "check indentation, quotes and brackets around this line".into()
+                    })),
                 }],
             ));
         }

@@ -211,13 +211,25 @@ impl Node {
         // their key path (the parser's own error names an option of the parser).
         let mut options = serde_saphyr::Options::default();
         options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
+        options.budget = Some(budget());
         let spanned: Spanned<RawKind> = serde_saphyr::from_str_with_options(text, options)
-            .map_err(|e| YamlSyntaxError {
-                loc: e
+            .map_err(|e| {
+                let loc = e
                     .location()
                     .map(|l| Loc::from_saphyr(&l))
-                    .unwrap_or_default(),
-                message: e.without_snippet().to_string(),
+                    .unwrap_or_default();
+                match limit_message(&e) {
+                    Some((message, help)) => YamlSyntaxError {
+                        loc,
+                        message,
+                        help: Some(help),
+                    },
+                    None => YamlSyntaxError {
+                        loc,
+                        message: format!("invalid YAML: {}", e.without_snippet()),
+                        help: None,
+                    },
+                }
             })?;
         Ok(Node::from_spanned(spanned))
     }
@@ -410,13 +422,82 @@ impl Node {
     }
 }
 
+/// The most levels of mappings and lists a document may nest. Pipelines need fewer than ten
+/// (a JSON Schema inlined in an evaluator a few more); each level takes stack in the parser and
+/// in every walk of the tree, so a bound well under the parser's default of 64 keeps them
+/// all clear of the stack's end, even in a debug build on a 2 MiB thread.
+pub const MAX_DEPTH: usize = 32;
+
+/// The parser's resource limits: its defaults (which stop alias bombs such as "billion
+/// laughs") with nesting at most [`MAX_DEPTH`].
+fn budget() -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    budget
+}
+
+/// The parser's limits on the document's size (which stop alias bombs such as "billion
+/// laughs" and runaway nesting before they take memory or stack), said in the pipeline's terms
+/// with a suggestion; `None` for other errors (the parser's own text for these is its budget's
+/// debug form).
+fn limit_message(e: &serde_saphyr::Error) -> Option<(String, String)> {
+    use serde_saphyr::budget::BudgetBreach;
+    let budget = budget();
+    let nesting = || {
+        (
+            format!(
+                "the document nests mappings and lists more than {} levels deep",
+                budget.max_depth
+            ),
+            "a pipeline needs a few levels: check for brackets that are not closed, or flatten the structure".to_string(),
+        )
+    };
+    let large = "a pipeline is a short configuration: keep long data (prompts, rows, many values) in dataset files";
+    let mut e = e;
+    while let serde_saphyr::Error::WithSnippet { error, .. }
+    | serde_saphyr::Error::AliasError { error, .. } = e
+    {
+        e = error;
+    }
+    let serde_saphyr::Error::Budget { breach, .. } = e else {
+        return e
+            .to_string()
+            .starts_with("recursion limit exceeded")
+            .then(nesting);
+    };
+    let message = match breach {
+        BudgetBreach::Depth { .. } => return Some(nesting()),
+        BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => format!(
+            "the document is too large: more than {} values (keys, values and list items, counting each use of an alias `*name` in full)",
+            budget.max_nodes
+        ),
+        BudgetBreach::Aliases { .. } | BudgetBreach::AliasAnchorRatio { .. } => {
+            "too many aliases (`*name`): aliases may repeat a value a few times, not build large documents".into()
+        }
+        BudgetBreach::Anchors { .. } => {
+            format!("too many anchors (`&name`): at most {}", budget.max_anchors)
+        }
+        BudgetBreach::MergeKeys { .. } => format!(
+            "too many merge keys (`<<`): at most {}",
+            budget.max_merge_keys
+        ),
+        BudgetBreach::Documents { .. } => {
+            "too many YAML documents (`---`): a pipeline is one document".into()
+        }
+        _ => "the document is too large for a pipeline".into(),
+    };
+    Some((message, large.into()))
+}
+
 /// A YAML syntax error.
 #[derive(Clone, Debug, PartialEq)]
 pub struct YamlSyntaxError {
     /// Where the parser stopped.
     pub loc: Loc,
-    /// The parser's message.
+    /// What is wrong (`invalid YAML: ...` with the parser's message, or a limit exceeded).
     pub message: String,
+    /// A suggestion particular to the problem (none for syntax errors).
+    pub help: Option<String>,
 }
 
 /// Deserialisation helper: the value of a node whose children are spanned.
