@@ -521,8 +521,8 @@ pub fn describe_plan(plan: &Plan) -> String {
             })
             .collect::<Vec<_>>()
             .join(", then ");
-        let size = match (t.cases, t.duration) {
-            (Some(c), _) => format!("{} requests", c * t.steps.len() as u64 * u64::from(t.turns)),
+        let size = match (t.requests(), t.duration) {
+            (Some(n), _) => format!("{n} requests"),
             (None, Some(d)) => format!("for {:?}", d),
             (None, None) => "unbounded".into(),
         };

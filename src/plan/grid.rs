@@ -49,7 +49,17 @@ pub enum GridError {
         /// The key.
         key: String,
     },
+    /// More than [`MAX_TRIALS`] grid points (`None`: more than `u64` counts).
+    TooMany {
+        /// The number of grid points.
+        trials: Option<u64>,
+    },
 }
+
+/// The most trials a grid may expand to. Each trial is planned (its templates rendered, its
+/// prompts checked) before anything is sent, so a grid of millions of points would take
+/// minutes and gigabytes before the first request; far more trials than any sweep needs.
+pub const MAX_TRIALS: u64 = 10_000;
 
 /// Every grid point, in a stable order (product keys in name order, the last varying fastest;
 /// then zip rows). No grid means one empty point.
@@ -121,6 +131,18 @@ pub fn expand(grid: Option<&GridSpec>) -> Result<Vec<GridPoint>, Vec<GridError>>
     if !errors.is_empty() {
         return Err(errors);
     }
+    // Counted before any point is built.
+    let trials = grid.product.values().try_fold(
+        if grid.zip.is_empty() {
+            1
+        } else {
+            zip_len as u64
+        },
+        |n, v| n.checked_mul(v.len() as u64),
+    );
+    if trials.is_none_or(|n| n > MAX_TRIALS) {
+        return Err(vec![GridError::TooMany { trials }]);
+    }
     let mut points = vec![GridPoint::new()];
     for (k, values) in &grid.product {
         let mut next = Vec::with_capacity(points.len() * values.len());
@@ -149,9 +171,14 @@ pub fn expand(grid: Option<&GridSpec>) -> Result<Vec<GridPoint>, Vec<GridError>>
     Ok(points)
 }
 
-/// The positions of the first value that appears twice.
+/// The positions of the first value that appears twice (in one pass: lists may be long).
 fn first_repeat(values: &[serde_json::Value]) -> Option<(usize, usize)> {
-    (0..values.len()).find_map(|j| (0..j).find(|&i| values[i] == values[j]).map(|i| (i, j)))
+    // Equal values have equal JSON text (object keys are sorted), and the reverse holds too.
+    let mut seen = std::collections::HashMap::with_capacity(values.len());
+    values
+        .iter()
+        .enumerate()
+        .find_map(|(j, v)| seen.insert(v.to_string(), j).map(|i| (i, j)))
 }
 
 /// The trial id of a grid point: 12 hex digits of a 64-bit hash (FNV-1a, then one splitmix64
@@ -224,6 +251,61 @@ mod tests {
         let e = expand(Some(&g)).unwrap_err();
         assert_eq!(e.len(), 3, "{e:?}");
         assert_eq!(expand(None).unwrap(), vec![GridPoint::new()]);
+    }
+
+    #[test]
+    fn grids_past_max_trials_are_refused_before_expansion() {
+        let ten: Vec<u64> = (0..10).collect();
+        let product: serde_json::Map<String, Value> =
+            (0..4).map(|i| (format!("k{i}"), json!(ten))).collect();
+        assert_eq!(
+            expand(Some(&grid(Value::Object(product.clone()), json!({}))))
+                .unwrap()
+                .len(),
+            10_000
+        );
+        let mut five = product.clone();
+        five.insert("k4".into(), json!([1, 2]));
+        assert_eq!(
+            expand(Some(&grid(Value::Object(five), json!({})))).unwrap_err(),
+            vec![GridError::TooMany {
+                trials: Some(20_000)
+            }]
+        );
+        // Twenty lists of ten: 10^20 points, more than u64 counts.
+        let huge: serde_json::Map<String, Value> =
+            (0..20).map(|i| (format!("k{i}"), json!(ten))).collect();
+        assert_eq!(
+            expand(Some(&grid(Value::Object(huge), json!({"z": [1, 2]})))).unwrap_err(),
+            vec![GridError::TooMany { trials: None }]
+        );
+    }
+
+    #[test]
+    fn long_lists_are_checked_in_linear_time() {
+        let many: Vec<u64> = (0..200_000).collect();
+        let started = std::time::Instant::now();
+        let e = expand(Some(&grid(json!({"t": many}), json!({})))).unwrap_err();
+        assert_eq!(
+            e,
+            vec![GridError::TooMany {
+                trials: Some(200_000)
+            }]
+        );
+        let mut repeated = many.clone();
+        repeated.push(199_999);
+        let e = expand(Some(&grid(json!({"t": repeated}), json!({})))).unwrap_err();
+        assert!(
+            matches!(
+                e.as_slice(),
+                [GridError::Repeated {
+                    at: (199_999, 200_000),
+                    ..
+                }]
+            ),
+            "{e:?}"
+        );
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]

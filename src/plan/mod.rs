@@ -155,6 +155,18 @@ pub struct Trial {
     pub grid_value: minijinja::Value,
 }
 
+impl Trial {
+    /// Requests this trial sends: every turn of every step of every case (`None` when bounded by
+    /// duration only; saturating at `u64::MAX`).
+    pub fn requests(&self) -> Option<u64> {
+        Some(
+            self.cases?
+                .saturating_mul(self.steps.len() as u64)
+                .saturating_mul(u64::from(self.turns)),
+        )
+    }
+}
+
 /// A resolved arrival process: one or more stages run back to back (one stage unless the
 /// pipeline uses `steps`). A stage starts when the previous stage's cases have finished.
 #[derive(Clone, Debug, PartialEq)]
@@ -386,11 +398,12 @@ pub enum PromptPlan {
 }
 
 impl Plan {
-    /// Total requests the run will send (`None` when a trial is bounded by duration only).
+    /// Total requests the run will send (`None` when a trial is bounded by duration only;
+    /// saturating at `u64::MAX`: `requests` may be any `u64`).
     pub fn total_requests(&self) -> Option<u64> {
         let mut total = 0u64;
         for t in &self.trials {
-            total += t.cases? * t.steps.len() as u64 * u64::from(t.turns);
+            total = total.saturating_add(t.requests()?);
         }
         Some(total)
     }
@@ -800,6 +813,15 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                         root.key("grid").key("zip").key(&key),
                         format!("grid key `{key}` is in both `product` and `zip`"),
                     ),
+                    grid::GridError::TooMany { trials } => at(
+                        root.key("grid"),
+                        format!(
+                            "the grid has {} trials; a pipeline may have at most {}",
+                            trials.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string()),
+                            grid::MAX_TRIALS
+                        ),
+                    )
+                    .help("a product of lists has as many trials as their lengths multiplied: sweep fewer values, or split the sweep into several pipelines (`--set grid.product.KEY=[...]`)"),
                     grid::GridError::Repeated { section, key, value, at: (i, j) } => {
                         let (path, what) = if section == "zip" {
                             (root.key("grid").key("zip"), format!("zip rows {i} and {j} are the same ({value})"))
@@ -1178,9 +1200,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             None if duration.is_some() => None,
             // A trace replays each record once, warm-up included.
             None if trace_dataset.is_some() => dataset.as_ref().map(|d| d.rows.len() as u64),
-            None => dataset
-                .as_ref()
-                .map(|d| warmup + d.rows.len() as u64 * u64::from(repeats.max(1))),
+            None => dataset.as_ref().map(|d| {
+                warmup
+                    .saturating_add((d.rows.len() as u64).saturating_mul(u64::from(repeats.max(1))))
+            }),
         };
         // With nonces, a row run more often than its input holds distinct nonces repeats.
         if let (Some(c), Some(d), Some(name), None) =
@@ -1202,7 +1225,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             ));
         }
         if let Some(c) = cases
-            && warmup + cooldown >= c
+            && warmup.saturating_add(cooldown) >= c
             && c > 0
         {
             let (key, what) = if warmup >= c || cooldown == 0 {
@@ -1527,17 +1550,33 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     }
 
     // Queries, checked against the tables' schemas.
-    let grid_types: Vec<(String, arrow_schema::DataType)> = points
-        .first()
-        .map(|p| p.keys().cloned().collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|k| {
-            let dt =
-                crate::store::tables::grid_column_type(points.iter().filter_map(|p| p.get(&k)));
-            (k, dt)
-        })
-        .collect();
+    let grid_types: Vec<(String, arrow_schema::DataType)> = match (points.first(), &spec.grid) {
+        (Some(first), _) => first
+            .keys()
+            .map(|k| {
+                let dt =
+                    crate::store::tables::grid_column_type(points.iter().filter_map(|p| p.get(k)));
+                (k.clone(), dt)
+            })
+            .collect(),
+        // The grid is in error (reported above): its columns are still those of its keys, so
+        // that a query reading them is not reported too.
+        (None, Some(g)) => {
+            let mut keys: Vec<(&String, &Vec<serde_json::Value>)> =
+                g.product.iter().chain(&g.zip).collect();
+            keys.sort_by_key(|(k, _)| *k);
+            keys.dedup_by_key(|(k, _)| *k);
+            keys.into_iter()
+                .map(|(k, values)| {
+                    (
+                        k.clone(),
+                        crate::store::tables::grid_column_type(values.iter()),
+                    )
+                })
+                .collect()
+        }
+        (None, None) => Vec::new(),
+    };
     let configs_schema = crate::store::configs_schema(&grid_types, &scorers);
     let queries: Vec<(String, QuerySpec)> = spec
         .query

@@ -146,7 +146,8 @@ fn direct_template_context_renders_as_the_json_context() {
     let yaml = SYNTHETIC
         .replace("  seed: 3\n", "  seed: 3\nvars: { who: \"world\", count: 41 }\ngrid:\n  product:\n    t: [0.0, 0.7]\n")
         .replace("{{ item.input }}", template)
-        .replace("temperature: 0.5", "temperature: \"{{ grid.t }}\"");
+        .replace("temperature: 0.5", "temperature: \"{{ grid.t }}\"")
+        .replace("nonce: true", "nonce: false");
     for nonce in [true, false] {
         let p = plan(&yaml.replace("nonce: true", &format!("nonce: {nonce}")));
         assert_eq!(p.trials.len(), 2);
@@ -391,5 +392,47 @@ flow:
                 "{prompt}: {e}"
             );
         }
+    }
+}
+
+#[test]
+fn request_counts_near_u64_max_saturate_instead_of_overflowing() {
+    let max = u64::MAX;
+    let two_trials = format!("{SYNTHETIC}grid:\n  product: {{ t: [1, 2] }}\n")
+        .replace("temperature: 0.5", "temperature: \"{{ grid.t }}\"")
+        .replace("nonce: true", "nonce: false");
+    let load = |sets: &[String]| load_str(Path::new("t.yaml"), two_trials.clone(), sets);
+    // Any u64 is a valid request count; the total saturates.
+    let loaded =
+        load(&[format!("workload.requests={max}")]).unwrap_or_else(|e| panic!("{}", e.render()));
+    let p = build(&loaded).unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(p.trials.len(), 2);
+    assert_eq!(p.trials[0].requests(), Some(max));
+    assert_eq!(p.total_requests(), Some(max));
+    // Warm-up and cool-down past the count are reported, not added up.
+    for (sets, want) in [
+        (
+            vec![format!("workload.warmup={max}")],
+            "warmup (18446744073709551615) leaves none",
+        ),
+        (
+            vec![
+                "workload.requests=10".into(),
+                format!("workload.cooldown={max}"),
+            ],
+            "cooldown (18446744073709551615) leaves none of the 10 requests",
+        ),
+        (
+            vec![
+                format!("workload.requests={max}"),
+                format!("workload.warmup={}", max - 1),
+                "workload.cooldown=2".into(),
+            ],
+            "warmup (18446744073709551614) and cooldown (2) leave none of the 18446744073709551615 requests",
+        ),
+    ] {
+        let loaded = load(&sets).unwrap_or_else(|e| panic!("{}", e.render()));
+        let e = build(&loaded).map(|_| ()).unwrap_err().render();
+        assert!(e.contains(want), "{sets:?}: {e}");
     }
 }
