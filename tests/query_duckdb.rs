@@ -292,6 +292,11 @@ fn unsupported_constructs_are_named_and_run_in_duckdb() {
             "SELECT CAST(accuracy AS FLOAT) * 3 FROM configs",
             "CAST to FLOAT",
         ),
+        (
+            // A HUGEINT in DuckDB.
+            "SELECT 9223372036854775808 AS big",
+            "beyond BIGINT",
+        ),
         ("SELECT 1; SELECT 2", "more than one statement"),
         ("CREATE TABLE x AS SELECT 1", "CREATE statement"),
         ("VALUES (1), (2)", "VALUES"),

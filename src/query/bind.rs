@@ -212,6 +212,14 @@ impl<'a> Binder<'a> {
                 "bind_unary_op on another expression".into(),
             ));
         };
+        // `-9223372036854775808` is BIGINT's minimum (DuckDB folds the sign into the literal).
+        if *op == UnaryOperator::Minus
+            && let E::Value(v) = expr.as_ref()
+            && let Value::Number(text, _) = &v.value
+            && text.as_str() == "9223372036854775808"
+        {
+            return Ok(Expr::literal(Scalar::Int(i64::MIN)));
+        }
         let inner = self.bind(expr)?;
         match op {
             UnaryOperator::Minus => match inner.kind {
@@ -472,7 +480,10 @@ impl<'a> Binder<'a> {
                 ))),
             };
         }
-        if inner.ty == ty && !matches!(to, CastTarget::Int { .. }) {
+        // `0.5::DOUBLE` stops being a DECIMAL literal: a later cast to an integer rounds half
+        // to even, as DuckDB's DOUBLE does, so it is kept as a cast (a no-op at run time).
+        let decimal_literal = matches!(inner.kind, ExprKind::Literal(Scalar::Float(_)));
+        if inner.ty == ty && !matches!(to, CastTarget::Int { .. }) && !decimal_literal {
             return Ok(inner);
         }
         Ok(Expr::new(
@@ -885,7 +896,12 @@ impl<'a> Binder<'a> {
                     }
                     _ => return Err(wrong_args()),
                 };
-                let fraction = match inner.bind(p)?.kind {
+                let mut fraction = inner.bind(p)?;
+                // `0.5::DOUBLE` is still a constant fraction.
+                while let ExprKind::Cast { expr, .. } = fraction.kind {
+                    fraction = *expr;
+                }
+                let fraction = match fraction.kind {
                     ExprKind::Literal(Scalar::Int(i)) => i as f64,
                     ExprKind::Literal(Scalar::Float(f)) => f,
                     _ => {
@@ -1023,6 +1039,13 @@ fn literal(v: &Value, e: &ast::Expr) -> Result<Expr> {
             let text: &str = text.as_ref();
             if let Ok(i) = text.parse::<i64>() {
                 Scalar::Int(i)
+            } else if text.bytes().all(|b| b.is_ascii_digit()) {
+                // DuckDB reads it as HUGEINT, which frontier does not have (a DOUBLE here
+                // would print and compare differently).
+                return Err(QueryError::unsupported_at(
+                    format!("integer literal `{text}` beyond BIGINT"),
+                    expr_span(e),
+                ));
             } else if let Ok(f) = text.parse::<f64>() {
                 Scalar::Float(f)
             } else {

@@ -53,15 +53,9 @@ pub(crate) fn cast(array: &ArrayRef, to: &CastTarget, try_cast: bool) -> Result<
                     DataType::Boolean => Ok(Some(array.as_boolean().value(i) as i64)),
                     DataType::Utf8 => {
                         let s = array.as_string::<i32>().value(i);
-                        let t = s.trim();
-                        let parsed = match t.parse::<i64>() {
-                            Ok(v) => in_range(v).then_some(v),
-                            // Read as a decimal: half away from zero.
-                            Err(_) => t
-                                .parse::<f64>()
-                                .ok()
-                                .and_then(|f| float_to_int(f, *min, *max, Rounding::HalfAway)),
-                        };
+                        let parsed = parse_int(s)
+                            .and_then(|v| i64::try_from(v).ok())
+                            .filter(|v| in_range(*v));
                         parsed.map(Some).ok_or_else(|| format!("'{s}'"))
                     }
                     _ => Err(String::new()),
@@ -210,14 +204,80 @@ pub(crate) fn float_to_int(v: f64, min: i64, max: i64, rounding: Rounding) -> Op
     (i >= min && i <= max).then_some(i)
 }
 
-fn parse_f64(s: &str) -> Option<f64> {
-    s.trim().parse::<f64>().ok()
+/// `1_000` is 1000 in DuckDB: an underscore between two digits is dropped.
+fn without_digit_separators(s: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !s.contains('_') {
+        return Some(s.into());
+    }
+    let b = s.as_bytes();
+    let ok = b.iter().enumerate().all(|(i, &c)| {
+        c != b'_'
+            || (i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+    });
+    ok.then(|| s.replace('_', "").into())
 }
 
+fn parse_f64(s: &str) -> Option<f64> {
+    without_digit_separators(s.trim())?.parse::<f64>().ok()
+}
+
+/// VARCHAR to an integer as DuckDB reads it: `0x1f` and `0b101`, `1_000`, and a decimal
+/// (`2.5`, `1.5e1`) rounded half away from zero on its exact digits (`1.4999999999999999` is
+/// 1, though it is 1.5 as a DOUBLE).
+fn parse_int(s: &str) -> Option<i128> {
+    let t = s.trim();
+    let (negative, body) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let radix = match body.get(..2) {
+        Some("0x" | "0X") => Some(16),
+        Some("0b" | "0B") => Some(2),
+        _ => None,
+    };
+    let magnitude = if let Some(radix) = radix {
+        i128::from_str_radix(&without_digit_separators(&body[2..])?, radix).ok()?
+    } else {
+        let body = without_digit_separators(body)?;
+        let (mantissa, exponent) = match body.find(['e', 'E']) {
+            Some(k) => (&body[..k], body[k + 1..].parse::<i32>().ok()?),
+            None => (&body[..], 0),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if (int.is_empty() && frac.is_empty())
+            || !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        // All digits, and where the decimal point falls in them after the exponent.
+        let digits: Vec<u8> = int.bytes().chain(frac.bytes()).map(|c| c - b'0').collect();
+        let point = int.len() as i64 + exponent as i64;
+        if point > 40 && digits.iter().any(|&d| d != 0) {
+            return None;
+        }
+        let mut value: i128 = 0;
+        for k in 0..point.clamp(0, 40) {
+            let d = digits.get(k as usize).copied().unwrap_or(0);
+            value = value.checked_mul(10)?.checked_add(d as i128)?;
+        }
+        // The first digit after the point (an implicit 0 when the point is before the digits):
+        // 5 or more rounds the magnitude up, half away from zero.
+        let first_dropped = usize::try_from(point)
+            .ok()
+            .and_then(|p| digits.get(p).copied())
+            .unwrap_or(0);
+        value + i128::from(first_dropped >= 5)
+    };
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// DuckDB's spellings, case-insensitive and without surrounding spaces (`' true '` is not a
+/// BOOLEAN there); `on`/`off` are not accepted either.
 fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "t" | "1" | "yes" | "y" | "on" => Some(true),
-        "false" | "f" | "0" | "no" | "n" | "off" => Some(false),
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "t" | "1" | "yes" | "y" => Some(true),
+        "false" | "f" | "0" | "no" | "n" => Some(false),
         _ => None,
     }
 }
@@ -292,6 +352,47 @@ fn shortest_sci(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_read_as_integers_like_duckdb() {
+        // Expected values are DuckDB 2.0's TRY_CAST(s AS BIGINT).
+        let cases = [
+            ("0x10", Some(16)),
+            ("0X1f", Some(31)),
+            ("0b101", Some(5)),
+            ("1_000", Some(1000)),
+            ("_1", None),
+            ("1__0", None),
+            ("0o17", None),
+            ("1.4999999999999999", Some(1)),
+            ("1.45", Some(1)),
+            ("1.5", Some(2)),
+            ("-1.5", Some(-2)),
+            ("2.5", Some(3)),
+            ("1e2", Some(100)),
+            ("1.5e1", Some(15)),
+            ("+3", Some(3)),
+            (" 4 ", Some(4)),
+            ("5.", Some(5)),
+            (".5", Some(1)),
+            ("0x", None),
+            ("1_000.5", Some(1001)),
+            ("0x10.5", None),
+            ("", None),
+            (".", None),
+            ("abc", None),
+            ("1e-1", Some(0)),
+            ("5e-1", Some(1)),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_int(s), want, "{s:?}");
+        }
+        assert_eq!(parse_f64("1_000.5"), Some(1000.5));
+        assert_eq!(parse_f64("0x10"), None);
+        assert_eq!(parse_bool(" true "), None);
+        assert_eq!(parse_bool("on"), None);
+        assert_eq!(parse_bool("Yes"), Some(true));
+    }
 
     #[test]
     fn doubles_print_like_duckdb() {

@@ -201,12 +201,26 @@ fn run_select(
     // SELECT list, collecting aggregate calls.
     let mut aggs: Vec<AggCall> = Vec::new();
     let mut items: Vec<(String, Expr)> = Vec::new();
+    // Items named by `AS`: a bare ORDER BY name matches these first (as DuckDB).
+    let mut aliased: Vec<usize> = Vec::new();
     for item in &s.projection {
         let mut b = Binder::new(&rel.fields, "");
         b.aggs = Some(&mut aggs);
         match item {
-            SelectItem::UnnamedExpr(e) => items.push((output_name(e), b.bind(e)?)),
+            SelectItem::UnnamedExpr(e) => {
+                let bound = b.bind(e)?;
+                // A column is named as stored (`SELECT K FROM t` gives `k`), as DuckDB.
+                let name = match (&bound.kind, e) {
+                    (
+                        ExprKind::Column(i),
+                        ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_),
+                    ) => rel.fields[*i].name.clone(),
+                    _ => output_name(e),
+                };
+                items.push((name, bound))
+            }
             SelectItem::ExprWithAlias { expr, alias } => {
+                aliased.push(items.len());
                 items.push((alias.value.clone(), b.bind(expr)?))
             }
             SelectItem::Wildcard(options) => {
@@ -376,7 +390,7 @@ fn run_select(
                     )));
                 }
                 SortSource::Output(k)
-            } else if let Some(k) = output_by_name(&o.expr, &items) {
+            } else if let Some(k) = output_by_name(&o.expr, &items, &aliased) {
                 SortSource::Output(k)
             } else {
                 let mut b = Binder::new(&rel.fields, "");
@@ -599,11 +613,19 @@ fn position(e: &ast::Expr) -> Result<Option<usize>> {
     Ok(None)
 }
 
-/// A bare name matching exactly one output column (alias or column name).
-fn output_by_name(e: &ast::Expr, items: &[(String, Expr)]) -> Option<usize> {
+/// A bare name matching an `AS` alias (the last such, as DuckDB: `SELECT k AS x, x FROM t
+/// ORDER BY x` sorts by k), else exactly one output column (alias or column name).
+fn output_by_name(e: &ast::Expr, items: &[(String, Expr)], aliased: &[usize]) -> Option<usize> {
     let ast::Expr::Identifier(ident) = e else {
         return None;
     };
+    if let Some(&k) = aliased
+        .iter()
+        .rev()
+        .find(|&&k| items[k].0.eq_ignore_ascii_case(&ident.value))
+    {
+        return Some(k);
+    }
     let mut matches = items
         .iter()
         .enumerate()

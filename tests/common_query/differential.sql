@@ -581,3 +581,22 @@ SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY NULL) FROM configs;
 -- name: error_group_by_negative_position
 -- error: is not in the SELECT list
 SELECT endpoint, count(*) FROM configs GROUP BY -1;
+
+-- name: order_by_name_prefers_select_alias
+-- `ttft_p95_ms` is both an alias (of requests) and a column: DuckDB sorts by the alias.
+SELECT requests AS ttft_p95_ms, ttft_p95_ms, trial_id FROM configs ORDER BY ttft_p95_ms, 2, 3;
+
+-- name: decimal_literal_cast_to_double_rounds_half_even
+-- `2.5::DOUBLE` is a DOUBLE (half to even into an integer); `2.5` alone is a DECIMAL (half away).
+SELECT CAST(2.5::DOUBLE AS BIGINT) AS a, CAST(2.5 AS BIGINT) AS b,
+       TRY_CAST((-2147483648.5)::DOUBLE AS INTEGER) AS c, CAST(0.5::DOUBLE AS SMALLINT) AS d,
+       percentile_cont(0.5::DOUBLE) WITHIN GROUP (ORDER BY requests) AS p,
+       -9223372036854775808 AS min_bigint
+FROM configs;
+
+-- name: strings_to_integers_booleans_as_duckdb
+SELECT TRY_CAST('0x1f' AS BIGINT) AS a, TRY_CAST('1_000' AS INTEGER) AS b,
+       TRY_CAST('1.4999999999999999' AS BIGINT) AS c, TRY_CAST('1.5e1' AS SMALLINT) AS d,
+       TRY_CAST('.5' AS BIGINT) AS e, TRY_CAST('_1' AS BIGINT) AS f, TRY_CAST('0b101' AS BIGINT) AS g,
+       TRY_CAST('1_000.5' AS DOUBLE) AS h, TRY_CAST('on' AS BOOLEAN) AS i,
+       TRY_CAST(' true ' AS BOOLEAN) AS j, TRY_CAST('Yes' AS BOOLEAN) AS k;

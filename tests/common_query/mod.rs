@@ -411,7 +411,8 @@ impl Val {
         }
     }
 
-    /// Equal, with floats equal within 1e-9 relative (NaN equals NaN).
+    /// Equal, with floats equal within 1e-9 relative (NaN equals NaN; an infinity equals only
+    /// itself: the relative bound is infinite next to one).
     pub fn same(&self, other: &Val) -> bool {
         match (self, other) {
             (Val::Null, Val::Null) => true,
@@ -422,7 +423,9 @@ impl Val {
                 (Some(a), Some(b)) => {
                     (a.is_nan() && b.is_nan())
                         || a == b
-                        || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+                        || (a.is_finite()
+                            && b.is_finite()
+                            && (a - b).abs() <= 1e-9 * a.abs().max(b.abs()))
                 }
                 _ => false,
             },
