@@ -271,6 +271,23 @@ fn errors_in_set_values_found_by_later_checks_name_the_argument() {
 }
 
 #[test]
+fn set_key_paths_are_as_shallow_as_the_file_must_be() {
+    let file = Path::new("pipelines/quickstart.yaml");
+    // 60,000 levels overflowed the stack of every walk of the tree.
+    let deep = format!("vars.{}b=1", "a.".repeat(60_000));
+    let text = frontier::spec::load::load(file, &[deep])
+        .unwrap_err()
+        .render();
+    assert!(
+        text.contains("the key path has 60002 parts, more than the 32 levels a pipeline may nest"),
+        "{text}"
+    );
+    assert!(text.len() < 2_000, "{} bytes", text.len());
+    let ok = format!("vars.{}b=1", "a.".repeat(30));
+    frontier::spec::load::load(file, &[ok]).unwrap_or_else(|e| panic!("{}", e.render()));
+}
+
+#[test]
 fn an_unreadable_pipeline_is_not_blamed_on_set() {
     let dir = std::env::temp_dir().join(format!("frontier-validate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

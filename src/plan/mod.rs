@@ -989,7 +989,7 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             Ok(p) => Some(p),
             Err(e) => {
                 issues.push(
-                    at(jp.key("pattern"), format!("invalid regular expression: {e}"))
+                    at(jp.key("pattern"), crate::eval::normalize::regex_error(&e))
                         .help("the grade is the first capture group of the last match, e.g. `GRADE: (\\d)`"),
                 );
                 None

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Spec;
-use super::node::{KeyPath, Loc, Node, NodeKind};
+use super::node::{KeyPath, Loc, MAX_DEPTH, Node, NodeKind};
 use super::schema::pipeline_schema;
 use super::validate::{Issue, validate};
 use crate::error::PipelineErrors;
@@ -148,6 +148,19 @@ fn apply_override(root: &mut Node, index: usize, text: &str) -> Result<(), Issue
         .ok_or_else(|| bad(format!("--set `{text}` has no `=`")))?;
     let path = KeyPath::parse_dotted(key.trim())
         .ok_or_else(|| bad(format!("--set `{text}`: `{key}` is not a key path")))?;
+    // The file's nesting is bounded by the parser; a key path builds levels of its own.
+    if path.0.len() > MAX_DEPTH {
+        return Err(Issue {
+            help: Some(
+                "pipeline keys are a few levels deep, such as `flow[0].llm.params.max_tokens`"
+                    .into(),
+            ),
+            ..bad(format!(
+                "--set `{text}`: the key path has {} parts, more than the {MAX_DEPTH} levels a pipeline may nest",
+                path.0.len()
+            ))
+        });
+    }
     // The value is YAML, so numbers, booleans and lists keep their types; anything that does
     // not parse as YAML is taken as a plain string.
     let mut node = match Node::parse(value) {
