@@ -108,7 +108,7 @@ fn render_issue(out: &mut String, errors: &PipelineErrors, lines: &[&str], issue
         let _ = writeln!(
             out,
             "{pad} = key: {}",
-            shorten_text(&issue.path.to_string(), MAX_MESSAGE_LINE)
+            shorten_text(&issue.path.to_string(), 2 * MAX_QUOTED_CHARS)
         );
     }
     if let Some(help) = &issue.help {
@@ -291,6 +291,16 @@ mod tests {
         );
         assert!(lines[3].len() < 200, "{text}");
         assert_eq!(lines[4].find('^').unwrap(), 4 + 40 + 3, "{text}");
+    }
+
+    #[test]
+    fn long_keys_in_key_paths_are_shortened() {
+        let key = "k".repeat(5_000);
+        let mut i = issue(1, 1, format!("unknown key `{key}`"));
+        i.path = KeyPath::root().key(&key).key("x");
+        let text = errors(format!("{key}: {{x: 1}}\n"), vec![i]).render();
+        assert!(text.len() < 1_500, "{} bytes:\n{text}", text.len());
+        assert!(text.contains("kkk.x (5002 characters)\n"), "{text}");
     }
 
     #[test]
