@@ -539,15 +539,18 @@ impl<'s> Walker<'s> {
                     accepted.push(d);
                 }
             }
-            out.push(issue(
-                node,
-                path,
-                format!(
-                    "expected {}, found {}",
-                    accepted.join(" or "),
-                    describe_node(node)
-                ),
-            ));
+            out.push(
+                issue(
+                    node,
+                    path,
+                    format!(
+                        "expected {}, found {}",
+                        accepted.join(" or "),
+                        describe_node(node)
+                    ),
+                )
+                .with_help(self.tagged_help(node, &non_null)),
+            );
             return;
         }
         // Otherwise report the branch that came closest.
@@ -569,6 +572,49 @@ impl<'s> Walker<'s> {
             values.push(plain(v.get("const")?));
         }
         key.map(|k| (k, values))
+    }
+
+    /// For a value where one of several single-key mappings is expected (an externally tagged
+    /// choice such as `{ fixed: 16 }` / `{ uniform: {...} }`): the shapes, and when the value
+    /// itself fits one of them, that one written out (`input_tokens: 16` -> `{ fixed: 16 }`;
+    /// `arrival: poisson` -> `{ poisson: ... }`).
+    fn tagged_help(&self, node: &Node, branches: &[&'s Value]) -> Option<String> {
+        let mut tags: Vec<(&str, &Value)> = Vec::new();
+        for b in branches {
+            let b = self.resolve(b);
+            let props = b.get("properties")?.as_object()?;
+            let required = b.get("required")?.as_array()?;
+            let [(tag, inner)] = props.iter().collect::<Vec<_>>()[..] else {
+                return None;
+            };
+            if required.len() != 1 || required[0].as_str() != Some(tag.as_str()) {
+                return None;
+            }
+            tags.push((tag.as_str(), self.resolve(inner)));
+        }
+        let shapes: Vec<String> = tags
+            .iter()
+            .map(|(t, _)| format!("`{{ {t}: ... }}`"))
+            .collect();
+        let fits = |inner: &Value| {
+            inner
+                .get("type")
+                .is_some_and(|t| type_matches(&node.kind, t))
+        };
+        let example = match &node.kind {
+            NodeKind::Str(s) if tags.iter().any(|(t, _)| t == s) => Some(format!(
+                "`{{ {s}: ... }}`, with its settings under its name"
+            )),
+            NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) | NodeKind::Str(_) => tags
+                .iter()
+                .find(|(_, inner)| fits(inner))
+                .map(|(t, _)| format!("`{{ {t}: {} }}`", node_text(node))),
+            _ => None,
+        };
+        Some(match example {
+            Some(e) => format!("write {e} (one of {})", shapes.join(", ")),
+            None => format!("write one of {}", shapes.join(", ")),
+        })
     }
 
     fn describe_branch(&self, b: &Value) -> String {
@@ -793,6 +839,22 @@ fn type_help(types: &Value, node: &Node) -> Option<String> {
     }
 }
 
+/// A scalar as it would be written back in YAML (long strings cut), for examples in help.
+fn node_text(node: &Node) -> String {
+    match &node.kind {
+        NodeKind::Bool(b) => b.to_string(),
+        NodeKind::Int(i) => i.to_string(),
+        NodeKind::Float(f) => compact_number(*f),
+        NodeKind::Str(s) if s.chars().count() > 40 => {
+            format!("{}...", s.chars().take(40).collect::<String>())
+        }
+        NodeKind::Str(s) => s.clone(),
+        NodeKind::Null => "null".into(),
+        NodeKind::Seq(_) => "[...]".into(),
+        NodeKind::Map(_) => "{...}".into(),
+    }
+}
+
 fn describe_node(node: &Node) -> String {
     match &node.kind {
         NodeKind::Null => "null".into(),
@@ -915,6 +977,41 @@ evaluators:
         assert_eq!(is.len(), 1);
         assert!(
             is[0].message.contains("expected an integer or a string"),
+            "{is:?}"
+        );
+    }
+
+    #[test]
+    fn a_scalar_where_a_tagged_choice_goes_gets_it_written_out() {
+        let is = issues(&OK.replace("{ concurrency: 2 }", "poisson"));
+        assert_eq!(is.len(), 1, "{is:?}");
+        assert_eq!(is[0].message, "expected a mapping, found string `poisson`");
+        let help = is[0].help.as_deref().unwrap();
+        assert!(
+            help.starts_with("write `{ poisson: ... }`, with its settings under its name (one of `{ concurrency: ... }`, `{ constant: ... }`, `{ poisson: ... }`"),
+            "{help}"
+        );
+        let synthetic = OK.replace(
+            "qa: { path: qa.jsonl, input: question, reference: answers }",
+            "qa: { synthetic: { count: 4, input_tokens: 16, output_tokens: { fixed: 4 } } }",
+        );
+        let is = issues(&synthetic);
+        assert_eq!(is.len(), 1, "{is:?}");
+        assert_eq!(is[0].path.to_string(), "datasets.qa.synthetic.input_tokens");
+        assert_eq!(
+            is[0].help.as_deref(),
+            Some(
+                "write `{ fixed: 16 }` (one of `{ fixed: ... }`, `{ uniform: ... }`, `{ normal: ... }`, `{ empirical: ... }`)"
+            )
+        );
+        // A list fits no shape: the shapes alone.
+        let is = issues(&OK.replace("{ concurrency: 2 }", "[2]"));
+        assert!(
+            is[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .starts_with("write one of `{ concurrency: ... }`"),
             "{is:?}"
         );
     }
