@@ -384,7 +384,8 @@ fn like(
         let Scalar::Str(p) = lit else {
             return Ok(Arc::new(BooleanArray::new_null(rows)));
         };
-        let compiled = LikePattern::new(p, escape, case_insensitive);
+        let compiled =
+            LikePattern::new(p, escape, case_insensitive).map_err(QueryError::Execution)?;
         let out: BooleanArray = text
             .iter()
             .map(|t| t.map(|t| compiled.matches(t, &mut buf)))
@@ -396,16 +397,16 @@ fn like(
         return Ok(Arc::new(BooleanArray::new_null(rows)));
     }
     let patterns = patterns.as_string::<i32>();
-    let out: BooleanArray = text
+    let out = text
         .iter()
         .zip(patterns.iter())
         .map(|(t, p)| match (t, p) {
-            (Some(t), Some(p)) => {
-                Some(LikePattern::new(p, escape, case_insensitive).matches(t, &mut buf))
-            }
-            _ => None,
+            (Some(t), Some(p)) => LikePattern::new(p, escape, case_insensitive)
+                .map(|compiled| Some(compiled.matches(t, &mut buf)))
+                .map_err(QueryError::Execution),
+            _ => Ok(None),
         })
-        .collect();
+        .collect::<Result<BooleanArray>>()?;
     Ok(Arc::new(out))
 }
 

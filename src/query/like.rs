@@ -16,7 +16,12 @@ pub(crate) struct LikePattern {
 }
 
 impl LikePattern {
-    pub(crate) fn new(pattern: &str, escape: Option<char>, case_insensitive: bool) -> Self {
+    /// A pattern ending in its escape character is an error, as in DuckDB.
+    pub(crate) fn new(
+        pattern: &str,
+        escape: Option<char>,
+        case_insensitive: bool,
+    ) -> Result<Self, String> {
         let pattern = if case_insensitive {
             pattern.to_lowercase()
         } else {
@@ -26,8 +31,14 @@ impl LikePattern {
         let mut chars = pattern.chars();
         while let Some(c) = chars.next() {
             let token = if Some(c) == escape {
-                // A trailing escape matches itself.
-                Token::Char(chars.next().unwrap_or(c))
+                match chars.next() {
+                    Some(next) => Token::Char(next),
+                    None => {
+                        return Err(format!(
+                            "LIKE pattern {pattern:?} ends with its escape character {c:?}"
+                        ));
+                    }
+                }
             } else if c == '%' {
                 if tokens.last() == Some(&Token::Any) {
                     continue;
@@ -40,10 +51,10 @@ impl LikePattern {
             };
             tokens.push(token);
         }
-        LikePattern {
+        Ok(LikePattern {
             tokens,
             case_insensitive,
-        }
+        })
     }
 
     /// `buf` is scratch space reused across rows to avoid an allocation per row.
@@ -94,7 +105,9 @@ mod tests {
     use super::*;
 
     fn like(text: &str, pattern: &str) -> bool {
-        LikePattern::new(pattern, None, false).matches(text, &mut Vec::new())
+        LikePattern::new(pattern, None, false)
+            .unwrap()
+            .matches(text, &mut Vec::new())
     }
 
     #[test]
@@ -116,10 +129,18 @@ mod tests {
 
     #[test]
     fn escape_and_case() {
-        let p = LikePattern::new("a\\%c", Some('\\'), false);
+        let p = LikePattern::new("a\\%c", Some('\\'), false).unwrap();
         assert!(p.matches("a%c", &mut Vec::new()));
         assert!(!p.matches("abc", &mut Vec::new()));
-        let p = LikePattern::new("A%", None, true);
+        let p = LikePattern::new("A%", None, true).unwrap();
         assert!(p.matches("abc", &mut Vec::new()));
+        // A trailing escape is an error (DuckDB: "Like pattern must not end with escape
+        // character!"), not a literal.
+        let e = LikePattern::new("abc!", Some('!'), false).unwrap_err();
+        assert_eq!(
+            e,
+            r#"LIKE pattern "abc!" ends with its escape character '!'"#
+        );
+        assert!(LikePattern::new("abc!!", Some('!'), false).is_ok());
     }
 }

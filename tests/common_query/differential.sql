@@ -474,6 +474,11 @@ SELECT acuracy FROM configs;
 -- error: did you mean `configs`
 SELECT * FROM config;
 
+-- name: error_like_pattern_ending_in_its_escape
+-- DuckDB raises it when matching reaches the end of the pattern; frontier when it compiles it.
+-- error: ends with its escape character
+SELECT trial_id, endpoint LIKE '%!' ESCAPE '!' AS m FROM configs;
+
 -- name: error_bad_cast
 -- error: could not convert
 SELECT CAST(endpoint AS DOUBLE) FROM configs;
