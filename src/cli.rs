@@ -119,22 +119,65 @@ pub enum Command {
         /// The simulated endpoint of --pipeline to serve.
         #[arg(long, requires = "pipeline")]
         endpoint: Option<String>,
-        /// Continuous-batching slots.
-        #[arg(long)]
+        /// Continuous-batching slots (at most 1048576).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::spec::MAX_SLOTS)))]
         slots: Option<u32>,
-        /// Decode step time with one sequence, ms.
-        #[arg(long)]
+        /// Decode step time with one sequence, ms (0 to 3600000).
+        #[arg(long, allow_negative_numbers = true, value_parser = parse_decode_ms)]
         decode_ms: Option<f64>,
-        /// Prefill throughput, prompt tokens per second.
-        #[arg(long)]
+        /// Prefill throughput, prompt tokens per second (0 for free prefill, or 0.001 to 1e9).
+        #[arg(long, allow_negative_numbers = true, value_parser = parse_prefill_tok_s)]
         prefill_tok_s: Option<f64>,
-        /// Probability of a correct answer at temperature 0.
-        #[arg(long)]
+        /// Probability of a correct answer at temperature 0 (0 to 1).
+        #[arg(long, allow_negative_numbers = true, value_parser = parse_quality)]
         quality: Option<f64>,
         /// Oracle seed.
         #[arg(long)]
         seed: Option<u64>,
     },
+}
+
+/// A number of `frontier sim-server`'s flags within the bounds a pipeline's profile has.
+fn parse_bounded(text: &str, lo: f64, hi: f64, unit: &str) -> Result<f64, String> {
+    let range = format!(
+        "from {} to {}{unit}",
+        crate::spec::duration::compact_number(lo),
+        crate::spec::duration::compact_number(hi)
+    );
+    match text.trim().parse::<f64>() {
+        Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+        Ok(_) => Err(format!("give a number {range}")),
+        Err(_) => Err(format!("not a number: give a number {range}")),
+    }
+}
+
+/// `--decode-ms`: as `profile.decode_ms`.
+fn parse_decode_ms(text: &str) -> Result<f64, String> {
+    parse_bounded(
+        text,
+        0.0,
+        crate::spec::MAX_STEP_MS,
+        " (milliseconds, at most an hour)",
+    )
+}
+
+/// `--quality`: as `profile.quality`.
+fn parse_quality(text: &str) -> Result<f64, String> {
+    parse_bounded(text, 0.0, 1.0, " (a probability)")
+}
+
+/// `--prefill-tok-s`: as `profile.prefill_tok_s`.
+fn parse_prefill_tok_s(text: &str) -> Result<f64, String> {
+    let v = parse_bounded(
+        text,
+        0.0,
+        crate::spec::MAX_PREFILL_TOK_S,
+        " (prompt tokens per second; 0 for free prefill)",
+    )?;
+    match crate::spec::SimProfile::prefill_tok_s_problem(v) {
+        None => Ok(v),
+        Some(problem) => Err(format!("{problem}; {}", crate::spec::PREFILL_TOK_S_HELP)),
+    }
 }
 
 /// Output formats of `frontier query`.

@@ -179,6 +179,35 @@ fn takes_a_pipelines_endpoint_and_model_overrides() {
     assert!(stderr.contains("--pipeline"), "{stderr}");
 }
 
+#[test]
+fn profile_flags_have_the_pipelines_bounds() {
+    // Out-of-range profile values are argument errors (exit 2) naming the flag and the range,
+    // never an engine that stalls for ages (1e20 ms) or runs for free (1e300 ms, which used to
+    // convert to a zero step).
+    for (flag, value, says) in [
+        ("--decode-ms", "1e20", "from 0 to 3600000"),
+        ("--decode-ms", "1e300", "from 0 to 3600000"),
+        ("--decode-ms", "-1", "from 0 to 3600000"),
+        ("--decode-ms", "NaN", "from 0 to 3600000"),
+        ("--prefill-tok-s", "1e-9", "from 0.001 to 1000000000"),
+        ("--prefill-tok-s", "1e10", "from 0 to 1000000000"),
+        ("--quality", "1.5", "from 0 to 1"),
+        ("--slots", "2000000", "0..=1048576"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
+            .args(["sim-server", "--listen", "127.0.0.1:0", flag, value])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid value '{value}' for '{flag}"))
+                && stderr.contains(says),
+            "{flag} {value}: {stderr}"
+        );
+    }
+}
+
 /// POST a JSON body to `route`; the status and the body as JSON.
 async fn post(
     http: &reqwest::Client,

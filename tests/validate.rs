@@ -271,6 +271,62 @@ fn errors_in_set_values_found_by_later_checks_name_the_argument() {
 }
 
 #[test]
+fn simulated_profile_bounds_apply_to_set_values() {
+    // 1e20 ms stalled a run for ages and 1e300 ms ran it for free; both are errors now, with
+    // the range, wherever the value comes from.
+    let file = Path::new("pipelines/quickstart.yaml");
+    for (arg, says) in [
+        (
+            "endpoints.small.profile.decode_ms=1e20",
+            "must be at most 3600000, found 1e20",
+        ),
+        (
+            "endpoints.small.profile.decode_ms=1e300",
+            "must be at most 3600000, found 1e300",
+        ),
+        (
+            "endpoints.large.profile.slots=1e7",
+            "must be at most 1048576, found 10000000",
+        ),
+        (
+            "endpoints.medium.profile.quality=-0.1",
+            "must be at least 0, found -0.1",
+        ),
+    ] {
+        let text = frontier::spec::load::load(file, &[arg.to_string()])
+            .unwrap_err()
+            .render();
+        let key = arg.split('=').next().unwrap();
+        assert!(text.contains(&format!("error: {says}\n")), "{arg}:\n{text}");
+        assert!(
+            text.contains(&format!("(value given with --set {arg})")),
+            "{arg}:\n{text}"
+        );
+        assert!(text.contains(&format!("= key: {key}")), "{arg}:\n{text}");
+        assert!(text.contains("= help: give a "), "{arg}:\n{text}");
+    }
+    // A positive prefill rate below the minimum is found by the plan's checks.
+    let arg = "endpoints.small.profile.prefill_tok_s=0.0001";
+    let loaded = frontier::spec::load::load(file, &[arg.to_string()]).unwrap();
+    let text = frontier::plan::build(&loaded).unwrap_err().render();
+    assert!(text.contains("prefill_tok_s 0.0001 is too low"), "{text}");
+    assert!(
+        text.contains(&format!("(value given with --set {arg})")),
+        "{text}"
+    );
+    // The bounds themselves are valid.
+    let edges = [
+        "endpoints.small.profile.decode_ms=3600000".to_string(),
+        "endpoints.small.profile.prefill_tok_s=0.001".to_string(),
+        "endpoints.medium.profile.prefill_tok_s=1e9".to_string(),
+        "endpoints.large.profile.slots=1048576".to_string(),
+    ];
+    let loaded =
+        frontier::spec::load::load(file, &edges).unwrap_or_else(|e| panic!("{}", e.render()));
+    frontier::plan::build(&loaded).unwrap_or_else(|e| panic!("{}", e.render()));
+}
+
+#[test]
 fn set_key_paths_are_as_shallow_as_the_file_must_be() {
     let file = Path::new("pipelines/quickstart.yaml");
     // 60,000 levels overflowed the stack of every walk of the tree.
@@ -326,6 +382,24 @@ fn schema_command_prints_the_schema() {
         "query",
     ] {
         assert!(v["properties"].get(key).is_some(), "schema lacks {key}");
+    }
+    // The simulated profile carries the bounds `frontier validate` checks.
+    let profile = &v["$defs"]["SimProfile"]["properties"];
+    for (field, min, max) in [
+        ("decode_ms", 0.0, 3_600_000.0),
+        ("decode_ms_per_seq", 0.0, 3_600_000.0),
+        ("prefill_tok_s", 0.0, 1e9),
+        ("quality", 0.0, 1.0),
+        ("error_rate", 0.0, 1.0),
+        ("temperature_sensitivity", 0.0, 100.0),
+        ("slots", 0.0, 1_048_576.0),
+        ("kv_tokens", 0.0, 1e12),
+        ("max_model_len", 0.0, 1e7),
+        ("default_output_tokens", 0.0, 1e7),
+        ("tokens_per_chunk", 0.0, 1e7),
+    ] {
+        assert_eq!(profile[field]["minimum"].as_f64(), Some(min), "{field}");
+        assert_eq!(profile[field]["maximum"].as_f64(), Some(max), "{field}");
     }
 }
 

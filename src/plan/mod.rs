@@ -638,6 +638,25 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         );
     }
 
+    // A positive prefill rate below the minimum (the schema bounds the rest of the profile).
+    for (name, e) in &spec.endpoints {
+        if let EndpointSpec::Simulated(s) = e
+            && let Some(problem) =
+                crate::spec::SimProfile::prefill_tok_s_problem(s.profile.prefill_tok_s)
+        {
+            issues.push(
+                at(
+                    root.key("endpoints")
+                        .key(name)
+                        .key("profile")
+                        .key("prefill_tok_s"),
+                    problem,
+                )
+                .help(crate::spec::PREFILL_TOK_S_HELP),
+            );
+        }
+    }
+
     // Datasets. Tokenizers are loaded once per file, whoever names them.
     let mut tokenizers = Tokenizers::default();
     let mut endpoint_tokenizers = BTreeMap::new();

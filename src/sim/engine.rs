@@ -46,20 +46,33 @@ pub(crate) struct EngineParams {
     pub decode_per_seq: Duration,
 }
 
-/// Milliseconds as a duration; negative, NaN and infinite values count as zero.
-fn ms(value: f64) -> Duration {
-    if value.is_finite() && value > 0.0 {
-        Duration::try_from_secs_f64(value / 1000.0).unwrap_or(Duration::ZERO)
-    } else {
-        Duration::ZERO
+/// The longest step component [`ms`] gives: an hour, the profile's bound on step times
+/// (`MAX_STEP_MS`), so every in-range value converts exactly.
+const MAX_STEP: Duration = Duration::from_secs(3600);
+const _: () = assert!(crate::spec::MAX_STEP_MS == 3_600_000.0);
+/// A deadline for a step too long for the clock (30 years: never, for a benchmark).
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// Milliseconds as a duration, saturating: NaN and values of 0 or less are zero; a positive
+/// value is at least a nanosecond (a positive time that rounded to zero would turn stepping
+/// into the zero-cost burst) and at most [`MAX_STEP`] (a value beyond a `Duration`, such as
+/// `1e300`, saturates there instead of failing the conversion into zero, and a huge one such
+/// as `1e20` cannot park the engine for ages). Validation keeps profile values in range; this
+/// keeps a profile built in code harmless too.
+pub(crate) fn ms(value: f64) -> Duration {
+    if value.is_nan() || value <= 0.0 {
+        return Duration::ZERO;
     }
+    let secs = (value / 1000.0).min(MAX_STEP.as_secs_f64());
+    Duration::from_secs_f64(secs).clamp(Duration::from_nanos(1), MAX_STEP)
 }
 
 impl EngineParams {
-    /// From a profile. `prefill_tok_s <= 0` (or not finite) means prefill is free.
+    /// From a profile. `prefill_tok_s <= 0` (or NaN) means prefill is free.
     pub(crate) fn from_profile(profile: &SimProfile) -> Self {
-        let prefill_per_token = if profile.prefill_tok_s.is_finite() && profile.prefill_tok_s > 0.0
-        {
+        let prefill_per_token = if profile.prefill_tok_s > 0.0 {
+            // An infinite rate is free; a rate so low that a token would take longer than the
+            // longest step saturates there.
             ms(1000.0 / profile.prefill_tok_s)
         } else {
             Duration::ZERO
@@ -205,7 +218,12 @@ async fn run(params: EngineParams, mut rx: mpsc::UnboundedReceiver<Job>, steps: 
         // tokens there is nothing to simulate, and a zero-delay engine (`frontier calibrate`)
         // should spend its CPU on serving, not on stepping.
         let burst = step.is_zero();
-        let deadline = start + step;
+        // Steps are bounded (each component is at most an hour per sequence or token), but a
+        // deadline past the clock's range must still not panic.
+        let deadline = start
+            .checked_add(step)
+            .or_else(|| start.checked_add(FAR_FUTURE))
+            .unwrap_or(start);
         if deadline > Instant::now() {
             tokio::time::sleep_until(deadline).await;
         } else {
@@ -259,6 +277,54 @@ mod tests {
         });
         assert_eq!(params.slots, 1);
         assert_eq!(params.step(10, 1_000_000), Duration::ZERO);
+    }
+
+    #[test]
+    fn step_times_saturate_and_never_vanish() {
+        // Huge values saturate at the longest step instead of failing the conversion into
+        // zero (1e300 ms used to give a zero-cost engine, 1e20 ms a step of three billion
+        // years).
+        for v in [1e20, 1e300, f64::MAX, f64::INFINITY, 3_600_000.5] {
+            assert_eq!(ms(v), MAX_STEP, "{v}");
+        }
+        // A positive time is never zero (that would turn stepping into the burst).
+        assert_eq!(ms(1e-9), Duration::from_nanos(1));
+        assert_eq!(ms(f64::MIN_POSITIVE), Duration::from_nanos(1));
+        for v in [0.0, -0.0, -1.0, f64::NEG_INFINITY, f64::NAN] {
+            assert_eq!(ms(v), Duration::ZERO, "{v}");
+        }
+        // In range: exact.
+        assert_eq!(ms(crate::spec::MAX_STEP_MS), Duration::from_secs(3600));
+        assert_eq!(ms(6.0), Duration::from_millis(6));
+        assert_eq!(ms(0.25), Duration::from_micros(250));
+
+        // The reproducers as profiles: slow, never free.
+        let params = EngineParams::from_profile(&SimProfile {
+            decode_ms: 1e300,
+            decode_ms_per_seq: 1e20,
+            prefill_tok_s: 1e-300,
+            ..SimProfile::default()
+        });
+        assert_eq!(params.decode, MAX_STEP);
+        assert_eq!(params.decode_per_seq, MAX_STEP);
+        assert_eq!(params.prefill_per_token, MAX_STEP);
+        // The bounds of a valid profile: prefill from 1 ns to 1000 s per token.
+        let fastest = EngineParams::from_profile(&SimProfile {
+            prefill_tok_s: crate::spec::MAX_PREFILL_TOK_S,
+            ..SimProfile::default()
+        });
+        assert_eq!(fastest.prefill_per_token, Duration::from_nanos(1));
+        let slowest = EngineParams::from_profile(&SimProfile {
+            decode_ms: crate::spec::MAX_STEP_MS,
+            decode_ms_per_seq: crate::spec::MAX_STEP_MS,
+            prefill_tok_s: crate::spec::MIN_PREFILL_TOK_S,
+            ..SimProfile::default()
+        });
+        assert_eq!(slowest.prefill_per_token, Duration::from_secs(1000));
+        // The longest step there can be still makes a deadline (no overflow, no panic).
+        let longest = slowest.step(usize::MAX, u64::MAX);
+        assert!(longest > Duration::from_secs(3600));
+        assert!(Instant::now().checked_add(longest).is_some());
     }
 
     #[tokio::test]

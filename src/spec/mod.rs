@@ -160,42 +160,106 @@ pub struct SimulatedEndpoint {
 }
 
 /// The simulated engine's model of a server (see README, "The simulated engine").
+///
+/// Every number is bounded (the schema's `minimum`/`maximum`, checked by `frontier validate`
+/// and by `frontier sim-server`'s flags): beyond the bounds a value is a typo, and a step time
+/// past what a timer can wait for would stall a run forever.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimProfile {
     /// Sequences decoded together (continuous-batching slots, vLLM's max_num_seqs); 0 acts
-    /// as 1.
+    /// as 1. At most 1048576.
+    #[schemars(range(max = MAX_SLOTS))]
     pub slots: u32,
     /// KV-cache capacity in tokens: a request is admitted only while the running sequences'
-    /// prompt plus maximum output tokens fit. 0 means unlimited.
+    /// prompt plus maximum output tokens fit. 0 means unlimited. At most 10^12.
+    #[schemars(range(max = MAX_KV_TOKENS))]
     pub kv_tokens: u64,
     /// Prefill throughput in prompt tokens per second; a step that admits new sequences takes
-    /// their prompt tokens / prefill_tok_s longer. 0 or less makes prefill free.
+    /// their prompt tokens / prefill_tok_s longer. 0 makes prefill free; otherwise from 0.001
+    /// (1000 s per token) to 10^9 (1 ns per token).
+    #[schemars(range(min = 0.0, max = MAX_PREFILL_TOK_S))]
     pub prefill_tok_s: f64,
-    /// Decode step time in milliseconds with one running sequence.
+    /// Decode step time in milliseconds with one running sequence, at most 3600000 (an hour).
+    #[schemars(range(min = 0.0, max = MAX_STEP_MS))]
     pub decode_ms: f64,
-    /// Extra decode step time in milliseconds for each additional running sequence.
+    /// Extra decode step time in milliseconds for each additional running sequence, at most
+    /// 3600000 (an hour).
+    #[schemars(range(min = 0.0, max = MAX_STEP_MS))]
     pub decode_ms_per_seq: f64,
-    /// Probability of answering a known question with its reference at temperature 0.
+    /// Probability of answering a known question with its reference at temperature 0 (0 to 1).
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub quality: f64,
-    /// How much the probability of a correct answer drops per unit of temperature.
+    /// How much the probability of a correct answer drops per unit of temperature (0 to 100).
+    #[schemars(range(min = 0.0, max = MAX_TEMPERATURE_SENSITIVITY))]
     pub temperature_sensitivity: f64,
     /// Tokens generated for prompts the engine has no reference for when the request sets no
     /// `max_tokens` (with `max_tokens` such prompts get exactly that many), and for `ignore_eos`
-    /// without `max_tokens`; 0 acts as 1.
+    /// without `max_tokens`; 0 acts as 1. At most 10000000.
+    #[schemars(range(max = MAX_CONTEXT_TOKENS))]
     pub default_output_tokens: u32,
-    /// Fraction of requests answered with HTTP 500 (fault injection).
+    /// Fraction of requests answered with HTTP 500 (fault injection), 0 to 1.
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub error_rate: f64,
     /// Tokens per streamed chunk (as servers that stream every few steps, or with speculative
-    /// decoding, send); the last chunk may hold fewer. 0 acts as 1.
+    /// decoding, send); the last chunk may hold fewer. 0 acts as 1. At most 10000000.
+    #[schemars(range(max = MAX_CONTEXT_TOKENS))]
     pub tokens_per_chunk: u32,
     /// Context length in tokens (vLLM's `max_model_len`): a request whose prompt plus
     /// `max_tokens` exceeds it is refused with HTTP 400, as vLLM does; without `max_tokens` the
-    /// answer stops at the context's end. Default 32768; 0 acts as 1.
+    /// answer stops at the context's end. Default 32768; 0 acts as 1. At most 10000000.
+    #[schemars(range(max = MAX_CONTEXT_TOKENS))]
     pub max_model_len: u32,
     /// Seed of the quality oracle and the fault injector.
     pub seed: u64,
 }
+
+/// The longest simulated step time a profile may ask for, in milliseconds (an hour): per
+/// decode step (`decode_ms`) and per additional sequence (`decode_ms_per_seq`).
+pub const MAX_STEP_MS: f64 = 3_600_000.0;
+/// The fastest prefill (`prefill_tok_s`): a nanosecond per token, the resolution of the
+/// engine's clock (faster would round to free prefill).
+pub const MAX_PREFILL_TOK_S: f64 = 1e9;
+/// The slowest prefill other than 0 (free): 1000 s per prompt token.
+pub const MIN_PREFILL_TOK_S: f64 = 0.001;
+/// The most `slots` (2^20, far beyond any server's batch; `benches/peer-compare.sh` uses it
+/// as "unlimited").
+pub const MAX_SLOTS: u32 = 1 << 20;
+/// The largest `kv_tokens` (10^12, far beyond any server's KV cache; 0 is unlimited).
+pub const MAX_KV_TOKENS: u64 = 1_000_000_000_000;
+/// The largest `max_model_len`, `default_output_tokens` and `tokens_per_chunk`: ten million
+/// tokens, the longest context of today's models. The engine holds an answer whole, so a
+/// context of billions of tokens would let one request take gigabytes.
+pub const MAX_CONTEXT_TOKENS: u32 = 10_000_000;
+/// The largest `temperature_sensitivity` (at 100, a temperature of 0.01 already costs a
+/// probability of 1).
+pub const MAX_TEMPERATURE_SENSITIVITY: f64 = 100.0;
+
+impl SimProfile {
+    /// Why `prefill_tok_s` is out of range, if it is: 0 (free prefill) or from
+    /// [`MIN_PREFILL_TOK_S`] to [`MAX_PREFILL_TOK_S`]. The schema holds the outer bounds; this
+    /// is also the one check the schema cannot say (a positive rate below the minimum).
+    pub fn prefill_tok_s_problem(v: f64) -> Option<String> {
+        if v == 0.0 || (MIN_PREFILL_TOK_S..=MAX_PREFILL_TOK_S).contains(&v) {
+            return None;
+        }
+        Some(if v > 0.0 && v < MIN_PREFILL_TOK_S {
+            format!(
+                "prefill_tok_s {} is too low: a prompt token would take more than 1000 s",
+                duration::compact_number(v)
+            )
+        } else {
+            format!(
+                "prefill_tok_s must be 0 or from 0.001 to 1000000000, found {}",
+                duration::compact_number(v)
+            )
+        })
+    }
+}
+
+/// The help line for a `prefill_tok_s` out of range.
+pub const PREFILL_TOK_S_HELP: &str =
+    "give 0 for free prefill, or prompt tokens per second from 0.001 to 1000000000";
 
 /// The simulated engine's default context length, a common one for today's models.
 pub const DEFAULT_MAX_MODEL_LEN: u32 = 32_768;

@@ -656,24 +656,46 @@ impl<'s> Walker<'s> {
             NodeKind::Float(f) => (f, compact_number(f)),
             _ => return false,
         };
-        if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+        let min = schema.get("minimum").and_then(Value::as_f64);
+        let max = schema.get("maximum").and_then(Value::as_f64);
+        // A field bounded on both sides says its range (a one-sided bound says it already).
+        let range_help = match (min, max) {
+            (Some(lo), Some(hi)) => Some(format!(
+                "give a {} from {} to {}",
+                if schema.get("type").is_some_and(wants_integer_only) {
+                    "whole number"
+                } else {
+                    "number"
+                },
+                compact_number(lo),
+                compact_number(hi)
+            )),
+            _ => None,
+        };
+        if let Some(min) = min
             && v < min
         {
-            out.push(issue(
-                node,
-                path,
-                format!("must be at least {}, found {shown}", compact_number(min)),
-            ));
+            out.push(
+                issue(
+                    node,
+                    path,
+                    format!("must be at least {}, found {shown}", compact_number(min)),
+                )
+                .with_help(range_help),
+            );
             return true;
         }
-        if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
+        if let Some(max) = max
             && v > max
         {
-            out.push(issue(
-                node,
-                path,
-                format!("must be at most {}, found {shown}", compact_number(max)),
-            ));
+            out.push(
+                issue(
+                    node,
+                    path,
+                    format!("must be at most {}, found {shown}", compact_number(max)),
+                )
+                .with_help(range_help),
+            );
             return true;
         }
         let Some((lo, hi, name)) = schema
