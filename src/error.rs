@@ -114,6 +114,25 @@ fn render_issue(out: &mut String, errors: &PipelineErrors, lines: &[&str], issue
     if let Some(help) = &issue.help {
         let _ = writeln!(out, "{pad} = help: {}", shorten(help));
     }
+    for note in &issue.notes {
+        let text = shorten_text(&note.text, 2 * MAX_QUOTED_CHARS);
+        let _ = match note.loc.origin {
+            Origin::Set(i) => match errors.overrides.get(i as usize) {
+                Some(arg) => writeln!(
+                    out,
+                    "{pad} = note: {text} (value given with --set {})",
+                    shorten_text(arg, MAX_QUOTED_CHARS)
+                ),
+                None => writeln!(out, "{pad} = note: {text} (value given with --set)"),
+            },
+            Origin::File if note.loc.line > 0 => writeln!(
+                out,
+                "{pad} = note: {text} ({file}:{}:{})",
+                note.loc.line, note.loc.col
+            ),
+            Origin::File => writeln!(out, "{pad} = note: {text}"),
+        };
+    }
 }
 
 /// The part of a source line to show, and the caret's position in it (in characters): the whole
@@ -245,6 +264,7 @@ mod tests {
 
     fn issue(line: u32, col: u32, message: String) -> Issue {
         Issue {
+            notes: Vec::new(),
             path: KeyPath::root().key("name"),
             loc: Loc::at(line, col),
             message,

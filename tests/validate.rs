@@ -327,6 +327,48 @@ fn simulated_profile_bounds_apply_to_set_values() {
 }
 
 #[test]
+fn grid_values_given_with_set_are_named_where_a_template_renders_them() {
+    // The template is in the file, the bad value on the command line: the message is at the
+    // template and a note names the value and the argument.
+    let file = Path::new("pipelines/quickstart.yaml");
+    for (arg, note) in [
+        (
+            "grid.product.endpoint=[small,nope]",
+            "= note: grid.product.endpoint[1] = nope (value given with --set grid.product.endpoint=[small,nope])",
+        ),
+        (
+            "grid.product.endpoint.2=nope",
+            "= note: grid.product.endpoint[2] = nope (value given with --set grid.product.endpoint.2=nope)",
+        ),
+        (
+            "grid.product.temperature=[0.0,hot]",
+            "= note: grid.product.temperature[1] = hot (value given with --set grid.product.temperature=[0.0,hot])",
+        ),
+    ] {
+        let loaded = frontier::spec::load::load(file, &[arg.to_string()]).unwrap();
+        let text = frontier::plan::build(&loaded).unwrap_err().render();
+        assert!(
+            text.contains("--> pipelines/quickstart.yaml:"),
+            "{arg}:\n{text}"
+        );
+        assert!(text.contains(note), "{arg}:\n{text}");
+        assert_eq!(text.matches("= note:").count(), 1, "{arg}:\n{text}");
+    }
+    // A template given with --set that renders a grid value of the file: the note has the
+    // value's line.
+    let loaded = frontier::spec::load::load(
+        file,
+        &["flow.0.llm.params.max_tokens={{ grid.temperature }}".to_string()],
+    )
+    .unwrap();
+    let text = frontier::plan::build(&loaded).unwrap_err().render();
+    assert!(
+        text.contains("= note: grid.product.temperature[1] = 0.8 (pipelines/quickstart.yaml:"),
+        "{text}"
+    );
+}
+
+#[test]
 fn set_key_paths_are_as_shallow_as_the_file_must_be() {
     let file = Path::new("pipelines/quickstart.yaml");
     // 60,000 levels overflowed the stack of every walk of the tree.

@@ -171,6 +171,26 @@ pub fn expand(grid: Option<&GridSpec>) -> Result<Vec<GridPoint>, Vec<GridError>>
     Ok(points)
 }
 
+/// Where each value of the `index`-th point of [`expand`] is listed: (key, `product` or
+/// `zip`, position in that key's list), in key order. Follows `expand`'s order: product keys
+/// in name order with the last varying fastest, then zip rows fastest of all.
+pub fn sources(grid: &GridSpec, index: usize) -> Vec<(&str, &'static str, usize)> {
+    let mut rest = index;
+    let mut out = Vec::with_capacity(grid.product.len() + grid.zip.len());
+    if let Some(len) = grid.zip.values().next().map(Vec::len).filter(|&n| n > 0) {
+        let row = rest % len;
+        rest /= len;
+        out.extend(grid.zip.keys().map(|k| (k.as_str(), "zip", row)));
+    }
+    for (k, values) in grid.product.iter().rev() {
+        let len = values.len().max(1);
+        out.push((k.as_str(), "product", rest % len));
+        rest /= len;
+    }
+    out.sort_by_key(|(k, _, _)| *k);
+    out
+}
+
 /// The positions of the first value that appears twice (in one pass: lists may be long).
 fn first_repeat(values: &[serde_json::Value]) -> Option<(usize, usize)> {
     // Equal values have equal JSON text (object keys are sorted), and the reverse holds too.
@@ -231,6 +251,27 @@ mod tests {
         assert_eq!(describe(&pts[11]), "a=2 b=z c=0.2 d=false");
         let ids: std::collections::BTreeSet<String> = pts.iter().map(trial_id).collect();
         assert_eq!(ids.len(), 12);
+    }
+
+    #[test]
+    fn sources_name_where_each_points_values_are_listed() {
+        for g in [
+            grid(
+                json!({"a": [1, 2], "b": ["x", "y", "z"]}),
+                json!({"c": [0.1, 0.2], "d": [true, false]}),
+            ),
+            grid(json!({"b": ["x", "y", "z"], "a": [1, 2]}), json!({})),
+            grid(json!({}), json!({"c": [0.1, 0.2, 0.3]})),
+        ] {
+            for (index, point) in expand(Some(&g)).unwrap().iter().enumerate() {
+                let sources = sources(&g, index);
+                assert_eq!(sources.len(), point.len());
+                for (key, section, at) in sources {
+                    let list = if section == "zip" { &g.zip } else { &g.product };
+                    assert_eq!(list[key][at], point[key], "point {index}, {key}");
+                }
+            }
+        }
     }
 
     #[test]

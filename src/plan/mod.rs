@@ -27,7 +27,7 @@ use crate::error::PipelineErrors;
 use crate::eval::Scorer;
 use crate::spec::load::Loaded;
 use crate::spec::node::KeyPath;
-use crate::spec::validate::{Issue, did_you_mean, suggestion};
+use crate::spec::validate::{Issue, Note, did_you_mean, suggestion};
 use crate::spec::{
     ApiKind, ArrivalSpec, DatasetSpec, EndpointSpec, ParamsSpec, QuerySpec, Role, SloSpec, Spec,
     Templated,
@@ -1548,10 +1548,16 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 step_outputs.insert(step_id.clone(), json!({"text": ""}));
             }
         }
-        // The same message for every trial would be noise: report each once.
-        for i in trial_issues {
+        // The same message for every trial would be noise: report each once. A value
+        // rendered from the grid is reported at its template: say where the grid value was
+        // given too (the file's line, or a --set argument).
+        for mut i in trial_issues {
             let key = format!("{}|{}", i.path, i.message);
             if reported.insert(key) {
+                if let Some(grid) = &spec.grid {
+                    i.notes
+                        .extend(grid_notes(loaded, grid, index, point, &i.path));
+                }
                 issues.push(i);
             }
         }
@@ -1673,6 +1679,53 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         endpoint_tokenizers,
         judges,
     })
+}
+
+/// For an issue of the `index`-th trial at `path`: each grid value that a template at or
+/// under `path` uses, as `grid.<product|zip>.<key>[i] = value` located where it was written
+/// (so that a value given with `--set` is not blamed on the template in the file).
+fn grid_notes(
+    loaded: &Loaded,
+    grid: &crate::spec::GridSpec,
+    index: usize,
+    point: &grid::GridPoint,
+    path: &KeyPath,
+) -> Vec<Note> {
+    let mut texts = Vec::new();
+    if let Some(node) = loaded.root.find(path) {
+        template_texts(node, &mut texts);
+    }
+    if texts.is_empty() {
+        return Vec::new();
+    }
+    let whole = texts.iter().any(|t| uses_whole_grid(t));
+    grid::sources(grid, index)
+        .into_iter()
+        .filter(|(key, _, _)| whole || texts.iter().any(|t| references_grid_key(t, key)))
+        .filter_map(|(key, section, at)| {
+            let value = point.get(key)?;
+            let listed = KeyPath::root().key("grid").key(section).key(key).index(at);
+            let shown = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            Some(Note {
+                text: format!("{listed} = {shown}"),
+                loc: loaded.root.locate(&listed),
+            })
+        })
+        .collect()
+}
+
+/// The template strings at or under `node`.
+fn template_texts<'n>(node: &'n crate::spec::node::Node, out: &mut Vec<&'n str>) {
+    use crate::spec::node::NodeKind;
+    match &node.kind {
+        NodeKind::Str(s) if template::is_template(s) => out.push(s),
+        NodeKind::Seq(items) => items.iter().for_each(|i| template_texts(i, out)),
+        NodeKind::Map(entries) => entries.iter().for_each(|(_, v)| template_texts(v, out)),
+        _ => {}
+    }
 }
 
 /// Whether `text` mentions `grid.<key>` (or `grid["key"]` / `grid['key']`) as a whole name.

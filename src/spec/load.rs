@@ -50,6 +50,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, PipelineErrors>
         overrides: overrides.to_vec(),
         structural: false,
         issues: vec![Issue {
+            notes: Vec::new(),
             path: KeyPath::root(),
             loc: Loc::default(),
             message: format!("cannot read the pipeline file: {e}"),
@@ -82,6 +83,7 @@ pub fn load_str(
             return Err(fail(
                 &source,
                 vec![Issue {
+                    notes: Vec::new(),
                     path: KeyPath::root(),
                     loc: e.loc,
                     message: e.message,
@@ -96,6 +98,7 @@ pub fn load_str(
         return Err(fail(
             &source,
             vec![Issue {
+                notes: Vec::new(),
                 path: KeyPath::root(),
                 loc: Loc::at(1, 1),
                 message: "the pipeline file is empty".into(),
@@ -126,6 +129,7 @@ pub fn load_str(
         Err(e) => Err(fail(
             &source,
             vec![Issue {
+                notes: Vec::new(),
                 path: KeyPath::root(),
                 loc: Loc::at(1, 1),
                 message: format!("invalid pipeline: {e}"),
@@ -138,6 +142,7 @@ pub fn load_str(
 fn apply_override(root: &mut Node, index: usize, text: &str) -> Result<(), Issue> {
     let loc = Loc::set(index);
     let bad = |message: String| Issue {
+        notes: Vec::new(),
         path: KeyPath::root(),
         loc,
         message,
@@ -151,6 +156,7 @@ fn apply_override(root: &mut Node, index: usize, text: &str) -> Result<(), Issue
     // The file's nesting is bounded by the parser; a key path builds levels of its own.
     if path.0.len() > MAX_DEPTH {
         return Err(Issue {
+            notes: Vec::new(),
             help: Some(
                 "pipeline keys are a few levels deep, such as `flow[0].llm.params.max_tokens`"
                     .into(),
@@ -169,6 +175,7 @@ fn apply_override(root: &mut Node, index: usize, text: &str) -> Result<(), Issue
     };
     locate_at(&mut node, loc);
     root.set(&path, node).map_err(|prefix| Issue {
+        notes: Vec::new(),
         path: path.clone(),
         loc,
         message: format!(

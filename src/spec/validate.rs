@@ -21,12 +21,25 @@ pub struct Issue {
     pub message: String,
     /// How to fix it.
     pub help: Option<String>,
+    /// Where values the problem comes from were given (e.g. the grid value a template
+    /// rendered), each printed as a `= note:` line.
+    pub notes: Vec<Note>,
+}
+
+/// A value behind an issue and where it was written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Note {
+    /// What it says, e.g. `grid.product.endpoint[1] = nope`.
+    pub text: String,
+    /// Where the value was written: a place in the file, or a `--set` argument.
+    pub loc: Loc,
 }
 
 impl Issue {
     /// An issue located at `path` in `root`.
     pub fn at(root: &Node, path: KeyPath, message: impl Into<String>) -> Issue {
         Issue {
+            notes: Vec::new(),
             loc: root.locate(&path),
             path,
             message: message.into(),
@@ -62,6 +75,7 @@ fn boolean_keys(node: &Node, path: &KeyPath, out: &mut Vec<Issue>) {
                 let child = path.key(&key.name);
                 if key.from_bool {
                     out.push(Issue {
+                        notes: Vec::new(),
                         loc: key.loc,
                         path: child.clone(),
                         message: format!("this key is the boolean `{}`, not a name", key.name),
@@ -95,6 +109,7 @@ fn duplicate_keys(node: &Node, path: &KeyPath, out: &mut Vec<Issue>) {
                         .find(|(k, _)| k.name == key.name && !k.duplicate)
                         .map_or(0, |(k, _)| k.loc.line);
                     out.push(Issue {
+                        notes: Vec::new(),
                         loc: key.loc,
                         path: child.clone(),
                         message: format!("duplicate key `{child}`"),
@@ -318,6 +333,7 @@ impl<'s> Walker<'s> {
                             Some(suggestion(&key.name, &known))
                         };
                         out.push(Issue {
+                            notes: Vec::new(),
                             loc: key.loc,
                             path: child,
                             message: format!("unknown key `{}` in {}", key.name, where_(path)),
@@ -333,6 +349,7 @@ impl<'s> Walker<'s> {
             for r in required.iter().filter_map(Value::as_str) {
                 if !entries.iter().any(|(k, _)| k.name == r) && !suggested.contains(&r) {
                     out.push(Issue {
+                        notes: Vec::new(),
                         loc: node.loc,
                         path: path.key(r),
                         message: format!("missing field `{r}` in {}", where_(path)),
@@ -411,6 +428,7 @@ impl<'s> Walker<'s> {
                     .map(|(k, _)| (k.loc, k.name.clone()))
                     .unwrap_or((node.loc, String::new()));
                 out.push(Issue {
+                    notes: Vec::new(),
                     loc,
                     path: if first.is_empty() {
                         path.clone()
@@ -457,6 +475,7 @@ impl<'s> Walker<'s> {
                         }
                     }
                     None => out.push(Issue {
+                        notes: Vec::new(),
                         loc: node.loc,
                         path: path.key(&tag_key),
                         message: format!("missing field `{tag_key}` in {}", where_(path)),
@@ -774,6 +793,7 @@ fn where_(path: &KeyPath) -> String {
 
 fn issue(node: &Node, path: &KeyPath, message: impl Into<String>) -> Issue {
     Issue {
+        notes: Vec::new(),
         path: path.clone(),
         loc: node.loc,
         message: message.into(),
