@@ -81,7 +81,11 @@ impl Tables {
             let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
                 continue;
             };
-            let schema = normalised_schema(&read_parquet_schema(&path)?);
+            // A file that cannot be read (a run killed before it closed its files) fails the
+            // queries that use it, not every query over the run.
+            let schema = read_parquet_schema(&path)
+                .map(|s| normalised_schema(&s))
+                .unwrap_or_else(|_| Arc::new(Schema::empty()));
             let entry = Entry {
                 schema,
                 rows: Arc::new(OnceLock::new()),
