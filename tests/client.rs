@@ -1172,3 +1172,117 @@ async fn an_error_status_whose_body_stalls_is_recorded_without_waiting_for_the_t
     let message = &out.error.as_ref().unwrap().message;
     assert!(message.contains("busy"), "what arrived is kept: {message}");
 }
+
+/// A server on its own OS thread (so it writes as fast as the socket takes bytes, whatever
+/// the test's runtime does) that answers each connection's request with a 200 event-stream
+/// head delimited by closing the connection, then `bytes` again and again until the client
+/// goes away. Returns the URL.
+fn endless_server(bytes: impl AsRef<[u8]>) -> String {
+    endless_server_after(b"", bytes.as_ref())
+}
+
+/// [`endless_server`] writing `first` once before the repeated bytes.
+fn endless_server_after(first: &[u8], bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let (first, bytes) = (first.to_vec(), bytes.to_vec());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let (first, bytes) = (first.clone(), bytes.clone());
+            std::thread::spawn(move || {
+                // The request: its head, then its body (this client writes both at once).
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 8192];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+                if stream.write_all(head).is_err() || stream.write_all(&first).is_err() {
+                    return;
+                }
+                while stream.write_all(&bytes).is_ok() {}
+            });
+        }
+    });
+    format!("http://{addr}/v1/chat/completions")
+}
+
+/// One call to `url` with this timeout.
+async fn call_url(url: String, timeout_ms: u64) -> CallOutcome {
+    let mut req = request(url);
+    req.timeout = Duration::from_millis(timeout_ms);
+    LlmClient::new().unwrap().call(&req, &Clock::start()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_server_that_never_stops_sending_still_times_out() {
+    // Every read is ready at once: comments, keep-alive blank lines, role-only chunks. (One
+    // worker, as `frontier run` has on 2 cores.)
+    let role = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n";
+    for bytes in [": ping\n".repeat(1000), "\n".repeat(4096), role.repeat(100)] {
+        let out = call_url(endless_server(&bytes), 300).await;
+        assert_eq!(kind(&out), Some(ErrorKind::Timeout), "{:?}", out.error);
+        let took = ms(out.end_ns.unwrap() - out.sent_ns.unwrap());
+        assert!(
+            took < 3_000.0,
+            "timed out after {took} ms, not about the 300 ms timeout (it took 10-20 s)"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_or_event_that_never_ends_is_stopped_at_16_mib() {
+    let content = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+    // The server's first write is an event, then one line that never ends; or `data:` lines
+    // without the blank line that would end their event; or `error:` lines likewise.
+    for (first, repeated) in [
+        (format!("{content}data: "), "x".repeat(65_536)),
+        (content.to_string(), format!("data: {}\n", "y".repeat(1000))),
+        (
+            content.to_string(),
+            format!("error: {}\n", "z".repeat(1000)),
+        ),
+    ] {
+        let url = endless_server_after(first.as_bytes(), repeated.as_bytes());
+        let out = call_url(url, 60_000).await;
+        assert_eq!(
+            kind(&out),
+            Some(ErrorKind::MalformedChunk),
+            "{:?}",
+            out.error
+        );
+        let message = &out.error.as_ref().unwrap().message;
+        assert!(
+            message.starts_with("an SSE event grew past 16777216 bytes without ending")
+                && message.ends_with("after 1 data events"),
+            "{message}"
+        );
+        assert_eq!(out.text, "hi");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_never_ends_is_stopped_at_64_mib_of_text() {
+    let event = format!(
+        "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{}\"}}}}]}}\n\n",
+        "w".repeat(1 << 20)
+    );
+    let out = call_url(endless_server(event), 60_000).await;
+    assert_eq!(
+        kind(&out),
+        Some(ErrorKind::MalformedChunk),
+        "{:?}",
+        out.error
+    );
+    let message = &out.error.as_ref().unwrap().message;
+    assert!(
+        message.starts_with("the answer went past 67108864 bytes of text"),
+        "{message}"
+    );
+    assert!(out.text.len() > 64 << 20 && out.text.len() < 80 << 20);
+}

@@ -94,11 +94,14 @@ pub(crate) struct CompletionDetails {
 }
 
 impl From<UsageJson> for Usage {
+    /// A negative token count is not a count: it is taken as not reported (so every count
+    /// downstream is in `0..=i64::MAX`, and differences of counts cannot overflow).
     fn from(u: UsageJson) -> Usage {
+        let count = |v: Option<i64>| v.filter(|&v| v >= 0);
         Usage {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-            reasoning_tokens: u.completion_tokens_details.and_then(|d| d.reasoning_tokens),
+            prompt_tokens: count(u.prompt_tokens),
+            completion_tokens: count(u.completion_tokens),
+            reasoning_tokens: count(u.completion_tokens_details.and_then(|d| d.reasoning_tokens)),
         }
     }
 }

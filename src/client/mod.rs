@@ -32,7 +32,11 @@
 //!   llama.cpp's `error:` field, `event: error`) or a 2xx JSON body that is an error. Text so far
 //!   is kept.
 //! - `MalformedChunk`: a `data:` payload that is not a JSON object of the expected shape, or a
-//!   2xx JSON body without choices.
+//!   2xx JSON body without choices; or a response past a size limit: a JSON body over
+//!   [`JSON_BODY_MAX_BYTES`], an SSE event over [`MAX_EVENT_BYTES`] (a line never ended, or
+//!   `data:` lines never followed by the blank line ending the event), more than
+//!   [`MAX_TEXT_BYTES`] of text or [`MAX_TOKEN_CHUNKS`] token chunks in one answer. Text so
+//!   far is kept. Memory per request is bounded whatever the server sends.
 //! - `StreamCut`: the transport failed while reading the body (e.g. the socket closed inside a
 //!   chunked body or before `Content-Length` bytes).
 //! - `Incomplete`: the body ended cleanly (chunked terminator, or close for a close-delimited
@@ -192,6 +196,18 @@ const ERROR_BODY_MAX_BYTES: usize = 64 * 1024;
 const ERROR_BODY_WAIT: Duration = Duration::from_secs(1);
 /// Largest non-streaming JSON response accepted.
 const JSON_BODY_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Most bytes one SSE event may hold before it ends: its unterminated line, its `data:` (and
+/// `error:`) lines so far, its type and the last event id. The largest real events (a whole
+/// answer in one chunk, or a chunk with per-token logprobs) are kilobytes to a few MiB; a
+/// server that never ends a line or an event is stopped here instead of growing the buffer
+/// until the timeout (tens of GB at loopback speed).
+pub(crate) const MAX_EVENT_BYTES: usize = 16 << 20;
+/// Most generated text kept per streamed request (content, reasoning and tool-call text
+/// together): 64 MiB, as for a whole JSON response, far above any answer a model writes.
+pub(crate) const MAX_TEXT_BYTES: usize = JSON_BODY_MAX_BYTES;
+/// Most token-bearing chunks per request (each keeps a timestamp and a token count, 12 bytes):
+/// 4,194,304, 30 times the longest outputs servers allow.
+pub(crate) const MAX_TOKEN_CHUNKS: usize = 1 << 22;
 /// How long to wait, after `[DONE]`, for the body's end so the connection can be reused.
 const DRAIN_AFTER_DONE: Duration = Duration::from_millis(200);
 /// Most bytes read while draining after `[DONE]`.
@@ -409,6 +425,13 @@ async fn race<L>(
             None => std::future::pending().await,
         }
     };
+    // The deadline and the cancellation are polled outside tokio's cooperative budget: a server
+    // whose bytes never stop (comments, keep-alives, role-only chunks) keeps every read ready,
+    // so the exchange spends the task's whole budget on each poll, and a budgeted timer polled
+    // after it would never see its deadline (the request ran until the server stopped, far
+    // past its timeout). `tokio::time::timeout` does the same for its own timer.
+    let expiry = tokio::task::unconstrained(expiry);
+    let cancel = tokio::task::unconstrained(cancel);
     tokio::select! {
         biased;
         leftover = exchange => Ended::Exchanged(leftover),

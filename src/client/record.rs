@@ -8,7 +8,9 @@ use std::ops::ControlFlow;
 
 use super::chunk::{Chunk, error_body_message, quote};
 use super::sse::{Event, SseParser};
-use super::{CallError, CallOutcome, ErrorKind};
+use super::{
+    CallError, CallOutcome, ErrorKind, MAX_EVENT_BYTES, MAX_TEXT_BYTES, MAX_TOKEN_CHUNKS, Usage,
+};
 
 /// Whether the body should keep being read.
 pub(crate) type Flow = ControlFlow<()>;
@@ -21,6 +23,29 @@ pub(crate) struct Recorder {
     saw_done: bool,
     /// The running `usage.completion_tokens` of the stream so far.
     cumulative: UsageTotal,
+    limits: Limits,
+}
+
+/// What one streamed request may hold (see [`MAX_EVENT_BYTES`] and the others); smaller in
+/// tests.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// Bytes buffered for one unfinished SSE event.
+    pub event_bytes: usize,
+    /// Content, reasoning and tool-call text together.
+    pub text_bytes: usize,
+    /// Token-bearing chunks.
+    pub token_chunks: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            event_bytes: MAX_EVENT_BYTES,
+            text_bytes: MAX_TEXT_BYTES,
+            token_chunks: MAX_TOKEN_CHUNKS,
+        }
+    }
 }
 
 /// The stream's `usage.completion_tokens` as a running total (continuous usage stats).
@@ -61,6 +86,15 @@ impl Recorder {
         }
     }
 
+    /// A recorder with other limits (tests).
+    #[cfg(test)]
+    pub fn with_limits(limits: Limits) -> Self {
+        Recorder {
+            limits,
+            ..Recorder::default()
+        }
+    }
+
     /// One SSE body frame that arrived at `now_ns`. Breaks when the stream is over.
     pub fn sse_frame(&mut self, frame: &[u8], now_ns: i64) -> Flow {
         let Recorder {
@@ -68,10 +102,48 @@ impl Recorder {
             parser,
             saw_done,
             cumulative,
+            limits,
         } = self;
         parser.feed(frame, |event| {
             on_event(out, saw_done, cumulative, event, now_ns)
-        })
+        })?;
+        // Once per frame: what a frame can add is bounded by its size.
+        let l = *limits;
+        if parser.buffered() > l.event_bytes
+            || out.text.len() + out.reasoning_text.len() + out.tool_text.len() > l.text_bytes
+            || out.token_chunk_ns.len() > l.token_chunks
+        {
+            self.over_limit(now_ns);
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// The stream went past one of [`Limits`]: stop it with a `malformed_chunk` saying which.
+    #[cold]
+    fn over_limit(&mut self, now_ns: i64) {
+        let l = self.limits;
+        let out = &self.out;
+        let events = out.chunk_count;
+        let message = if self.parser.buffered() > l.event_bytes {
+            format!(
+                "an SSE event grew past {} bytes without ending (a line without a line ending, \
+                 or data lines without the blank line that ends an event) after {events} data events",
+                l.event_bytes
+            )
+        } else if out.token_chunk_ns.len() > l.token_chunks {
+            format!(
+                "the answer went past {} token-bearing chunks after {events} data events",
+                l.token_chunks
+            )
+        } else {
+            format!(
+                "the answer went past {} bytes of text (content, reasoning and tool calls) \
+                 after {events} data events",
+                l.text_bytes
+            )
+        };
+        self.fail(ErrorKind::MalformedChunk, message, now_ns);
     }
 
     /// The SSE body ended cleanly at `now_ns`: flush a last unterminated event, then decide.
@@ -81,6 +153,7 @@ impl Recorder {
             parser,
             saw_done,
             cumulative,
+            ..
         } = self;
         // A body cut inside its last line: that event is what was cut, not a server's
         // malformed payload, if it does not parse.
@@ -194,7 +267,7 @@ fn on_event(
         out.end_ns = Some(now_ns);
         return ControlFlow::Break(());
     }
-    out.chunk_count += 1;
+    out.chunk_count = out.chunk_count.saturating_add(1);
     match Chunk::parse(data) {
         Err(e) => fail(
             out,
@@ -221,14 +294,16 @@ fn apply_chunk(out: &mut CallOutcome, cumulative: &mut UsageTotal, chunk: Chunk<
     let mut has_usage = false;
     if let Some(usage) = chunk.usage {
         // Servers with continuous usage stats send a cumulative object per chunk: last wins.
+        let usage = Usage::from(usage);
         if let Some(c) = usage.completion_tokens {
             has_usage = true;
             if cumulative.running {
+                // Both are counts (>= 0): no overflow.
                 advance = Some(c - cumulative.last);
             }
             cumulative.last = c;
         }
-        out.usage = usage.into();
+        out.usage = usage;
     }
     let Some(choice) = chunk.choice else {
         return;
@@ -238,7 +313,7 @@ fn apply_chunk(out: &mut CallOutcome, cumulative: &mut UsageTotal, chunk: Chunk<
         if !has_usage {
             cumulative.running = false;
         }
-        out.token_chunk_count += 1;
+        out.token_chunk_count = out.token_chunk_count.saturating_add(1);
         out.first_token_ns.get_or_insert(now_ns);
         out.last_token_ns = Some(now_ns);
         out.token_chunk_ns.push(now_ns);

@@ -207,6 +207,16 @@ impl SseParser {
         ControlFlow::Continue(())
     }
 
+    /// Bytes held for the event being assembled: its unterminated line, its `data` and
+    /// `error` lines so far, its type and the last event id. The parser itself never limits
+    /// them (a line or an event may be any length); a caller reading from a network checks
+    /// this after each [`feed`](SseParser::feed) and gives up past its own limit, so a
+    /// server that never ends a line or an event cannot take unbounded memory.
+    pub fn buffered(&self) -> usize {
+        let f = &self.fields;
+        self.line.len() + f.data.len() + f.error.len() + f.event.len() + f.id.len()
+    }
+
     /// Whether the input so far ends inside a line (no line ending after its last bytes).
     pub fn in_line(&self) -> bool {
         !self.line.is_empty()
@@ -448,6 +458,19 @@ mod tests {
             parse_frames(&[b"data: a\r", b"\n", b"data: b\r", b"\n\r", b"\n"]),
             vec![msg("a\nb")]
         );
+    }
+
+    #[test]
+    fn buffered_counts_what_an_unfinished_event_holds() {
+        let mut parser = SseParser::new();
+        let _: ControlFlow<()> = parser.feed(
+            b"id: 12\nevent: x\ndata: abc\nerror: e\ndata: partial",
+            |_| ControlFlow::Continue(()),
+        );
+        // id "12", event "x", data "abc", error "e", line "data: partial".
+        assert_eq!(parser.buffered(), 2 + 1 + 3 + 1 + 13);
+        let _: ControlFlow<()> = parser.feed(b"\n\n", |_| ControlFlow::Continue(()));
+        assert_eq!(parser.buffered(), 2, "only the last event id is kept");
     }
 
     #[test]

@@ -433,3 +433,134 @@ fn a_body_cut_inside_its_last_event_is_incomplete_not_malformed() {
     let out = replay_with(&[ok, bad], true);
     assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::MalformedChunk));
 }
+
+/// Replay `frames` through a recorder with `limits`.
+fn replay_limited(limits: Limits, frames: &[&[u8]]) -> CallOutcome {
+    let mut rec = Recorder::with_limits(limits);
+    for (i, frame) in frames.iter().enumerate() {
+        if rec.sse_frame(frame, at(i)).is_break() {
+            return rec.into_outcome();
+        }
+    }
+    rec.sse_eof(at(frames.len()));
+    rec.into_outcome()
+}
+
+const SMALL: Limits = Limits {
+    event_bytes: 100,
+    text_bytes: 50,
+    token_chunks: 4,
+};
+
+#[test]
+fn an_event_that_never_ends_is_stopped_at_the_event_limit() {
+    let content = "data: {\"choices\":[{\"delta\":{\"content\":\"ab\"}}]}\n\n";
+    let line = [b"data: ".as_slice(), &[b'x'; 60]].concat();
+    for frames in [
+        // A line without a line ending, over several frames.
+        vec![content.as_bytes(), &line, &line],
+        // Data lines without the blank line that ends the event.
+        vec![
+            content.as_bytes(),
+            b"data: 1234567890\n",
+            b"data: 12345\n".repeat(20).as_slice(),
+        ],
+        // Error lines likewise, and an event type that never ends.
+        vec![content.as_bytes(), b"error: 12345\n".repeat(20).as_slice()],
+        vec![content.as_bytes(), b"event: ", &[b'e'; 101]],
+    ] {
+        let out = replay_limited(SMALL, &frames);
+        assert_eq!(
+            kind(&out),
+            Some(ErrorKind::MalformedChunk),
+            "{:?}",
+            out.error
+        );
+        let message = &out.error.as_ref().unwrap().message;
+        assert!(
+            message.starts_with("an SSE event grew past 100 bytes without ending")
+                && message.ends_with("after 1 data events"),
+            "{message}"
+        );
+        assert_eq!(out.text, "ab", "text so far is kept");
+        assert_eq!(out.end_ns, Some(at(frames.len() - 1)));
+    }
+    // Exactly at the limit is fine, and every event starts from nothing.
+    let at_limit = [b"data: ".as_slice(), &[b' '; 94]].concat();
+    let out = replay_limited(SMALL, &[&at_limit, b"\n\n", &at_limit, b"\n\n"]);
+    assert_eq!(kind(&out), Some(ErrorKind::Incomplete), "{:?}", out.error);
+}
+
+#[test]
+fn an_answer_is_stopped_at_the_text_and_token_chunk_limits() {
+    let chunk = |field: &str, text: &str| {
+        format!("data: {{\"choices\":[{{\"delta\":{{\"{field}\":\"{text}\"}}}}]}}\n\n")
+    };
+    // 20 + 20 + 20 bytes of content, reasoning and tool text: past 50 on the third frame.
+    let tool = "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":\"cccccccccccccccccccc\"}}]}}]}\n\n";
+    let frames = [
+        chunk("content", &"a".repeat(20)),
+        chunk("reasoning_content", &"b".repeat(20)),
+        tool.to_string(),
+        chunk("content", "never read"),
+    ];
+    let frames: Vec<&[u8]> = frames.iter().map(|f| f.as_bytes()).collect();
+    let out = replay_limited(SMALL, &frames);
+    assert_eq!(
+        kind(&out),
+        Some(ErrorKind::MalformedChunk),
+        "{:?}",
+        out.error
+    );
+    assert_eq!(
+        out.error.unwrap().message,
+        "the answer went past 50 bytes of text (content, reasoning and tool calls) after 3 data events"
+    );
+    assert_eq!((out.end_ns, out.text.len()), (Some(at(2)), 20));
+
+    // Five one-byte token chunks, in one frame: past 4.
+    let five = chunk("content", "x").repeat(5);
+    let out = replay_limited(SMALL, &[five.as_bytes(), b"data: [DONE]\n\n"]);
+    assert_eq!(
+        out.error.unwrap().message,
+        "the answer went past 4 token-bearing chunks after 5 data events"
+    );
+    let four = chunk("content", "x").repeat(4);
+    let out = replay_limited(SMALL, &[four.as_bytes(), b"data: [DONE]\n\n"]);
+    assert_eq!((out.error, out.token_chunk_count), (None, 4));
+}
+
+#[test]
+fn negative_and_extreme_usage_counts_never_overflow() {
+    let usage = |c: i64| {
+        format!(
+            "data: {{\"choices\":[{{\"delta\":{{\"content\":\"t\"}}}}],\"usage\":{{\"prompt_tokens\":{c},\"completion_tokens\":{c},\"completion_tokens_details\":{{\"reasoning_tokens\":{c}}}}}}}\n\n"
+        )
+    };
+    // A running total that jumps between the extremes (a negative one made the advance
+    // overflow); a negative count ends the running total like a chunk without usage does.
+    let frames = [
+        usage(i64::MAX),
+        usage(0),
+        usage(i64::MAX),
+        usage(i64::MIN),
+        usage(i64::MAX),
+        "data: [DONE]\n\n".to_string(),
+    ];
+    let frames: Vec<&str> = frames.iter().map(String::as_str).collect();
+    let out = replay(&frames);
+    assert_eq!(out.error, None);
+    assert_eq!(out.token_chunk_count, 5);
+    assert_eq!(
+        out.usage,
+        Usage {
+            prompt_tokens: Some(i64::MAX),
+            completion_tokens: Some(i64::MAX),
+            reasoning_tokens: Some(i64::MAX),
+        }
+    );
+    assert_eq!(out.chunk_tokens, vec![u32::MAX, 1, u32::MAX, 1, 1]);
+    // A negative count is not a count: not reported.
+    let out = replay(&[&usage(-5), "data: [DONE]\n\n"]);
+    assert_eq!(out.usage, Usage::default());
+}
