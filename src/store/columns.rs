@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
+    ArrayBuilder, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
@@ -32,6 +32,8 @@ pub struct Columns {
     cols: Vec<Col>,
     rows: usize,
     cursor: usize,
+    /// Bytes of string and list values buffered since the last [`Columns::finish`].
+    bytes: usize,
 }
 
 impl Columns {
@@ -57,7 +59,14 @@ impl Columns {
             cols,
             rows: 0,
             cursor: 0,
+            bytes: 0,
         }
+    }
+
+    /// Bytes of string and list values buffered since the last [`Columns::finish`] (what can
+    /// outgrow a row group: Arrow's string offsets are 32-bit).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Rows appended since the last [`Columns::finish`].
@@ -100,6 +109,9 @@ impl Columns {
             Col::Str(b) => b.append_option(v),
             _ => panic!("column type mismatch: expected Utf8"),
         }
+        if let Some(v) = v {
+            self.bytes += v.len();
+        }
         self
     }
 
@@ -123,16 +135,22 @@ impl Columns {
 
     /// Append the next column's list of integers (`None`: a null list).
     pub fn i64_list(&mut self, values: Option<impl IntoIterator<Item = i64>>) -> &mut Self {
-        match self.next() {
+        let added = match self.next() {
             Col::I64List(b) => match values {
                 Some(values) => {
+                    let before = b.values().len();
                     b.values().extend(values.into_iter().map(Some));
                     b.append(true);
+                    b.values().len() - before
                 }
-                None => b.append(false),
+                None => {
+                    b.append(false);
+                    0
+                }
             },
             _ => panic!("column type mismatch: expected List(Int64)"),
-        }
+        };
+        self.bytes += added * 8;
         self
     }
 
@@ -165,6 +183,7 @@ impl Columns {
             })
             .collect();
         self.rows = 0;
+        self.bytes = 0;
         RecordBatch::try_new(self.schema.clone(), arrays).expect("builders match the schema")
     }
 }

@@ -33,6 +33,11 @@ pub const SCHEMA_VERSION: &str = "1";
 /// Rows buffered before a row group is flushed to disk.
 const FLUSH_ROWS: usize = 4096;
 
+/// String and list bytes buffered before a row group is flushed, whatever the row count:
+/// Arrow's string offsets are 32-bit, so a row group's text column must stay under 2 GiB
+/// (4,096 answers of 512 KiB reached it), and a run's memory stays bounded.
+const FLUSH_BYTES: usize = 256 << 20;
+
 /// How long the writer thread naps after draining a batch while rows keep coming.
 const WRITER_NAP: std::time::Duration = std::time::Duration::from_millis(5);
 
@@ -42,6 +47,8 @@ pub struct TableWriter {
     columns: Columns,
     writer: ArrowWriter<File>,
     rows_written: u64,
+    /// [`FLUSH_BYTES`] (smaller in tests).
+    flush_bytes: usize,
 }
 
 impl TableWriter {
@@ -75,15 +82,16 @@ impl TableWriter {
             columns: Columns::new(schema),
             writer,
             rows_written: 0,
+            flush_bytes: FLUSH_BYTES,
         })
     }
 
     /// Append one row through `fill` (which appends every column in order), flushing a row
-    /// group when enough rows are buffered.
+    /// group when enough rows, or enough bytes of text and lists, are buffered.
     pub fn append(&mut self, fill: impl FnOnce(&mut Columns)) -> Result<(), Error> {
         fill(&mut self.columns);
         self.columns.end_row();
-        if self.columns.len() >= FLUSH_ROWS {
+        if self.columns.len() >= FLUSH_ROWS || self.columns.bytes() >= self.flush_bytes {
             self.flush()?;
         }
         Ok(())
@@ -244,5 +252,55 @@ impl RunWriter {
             Some(Err(_)) => Err(Error::Internal("the writer thread panicked".into())),
             None => Ok(Vec::new()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    use super::*;
+
+    #[test]
+    fn a_row_group_is_flushed_by_bytes_as_well_as_rows() {
+        let dir = std::env::temp_dir().join(format!("frontier-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("text", DataType::Utf8, true),
+            Field::new(
+                "list",
+                DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
+                true,
+            ),
+        ]));
+        let mut w = TableWriter::create(&dir, "t", schema, "run").unwrap();
+        w.flush_bytes = 1000;
+        let text = "x".repeat(300);
+        for _ in 0..10 {
+            // 300 bytes of text and 2 list values (16 bytes) per row: 4 rows pass 1,000.
+            w.append(|c| {
+                c.str(Some(&text)).i64_list(Some([1, 2]));
+            })
+            .unwrap();
+        }
+        assert_eq!(
+            w.columns.bytes(),
+            2 * 316,
+            "the count restarts at each flush"
+        );
+        let (path, rows) = w.close().unwrap();
+        assert_eq!(rows, 10);
+        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        let groups: Vec<i64> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        assert_eq!(groups, vec![4, 4, 2]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
