@@ -202,6 +202,44 @@ async fn http_error_statuses_carry_the_server_message() {
     );
 }
 
+/// A compressed body (frontier asks for none and decodes none: a proxy did it) is an error that
+/// says so, not "incomplete after 0 data events".
+#[tokio::test]
+async fn a_compressed_body_says_so() {
+    let server = common::start(
+        Script::silent(Framing::Close)
+            .raw(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                 content-encoding: gzip\r\nconnection: close\r\n\r\n",
+            )
+            .raw(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03")
+            .end(),
+    )
+    .await;
+    let out = call(&server).await;
+    assert_eq!(kind(&out), Some(ErrorKind::MalformedChunk));
+    let message = out.error.unwrap().message;
+    assert!(
+        message.starts_with("the response body is compressed (Content-Encoding: gzip)"),
+        "{message}"
+    );
+    // `identity` is no coding.
+    let server = common::start(
+        Script::silent(Framing::Close)
+            .raw(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                 content-encoding: identity\r\nconnection: close\r\n\r\n",
+            )
+            .content("hi")
+            .finish("stop")
+            .done(),
+    )
+    .await;
+    let out = call(&server).await;
+    assert_eq!(out.error, None);
+    assert_eq!(out.text, "hi");
+}
+
 /// A 404 from a URL without `/v1/` says the likely cause: a `base_url` missing its `/v1`.
 #[tokio::test]
 async fn not_found_without_v1_suggests_the_base_url() {

@@ -34,7 +34,7 @@ use tokio::net::TcpStream;
 use super::record::Recorder;
 use super::{
     BodyRead, DRAIN_AFTER_DONE, DRAIN_MAX_BYTES, ERROR_BODY_MAX_BYTES, ERROR_BODY_WAIT, ErrorKind,
-    JSON_BODY_MAX_BYTES, LlmRequest, record_json,
+    JSON_BODY_MAX_BYTES, LlmRequest, compressed, record_json,
 };
 use crate::clock::Clock;
 
@@ -315,6 +315,8 @@ struct Head {
     keep_alive: bool,
     /// `Content-Type` is `application/json`.
     json: bool,
+    /// A `Content-Encoding` other than `identity` (frontier decodes none).
+    encoding: Option<String>,
 }
 
 impl Head {
@@ -340,6 +342,7 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head)>, String> {
     let mut length: Result<Option<u64>, String> = Ok(None);
     let (mut transfer_coded, mut chunked, mut json) = (false, false, false);
     let (mut close, mut keep_alive_asked) = (false, false);
+    let mut encoding = None;
     for h in response.headers.iter() {
         let value = h.value.trim_ascii();
         if h.name.eq_ignore_ascii_case("content-length") {
@@ -369,6 +372,11 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head)>, String> {
             for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep_alive_asked |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if h.name.eq_ignore_ascii_case("content-encoding") {
+            let coding = String::from_utf8_lossy(value.trim_ascii());
+            if !coding.is_empty() && !coding.eq_ignore_ascii_case("identity") {
+                encoding = Some(coding.into_owned());
             }
         } else if h.name.eq_ignore_ascii_case("content-type") {
             // Visible ASCII only, as reqwest reads it.
@@ -414,6 +422,7 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head)>, String> {
             framing,
             keep_alive,
             json,
+            encoding,
         },
     )))
 }
@@ -505,6 +514,15 @@ impl Pool {
             return None;
         }
 
+        if let Some(coding) = &head.encoding {
+            // The connection is dropped: its body is not read.
+            rec.fail(
+                ErrorKind::MalformedChunk,
+                compressed(coding),
+                clock.now_ns(),
+            );
+            return None;
+        }
         if head.json {
             let (body, read) = read_body(&mut conn, &mut framing, JSON_BODY_MAX_BYTES, clock).await;
             record_json(rec, &body, read);

@@ -376,6 +376,19 @@ impl LlmClient {
             rec.http_status(status, &body, &req.url, clock.now_ns());
             return None;
         }
+        if let Some(coding) = response
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+            .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"))
+        {
+            rec.fail(
+                ErrorKind::MalformedChunk,
+                compressed(&coding),
+                clock.now_ns(),
+            );
+            return None;
+        }
 
         if is_json(&response) {
             let (body, read) = read_body(&mut response, JSON_BODY_MAX_BYTES, clock).await;
@@ -541,6 +554,17 @@ async fn drain(mut response: reqwest::Response, deadline: Option<tokio::time::In
         }
     })
     .await;
+}
+
+/// The message for a response body in a content coding (`gzip`, `br`, ...): frontier sends no
+/// `Accept-Encoding` and decodes none, so something in between (a proxy, a gateway) compressed
+/// it; its events cannot be read or timed.
+pub(crate) fn compressed(coding: &str) -> String {
+    let coding: String = coding.chars().take(64).collect();
+    format!(
+        "the response body is compressed (Content-Encoding: {coding}), which frontier does not \
+         decode and did not ask for: is a proxy or gateway compressing the server's responses?"
+    )
 }
 
 /// An error and its sources, joined with ": " (reqwest's top-level message alone hides the
