@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::{Array, Float64Array, Int64Array, RecordBatch};
 use serde::Serialize;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::error::Error;
@@ -164,6 +165,9 @@ pub struct Calibration {
     pub http_client: &'static str,
     /// The schedule-lag p99 limit used, ms.
     pub max_lag_ms: f64,
+    /// A signal (Ctrl-C, SIGTERM, SIGHUP) stopped the search: the rates before it are shown,
+    /// the one it interrupted is not.
+    pub interrupted: bool,
 }
 
 /// The most requests one rate may send (`--max-rate x --seconds`): the prompts are written
@@ -205,7 +209,10 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<Calibration, Error> {
         ),
     };
     std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
-    let result = ladder(opts, &root).await;
+    // One listener for the whole search, handed to every run: a signal between two runs stops
+    // it too (each run's own listener would leave those moments deaf).
+    let (interrupt, _signals) = crate::exec::stop_on_signals(Arc::new(std::sync::OnceLock::new()))?;
+    let result = ladder(opts, &root, &interrupt).await;
     if remove {
         let _ = std::fs::remove_dir_all(&root);
     }
@@ -260,12 +267,17 @@ async fn attempt_rate(
     root: &Path,
     rate: f64,
     log_first_tokens: bool,
+    interrupt: &watch::Receiver<bool>,
 ) -> Result<(Rung, Option<TtftError>), Error> {
     let mut attempts = 0;
     loop {
         attempts += 1;
         let floor = floor(rate, opts.duration.min(FLOOR_TIME)).await?;
-        let (mut rung, ttft) = one_rate(opts, root, rate, log_first_tokens, floor).await?;
+        let (mut rung, ttft) =
+            one_rate(opts, root, rate, log_first_tokens, floor, interrupt).await?;
+        if *interrupt.borrow() {
+            return Ok((rung, ttft));
+        }
         rung.attempts = attempts;
         rung.noisy = !rung.sustained && rung.floor.lag_p99_ms.is_some_and(|l| l >= opts.max_lag_ms);
         let lag_only = !rung.sustained
@@ -349,14 +361,28 @@ fn round_rate(r: f64, lo: f64) -> f64 {
     (r / step).round() * step
 }
 
-async fn ladder(opts: &CalibrateOptions, root: &Path) -> Result<Calibration, Error> {
+async fn ladder(
+    opts: &CalibrateOptions,
+    root: &Path,
+    interrupt: &watch::Receiver<bool>,
+) -> Result<Calibration, Error> {
     let mut rungs: Vec<Rung> = Vec::new();
     let mut ttft_error = None;
     let mut search = Search::new(opts.max_rate, opts.refine);
     let mut rate = opts.start_rate;
+    let mut interrupted = false;
     loop {
+        if *interrupt.borrow() {
+            interrupted = true;
+            break;
+        }
         // The TTFT error is measured at the start rate.
-        let (rung, ttft) = attempt_rate(opts, root, rate, rungs.is_empty()).await?;
+        let (rung, ttft) = attempt_rate(opts, root, rate, rungs.is_empty(), interrupt).await?;
+        if *interrupt.borrow() {
+            // The rate's run was cut short: its numbers describe no complete run.
+            interrupted = true;
+            break;
+        }
         if ttft.is_some() {
             ttft_error = ttft;
         }
@@ -380,6 +406,7 @@ async fn ladder(opts: &CalibrateOptions, root: &Path) -> Result<Calibration, Err
         pacer: PacerKind::from_env().as_str(),
         http_client: crate::client::Transport::from_env().as_str(),
         max_lag_ms: opts.max_lag_ms,
+        interrupted,
     })
 }
 
@@ -389,6 +416,7 @@ async fn one_rate(
     rate: f64,
     log_first_tokens: bool,
     floor: Floor,
+    interrupt: &watch::Receiver<bool>,
 ) -> Result<(Rung, Option<TtftError>), Error> {
     let requests = (rate * opts.duration.as_secs_f64()).ceil().max(10.0) as u64;
     let warmup = (rate / 4.0).ceil().max(5.0) as u64;
@@ -455,6 +483,7 @@ flow:
         out_dir: dir.join("results"),
         progress: false,
         quiet: true,
+        interrupt: Some(interrupt.clone()),
     };
     let cpu0 = (crate::exec::cpu_time_s(), server.cpu_time_s());
     let outcome = crate::exec::run(plan, &run_opts).await;
@@ -728,6 +757,12 @@ pub fn render(c: &Calibration) -> String {
             s,
             "noisy: the machine's floor (the pacer and runtime alone, no requests, measured just before the rate) was itself over the {} ms limit on every attempt: this machine could not hold the schedule then (busy or noisy host); those verdicts measure the machine, not the client",
             c.max_lag_ms
+        );
+    }
+    if c.interrupted {
+        let _ = writeln!(
+            s,
+            "interrupted: the search stopped at a signal; the rates above are the ones it finished"
         );
     }
     match c.sustained_rate {

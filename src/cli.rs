@@ -319,6 +319,7 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
                 out_dir: out,
                 progress: !no_progress,
                 quiet: false,
+                interrupt: None,
             };
             let outcome = on_worker(async move { crate::exec::run(plan, &opts).await })??;
             emit(&crate::report::summary(&outcome));
@@ -382,7 +383,12 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             } else {
                 emit(&crate::calibrate::render(&c));
             }
-            Ok(EXIT_OK)
+            // Interrupted: what it measured is shown, but the search did not finish.
+            Ok(if c.interrupted {
+                EXIT_RUN_FAILED
+            } else {
+                EXIT_OK
+            })
         }
         Command::Validate { files, set } => {
             let mut failed = 0;

@@ -686,6 +686,33 @@ fn calibrate_rejects_out_of_range_arguments() {
     }
 }
 
+/// A signal stops the whole search, whether it arrives during a rate's run or between two runs
+/// (before, a signal between runs was swallowed and the search went on): the finished rates
+/// are printed, the interrupted one is not, and the exit code is 1.
+#[test]
+fn a_signal_stops_calibrate() {
+    let child = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["calibrate", "--start-rate", "200", "--seconds", "30"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let signalled = std::time::Instant::now();
+    // SAFETY: kill(2) on our own child's pid with a standard signal.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    let waited = signalled.elapsed();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("interrupted: the search stopped at a signal"),
+        "{stdout}"
+    );
+    // A rate lasts 30 s here: stopping within seconds means the run in flight was cut short.
+    assert!(waited.as_secs() < 15, "{waited:?}");
+}
+
 #[test]
 fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
     let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
@@ -742,6 +769,7 @@ fn calibrate_reports_rates_lag_and_ttft_error_as_json() {
         v["pacer"]
     );
     assert!(v["http_client"] == "own" || v["http_client"] == "reqwest");
+    assert_eq!(v["interrupted"], false);
     // The machine's floor before each rate: the pacer and runtime alone released every slot
     // at that rate (0.5 s here), never before its deadline.
     let f = &rungs[0]["floor"];

@@ -45,6 +45,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// Print nothing while running (no per-trial lines).
     pub quiet: bool,
+    /// The stop flag of a caller that listens for signals itself ([`stop_on_signals`]) across
+    /// several runs (`frontier calibrate`); `None`: the run listens for its own.
+    pub interrupt: Option<watch::Receiver<bool>>,
 }
 
 /// What a finished run produced.
@@ -162,7 +165,7 @@ pub(crate) fn cancelled(
 /// the way out when the orderly stop is not wanted.
 /// The notices go around the progress bar, once there is one (`bar`), so that its redraw does
 /// not erase them.
-fn stop_on_signals(
+pub fn stop_on_signals(
     bar: Arc<std::sync::OnceLock<ProgressBar>>,
 ) -> Result<(watch::Receiver<bool>, AbortOnDrop), Error> {
     let (tx, rx) = watch::channel(false);
@@ -214,8 +217,8 @@ fn stop_on_signals(
     Ok((rx, AbortOnDrop(task)))
 }
 
-/// Stops the signal task (and so drops its handlers' streams) when the run returns.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Stops the signal task (and so drops its handlers' streams) when dropped.
+pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -228,7 +231,13 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     // First, so that a signal arriving while the run starts is not lost.
     // Listening until the run returns: a second signal while results are written still exits.
     let bar = Arc::new(std::sync::OnceLock::new());
-    let (cancel_rx, _signals) = stop_on_signals(bar.clone())?;
+    let (cancel_rx, _signals) = match &opts.interrupt {
+        Some(rx) => (rx.clone(), None),
+        None => {
+            let (rx, guard) = stop_on_signals(bar.clone())?;
+            (rx, Some(guard))
+        }
+    };
     let wall_start = Instant::now();
     let started = chrono::Utc::now();
     let run_id = format!("{}-{:04x}", started.format("%Y%m%dT%H%M%SZ"), run_suffix());
