@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::engine::EngineHandle;
-use super::hash::{mix64, unit_f64};
+use super::hash::{hash_bytes, mix64, unit_f64};
 use super::oracle::{AnswerRequest, FinishReason, PlannedOutput, plan_output};
 use super::tokens::prompt_tokens;
 use super::{Knowledge, SimConfig};
@@ -49,8 +49,8 @@ pub(crate) struct AppState {
     /// Where this engine's response ids start: drawn per start, so that two engines (two
     /// trials, two runs) never hand out the same ids.
     id_base: u64,
-    /// Completion requests seen by the fault injector.
-    fault_draws: AtomicU64,
+    /// How many times the fault injector has seen each request (by the hash of its body).
+    fault_seen: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
     created: u64,
 }
 
@@ -65,7 +65,7 @@ impl AppState {
             first_token_log: config.first_token_log,
             next_id: AtomicU64::new(0),
             id_base,
-            fault_draws: AtomicU64::new(0),
+            fault_seen: std::sync::Mutex::new(std::collections::HashMap::new()),
             created: unix_now(),
         }
     }
@@ -414,15 +414,30 @@ fn accept(state: &AppState, body: &[u8], api: Api) -> Result<Accepted, Rejection
     })
 }
 
-/// Whether the fault injector fails the next request: the i-th draw of a stream seeded by
-/// the profile's seed, so a sequential run fails the same requests every time.
-fn inject_fault(state: &AppState) -> bool {
+/// Whether the fault injector fails this request: a draw keyed by the profile's seed, the
+/// request's body and how many identical bodies came before it. Keyed by the request rather
+/// than by arrival order, so that the same requests fail in every run with the same seed even
+/// when concurrent requests arrive in another order (with an arrival-order stream, about one
+/// failure in two moved to another case between two runs at concurrency 32); the occurrence
+/// count gives repeats of an identical request independent draws. Costs a map entry per
+/// distinct request, only with `error_rate > 0`.
+fn inject_fault(state: &AppState, body: &[u8]) -> bool {
     let rate = state.profile.error_rate;
     if rate.is_nan() || rate <= 0.0 {
         return false;
     }
-    let draw = state.fault_draws.fetch_add(1, Ordering::Relaxed);
-    unit_f64(mix64(mix64(state.profile.seed ^ FAULT_SALT) ^ draw)) < rate
+    let key = hash_bytes(mix64(state.profile.seed ^ FAULT_SALT), body);
+    let occurrence = {
+        let mut seen = state
+            .fault_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = seen.entry(key).or_insert(0);
+        let occurrence = *count;
+        *count += 1;
+        occurrence
+    };
+    unit_f64(mix64(key ^ mix64(occurrence.wrapping_add(FAULT_SALT)))) < rate
 }
 
 async fn completion(state: &AppState, req: Request<Incoming>, api: Api) -> Response<Body> {
@@ -449,7 +464,7 @@ async fn completion(state: &AppState, req: Request<Incoming>, api: Api) -> Respo
         Ok(accepted) => accepted,
         Err(rejection) => return rejection.into_response(),
     };
-    if inject_fault(state) {
+    if inject_fault(state, &body) {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Injected fault (simulated engine error_rate).",

@@ -522,6 +522,60 @@ async fn fault_rate_is_seeded() {
     assert_eq!(first, fault_pattern(3, n).await);
 }
 
+/// Which of the requests `prompts` fail, sent one after another in that order, each
+/// `times` times.
+async fn faults_of(seed: u64, prompts: &[String], times: usize) -> Vec<Vec<bool>> {
+    let profile = SimProfile {
+        error_rate: 0.25,
+        seed,
+        ..instant_profile()
+    };
+    let server = start(profile, Knowledge::default()).await;
+    let http = client();
+    let url = format!("{}/completions", server.base_url());
+    let mut failed = Vec::with_capacity(prompts.len());
+    for prompt in prompts {
+        let mut each = Vec::with_capacity(times);
+        for _ in 0..times {
+            let response = http
+                .post(&url)
+                .json_body(&json!({"model": MODEL, "prompt": prompt, "max_tokens": 1}))
+                .send()
+                .await
+                .unwrap();
+            each.push(response.status() == 500);
+        }
+        failed.push(each);
+    }
+    server.shutdown().await;
+    failed
+}
+
+#[tokio::test]
+async fn faults_follow_the_request_not_the_arrival_order() {
+    // Concurrent requests arrive in another order in every run; the same requests must still
+    // fail (they were drawn in arrival order: about half the failures moved to other cases
+    // between two runs of a pipeline at concurrency 32).
+    let prompts: Vec<String> = (0..200).map(|i| format!("request {i}")).collect();
+    let forward = faults_of(5, &prompts, 1).await;
+    let mut reversed_prompts = prompts.clone();
+    reversed_prompts.reverse();
+    let mut backward = faults_of(5, &reversed_prompts, 1).await;
+    backward.reverse();
+    assert_eq!(forward, backward);
+    let failed = forward.iter().filter(|f| f[0]).count();
+    // sd = sqrt(200 * 0.25 * 0.75) ~ 6.1.
+    assert!((20..=80).contains(&failed), "{failed} of 200 failed");
+    // Repeats of one identical request are drawn independently, not all or none.
+    let repeated = faults_of(5, &prompts[..1], 200).await;
+    let failed = repeated[0].iter().filter(|&&f| f).count();
+    assert!(
+        (20..=80).contains(&failed),
+        "{failed} of 200 repeats failed"
+    );
+    assert_eq!(repeated, faults_of(5, &prompts[..1], 200).await);
+}
+
 /// Answers to `n` distinct known questions asked over HTTP.
 async fn answers(profile: SimProfile, n: usize) -> Vec<String> {
     let knowledge = Knowledge::new(
