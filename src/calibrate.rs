@@ -484,6 +484,7 @@ flow:
         progress: false,
         quiet: true,
         interrupt: Some(interrupt.clone()),
+        direct: true,
     };
     let cpu0 = (crate::exec::cpu_time_s(), server.cpu_time_s());
     let outcome = crate::exec::run(plan, &run_opts).await;

@@ -320,6 +320,7 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
                 progress: !no_progress,
                 quiet: false,
                 interrupt: None,
+                direct: false,
             };
             let outcome = on_worker(async move { crate::exec::run(plan, &opts).await })??;
             emit(&crate::report::summary(&outcome));

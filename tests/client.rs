@@ -21,6 +21,7 @@ fn request(url: String) -> LlmRequest {
         ),
         api: Api::Chat,
         timeout: Duration::from_secs(10),
+        direct: false,
     }
 }
 

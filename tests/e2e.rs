@@ -535,3 +535,72 @@ fn synthetic_prompts_have_the_requested_token_lengths() {
         assert_eq!(finish, "length");
     }
 }
+
+#[test]
+fn simulated_endpoints_never_go_through_a_proxy_from_the_environment() {
+    // With `http_proxy` set, `openai` endpoints go through it (reqwest), but a simulated
+    // endpoint is frontier's own engine on loopback: sent through a proxy it failed every
+    // request (`connect`), so the quick start broke on machines with a proxy configured.
+    let out = temp_dir("proxy");
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let proxied = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = proxied.clone();
+    std::thread::spawn(move || {
+        // Accepts and closes: every request sent through it fails.
+        for conn in proxy.incoming() {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    let p = write_pipeline(
+        &out,
+        r#"
+version: 1
+name: proxied
+endpoints:
+  sim: { kind: simulated, profile: { decode_ms: 0, prefill_tok_s: 0 } }
+  remote: { kind: openai, base_url: "http://192.0.2.1:8000/v1", model: m }
+datasets:
+  qa: { path: DATASET, input: question, reference: answers, limit: 3 }
+workload: { arrival: { concurrency: 1 }, timeout: 10s }
+flow:
+  - id: answer
+    llm: { endpoint: "{{ grid.endpoint }}", prompt: "{{ item.question }}", params: { max_tokens: 8 } }
+grid:
+  product: { endpoint: [sim, remote] }
+"#,
+    );
+    let o = Command::new(bin())
+        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env("http_proxy", &proxy_url)
+        .env_remove("no_proxy")
+        .env_remove("NO_PROXY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let (run_dir, _) = printed_files(&stdout);
+    let requests = read(&run_dir.join("requests.parquet"));
+    let endpoint = requests
+        .column_by_name("endpoint")
+        .unwrap()
+        .as_string::<i32>()
+        .clone();
+    let ok = requests.column_by_name("ok").unwrap().as_boolean().clone();
+    for i in 0..requests.num_rows() {
+        assert_eq!(
+            ok.value(i),
+            endpoint.value(i) == "sim",
+            "row {i}: the simulated endpoint answers directly, the remote one only via the proxy"
+        );
+    }
+    // The remote endpoint's requests did go to the proxy (its address is unroutable).
+    assert!(proxied.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    let _ = std::fs::remove_dir_all(&out);
+}

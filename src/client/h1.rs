@@ -975,6 +975,7 @@ mod tests {
             body: bytes::Bytes::from_static(b"{}"),
             api: super::super::Api::Chat,
             timeout: std::time::Duration::from_secs(1),
+            direct: false,
         };
         let text = String::from_utf8(request_bytes(&req)).unwrap();
         assert_eq!(

@@ -86,6 +86,10 @@ pub struct LlmRequest {
     pub api: Api,
     /// Whole-request timeout (connect to end of stream).
     pub timeout: Duration,
+    /// The server is frontier's own engine on loopback (a simulated endpoint, `frontier
+    /// calibrate`'s engine): the request never goes through a proxy configured in the
+    /// environment, which could not reach it (or would measure itself).
+    pub direct: bool,
 }
 
 /// Why a request failed. Stored as `requests.error_kind` (the snake_case name).
@@ -253,6 +257,8 @@ impl Transport {
 #[derive(Clone)]
 pub struct LlmClient {
     http: reqwest::Client,
+    /// reqwest without the environment's proxies, for [`LlmRequest::direct`] requests.
+    direct: reqwest::Client,
     /// The own HTTP/1.1 client's pool, for `http://` URLs (`None`: reqwest for everything).
     h1: Option<Arc<h1::Pool>>,
 }
@@ -273,14 +279,17 @@ impl LlmClient {
     pub fn with_transport(transport: Transport) -> Result<Self, reqwest::Error> {
         // Another part of the process may have installed a provider first; that is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(IDLE_PER_HOST)
-            .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .retry(reqwest::retry::never())
-            .build()?;
+        let builder = || {
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(IDLE_PER_HOST)
+                .tcp_nodelay(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .retry(reqwest::retry::never())
+        };
+        let http = builder().build()?;
+        let direct = builder().no_proxy().build()?;
         let h1 = (transport == Transport::Own).then(|| Arc::new(h1::Pool::new(IDLE_PER_HOST)));
-        Ok(LlmClient { http, h1 })
+        Ok(LlmClient { http, direct, h1 })
     }
 
     /// The transport serving `http://` URLs.
@@ -333,8 +342,8 @@ impl LlmClient {
         clock: &Clock,
         rec: &mut Recorder,
     ) -> Option<reqwest::Response> {
-        let mut builder = self
-            .http
+        let http = if req.direct { &self.direct } else { &self.http };
+        let mut builder = http
             .post(req.url.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(req.body.clone());
@@ -350,7 +359,7 @@ impl LlmClient {
             }
         };
         rec.out.sent_ns = Some(clock.now_ns());
-        let mut response = match self.http.execute(request).await {
+        let mut response = match http.execute(request).await {
             Ok(response) => response,
             Err(e) => {
                 if e.is_builder() {

@@ -23,6 +23,8 @@ pub(crate) struct JudgeTarget {
     pub url: reqwest::Url,
     pub api_key: Option<String>,
     pub token_prices: Option<(f64, f64)>,
+    /// Served by frontier's own engine: never through a proxy (`LlmRequest::direct`).
+    pub direct: bool,
 }
 
 /// One measured case to judge.
@@ -226,6 +228,7 @@ async fn judge_case(
                 body: Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
                 api: Api::Chat,
                 timeout: run.plan.timeout,
+                direct: target.direct,
             };
             let o = {
                 let _permit = permits.acquire().await;

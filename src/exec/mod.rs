@@ -48,6 +48,10 @@ pub struct RunOptions {
     /// The stop flag of a caller that listens for signals itself ([`stop_on_signals`]) across
     /// several runs (`frontier calibrate`); `None`: the run listens for its own.
     pub interrupt: Option<watch::Receiver<bool>>,
+    /// Every endpoint is frontier's own engine on loopback (`frontier calibrate`'s `openai`
+    /// endpoint): no request goes through a proxy from the environment. Simulated endpoints
+    /// never do.
+    pub direct: bool,
 }
 
 /// What a finished run produced.
@@ -84,6 +88,8 @@ struct StepTarget {
     api_key: Option<String>,
     api: Api,
     token_prices: Option<(f64, f64)>,
+    /// Served by frontier's own engine: never through a proxy (`LlmRequest::direct`).
+    direct: bool,
 }
 
 /// State shared by the tasks of one trial.
@@ -297,6 +303,7 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
             progress: &progress,
             cancel: &cancel_rx,
             quiet: opts.quiet,
+            direct: opts.direct,
         };
         match run_one_trial(&ctx, trial, label).await {
             Ok((rows, [trial_sent, trial_failed, trial_unsent])) => {
@@ -379,6 +386,7 @@ struct TrialContext<'a> {
     progress: &'a ProgressBar,
     cancel: &'a watch::Receiver<bool>,
     quiet: bool,
+    direct: bool,
 }
 
 /// Run one trial: start its engines, run its cases, score them, summarise it. Returns the
@@ -391,7 +399,7 @@ async fn run_one_trial(
 ) -> Result<(Vec<ConfigRow>, [u64; 3]), Error> {
     let plan = ctx.plan;
     let (targets, judge_targets, sims) =
-        start_targets(plan, trial, ctx.keys, ctx.knowledge).await?;
+        start_targets(plan, trial, ctx.keys, ctx.knowledge, ctx.direct).await?;
     let shared = Arc::new(TrialShared {
         plan: plan.clone(),
         trial: trial.clone(),
@@ -819,6 +827,7 @@ async fn start_targets(
     trial: &Trial,
     keys: &HashMap<String, Option<String>>,
     knowledge: &Arc<Knowledge>,
+    all_direct: bool,
 ) -> Result<(Vec<StepTarget>, Vec<judge::JudgeTarget>, Vec<SimServer>), Error> {
     let mut sims: Vec<(String, SimServer)> = Vec::new();
     let mut targets = Vec::new();
@@ -842,6 +851,7 @@ async fn start_targets(
             api_key,
             api,
             token_prices: token_prices(pricing.as_ref()),
+            direct: all_direct || matches!(step.endpoint_spec, EndpointSpec::Simulated(_)),
         });
     }
     let mut judges: Vec<judge::JudgeTarget> = Vec::new();
@@ -864,6 +874,7 @@ async fn start_targets(
             url: endpoint_url(name, &format!("{base}/chat/completions"))?,
             api_key,
             token_prices: token_prices(pricing.as_ref()),
+            direct: all_direct || matches!(spec, EndpointSpec::Simulated(_)),
         });
     }
     Ok((targets, judges, sims.into_iter().map(|(_, s)| s).collect()))
@@ -1369,6 +1380,7 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
                         body,
                         api: s.targets[si].api,
                         timeout: plan.timeout,
+                        direct: s.targets[si].direct,
                     };
                     let interrupted = cancelled(&s.cancel);
                     (s.client.call_until(&req, &s.clock, interrupted).await, None)
