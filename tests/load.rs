@@ -272,7 +272,7 @@ name: not-sent
 endpoints:
   sim:
     kind: simulated
-    profile: { slots: 1, decode_ms: 10, decode_ms_per_seq: 0, prefill_tok_s: 0, default_output_tokens: 6, error_rate: 0.5, seed: 3 }
+    profile: { slots: 1, decode_ms: 10, decode_ms_per_seq: 0, prefill_tok_s: 0, default_output_tokens: 6, error_rate: 0.5, seed: 6 }
 datasets:
   qa: { path: DATASET, input: question }
 workload:

@@ -327,6 +327,72 @@ mod tests {
         assert!(Instant::now().checked_add(longest).is_some());
     }
 
+    /// Arrival time of each token of a sequence from the last one already emitted, read until
+    /// it closes.
+    async fn token_times(mut rx: watch::Receiver<u32>) -> Vec<Instant> {
+        let mut last = *rx.borrow_and_update();
+        // The token already seen counts as arriving now (it was just observed).
+        let mut times = if last > 0 {
+            vec![Instant::now()]
+        } else {
+            Vec::new()
+        };
+        while rx.changed().await.is_ok() {
+            let now = *rx.borrow_and_update();
+            for _ in last..now {
+                times.push(Instant::now());
+            }
+            last = now;
+        }
+        times
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_admitted_prefill_stalls_running_decodes() {
+        // No chunked prefill (README, "Scheduler"): a sequence admitted while another decodes
+        // puts its whole prefill into a step the running one waits for too.
+        let params = EngineParams::from_profile(&SimProfile {
+            decode_ms: 10.0,
+            decode_ms_per_seq: 0.0,
+            prefill_tok_s: 1000.0,
+            ..SimProfile::default()
+        });
+        let (engine, task) = spawn(params);
+        let mut running = engine.submit(0, 30, 0).expect("running");
+        // Wait for its fifth token, then admit a 200-token prompt: 200 ms of prefill, in the
+        // step that gives the sixth or the seventh token.
+        while *running.borrow_and_update() < 5 {
+            running.changed().await.expect("tokens");
+        }
+        let waiting = engine.submit(200, 1, 0).expect("running");
+        let (times, newcomer) = tokio::join!(token_times(running), token_times(waiting));
+        assert_eq!(times.len(), 26);
+        let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        let stall = *gaps.iter().max().expect("gaps");
+        // Modelled: one gap of 210 ms (decode plus the newcomer's prefill), the others 10 ms.
+        assert!(stall >= Duration::from_millis(150), "{gaps:?}");
+        let stalled = gaps
+            .iter()
+            .filter(|&&g| g >= Duration::from_millis(150))
+            .count();
+        assert!(stalled <= 2, "{gaps:?}");
+        // The newcomer's only token comes with the running sequence's stalled one.
+        let with = times
+            .iter()
+            .map(|&t| {
+                if t > newcomer[0] {
+                    t - newcomer[0]
+                } else {
+                    newcomer[0] - t
+                }
+            })
+            .min()
+            .expect("times");
+        assert!(with < Duration::from_millis(50), "{with:?}");
+        drop(engine);
+        task.await.expect("engine ends");
+    }
+
     #[tokio::test]
     async fn emits_every_token_then_closes() {
         let params = EngineParams::from_profile(&SimProfile {
