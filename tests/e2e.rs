@@ -604,3 +604,55 @@ grid:
     assert!(proxied.load(std::sync::atomic::Ordering::SeqCst) >= 3);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_named_query_failing_on_the_results_fails_the_run_and_finishes_the_manifest() {
+    // `%` by zero passes `validate` (the queries are checked against empty tables) and fails
+    // on the results: the run exits 1 (it failed, the pipeline was valid), the other queries
+    // are written, and the manifest says `failed` with the message (it stayed `running`).
+    let out = temp_dir("query-fails");
+    let p = write_pipeline(
+        &out,
+        r#"
+version: 1
+name: query_fails
+endpoints:
+  sim: { kind: simulated, profile: { decode_ms: 0, prefill_tok_s: 0 } }
+datasets:
+  qa: { path: DATASET, input: question, reference: answers, limit: 3 }
+workload: { arrival: { concurrency: 1 } }
+flow:
+  - id: answer
+    llm: { endpoint: sim, prompt: "{{ item.question }}", params: { max_tokens: 8 } }
+query:
+  broken: { sql: "SELECT requests % 0 AS x FROM configs" }
+  fine: { sql: "SELECT requests FROM configs" }
+"#,
+    );
+    let (code, stdout, stderr) = run(&["validate", p.to_str().unwrap()]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let (code, stdout, stderr) = run(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stderr.contains("named query `broken`") && stderr.contains("division by zero"),
+        "{stderr}"
+    );
+    let run_dir = std::fs::read_dir(out.join("query_fails"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(run_dir.join("fine.parquet").exists());
+    assert!(!run_dir.join("broken.parquet").exists());
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["status"], "failed");
+    assert!(
+        m["error"].as_str().unwrap().contains("division by zero"),
+        "{m}"
+    );
+    assert!(m["ended_at"].is_string());
+    let _ = std::fs::remove_dir_all(&out);
+}

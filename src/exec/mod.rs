@@ -334,13 +334,23 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     crate::store::write_batch(&configs_path, &configs, &run_id)?;
     files.push((configs_path, configs.num_rows() as u64));
 
-    // Named queries over the finished tables.
+    // Named queries over the finished tables. One that fails on the results (`%` by zero, an
+    // overflow: what checking it against empty tables cannot find) fails the run, but the
+    // others are still written and the manifest is finished, saying so.
     let mut queries = Vec::new();
     if !plan.queries.is_empty() {
         let tables = crate::query::Tables::load_run(&run_dir)
             .map_err(|e| Error::Run(format!("loading results for queries: {e}")))?;
         for (name, q) in &plan.queries {
-            let batch = crate::report::run_named_query(&tables, &run_dir, q)?;
+            let batch = match crate::report::run_named_query(&tables, &run_dir, q) {
+                Ok(batch) => batch,
+                Err(e) => {
+                    if run_error.is_none() {
+                        run_error = Some(Error::Run(format!("named query `{name}`: {e}")));
+                    }
+                    continue;
+                }
+            };
             let path = run_dir.join(format!("{name}.parquet"));
             crate::store::write_batch(&path, &batch, &run_id)?;
             files.push((path, batch.num_rows() as u64));
