@@ -57,7 +57,11 @@ fn printed_files(stdout: &str) -> (PathBuf, Vec<(PathBuf, u64)>) {
         .filter_map(|l| {
             let l = l.trim();
             let (path, rest) = l.split_once("  (")?;
-            let rows = rest.strip_suffix(" rows)")?.parse().ok()?;
+            let rows = rest
+                .strip_suffix(" rows)")
+                .or_else(|| rest.strip_suffix(" row)"))?
+                .parse()
+                .ok()?;
             Some((PathBuf::from(path), rows))
         })
         .collect();

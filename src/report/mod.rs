@@ -251,15 +251,15 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
 pub fn summary(outcome: &RunOutcome) -> String {
     let mut out = String::new();
     if outcome.queries.is_empty() {
-        let _ = writeln!(out, "\nconfigs ({} rows):", outcome.configs.num_rows());
+        let _ = writeln!(out, "\nconfigs ({}):", rows(outcome.configs.num_rows()));
         out.push_str(&render_table(&outcome.configs, Some(SUMMARY_COLUMNS), None));
     }
     for (name, batch) in &outcome.queries {
         let marked = batch.schema().index_of("on_frontier").is_ok();
         let _ = writeln!(
             out,
-            "\nquery `{name}` ({} rows{}):",
-            batch.num_rows(),
+            "\nquery `{name}` ({}{}):",
+            rows(batch.num_rows()),
             if marked {
                 ", * = on the Pareto frontier"
             } else {
@@ -290,7 +290,7 @@ pub fn summary(outcome: &RunOutcome) -> String {
         }
     );
     let _ = writeln!(out, "results in {}:", outcome.run_dir.display());
-    for (path, rows) in &outcome.files {
+    for (path, n) in &outcome.files {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
@@ -298,10 +298,15 @@ pub fn summary(outcome: &RunOutcome) -> String {
         if name == "manifest.json" {
             let _ = writeln!(out, "  {}", path.display());
         } else {
-            let _ = writeln!(out, "  {}  ({rows} rows)", path.display());
+            let _ = writeln!(out, "  {}  ({})", path.display(), rows(*n as usize));
         }
     }
     out
+}
+
+/// `1 row`, `6 rows`.
+fn rows(n: usize) -> String {
+    format!("{n} row{}", if n == 1 { "" } else { "s" })
 }
 
 /// Every cell as text (`None` only for SQL NULL), full precision, for CSV. Timestamps are

@@ -682,7 +682,7 @@ pub fn check_query(
             return vec![(
                 QueryPart::Sql,
                 e.to_string(),
-                Some("frontier runs a subset of SQL over requests, cases, scores and configs (README, \"Queries\")".into()),
+                Some("frontier runs a subset of SQL over the run's tables (requests, cases, scores, judgements, score_stats, configs; README, \"Queries\")".into()),
             )];
         }
     };
