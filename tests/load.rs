@@ -1077,6 +1077,27 @@ flow:
         stderr.contains("error: a second signal: exiting now"),
         "{stderr}"
     );
+    // The unfinished run: a query over a file it was writing says why that file is unreadable.
+    let run_dir = std::fs::read_dir(out.join("signal"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let q = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args([
+            "query",
+            run_dir.to_str().unwrap(),
+            "SELECT count(*) AS n FROM requests",
+        ])
+        .output()
+        .unwrap();
+    let qerr = String::from_utf8_lossy(&q.stderr);
+    assert_eq!(q.status.code(), Some(2), "{qerr}");
+    assert!(
+        qerr.contains("manifest.json says the run is still `running`"),
+        "{qerr}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -58,8 +58,23 @@ pub fn query_error(
             "query failed: {e}\n  help: run it in DuckDB instead (README, \"Queries\"):\n    {}",
             duckdb_command(run_dir, &tables.names(), sql)
         )),
+        crate::query::QueryError::Parquet { .. } if run_unfinished(run_dir) => {
+            Error::Query(format!(
+                "query failed: {e}\n  help: manifest.json says the run is still `running`: it \
+                 was stopped before it closed its files (a second signal, a kill or a crash), \
+                 so files it was writing are unreadable; tables it had finished still read"
+            ))
+        }
         _ => Error::Query(format!("query failed: {e}")),
     }
+}
+
+/// The run's manifest says it never finished (status `running`).
+fn run_unfinished(run_dir: &Path) -> bool {
+    std::fs::read_to_string(run_dir.join("manifest.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|m| m["status"] == "running")
 }
 
 /// Format one cell for the terminal: floats with up to 4 significant decimals, nulls as `-`.
