@@ -19,12 +19,46 @@ pub fn splitmix64(x: &mut u64) -> u64 {
 
 /// 64-bit FNV-1a hash (stable across platforms and versions; used for ids, not security).
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    let mut h = Fnv1a64::new();
+    h.update(bytes);
+    h.0
+}
+
+/// [`fnv1a64`] over bytes fed in pieces (also as an [`std::io::Write`], so a serializer can
+/// write into it without building the text).
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv1a64(pub u64);
+
+impl Fnv1a64 {
+    /// The hash of no bytes.
+    pub fn new() -> Self {
+        Fnv1a64(0xcbf2_9ce4_8422_2325)
     }
-    h
+
+    /// Feed `bytes`.
+    pub fn update(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+impl Default for Fnv1a64 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::io::Write for Fnv1a64 {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Rng {

@@ -939,38 +939,25 @@ flow:
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// Run pipeline `p` into `out`, send `sig` after `after_ms`; the output and how long the run
-/// took to end after the signal.
-fn run_and_signal(
-    p: &std::path::Path,
-    out: &std::path::Path,
-    sig: libc::c_int,
-    after_ms: u64,
-) -> (std::process::Output, std::time::Duration) {
-    let child = Command::new(env!("CARGO_BIN_EXE_frontier"))
+/// `frontier run p --out out`, its output piped.
+fn spawn_run(p: &std::path::Path, out: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_frontier"))
         .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(after_ms));
-    let signalled = std::time::Instant::now();
-    // SAFETY: kill(2) on our own child's pid with a standard signal.
-    unsafe { libc::kill(child.id() as libc::pid_t, sig) };
-    let o = child.wait_with_output().unwrap();
-    (o, signalled.elapsed())
+        .unwrap()
 }
 
-#[test]
-fn sigterm_and_sigint_end_a_run_with_every_file_written() {
+/// A pipeline (`name: signal`) in `out` whose 200 calls of 40 tokens at 50 ms a token run 2
+/// at a time: a run still going when a test signals it.
+fn slow_pipeline(out: &std::path::Path) -> std::path::PathBuf {
     let root = std::env::current_dir().unwrap();
-    for (sig, name) in [(libc::SIGTERM, "term"), (libc::SIGINT, "int")] {
-        let out = temp_dir(&format!("signal-{name}"));
-        let p = out.join("p.yaml");
-        std::fs::write(
-            &p,
-            format!(
-                r#"
+    let p = out.join("p.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            r#"
 version: 1
 name: signal
 endpoints:
@@ -986,10 +973,35 @@ flow:
   - id: answer
     llm: {{ endpoint: slow, prompt: "{{{{ item.question }}}}", params: {{ max_tokens: 40 }} }}
 "#,
-                root.join("datasets/qa-mini.jsonl").display()
-            ),
-        )
-        .unwrap();
+            root.join("datasets/qa-mini.jsonl").display()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+/// Run pipeline `p` into `out`, send `sig` after `after_ms`; the output and how long the run
+/// took to end after the signal.
+fn run_and_signal(
+    p: &std::path::Path,
+    out: &std::path::Path,
+    sig: libc::c_int,
+    after_ms: u64,
+) -> (std::process::Output, std::time::Duration) {
+    let child = spawn_run(p, out);
+    std::thread::sleep(std::time::Duration::from_millis(after_ms));
+    let signalled = std::time::Instant::now();
+    // SAFETY: kill(2) on our own child's pid with a standard signal.
+    unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+    let o = child.wait_with_output().unwrap();
+    (o, signalled.elapsed())
+}
+
+#[test]
+fn sigterm_and_sigint_end_a_run_with_every_file_written() {
+    for (sig, name) in [(libc::SIGTERM, "term"), (libc::SIGINT, "int")] {
+        let out = temp_dir(&format!("signal-{name}"));
+        let p = slow_pipeline(&out);
         let (o, _) = run_and_signal(&p, &out, sig, 1500);
         let stdout = String::from_utf8_lossy(&o.stdout);
         assert_eq!(o.status.code(), Some(1), "{name}: {stdout}");
@@ -1024,38 +1036,9 @@ flow:
 /// could finish: the outcome does not depend on timing.
 #[test]
 fn a_second_signal_exits_at_once() {
-    let root = std::env::current_dir().unwrap();
     let out = temp_dir("signal-twice");
-    let p = out.join("p.yaml");
-    std::fs::write(
-        &p,
-        format!(
-            r#"
-version: 1
-name: signal
-endpoints:
-  slow:
-    kind: simulated
-    profile: {{ slots: 2, decode_ms: 50, decode_ms_per_seq: 0, prefill_tok_s: 0, default_output_tokens: 40 }}
-datasets:
-  qa: {{ path: {}, input: question }}
-workload:
-  arrival: {{ concurrency: 2 }}
-  requests: 200
-flow:
-  - id: answer
-    llm: {{ endpoint: slow, prompt: "{{{{ item.question }}}}", params: {{ max_tokens: 40 }} }}
-"#,
-            root.join("datasets/qa-mini.jsonl").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_frontier"))
-        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let p = slow_pipeline(&out);
+    let child = spawn_run(&p, &out);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let pid = child.id() as libc::pid_t;
     // SAFETY: kill(2) on our own child's pid with standard signals.

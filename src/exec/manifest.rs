@@ -159,29 +159,6 @@ fn packed_ref(git: &Path, name: &str) -> Option<String> {
     })
 }
 
-/// FNV-1a 64 over everything written to it.
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl std::io::Write for Fnv {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        for b in buf {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Per dataset, the rows a run used and a digest of them: `{name: {rows, digest}}`. The digest
 /// (16 hex digits) is FNV-1a 64 over the rows in order, each row's `item` (every field, with
 /// `id`, `input` and `references`) as JSON with sorted keys and its `output_tokens`; so two runs
@@ -210,16 +187,16 @@ fn rows_digest(rows: &[crate::plan::dataset::Row]) -> String {
     let row_hashes: Vec<u64> = rows
         .par_iter()
         .map(|row| {
-            let mut h = Fnv::new();
+            let mut h = crate::rng::Fnv1a64::new();
             // Writing into a hasher cannot fail; a Value always serialises.
             let _ = serde_json::to_writer(&mut h, &row.item);
             let _ = write!(h, "\u{1f}{:?}", row.output_tokens);
             h.0
         })
         .collect();
-    let mut all = Fnv::new();
+    let mut all = crate::rng::Fnv1a64::new();
     for r in &row_hashes {
-        let _ = all.write(&r.to_le_bytes());
+        all.update(&r.to_le_bytes());
     }
     format!("{:016x}", all.0)
 }
