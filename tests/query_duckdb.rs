@@ -330,22 +330,28 @@ fn unsupported_constructs_are_named_and_run_in_duckdb() {
     }
 }
 
+/// Run `command` with `sh -c`; it must succeed. Its stdout.
+fn sh(command: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", command])
+        .output()
+        .expect("sh runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{command}\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn duckdb_command_runs_in_duckdb() {
     require_duckdb();
     let sql = "SELECT trial_id, endpoint, accuracy FROM configs WHERE endpoint = 'openai' ORDER BY trial_id";
     let run = TempRun::new();
     let command = duckdb_command(&run.0, &table_names(), sql);
-    let out = std::process::Command::new("sh")
-        .args(["-c", &command])
-        .output()
-        .expect("sh runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{command}\nstdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = sh(&command);
     for trial in ["t04", "t05", "t09"] {
         assert!(stdout.contains(trial), "{trial} missing from:\n{stdout}");
     }
@@ -409,16 +415,7 @@ fn duckdb_command_rewrites_pareto() {
             "{expected:?}"
         );
         let command = duckdb_command(&run.0, &table_names(), sql);
-        let out = std::process::Command::new("sh")
-            .args(["-c", &command])
-            .output()
-            .expect("sh runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{command}\nstdout: {stdout}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = sh(&command);
         for x in &expected {
             assert!(
                 stdout.contains(x.as_str()),
