@@ -605,21 +605,26 @@ pub struct Answer<'a> {
 /// Score every answer with every scorer on the rayon pool. The result is indexed
 /// `[answer][scorer]`.
 pub fn score_all(scorers: &[Scorer], answers: &[Answer<'_>]) -> Vec<Vec<Outcome>> {
-    answers
-        .par_iter()
-        .map(|a| {
-            scorers
-                .iter()
-                .map(|s| match a.error {
-                    Some(kind) => Outcome {
-                        score: Score::Error(kind.to_string()),
-                        extracted: None,
-                        extraction_failed: None,
-                        bleu: None,
-                    },
-                    None => s.score_case(a.text, a.references),
-                })
-                .collect()
+    answers.par_iter().map(|a| score_one(scorers, a)).collect()
+}
+
+/// [`score_all`] on the calling thread only (scoring beside a running trial, where the rayon
+/// pool would take every core from the client).
+pub fn score_each(scorers: &[Scorer], answers: &[Answer<'_>]) -> Vec<Vec<Outcome>> {
+    answers.iter().map(|a| score_one(scorers, a)).collect()
+}
+
+fn score_one(scorers: &[Scorer], a: &Answer<'_>) -> Vec<Outcome> {
+    scorers
+        .iter()
+        .map(|s| match a.error {
+            Some(kind) => Outcome {
+                score: Score::Error(kind.to_string()),
+                extracted: None,
+                extraction_failed: None,
+                bleu: None,
+            },
+            None => s.score_case(a.text, a.references),
         })
         .collect()
 }

@@ -155,9 +155,9 @@ pub fn pass_hat_k(n: u64, c: u64, k: u64) -> Option<f64> {
 /// Majority vote over one case's repeats: the score of the most frequent answer (`key`: the
 /// extracted or normalised answer); ties go to the lowest score among the tied answers.
 /// Sorting the repeats by answer keeps this O(k log k) in the number of repeats.
-pub fn majority<'k>(repeats: impl IntoIterator<Item = (&'k str, f64)>) -> Option<f64> {
-    let mut sorted: Vec<(&str, f64)> = repeats.into_iter().collect();
-    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+pub fn majority<K: Ord>(repeats: impl IntoIterator<Item = (K, f64)>) -> Option<f64> {
+    let mut sorted: Vec<(K, f64)> = repeats.into_iter().collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     // (count, lowest score) of the most frequent answers so far.
     let mut best: Option<(usize, f64)> = None;
     for run in sorted.chunk_by(|a, b| a.0 == b.0) {
@@ -229,7 +229,7 @@ mod tests {
             Some(0.0),
             "a tie is not a pass"
         );
-        assert_eq!(majority(std::iter::empty()), None);
+        assert_eq!(majority(std::iter::empty::<(&str, f64)>()), None);
         assert_eq!(flipped(&[1.0, 1.0, 1.0]), Some(false));
         assert_eq!(flipped(&[1.0, 0.0, 1.0]), Some(true));
         assert_eq!(flipped(&[0.0]), None);
@@ -338,8 +338,12 @@ pub struct ScoreSummary {
 
 /// Summarise `cases`: `(case key, answer key, score)` of every measured execution, where the
 /// case key groups the repeats of one dataset row and the answer key is what majority votes
-/// compare (the extracted or normalised answer). `seed` seeds the bootstrap.
-pub fn summarise_scores(cases: &[(&str, &str, CaseScore)], k: u32, seed: u64) -> ScoreSummary {
+/// compare (the extracted or normalised answer, or a hash of it). `seed` seeds the bootstrap.
+pub fn summarise_scores<C, A>(cases: &[(C, A, CaseScore)], k: u32, seed: u64) -> ScoreSummary
+where
+    C: Copy + Eq + std::hash::Hash,
+    A: Copy + Ord,
+{
     let mut s = ScoreSummary {
         k: i64::from(k),
         ..Default::default()
@@ -362,20 +366,20 @@ pub fn summarise_scores(cases: &[(&str, &str, CaseScore)], k: u32, seed: u64) ->
     s.median_ci95 = bootstrap_median_ci95(&values, BOOTSTRAP_RESAMPLES, seed);
     // Per case (dataset row): its scored repeats, rows in order of first appearance (a hash
     // map from the row to its group keeps this linear in the number of cases).
-    let mut groups: Vec<(&str, Vec<(&str, f64)>)> = Vec::new();
-    let mut group_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for (case, answer, score) in cases {
+    let mut groups: Vec<(C, Vec<(A, f64)>)> = Vec::new();
+    let mut group_of: std::collections::HashMap<C, usize> = std::collections::HashMap::new();
+    for &(case, answer, score) in cases {
         if let CaseScore::Scored(v) = score {
             let g = *group_of.entry(case).or_insert_with(|| {
                 groups.push((case, Vec::new()));
                 groups.len() - 1
             });
-            groups[g].1.push((answer, *v));
+            groups[g].1.push((answer, v));
         }
     }
     let mean_of = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
     let k64 = u64::from(k.max(1));
-    let passes = |g: &[(&str, f64)]| g.iter().filter(|(_, v)| *v >= 0.5).count() as u64;
+    let passes = |g: &[(A, f64)]| g.iter().filter(|(_, v)| *v >= 0.5).count() as u64;
     s.pass_at_k = mean_of(
         groups
             .iter()

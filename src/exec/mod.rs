@@ -1,12 +1,14 @@
 //! Running a plan: trials one after another; in each, one schedule drives one worker loop that
 //! starts flow executions (cases), each running its steps through the client; records stream
-//! to the store as they complete; scores are computed on the rayon pool when a trial ends; the
-//! run ends with `configs.parquet`, the named queries and the manifest.
+//! to the store as they complete; measured cases are scored as they finish, beside the trial
+//! (`scoring`; with LLM judges, when it ends); the run ends with `configs.parquet`, the named
+//! queries and the manifest.
 
 pub mod judge;
 pub mod manifest;
 pub mod pacer;
 pub mod schedule;
+pub mod scoring;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -25,15 +27,13 @@ use tokio::task::JoinSet;
 use crate::client::{Api, CallError, CallOutcome, ErrorKind, LlmClient, LlmRequest};
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::eval::{Answer, Outcome, Score, score_all};
 use crate::plan::{Load, Plan, Trial};
 use crate::sim::{Knowledge, SimConfig, SimServer};
 use crate::spec::{ApiKind, EndpointSpec, PricingSpec};
-use crate::store::{
-    CaseRow, Columns, ConfigRow, Record, RequestRow, RunWriter, ScoreRow, configs_schema,
-};
+use crate::store::{CaseRow, Columns, ConfigRow, Record, RequestRow, RunWriter, configs_schema};
 use pacer::Pacer;
 use schedule::Schedule;
+use scoring::{MeasuredCase, RowSink, Scored, Scoring};
 use stats::{Phase, RequestMetrics, StageRun, TokenStats, TrialResults};
 
 /// How to run.
@@ -105,7 +105,8 @@ struct TrialShared {
     metrics: Mutex<Vec<RequestMetrics>>,
     /// Token and chunk gaps of measured successful requests, per stage.
     tokens: Vec<Mutex<TokenStats>>,
-    answers: Mutex<Vec<MeasuredCase>>,
+    /// Measured cases go to the trial's scoring thread (`None` without scorers).
+    scoring: Option<std::sync::mpsc::Sender<MeasuredCase>>,
     progress: ProgressBar,
     /// Failed requests so far (all phases).
     errors: AtomicU64,
@@ -141,16 +142,6 @@ struct CaseStart {
     dispatched: Instant,
     /// When it got a place under `max_concurrency` (`None`: no cap).
     acquired: Option<Instant>,
-}
-
-/// A measured case's answer, kept until the trial is scored.
-struct MeasuredCase {
-    case_index: u64,
-    stage: usize,
-    row: usize,
-    repeat: u64,
-    answer: String,
-    error: Option<&'static str>,
 }
 
 /// Resolves once `cancel` is raised (Ctrl-C / SIGTERM): a call's interruption.
@@ -410,10 +401,20 @@ async fn run_one_trial(
     let plan = ctx.plan;
     let (targets, judge_targets, sims) =
         start_targets(plan, trial, ctx.keys, ctx.knowledge, ctx.direct).await?;
+    let trial_id: Arc<str> = Arc::from(trial.id.as_str());
+    let sink = RowSink {
+        tx: ctx.writer.sender(),
+        trial_id: trial_id.clone(),
+        trial_index: trial.index as i64,
+    };
+    // Room for the measured cases when their number is known (at most the trial's cases).
+    let capacity = trial.cases.map_or(0, |c| c.min(1 << 24) as usize);
+    let scoring =
+        (!plan.scorers.is_empty()).then(|| Scoring::start(plan.clone(), sink.clone(), capacity));
     let shared = Arc::new(TrialShared {
         plan: plan.clone(),
         trial: trial.clone(),
-        trial_id: Arc::from(trial.id.as_str()),
+        trial_id,
         step_names: trial
             .steps
             .iter()
@@ -444,7 +445,7 @@ async fn run_one_trial(
             .iter()
             .map(|_| Mutex::new(TokenStats::default()))
             .collect(),
-        answers: Mutex::new(Vec::new()),
+        scoring: scoring.as_ref().and_then(Scoring::sender),
         progress: ctx.progress.clone(),
         errors: Default::default(),
         finished: Default::default(),
@@ -473,8 +474,10 @@ async fn run_one_trial(
         label,
     });
     let stage_runs = run_trial(shared.clone()).await?;
-    let shared = Arc::try_unwrap(shared)
+    let mut shared = Arc::try_unwrap(shared)
         .map_err(|_| Error::Internal("trial tasks outlived their trial".into()))?;
+    // Every case has been sent to the scorers: close the channel so that the thread drains.
+    drop(shared.scoring.take());
     let metrics = shared
         .metrics
         .into_inner()
@@ -488,196 +491,95 @@ async fn run_one_trial(
             t
         })
         .collect();
-    let mut answers = shared
-        .answers
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
-    answers.sort_by_key(|a| a.case_index);
     let trial_sent = metrics.len() as u64;
     let trial_failed = metrics.iter().filter(|m| !m.ok).count() as u64;
     let trial_unsent = metrics.iter().filter(|m| !m.was_sent()).count() as u64;
 
-    // Score on the rayon pool, away from the I/O tasks.
-    let (mut scores, texts) = {
-        let plan = Arc::clone(plan);
-        let answers_for_scoring: Vec<(String, usize, Option<&'static str>)> = answers
-            .iter_mut()
-            .map(|a| (std::mem::take(&mut a.answer), a.row, a.error))
-            .collect();
-        tokio::task::spawn_blocking(move || {
-            let list: Vec<Answer<'_>> = answers_for_scoring
-                .iter()
-                .map(|(text, row, error)| Answer {
-                    text,
-                    references: &plan.dataset.rows[*row].references,
-                    error: *error,
-                })
-                .collect();
-            let scores = score_all(&plan.scorers, &list);
-            drop(list);
-            (scores, answers_for_scoring)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("scoring task failed: {e}")))?
-    };
-    // LLM judges grade the same answers over HTTP, after the trial (their engines are still up).
     let stages = stage_runs.len().max(1);
     let mut judge_usage: Vec<Option<judge::JudgeUsage>> = vec![None; stages];
-    let mut agreements: Vec<Vec<Option<f64>>> = vec![vec![None; plan.scorers.len()]; answers.len()];
-    for jp in &plan.judges {
-        let cases: Vec<judge::JudgeCase<'_>> = answers
-            .iter()
-            .zip(&texts)
-            .map(|(a, (text, _, _))| judge::JudgeCase {
-                case_index: a.case_index,
-                row: a.row,
-                repeat: a.repeat,
-                stage: a.stage,
-                answer: text,
-                error: a.error,
-            })
-            .collect();
-        let targets: Vec<judge::JudgeTarget> = jp
-            .judges
-            .iter()
-            .filter_map(|name| judge_targets.iter().find(|t| &*t.endpoint == name).cloned())
-            .collect();
-        let run = judge::JudgeRun {
-            plan,
-            judge: jp,
-            targets: &targets,
-            client: ctx.client,
-            clock: ctx.clock,
-            trial_id: shared.trial_id.clone(),
-            trial_index: trial.index as i64,
-            tx: &shared.tx,
-            stages,
-            cancel: ctx.cancel.clone(),
-        };
-        let (judged, usage) = judge::judge_all(&run, &cases).await;
-        for (i, j) in judged.into_iter().enumerate() {
-            if let Some(slot) = scores.get_mut(i).and_then(|s| s.get_mut(jp.scorer_index)) {
-                slot.score = j.score;
+    let scores = match scoring {
+        None => scoring::TrialScores::default(),
+        Some(scoring) => match scoring.finish().await? {
+            Scored::Streamed(scores) => scores,
+            Scored::Held(held) => {
+                // Scored on the rayon pool, away from the I/O tasks.
+                let (held, mut scores) = {
+                    let plan = Arc::clone(plan);
+                    tokio::task::spawn_blocking(move || {
+                        let scores = scoring::score_held(&plan, &held);
+                        (held, scores)
+                    })
+                    .await
+                    .map_err(|e| Error::Internal(format!("scoring task failed: {e}")))?
+                };
+                // LLM judges grade the answers over HTTP, now that the trial is over (their
+                // engines are still up).
+                let mut agreements: Vec<Vec<Option<f64>>> =
+                    vec![vec![None; plan.scorers.len()]; held.len()];
+                for jp in &plan.judges {
+                    let cases: Vec<judge::JudgeCase<'_>> = held
+                        .iter()
+                        .map(|a| judge::JudgeCase {
+                            case_index: a.case_index,
+                            row: a.row,
+                            repeat: a.repeat,
+                            stage: a.stage,
+                            answer: &a.answer,
+                            error: a.error,
+                        })
+                        .collect();
+                    let targets: Vec<judge::JudgeTarget> = jp
+                        .judges
+                        .iter()
+                        .filter_map(|name| {
+                            judge_targets.iter().find(|t| &*t.endpoint == name).cloned()
+                        })
+                        .collect();
+                    let run = judge::JudgeRun {
+                        plan,
+                        judge: jp,
+                        targets: &targets,
+                        client: ctx.client,
+                        clock: ctx.clock,
+                        trial_id: shared.trial_id.clone(),
+                        trial_index: trial.index as i64,
+                        tx: &shared.tx,
+                        stages,
+                        cancel: ctx.cancel.clone(),
+                    };
+                    let (judged, usage) = judge::judge_all(&run, &cases).await;
+                    for (i, j) in judged.into_iter().enumerate() {
+                        if let Some(slot) =
+                            scores.get_mut(i).and_then(|s| s.get_mut(jp.scorer_index))
+                        {
+                            slot.score = j.score;
+                        }
+                        agreements[i][jp.scorer_index] = j.agreement;
+                    }
+                    for (total, u) in judge_usage.iter_mut().zip(usage) {
+                        *total = Some(match total.take() {
+                            None => u,
+                            Some(t) => t.add(&u),
+                        });
+                    }
+                }
+                scoring::write_held(plan, &sink, held, scores, agreements).await?
             }
-            agreements[i][jp.scorer_index] = j.agreement;
-        }
-        for (total, u) in judge_usage.iter_mut().zip(usage) {
-            *total = Some(match total.take() {
-                None => u,
-                Some(t) => t.add(&u),
-            });
-        }
-    }
+        },
+    };
     for s in sims {
         s.shutdown().await;
     }
-    for (((case, case_scores), case_agreements), (text, _, _)) in
-        answers.iter().zip(&scores).zip(&agreements).zip(&texts)
-    {
-        // One copy of the answer per case, shared by its scorers' rows.
-        let answer: Option<Arc<str>> = case.error.is_none().then(|| Arc::from(text.as_str()));
-        for ((scorer, outcome), agreement) in
-            plan.scorers.iter().zip(case_scores).zip(case_agreements)
-        {
-            let (status, value, raw, reason) = match &outcome.score {
-                Score::Scored { value, raw } => ("scored", Some(*value), *raw, None),
-                Score::Unscored(r) => ("unscored", None, None, Some(r.to_string())),
-                Score::Error(k) => ("error", None, None, Some(k.clone())),
-            };
-            let row = ScoreRow {
-                trial_id: shared.trial_id.clone(),
-                trial_index: trial.index as i64,
-                case_index: case.case_index as i64,
-                case_id: Arc::from(plan.dataset.rows[case.row].id.as_str()),
-                repeat: case.repeat as i64,
-                scorer: Arc::from(scorer.name.as_str()),
-                status,
-                score: value,
-                raw,
-                reason,
-                normalizer: scorer.normalizer_label().cloned(),
-                answer: answer.clone(),
-                extracted: outcome.extracted.clone(),
-                extraction_failed: outcome.extraction_failed,
-                agreement: *agreement,
-            };
-            send(&shared.tx, Record::Score(Box::new(row))).await?;
-        }
-    }
-    // Per stage and scorer: intervals and repeat statistics (`score_stats`). Bootstrap
-    // intervals and grouping repeats over every case are CPU work, so they run on a blocking
-    // thread, away from the I/O tasks; the cases and scores go there and come back. Majority
-    // votes compare extracted answers, else SQuAD-normalised ones (normalised once per case).
+    // Per stage and scorer: intervals and repeat statistics (`score_stats`), CPU work run on a
+    // blocking thread, away from the I/O tasks; the scores go there and come back.
     let stage_ids: Vec<usize> = stage_runs.iter().map(|r| r.stage).collect();
-    let (answers, scores, stat_rows) = {
+    let (scores, stat_rows) = {
         let plan = Arc::clone(plan);
         let trial_id = shared.trial_id.clone();
         let trial_index = trial.index;
         tokio::task::spawn_blocking(move || {
-            let squad = crate::eval::normalize::Normalizer::from_spec(&Default::default()).ok();
-            let normalised: Vec<String> = texts
-                .iter()
-                .map(|(text, _, _)| match &squad {
-                    Some(n) => n.apply(text),
-                    None => text.clone(),
-                })
-                .collect();
-            let mut rows = Vec::new();
-            for &stage in &stage_ids {
-                let in_stage: Vec<usize> = (0..answers.len())
-                    .filter(|&c| answers[c].stage == stage)
-                    .collect();
-                for (si, scorer) in plan.scorers.iter().enumerate() {
-                    let cases: Vec<(&str, &str, crate::eval::stats::CaseScore)> = in_stage
-                        .iter()
-                        .map(|&c| {
-                            let outcome = &scores[c][si];
-                            let score = match &outcome.score {
-                                Score::Scored { value, .. } => {
-                                    crate::eval::stats::CaseScore::Scored(*value)
-                                }
-                                Score::Unscored(_) => crate::eval::stats::CaseScore::Unscored,
-                                Score::Error(_) => crate::eval::stats::CaseScore::Error,
-                            };
-                            let answer = outcome.extracted.as_deref().unwrap_or(&normalised[c]);
-                            (plan.dataset.rows[answers[c].row].id.as_str(), answer, score)
-                        })
-                        .collect();
-                    let seed = plan.seed ^ (trial_index as u64).rotate_left(32) ^ si as u64;
-                    let summary = crate::eval::stats::summarise_scores(&cases, plan.repeats, seed);
-                    let agreement: Vec<f64> =
-                        in_stage.iter().filter_map(|&c| agreements[c][si]).collect();
-                    // Corpus BLEU sums the n-gram counts the `bleu` scorer kept per case.
-                    let corpus_bleu = scorer.is_bleu().then(|| {
-                        let counts: Vec<crate::eval::BleuStats> = in_stage
-                            .iter()
-                            .filter(|&&c| matches!(scores[c][si].score, Score::Scored { .. }))
-                            .filter_map(|&c| scores[c][si].bleu.as_deref().copied())
-                            .collect();
-                        crate::eval::stats::corpus_bleu_of(&counts, seed)
-                    });
-                    // Extraction ran on every case that produced an answer (not on failed cases).
-                    let extraction = scorer.has_extraction().then(|| {
-                        let ran: Vec<bool> = in_stage
-                            .iter()
-                            .filter_map(|&c| scores[c][si].extraction_failed)
-                            .collect();
-                        (ran.iter().filter(|f| **f).count() as i64, ran.len() as i64)
-                    });
-                    rows.push(crate::store::ScoreStatRow {
-                        corpus_bleu: corpus_bleu.flatten(),
-                        extraction,
-                        trial_id: trial_id.clone(),
-                        trial_index: trial_index as i64,
-                        stage: stage as i64,
-                        scorer: Arc::from(scorer.name.as_str()),
-                        summary,
-                        agreement_mean: (!agreement.is_empty())
-                            .then(|| agreement.iter().sum::<f64>() / agreement.len() as f64),
-                    });
-                }
-            }
-            (answers, scores, rows)
+            let rows = scoring::score_stats(&plan, &scores, &stage_ids, &trial_id, trial_index);
+            (scores, rows)
         })
         .await
         .map_err(|e| Error::Internal(format!("score statistics task failed: {e}")))?
@@ -685,14 +587,14 @@ async fn run_one_trial(
     for row in stat_rows {
         send(&shared.tx, Record::ScoreStat(Box::new(row))).await?;
     }
+    let order = scores.order();
     let empty_tokens = TokenStats::default();
     let mut rows = Vec::new();
     for run in &stage_runs {
-        let stage_scores: Vec<&[Outcome]> = answers
+        let stage_scores: Vec<&[scoring::Kept]> = order
             .iter()
-            .zip(&scores)
-            .filter(|(a, _)| a.stage == run.stage)
-            .map(|(_, s)| s.as_slice())
+            .filter(|&&p| scores.cases[p].stage() == run.stage)
+            .map(|&p| scores.outcomes(p))
             .collect();
         let row = stats::summarise(&TrialResults {
             plan,
@@ -1494,12 +1396,13 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
     {
         n.fetch_add(1, Ordering::Relaxed);
     }
-    // Answers are kept for scoring only (without scorers, memory stays flat in run length).
+    // Measured answers go to the scorers.
     if phase == Phase::Measure
-        && !plan.scorers.is_empty()
-        && let Ok(mut a) = s.answers.lock()
+        && let Some(scoring) = &s.scoring
     {
-        a.push(MeasuredCase {
+        // A closed channel means the scoring thread stopped on a writer error, which the
+        // trial reports when it ends.
+        let _ = scoring.send(MeasuredCase {
             case_index: index,
             stage: start.stage,
             row: row_idx,

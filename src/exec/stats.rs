@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::eval::{Outcome, Score};
+use crate::eval::stats::CaseScore;
+use crate::exec::scoring::Kept;
 use crate::plan::{Plan, Trial};
 use crate::spec::{EndpointSpec, PricingSpec};
 use crate::store::ConfigRow;
@@ -376,7 +377,7 @@ pub struct TrialResults<'a> {
     /// Measured cases of the stage.
     pub cases: u64,
     /// Scores `[case][scorer]` of the stage's measured cases.
-    pub scores: &'a [&'a [Outcome]],
+    pub scores: &'a [&'a [Kept]],
     /// Token and chunk gaps of the stage's measured successful requests.
     pub tokens: &'a TokenStats,
     /// LLM-judge calls made for the stage's cases (None: no judge).
@@ -485,17 +486,17 @@ pub fn summarise(r: &TrialResults<'_>) -> ConfigRow {
         let values: Vec<f64> = r
             .scores
             .iter()
-            .filter_map(|case| match case.get(si).map(|o| &o.score) {
-                Some(Score::Scored { value, .. }) => Some(*value),
+            .filter_map(|case| match case.get(si).map(|o| o.score()) {
+                Some(CaseScore::Scored(value)) => Some(value),
                 _ => None,
             })
             .collect();
         if si == 0 {
             for case in r.scores.iter() {
-                match case.first().map(|o| &o.score) {
-                    Some(Score::Scored { .. }) => scored += 1,
-                    Some(Score::Unscored(_)) => unscored += 1,
-                    Some(Score::Error(_)) => errored += 1,
+                match case.first().map(|o| o.score()) {
+                    Some(CaseScore::Scored(_)) => scored += 1,
+                    Some(CaseScore::Unscored) => unscored += 1,
+                    Some(CaseScore::Error) => errored += 1,
                     None => {}
                 }
             }
