@@ -657,6 +657,18 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         }
     }
 
+    // An `openai` endpoint's base URL, which a run would otherwise reject only when it starts.
+    for (name, e) in &spec.endpoints {
+        if let EndpointSpec::Openai(o) = e
+            && let Some(problem) = base_url_problem(&o.base_url)
+        {
+            issues.push(
+                at(root.key("endpoints").key(name).key("base_url"), problem)
+                    .help("write the server's address with its scheme, port and /v1, e.g. http://127.0.0.1:8000/v1"),
+            );
+        }
+    }
+
     // Datasets. Tokenizers are loaded once per file, whoever names them.
     let mut tokenizers = Tokenizers::default();
     let mut endpoint_tokenizers = BTreeMap::new();
@@ -1876,6 +1888,24 @@ fn dataset_issue(
     }
 }
 
+/// What is wrong with an `openai` endpoint's `base_url`, if anything: it must parse as an
+/// `http` or `https` URL (which the URL parser requires to have a host).
+fn base_url_problem(base_url: &str) -> Option<String> {
+    if !base_url.contains("://") {
+        return Some(format!(
+            "`{base_url}` has no scheme; did you mean `http://{base_url}`?"
+        ));
+    }
+    match url::Url::parse(base_url) {
+        Err(e) => Some(format!("`{base_url}` is not a valid URL: {e}")),
+        Ok(u) if u.scheme() != "http" && u.scheme() != "https" => Some(format!(
+            "`{base_url}` has the scheme `{}`; frontier sends requests over http or https",
+            u.scheme()
+        )),
+        Ok(_) => None,
+    }
+}
+
 /// Parse a templated value for one trial.
 fn resolve<T: std::str::FromStr + Clone>(
     v: &Templated<T>,
@@ -1890,6 +1920,21 @@ fn resolve<T: std::str::FromStr + Clone>(
         Templated::Template(t) => match templates.render_str(t, ctx) {
             Ok(text) => match text.trim().parse::<T>() {
                 Ok(x) => Some(x),
+                // Text without template syntax is a literal: no rendering to speak of.
+                Err(_) if !t.contains("{{") && !t.contains("{%") => {
+                    issues.push(
+                        loaded
+                            .issue(
+                                path,
+                                format!("expected a {}, found string `{t}`", short_type::<T>()),
+                            )
+                            .help(format!(
+                                "write a {}, or a template such as \"{{{{ grid.x }}}}\" that renders to one",
+                                short_type::<T>()
+                            )),
+                    );
+                    None
+                }
                 Err(_) => {
                     issues.push(loaded.issue(
                         path,

@@ -436,3 +436,26 @@ fn request_counts_near_u64_max_saturate_instead_of_overflowing() {
         assert!(e.contains(want), "{sets:?}: {e}");
     }
 }
+
+#[test]
+fn base_url_must_be_an_http_url_with_a_host() {
+    for ok in [
+        "http://127.0.0.1:8000/v1",
+        "https://api.example.com/v1",
+        "http://localhost:8000/v1/",
+    ] {
+        assert_eq!(super::base_url_problem(ok), None, "{ok}");
+    }
+    for (bad, says) in [
+        (
+            "localhost:8000/v1",
+            "did you mean `http://localhost:8000/v1`?",
+        ),
+        ("127.0.0.1:8000/v1", "has no scheme"),
+        ("http://127.0.0.1:99999/v1", "invalid port number"),
+        ("htp://127.0.0.1:8000/v1", "has the scheme `htp`"),
+    ] {
+        let problem = super::base_url_problem(bad).unwrap_or_default();
+        assert!(problem.contains(says), "{bad}: {problem}");
+    }
+}
