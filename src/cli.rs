@@ -435,11 +435,8 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             sql,
             format,
         } => {
-            if !run_dir.is_dir() {
-                return Err(Error::Usage(format!(
-                    "{} is not a run folder (expected OUT/<pipeline>/<run id>)",
-                    run_dir.display()
-                )));
+            if let Some(problem) = not_a_run_folder(&run_dir) {
+                return Err(Error::Usage(problem));
             }
             let tables = crate::query::Tables::load_run(&run_dir)
                 .map_err(|e| Error::Run(format!("{}: {e}", run_dir.display())))?;
@@ -522,6 +519,65 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
 }
 
 /// The text of `frontier plan`.
+/// Why `dir` is not a run folder (`OUT/<pipeline>/<run id>`, holding the `manifest.json` every
+/// run writes first), naming the latest run it, its subfolders or its parent hold; `None` when
+/// it is one.
+fn not_a_run_folder(dir: &Path) -> Option<String> {
+    if dir.join("manifest.json").is_file() {
+        return None;
+    }
+    let shown = dir.display();
+    let expected = "a run folder is OUT/<pipeline>/<run id>, as `frontier run` prints";
+    // "holds one run, X" or "holds N runs; the latest is X".
+    let holds = |runs: &[PathBuf]| match runs {
+        [] => None,
+        [one] => Some(format!("holds one run, {}", one.display())),
+        [.., latest] => Some(format!(
+            "holds {} runs; the latest is {}",
+            runs.len(),
+            latest.display()
+        )),
+    };
+    if !dir.is_dir() {
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+        let hint = parent.and_then(|p| Some((p, holds(&runs_under(p))?)));
+        return Some(match hint {
+            Some((p, h)) => format!("{shown} does not exist; {} {h}", p.display()),
+            None => format!("{shown} does not exist ({expected})"),
+        });
+    }
+    Some(match holds(&runs_under(dir)) {
+        Some(h) => format!("{shown} is not a run folder; it {h}"),
+        None => format!("{shown} is not a run folder: it holds no manifest.json ({expected})"),
+    })
+}
+
+/// The run folders in `dir` (a pipeline's folder) or else in its subfolders (an output folder),
+/// oldest first: run ids start with their UTC start time.
+fn runs_under(dir: &Path) -> Vec<PathBuf> {
+    let subfolders = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        v.sort();
+        v
+    };
+    let is_run = |p: &PathBuf| p.join("manifest.json").is_file();
+    let mut runs: Vec<PathBuf> = subfolders(dir).into_iter().filter(is_run).collect();
+    if runs.is_empty() {
+        runs = subfolders(dir)
+            .iter()
+            .flat_map(|d| subfolders(d).into_iter().filter(is_run))
+            .collect();
+        runs.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    }
+    runs
+}
+
 pub fn describe_plan(plan: &Plan) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();

@@ -352,6 +352,40 @@ print(json.dumps(out, default=str))
     let _ = std::fs::remove_dir_all(&out);
 }
 
+#[test]
+fn query_refuses_a_folder_that_is_not_a_run_and_names_the_latest_run() {
+    let out = temp_dir("query-run-dir");
+    let pipeline = out.join("p");
+    for id in ["20260101T000000Z-aaaa", "20260102T000000Z-bbbb"] {
+        std::fs::create_dir_all(pipeline.join(id)).unwrap();
+        std::fs::write(pipeline.join(id).join("manifest.json"), "{}").unwrap();
+    }
+    let latest = pipeline.join("20260102T000000Z-bbbb");
+    // The output folder and a pipeline's folder are not runs (their tables would be empty).
+    for dir in [&out, &pipeline] {
+        let (code, _, e) = run(&["query", dir.to_str().unwrap(), "SELECT 1 AS one"]);
+        assert_eq!(code, 2, "{e}");
+        assert!(e.contains("is not a run folder; it holds 2 runs"), "{e}");
+        assert!(e.contains(&latest.display().to_string()), "{e}");
+    }
+    let missing = pipeline.join("20260103T000000Z-cccc");
+    let (code, _, e) = run(&["query", missing.to_str().unwrap(), "SELECT 1 AS one"]);
+    assert_eq!(code, 2, "{e}");
+    // A mistyped run id: the pipeline's folder names its latest run.
+    assert!(e.contains("does not exist; "), "{e}");
+    assert!(e.contains(&latest.display().to_string()), "{e}");
+    let empty = out.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, _, e) = run(&["query", empty.to_str().unwrap(), "SELECT 1 AS one"]);
+    assert_eq!(code, 2, "{e}");
+    assert!(e.contains("holds no manifest.json"), "{e}");
+    // A run folder is queried.
+    let (code, q, e) = run(&["query", latest.to_str().unwrap(), "SELECT 1 AS one"]);
+    assert_eq!(code, 0, "{e}");
+    assert!(q.contains("(1 row)"), "{q}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 fn write_pipeline(dir: &Path, body: &str) -> PathBuf {
     let root = std::env::current_dir().unwrap();
     let text = body.replace(
