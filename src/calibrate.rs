@@ -768,9 +768,16 @@ pub fn render(c: &Calibration) -> String {
     }
     match c.sustained_rate {
         Some(r) => {
+            // No rate above it failed: the search stopped at --max-rate, not at the client.
+            let ceiling = !c.interrupted && !c.rungs.iter().any(|x| !x.sustained && x.rate > r);
             let _ = writeln!(
                 s,
-                "sustained: {r:.0} requests/s (achieved >= 99% of target, schedule-lag p99 < 1 ms, no errors)"
+                "sustained: {r:.0} requests/s (achieved >= 99% of target, schedule-lag p99 < 1 ms, no errors){}",
+                if ceiling {
+                    "; the highest rate tried (--max-rate): the client may sustain more"
+                } else {
+                    ""
+                }
             );
         }
         None => {
@@ -859,6 +866,58 @@ mod tests {
             let p = profile(tokens);
             assert!(p.max_model_len >= tokens + prompt_tokens, "{tokens}");
         }
+    }
+
+    #[test]
+    fn the_summary_says_when_the_search_stopped_at_the_maximum_rate() {
+        let rung = |rate: f64, sustained: bool| Rung {
+            rate,
+            requests: 10,
+            target_rate: None,
+            achieved_rate: None,
+            lag_p50_ms: None,
+            lag_p99_ms: None,
+            lag_max_ms: None,
+            queue_p99_ms: None,
+            cpu_util: None,
+            client_cpu_us: None,
+            engine_cpu_us: None,
+            error_rate: None,
+            sustained,
+            floor: Floor {
+                rate,
+                releases: 0,
+                lag_p50_ms: None,
+                lag_p99_ms: None,
+                lag_max_ms: None,
+            },
+            attempts: 1,
+            noisy: false,
+        };
+        let calibration = |rungs: Vec<Rung>| Calibration {
+            sustained_rate: Some(2000.0),
+            rungs,
+            ttft_error: None,
+            tokens: 16,
+            duration_s: 1.0,
+            cpus: 2,
+            pacer: "timer",
+            http_client: "own",
+            max_lag_ms: 1.0,
+            interrupted: false,
+        };
+        let capped = render(&calibration(vec![rung(1000.0, true), rung(2000.0, true)]));
+        assert!(
+            capped.contains("the highest rate tried (--max-rate)"),
+            "{capped}"
+        );
+        let limited = render(&calibration(vec![
+            rung(1000.0, true),
+            rung(2000.0, true),
+            rung(4000.0, false),
+        ]));
+        assert!(limited.contains("sustained: 2000 requests/s"), "{limited}");
+        assert!(!limited.contains("--max-rate"), "{limited}");
     }
 
     #[test]

@@ -350,21 +350,8 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             out,
             json,
         } => {
-            if !(start_rate > 0.0
-                && start_rate.is_finite()
-                && max_rate >= start_rate
-                && max_rate.is_finite()
-                && seconds > 0.0
-                && seconds <= 3600.0
-                && max_rate * seconds <= crate::calibrate::MAX_REQUESTS_PER_RATE
-                && tokens > 0
-                && tokens <= crate::calibrate::MAX_TOKENS)
-            {
-                return Err(Error::Usage(format!(
-                    "calibrate needs 0 < --start-rate <= --max-rate (finite), 0 < --seconds <= 3600, --max-rate x --seconds <= {:.0} requests per rate and 0 < --tokens <= {}",
-                    crate::calibrate::MAX_REQUESTS_PER_RATE,
-                    crate::calibrate::MAX_TOKENS
-                )));
+            if let Some(problem) = calibrate_args_problem(start_rate, max_rate, seconds, tokens) {
+                return Err(Error::Usage(format!("calibrate: {problem}")));
             }
             let opts = crate::calibrate::CalibrateOptions {
                 start_rate,
@@ -519,6 +506,40 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
 }
 
 /// The text of `frontier plan`.
+/// The first of `frontier calibrate`'s argument bounds that the values break, naming it.
+fn calibrate_args_problem(
+    start_rate: f64,
+    max_rate: f64,
+    seconds: f64,
+    tokens: u32,
+) -> Option<String> {
+    let max_requests = crate::calibrate::MAX_REQUESTS_PER_RATE;
+    let max_tokens = crate::calibrate::MAX_TOKENS;
+    if !(start_rate > 0.0 && start_rate.is_finite()) {
+        Some(format!(
+            "--start-rate {start_rate} must be a positive, finite number"
+        ))
+    } else if !(max_rate >= start_rate && max_rate.is_finite()) {
+        Some(format!(
+            "--max-rate {max_rate} must be at least --start-rate ({start_rate})"
+        ))
+    } else if !(seconds > 0.0 && seconds <= 3600.0) {
+        Some(format!(
+            "--seconds {seconds} must be above 0 and at most 3600"
+        ))
+    } else if max_rate * seconds > max_requests {
+        Some(format!(
+            "--max-rate x --seconds ({max_rate} x {seconds}) must be at most {max_requests:.0} requests per rate"
+        ))
+    } else if !(tokens > 0 && tokens <= max_tokens) {
+        Some(format!(
+            "--tokens {tokens} must be above 0 and at most {max_tokens}"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Why `dir` is not a run folder (`OUT/<pipeline>/<run id>`, holding the `manifest.json` every
 /// run writes first), naming the latest run it, its subfolders or its parent hold; `None` when
 /// it is one.

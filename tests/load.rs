@@ -666,13 +666,23 @@ flow:
 
 #[test]
 fn calibrate_rejects_out_of_range_arguments() {
-    for args in [
-        ["--seconds", "1e30"],
-        ["--seconds", "0"],
-        ["--start-rate", "inf"],
-        ["--tokens", "0"],
-        ["--tokens", "4294967295"],
-        ["--max-rate", "1e9"],
+    // Each message names the argument that is out of range.
+    for (args, names) in [
+        (["--seconds", "1e30"], "calibrate: --seconds 1"),
+        (["--seconds", "0"], "calibrate: --seconds 0 must be above 0"),
+        (
+            ["--start-rate", "inf"],
+            "calibrate: --start-rate inf must be",
+        ),
+        (["--tokens", "0"], "calibrate: --tokens 0 must be above 0"),
+        (
+            ["--tokens", "4294967295"],
+            "calibrate: --tokens 4294967295 must",
+        ),
+        (
+            ["--max-rate", "1e9"],
+            "calibrate: --max-rate x --seconds (1000000000 x 3)",
+        ),
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
             .arg("calibrate")
@@ -681,7 +691,7 @@ fn calibrate_rejects_out_of_range_arguments() {
             .expect("frontier runs");
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains("calibrate needs"), "{args:?}: {stderr}");
+        assert!(stderr.contains(names), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
