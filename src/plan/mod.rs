@@ -1639,11 +1639,19 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             );
         }
         for e in crate::store::check_query(&q.sql, q.pareto.as_ref(), configs_schema.clone()) {
-            let path = match e.0 {
-                QueryPart::Sql => qp.key("sql"),
-                QueryPart::Pareto(ref col) => qp.key("pareto").key(col),
+            let (path, sql_at) = match e.0 {
+                QueryPart::Sql(sql_at) => (qp.key("sql"), sql_at),
+                QueryPart::Pareto(ref col) => (qp.key("pareto").key(col), None),
             };
             let mut issue = at(path, e.1);
+            // Point at the SQL's own line and column in the file when its text stands there
+            // as written (a block scalar, or a one-line plain or quoted value without escapes).
+            if let Some((line, col)) = sql_at
+                .and_then(|a| sql_in_file(&loaded.source, issue.loc.line, issue.loc.col, &q.sql, a))
+            {
+                issue.loc.line = line;
+                issue.loc.col = col;
+            }
             if let Some(h) = e.2 {
                 issue = issue.help(h);
             }
@@ -1803,11 +1811,46 @@ fn uses_whole_grid(text: &str) -> bool {
     }
 }
 
+/// The file's line and column (1-based, in characters) of position `at` of `sql`, a scalar
+/// whose value starts at `line`:`col` of `source`; `None` unless every SQL line up to `at`'s
+/// stands verbatim in the file at that column (a literal block), or the SQL is one line that
+/// does (plain, or inside the quote at `col`). Folded or escaped text keeps the scalar's start.
+fn sql_in_file(
+    source: &str,
+    line: u32,
+    col: u32,
+    sql: &str,
+    at: crate::query::SqlLocation,
+) -> Option<(u32, u32)> {
+    let file_lines: Vec<&str> = source.lines().collect();
+    let sql_lines: Vec<&str> = sql.lines().collect();
+    let (at_line, at_col) = (u32::try_from(at.line).ok()?, u32::try_from(at.column).ok()?);
+    if line == 0 || col == 0 || at_line == 0 || at_col == 0 || at_line as usize > sql_lines.len() {
+        return None;
+    }
+    let from = |l: u32, c: u32| -> Option<String> {
+        let text = file_lines.get(l as usize - 1)?;
+        Some(text.chars().skip(c as usize - 1).collect())
+    };
+    let first = from(line, col)?;
+    let col = if first.starts_with(['"', '\'']) && sql_lines.len() == 1 {
+        col + 1
+    } else {
+        col
+    };
+    for (i, sql_line) in sql_lines.iter().take(at_line as usize).enumerate() {
+        if !from(line + i as u32, col)?.starts_with(sql_line) {
+            return None;
+        }
+    }
+    Some((line + at_line - 1, col + at_col - 1))
+}
+
 /// Which part of a named query a problem is in.
 #[derive(Clone, Debug, PartialEq)]
 pub enum QueryPart {
-    /// The SQL text.
-    Sql,
+    /// The SQL text, and where in it the problem is when known.
+    Sql(Option<crate::query::SqlLocation>),
     /// A Pareto objective (`minimize`/`maximize`).
     Pareto(String),
 }

@@ -459,3 +459,25 @@ fn base_url_must_be_an_http_url_with_a_host() {
         assert!(problem.contains(says), "{bad}: {problem}");
     }
 }
+
+#[test]
+fn sql_errors_point_into_the_file_where_the_text_stands_as_written() {
+    let at = |line, column| crate::query::SqlLocation { line, column };
+    let block = "query:\n  q:\n    sql: |\n      SELECT a\n        FROM t\n";
+    let sql = "SELECT a\n  FROM t\n";
+    // The scalar starts at 4:7; SQL 2:3 is `FROM`, at 5:9.
+    assert_eq!(super::sql_in_file(block, 4, 7, sql, at(2, 3)), Some((5, 9)));
+    let quoted = "    sql: 'SELECT b FROM t'\n";
+    assert_eq!(
+        super::sql_in_file(quoted, 1, 10, "SELECT b FROM t", at(1, 8)),
+        Some((1, 18))
+    );
+    // Folded text (a multi-line quoted value) keeps the scalar's start.
+    let folded = "    sql: \"SELECT a\n      FROM t\"\n";
+    assert_eq!(
+        super::sql_in_file(folded, 1, 10, "SELECT a FROM t", at(1, 10)),
+        None
+    );
+    // From --set: no place in the file.
+    assert_eq!(super::sql_in_file(block, 0, 0, sql, at(1, 1)), None);
+}

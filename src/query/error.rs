@@ -130,6 +130,21 @@ impl QueryError {
         }
     }
 
+    /// Where in the SQL text the error is, when known.
+    pub fn location(&self) -> Option<SqlLocation> {
+        match self {
+            QueryError::Parse { line, column, .. } => Some(SqlLocation {
+                line: *line,
+                column: *column,
+            }),
+            QueryError::Unsupported { location, .. }
+            | QueryError::UnknownTable { location, .. }
+            | QueryError::UnknownColumn { location, .. }
+            | QueryError::AmbiguousColumn { location, .. } => *location,
+            _ => None,
+        }
+    }
+
     /// True for errors caused by the SQL text rather than the data or the environment:
     /// the pipeline validator rejects these before a run.
     pub fn is_sql_error(&self) -> bool {

@@ -680,7 +680,7 @@ pub fn check_query(
         Ok(b) => b,
         Err(e) => {
             return vec![(
-                QueryPart::Sql,
+                QueryPart::Sql(e.location()),
                 e.to_string(),
                 Some("frontier runs a subset of SQL over the run's tables (requests, cases, scores, judgements, score_stats, configs; README, \"Queries\")".into()),
             )];
