@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use crate::client::{Api, LlmClient, LlmRequest};
+use crate::client::{Api, CallError, CallOutcome, ErrorKind, LlmClient, LlmRequest};
 use crate::clock::Clock;
 use crate::eval::Score;
 use crate::eval::judge::{block, nonce, parse_grade, to_unit, vote};
@@ -99,7 +99,8 @@ pub(crate) struct JudgeRun<'a> {
     pub trial_index: i64,
     pub tx: &'a tokio::sync::mpsc::Sender<Record>,
     pub stages: usize,
-    /// Raised on Ctrl-C / SIGTERM: calls in flight and still to come end as `cancelled`.
+    /// Raised on Ctrl-C / SIGTERM: calls in flight and still to come end as `cancelled` (those
+    /// still to come are not sent).
     pub cancel: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -147,6 +148,18 @@ pub(crate) async fn judge_all(
         }
     }
     (judged, usage)
+}
+
+/// A judge call that was never sent because the run had been interrupted.
+fn not_sent(clock: &Clock) -> CallOutcome {
+    CallOutcome {
+        end_ns: Some(clock.now_ns()),
+        error: Some(CallError {
+            kind: ErrorKind::Cancelled,
+            message: "run interrupted before this judge call was sent".into(),
+        }),
+        ..Default::default()
+    }
 }
 
 /// The rubric's context for one case: untrusted text in nonce-tagged blocks.
@@ -232,8 +245,14 @@ async fn judge_case(
             };
             let o = {
                 let _permit = permits.acquire().await;
-                let interrupted = super::cancelled(&run.cancel);
-                run.client.call_until(&req, &run.clock, interrupted).await
+                if *run.cancel.borrow() {
+                    // Interrupted before this call started: it is not sent (a call made now
+                    // could reach the judge, and be billed, before the interruption ends it).
+                    not_sent(&run.clock)
+                } else {
+                    let interrupted = super::cancelled(&run.cancel);
+                    run.client.call_until(&req, &run.clock, interrupted).await
+                }
             };
             let grade = if o.error.is_none() {
                 parse_grade(&judge.pattern, &o.text)
@@ -302,6 +321,14 @@ async fn judge_case(
                 },
                 raw: Some(g),
             }
+        }
+        // The run was interrupted before a judge could grade the case: not the judges' fault.
+        None if rows.iter().all(|r| !r.ok)
+            && rows
+                .iter()
+                .any(|r| r.error_kind == Some(ErrorKind::Cancelled.as_str())) =>
+        {
+            Score::Error(ErrorKind::Cancelled.as_str().into())
         }
         None if rows.iter().all(|r| !r.ok) => Score::Error("judge_failed".into()),
         None => Score::Unscored("no_grade"),

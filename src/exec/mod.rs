@@ -709,10 +709,12 @@ fn resolve_api_keys(plan: &Plan) -> Result<HashMap<String, Option<String>>, Erro
     let mut keys = HashMap::new();
     for (name, ep) in &plan.spec.endpoints {
         if let EndpointSpec::Openai(o) = ep {
+            // A judge-only endpoint needs its key too (its calls are as real as the steps').
             let used = plan
                 .trials
                 .iter()
-                .any(|t| t.steps.iter().any(|s| &s.endpoint == name));
+                .any(|t| t.steps.iter().any(|s| &s.endpoint == name))
+                || plan.judges.iter().any(|j| j.judges.contains(name));
             let key = match (&o.api_key_env, used) {
                 (Some(var), true) => match std::env::var(var) {
                     Ok(v) if !v.is_empty() => Some(v),
@@ -1245,6 +1247,8 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
     let mut history: Vec<Option<Value>> = vec![None; s.trial.steps.len()];
     // When the previous turn's last request ended (multi-turn sessions).
     let mut turn_end: Option<i64> = None;
+    // Whether a stop (signal, error limit) ended the session before its last turn.
+    let mut cut_short = false;
     'session: for turn in 0..s.trial.turns {
         // A later turn is due `think_time` after the previous one ended: that is its
         // `intended_ns`, so a late wake-up shows in `queue_ms` rather than being hidden.
@@ -1258,10 +1262,14 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
             if due > Instant::now() {
                 tokio::select! {
                     _ = tokio::time::sleep_until(due.into()) => {}
-                    _ = s.halted_wait() => break 'session,
+                    _ = s.halted_wait() => {
+                        cut_short = true;
+                        break 'session;
+                    }
                 }
             }
             if s.halted() {
+                cut_short = true;
                 break 'session;
             }
         }
@@ -1376,6 +1384,12 @@ async fn run_case(s: &TrialShared, start: CaseStart) {
             step_outputs.insert(step.step_id.clone(), json!({"text": text}));
             answer = Some(text);
         }
+    }
+    // A session ended before its last turn has no final answer: an earlier turn's answer is
+    // not the case's, so it is stored as cancelled (and scored as an error), not as a success.
+    if cut_short && error_kind.is_none() {
+        error_kind = Some(ErrorKind::Cancelled.as_str());
+        answer = None;
     }
     let e2e_ms = match (first_sent, last_token, error_kind) {
         (Some(a), Some(b), None) => Some((b - a) as f64 / 1e6),
