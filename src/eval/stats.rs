@@ -160,7 +160,7 @@ impl Resampler<'_> {
         let mut lanes = vec![0u32; m * LANES];
         let mut counts = vec![0u32; m];
         let mut stats = Vec::with_capacity(self.resamples);
-        let mut draw = |state: &mut u64| {
+        let draw = |state: &mut u64| {
             let r = splitmix64(state);
             label[((u128::from(r) * n as u128) >> 64) as usize].into() as usize
         };
