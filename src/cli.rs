@@ -654,15 +654,18 @@ pub fn describe_plan(plan: &Plan) -> String {
             (None, None) => "unbounded".into(),
         };
         let endpoints: Vec<&str> = t.steps.iter().map(|s| s.endpoint.as_str()).collect();
+        let grid = crate::plan::grid::describe(&t.grid);
+        // The endpoints the steps call, unless a grid value already says it (`endpoint=small`).
+        let called = format!("endpoint={}", endpoints.join(","));
+        let called = if grid.split_whitespace().any(|w| w == called) {
+            String::new()
+        } else {
+            format!("  {called}")
+        };
         let _ = writeln!(
             out,
-            "  [{}] {}  {}  endpoint={}  {}  {}",
-            t.index,
-            t.id,
-            crate::plan::grid::describe(&t.grid),
-            endpoints.join(","),
-            arrival,
-            size
+            "  [{}] {}  {grid}{called}  {}  {}",
+            t.index, t.id, arrival, size
         );
     }
     match plan.total_requests() {

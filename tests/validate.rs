@@ -171,7 +171,7 @@ fn every_broken_pipeline_locates_its_error() {
             "{}: no location:\n{e}",
             f.display()
         );
-        // YAML the parser refuses has no key path yet (yaml-*: over the parser's limits).
+        // YAML the parser refuses has no key path yet (yaml-*: over the parser's limits, or a tab).
         let unparsed = f.ends_with("invalid-yaml.yaml")
             || f.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("yaml-"));
@@ -400,6 +400,34 @@ fn an_unreadable_pipeline_is_not_blamed_on_set() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn plan_names_each_trials_endpoint_once() {
+    let out = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["plan", "pipelines/quickstart.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The grid value `endpoint=small` is the endpoint called: printed once.
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("  [0] "))
+        .expect("a trial line");
+    assert_eq!(line.matches("endpoint=small").count(), 1, "{text}");
+    assert!(line.contains("concurrency 4  44 requests"), "{text}");
+    // Without an endpoint in the grid, the endpoint called is printed.
+    let out = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["plan", "examples/eval-arithmetic.yaml"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  [0] ") && l.contains("  endpoint=")),
+        "{text}"
+    );
 }
 
 #[test]

@@ -80,6 +80,7 @@ pub fn load_str(
     let mut root = match Node::parse(&source) {
         Ok(n) => n,
         Err(e) => {
+            let tab = e.message.contains("tabs");
             return Err(fail(
                 &source,
                 vec![Issue {
@@ -88,7 +89,11 @@ pub fn load_str(
                     loc: e.loc,
                     message: e.message,
                     help: Some(e.help.unwrap_or_else(|| {
-                        "check indentation, quotes and brackets around this line".into()
+                        if tab {
+                            "YAML indents with spaces only: replace the tab with spaces".into()
+                        } else {
+                            "check indentation, quotes and brackets around this line".into()
+                        }
                     })),
                 }],
             ));
