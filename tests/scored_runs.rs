@@ -389,9 +389,10 @@ fn a_second_signal_during_a_scored_trial_exits_without_a_panic() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// A judged pipeline (the shape of examples/eval-judge.yaml) whose first judge is the scripted
-/// server at `judge_url` (with an API key from the environment), the second a simulated one.
-fn judged_pipeline(judge_url: &str, concurrency: u32) -> String {
+/// A judged pipeline (the shape of examples/eval-judge.yaml) with a panel (`panel`, in order) of
+/// a simulated judge (`judge_a`) and the scripted server at `judge_url` (`judge_b`, with an API
+/// key from the environment).
+fn judged_pipeline(judge_url: &str, concurrency: u32, panel: &str) -> String {
     format!(
         r#"
 version: 1
@@ -418,7 +419,7 @@ flow:
 evaluators:
   - exact: {{}}
   - llm_judge:
-      judges: [judge_b, judge_a]
+      judges: [{panel}]
       concurrency: {concurrency}
       max_tokens: 16
       rubric: |
@@ -459,30 +460,46 @@ async fn received(server: &common::TestServer, n: usize) {
 /// the files hold.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_while_judging_keeps_one_score_per_case_and_scorer() {
+    // Each case asks the panel's judges in order, and calls wait for a place in the order they
+    // were made: with judge_b first, no judge has graded anything when the signal lands (the
+    // calls still to come are not sent); with judge_a first, judge_a has graded (nearly) every
+    // case and judge_b none, and a panel the signal cut short gives no verdict either.
+    for (panel, graded_by_a) in [("judge_b, judge_a", false), ("judge_a, judge_b", true)] {
+        signal_while_judging(panel, graded_by_a).await;
+    }
+}
+
+async fn signal_while_judging(panel: &str, graded_by_a: bool) {
     // The scripted judge holds every call for a minute: the signal always lands while the
     // first calls wait for their grades.
     let server = common::start(judge_script(60_000)).await;
     let out = temp_dir("judging");
     let concurrency = 4;
-    let p = pipeline(&out, &judged_pipeline(&server.url("/v1"), concurrency));
+    let p = pipeline(
+        &out,
+        &judged_pipeline(&server.url("/v1"), concurrency, panel),
+    );
     let child = spawn_run(&p, &out, &[("FRONTIER_TEST_JUDGE_KEY", "sk-judge")]);
     received(&server, 1).await;
     signal(&child, &[libc::SIGINT]);
     let o = tokio::task::spawn_blocking(move || wait(child))
         .await
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{panel}: {}", text(&o));
     let run_dir = run_dir_of(&String::from_utf8_lossy(&o.stdout)).expect("results line");
     assert_eq!(manifest_status(&run_dir), "interrupted");
     // The trial itself had ended (every case scheduled) before its judging was interrupted.
     let c = read(&run_dir.join("configs.parquet"));
     assert_eq!(strings(&c, "stop_reason"), vec![Some("requests".into())]);
     let n = check_scores_are_complete(&run_dir, &["exact", "llm_judge"]);
-    assert_eq!(n, 40, "every case of the trial is judged or marked");
+    assert_eq!(
+        n, 40,
+        "{panel}: every case of the trial is judged or marked"
+    );
     let exchanges = server.exchanges();
     assert!(
         exchanges.len() <= concurrency as usize,
-        "judge calls were sent after the signal: {} > {concurrency}",
+        "{panel}: judge calls were sent after the signal: {} > {concurrency}",
         exchanges.len()
     );
     // The judge's API key is sent (a judge-only endpoint reads its key too).
@@ -505,30 +522,60 @@ async fn a_signal_while_judging_keeps_one_score_per_case_and_scorer() {
              SELECT * FROM want w FULL OUTER JOIN got g USING (trial_id, case_index, judge) \
              WHERE w.trial_id IS NULL OR g.n IS DISTINCT FROM 1"
                 .to_string(),
-            // Nothing was graded: every call was cancelled, in flight or before it started
-            // (each case asks judge_b first, and judge_b held the calls it got).
-            "SELECT error_kind, ok, count(*) FROM judgements GROUP BY ALL".to_string(),
+            // Per judge: how its calls ended.
+            "SELECT judge, error_kind, grade IS NOT NULL, count(*) FROM judgements \
+             GROUP BY ALL ORDER BY ALL"
+                .to_string(),
             // configs counts the judge calls that judgements.parquet holds.
             "SELECT c.judge_calls, (SELECT count(*) FROM judgements), c.judge_errors, \
                (SELECT count(*) FROM judgements WHERE grade IS NULL) FROM configs c"
                 .to_string(),
-            // An ungraded case is an error whose reason is the interruption (not a judge
-            // failure); a failed case keeps its own error kind.
-            "SELECT s.status, s.reason = coalesce(c.error_kind, 'cancelled'), count(*) \
+            // A case the signal left without the panel's verdict is an error whose reason is
+            // the interruption (not a judge failure); a failed case keeps its own error kind.
+            "SELECT s.status, s.reason = coalesce(c.error_kind, 'cancelled'), \
+               s.agreement IS NULL, count(*) \
              FROM scores s JOIN cases c USING (trial_id, case_index) \
              WHERE s.scorer = 'llm_judge' GROUP BY ALL"
                 .to_string(),
+            "SELECT judge_agreement FROM score_stats WHERE scorer = 'llm_judge'".to_string(),
         ],
     );
-    assert!(r[0].is_empty(), "judgements: {:?}", r[0]);
-    assert_eq!(r[1].len(), 1, "{:?}", r[1]);
-    assert_eq!(r[1][0][0], Value::from("cancelled"), "{:?}", r[1]);
+    assert!(r[0].is_empty(), "{panel}: judgements: {:?}", r[0]);
+    let ended: Vec<(String, String, bool)> = r[1]
+        .iter()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap().to_string(),
+                row[1].as_str().unwrap_or("graded").to_string(),
+                row[2].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    // judge_b graded nothing. judge_a: asked after judge_b, it was never asked; asked first, it
+    // graded every case but those whose calls were still in flight when the signal landed.
+    let a_graded = ended.contains(&("judge_a".into(), "graded".into(), true));
+    assert_eq!(a_graded, graded_by_a, "{panel}: {ended:?}");
+    for e in &ended {
+        assert!(
+            e.2 || e.1 == "cancelled",
+            "{panel}: an ungraded call that was not cancelled: {ended:?}"
+        );
+        assert!(e.0 == "judge_a" || !e.2, "{panel}: {ended:?}");
+    }
     let counts = &r[2][0];
     assert_eq!(int(&counts[0]), int(&counts[1]), "{counts:?}");
     assert_eq!(int(&counts[2]), int(&counts[3]), "{counts:?}");
-    assert_eq!(r[3].len(), 1, "{:?}", r[3]);
-    assert_eq!(r[3][0][0], Value::from("error"), "{:?}", r[3]);
-    assert_eq!(r[3][0][1], Value::from(true), "{:?}", r[3]);
+    assert_eq!(
+        r[3],
+        [vec![
+            Value::from("error"),
+            Value::from(true),
+            Value::from(true),
+            Value::from(40)
+        ]],
+        "{panel}"
+    );
+    assert_eq!(r[4], [vec![Value::Null]], "{panel}");
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -537,7 +584,10 @@ async fn a_signal_while_judging_keeps_one_score_per_case_and_scorer() {
 async fn a_second_signal_while_judging_exits_without_a_panic() {
     let server = common::start(judge_script(60_000)).await;
     let out = temp_dir("judging-twice");
-    let p = pipeline(&out, &judged_pipeline(&server.url("/v1"), 4));
+    let p = pipeline(
+        &out,
+        &judged_pipeline(&server.url("/v1"), 4, "judge_b, judge_a"),
+    );
     let child = spawn_run(&p, &out, &[("FRONTIER_TEST_JUDGE_KEY", "sk-judge")]);
     received(&server, 1).await;
     signal(&child, &[libc::SIGTERM, libc::SIGINT]);
@@ -837,7 +887,10 @@ evaluators:
 async fn a_judge_only_endpoint_without_its_api_key_stops_the_run() {
     let server = common::start(judge_script(0)).await;
     let out = temp_dir("judge-key");
-    let p = pipeline(&out, &judged_pipeline(&server.url("/v1"), 4));
+    let p = pipeline(
+        &out,
+        &judged_pipeline(&server.url("/v1"), 4, "judge_b, judge_a"),
+    );
     let child = Command::new(env!("CARGO_BIN_EXE_frontier"))
         .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
         .env_remove("FRONTIER_TEST_JUDGE_KEY")

@@ -311,6 +311,21 @@ async fn judge_case(
         }
     }
     let verdict = vote(&grades);
+    // The run's interruption cancelled some of the panel's calls: the votes that came in are
+    // not the panel's verdict (nor the judges' failure), so the case is an error for it.
+    if rows
+        .iter()
+        .any(|r| r.error_kind == Some(ErrorKind::Cancelled.as_str()))
+    {
+        return (
+            Judged {
+                score: Score::Error(ErrorKind::Cancelled.as_str().into()),
+                grade: None,
+                agreement: None,
+            },
+            rows,
+        );
+    }
     let score = match verdict.grade {
         Some(g) => {
             let unit = to_unit(g, judge.scale.0, judge.scale.1).unwrap_or(0.0);
@@ -321,14 +336,6 @@ async fn judge_case(
                 },
                 raw: Some(g),
             }
-        }
-        // The run was interrupted before a judge could grade the case: not the judges' fault.
-        None if rows.iter().all(|r| !r.ok)
-            && rows
-                .iter()
-                .any(|r| r.error_kind == Some(ErrorKind::Cancelled.as_str())) =>
-        {
-            Score::Error(ErrorKind::Cancelled.as_str().into())
         }
         None if rows.iter().all(|r| !r.ok) => Score::Error("judge_failed".into()),
         None => Score::Unscored("no_grade"),
