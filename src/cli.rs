@@ -106,7 +106,7 @@ pub enum Command {
     /// Serve the simulated engine over HTTP (OpenAI-compatible) until Ctrl-C.
     SimServer {
         /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8000")]
+        #[arg(long, default_value = "127.0.0.1:8000", value_parser = parse_listen)]
         listen: SocketAddr,
         /// Model name to serve [default: `sim`; with --pipeline, the endpoint's `model`, else
         /// its name].
@@ -149,6 +149,18 @@ fn parse_bounded(text: &str, lo: f64, hi: f64, unit: &str) -> Result<f64, String
         Ok(_) => Err(format!("give a number {range}")),
         Err(_) => Err(format!("not a number: give a number {range}")),
     }
+}
+
+/// `--listen`: an IP address and port; `localhost:PORT` is read as `127.0.0.1:PORT`, as the
+/// loopback address it almost always means (no name is looked up).
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Some(port) = text.strip_prefix("localhost:") {
+        return parse_listen(&format!("127.0.0.1:{port}"));
+    }
+    text.parse().map_err(|_| {
+        "expected IP:PORT, such as 127.0.0.1:8000 (port 0 picks a free port; 0.0.0.0:PORT listens on every interface)".to_string()
+    })
 }
 
 /// `--decode-ms`: as `profile.decode_ms`.
@@ -470,9 +482,21 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
                 let plan = load_plan(&p, &[])?;
                 let Some(crate::spec::EndpointSpec::Simulated(s)) = plan.spec.endpoints.get(&name)
                 else {
+                    let simulated: Vec<&str> = plan
+                        .spec
+                        .endpoints
+                        .iter()
+                        .filter(|(_, e)| matches!(e, crate::spec::EndpointSpec::Simulated(_)))
+                        .map(|(n, _)| n.as_str())
+                        .collect();
                     return Err(Error::Usage(format!(
-                        "{} has no simulated endpoint named `{name}`",
-                        p.display()
+                        "{} has no simulated endpoint named `{name}` ({})",
+                        p.display(),
+                        if simulated.is_empty() {
+                            "it has none".to_string()
+                        } else {
+                            format!("its simulated endpoints: {}", simulated.join(", "))
+                        }
                     )));
                 };
                 let mut profile = s.profile.clone();
@@ -499,7 +523,14 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             // for port 0).
             runtime()?
                 .block_on(crate::sim::serve_forever(cfg, listen))
-                .map_err(|e| Error::Run(format!("sim-server on {listen}: {e}")))?;
+                .map_err(|e| {
+                    let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                        " (another server listens there: give --listen another port, or port 0 for a free one)"
+                    } else {
+                        ""
+                    };
+                    Error::Run(format!("sim-server on {listen}: {e}{hint}"))
+                })?;
             Ok(EXIT_OK)
         }
     }

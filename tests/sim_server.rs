@@ -165,7 +165,9 @@ fn takes_a_pipelines_endpoint_and_model_overrides() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("no simulated endpoint named `nope`"),
+        String::from_utf8_lossy(&o.stderr).contains(
+            "no simulated endpoint named `nope` (its simulated endpoints: large, medium, small)"
+        ),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
@@ -177,6 +179,34 @@ fn takes_a_pipelines_endpoint_and_model_overrides() {
     assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("--pipeline"), "{stderr}");
+}
+
+#[test]
+fn listen_takes_localhost_and_a_busy_port_says_what_to_do() {
+    // `localhost:PORT` is the loopback address (an IP address is otherwise required).
+    let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["sim-server", "--listen", "local:8000"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("expected IP:PORT, such as 127.0.0.1:8000"),
+        "{stderr}"
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let o = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["sim-server", "--listen", &format!("localhost:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!("sim-server on 127.0.0.1:{port}: "))
+            && stderr.contains("give --listen another port, or port 0 for a free one"),
+        "{stderr}"
+    );
 }
 
 #[test]
