@@ -8,9 +8,13 @@ pub struct Rng {
     s: [u64; 4],
 }
 
+/// What [`splitmix64`] adds to its state per draw: `k` draws from state `x` leave it at
+/// `x + k * SPLITMIX64_GAMMA` (wrapping), so a stream can be entered at any draw.
+pub const SPLITMIX64_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// One splitmix64 step: also a good 64-bit mixer for hashing seeds together.
 pub fn splitmix64(x: &mut u64) -> u64 {
-    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    *x = x.wrapping_add(SPLITMIX64_GAMMA);
     let mut z = *x;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -5,6 +5,8 @@
 //! Only `scored` values enter these numbers; `unscored` and `error` cases are counted apart and
 //! never become 0 or 1.
 
+use rayon::prelude::*;
+
 use crate::rng::splitmix64;
 
 /// Mean and the half-width of its 95% Student-t confidence interval (`None` below 2 values
@@ -145,26 +147,34 @@ struct Resampler<'a> {
 
 impl Resampler<'_> {
     /// The median of every resample (finite ones), or `None` if an order statistic is missing.
-    /// Draw j is counted in lane `j % LANES`, the lanes summed after: with few distinct values
-    /// most draws add to the same counter, and one counter per lane lets consecutive draws'
-    /// additions overlap instead of each waiting on the last (same totals, same numbers).
-    fn medians<L: Copy + Into<u32>, const LANES: usize>(&self, label: &[L]) -> Option<Vec<f64>> {
+    /// Resamples run in parallel on the rayon pool: the generator only adds a constant per
+    /// draw, so resample j starts from the seed's state advanced by `j * n` draws, the state
+    /// it would have reached drawing them one after another (same draws, same numbers).
+    /// Within a resample, draw j is counted in lane `j % LANES`, the lanes summed after: with
+    /// few distinct values most draws add to the same counter, and one counter per lane lets
+    /// consecutive draws' additions overlap instead of each waiting on the last.
+    fn medians<L, const LANES: usize>(&self, label: &[L]) -> Option<Vec<f64>>
+    where
+        L: Copy + Into<u32> + Sync,
+    {
         let n = self.n;
         // The median's order statistics, as `percentile_sorted(_, 0.5)` interpolates them.
         let h = (n - 1) as f64 * 0.5;
         let lo_k = h.floor() as usize;
         let hi_k = (lo_k + 1).min(n - 1);
         let frac = h - lo_k as f64;
-        let mut state = self.seed ^ 0x5bd1_e995_0000_0001;
+        let start = self.seed ^ 0x5bd1_e995_0000_0001;
         let m = self.values.len();
-        let mut lanes = vec![0u32; m * LANES];
-        let mut counts = vec![0u32; m];
-        let mut stats = Vec::with_capacity(self.resamples);
         let draw = |state: &mut u64| {
             let r = splitmix64(state);
             label[((u128::from(r) * n as u128) >> 64) as usize].into() as usize
         };
-        for _ in 0..self.resamples {
+        let median_of = |j: usize, (lanes, counts): &mut (Vec<u32>, Vec<u32>)| {
+            let mut state = start.wrapping_add(
+                (j as u64)
+                    .wrapping_mul(n as u64)
+                    .wrapping_mul(crate::rng::SPLITMIX64_GAMMA),
+            );
             lanes.iter_mut().for_each(|c| *c = 0);
             for _ in 0..n / LANES {
                 for lane in 0..LANES {
@@ -190,13 +200,17 @@ impl Resampler<'_> {
                     break;
                 }
             }
-            let (lo_v, hi_v) = (lo_v?, hi_v?);
-            let m = lo_v + frac * (hi_v - lo_v);
-            if m.is_finite() {
-                stats.push(m);
-            }
-        }
-        Some(stats)
+            Some(lo_v? + frac * (hi_v? - lo_v?))
+        };
+        let medians: Option<Vec<f64>> = (0..self.resamples)
+            .into_par_iter()
+            .with_min_len(8)
+            .map_init(
+                || (vec![0u32; m * LANES], vec![0u32; m]),
+                |bufs, j| median_of(j, bufs),
+            )
+            .collect();
+        Some(medians?.into_iter().filter(|m| m.is_finite()).collect())
     }
 }
 
