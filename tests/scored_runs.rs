@@ -910,3 +910,54 @@ async fn a_judge_only_endpoint_without_its_api_key_stops_the_run() {
     assert!(server.exchanges().is_empty());
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Sessions that an error limit stops before their last turn are not scored on an earlier
+/// turn's answer either: a case is scored only when its conversation finished.
+#[test]
+fn sessions_stopped_by_an_error_limit_are_scored_only_when_finished() {
+    let out = temp_dir("sessions-limit");
+    let p = pipeline(
+        &out,
+        r#"
+version: 1
+name: sessions-limit
+endpoints:
+  flaky:
+    kind: simulated
+    profile: { slots: 4, decode_ms: 2, prefill_tok_s: 0, error_rate: 0.2, seed: 7, quality: 0.9 }
+datasets:
+  qa: { path: DATASET, input: question, reference: answers, id: id }
+workload:
+  arrival: { concurrency: 4 }
+  requests: 40
+  max_errors: 3
+  session: { turns: 3, think_time: 200ms }
+flow:
+  - id: answer
+    llm: { endpoint: flaky, prompt: "{% if turn.index == 0 %}{{ item.question }}{% else %}Go on {{ turn.index }} {{ case.index }}.{% endif %}", params: { max_tokens: 8 } }
+evaluators:
+  - exact: {}
+"#,
+    );
+    let (o, run_dir) = run_to_end(&p, &out);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let c = read(&run_dir.join("configs.parquet"));
+    assert_eq!(strings(&c, "stop_reason"), vec![Some("max_errors".into())]);
+    check_scores_are_complete(&run_dir, &["exact"]);
+    let r = duck(
+        &run_dir,
+        &[
+            // A case without an error ran all three turns; one scored ran all three turns.
+            "SELECT c.case_index, c.steps, c.error_kind, s.status FROM cases c \
+             JOIN scores s USING (trial_id, case_index) \
+             WHERE (c.error_kind IS NULL OR s.status <> 'error') AND c.steps <> 3"
+                .to_string(),
+            "SELECT count(*) FILTER (WHERE steps = 3 AND ok), \
+               count(*) FILTER (WHERE NOT ok AND error_kind = 'cancelled') FROM cases"
+                .to_string(),
+        ],
+    );
+    assert!(r[0].is_empty(), "unfinished sessions scored: {:?}", r[0]);
+    assert!(int(&r[1][0][0]) > 0, "{:?}", r[1]);
+    let _ = std::fs::remove_dir_all(&out);
+}
