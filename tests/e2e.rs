@@ -427,6 +427,13 @@ evaluators: [ {{ exact: {{}} }} ]
     let (code, stdout, stderr) = run(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stderr.contains("every request failed"), "{stderr}");
+    // The trial's error line says what a refused connection means.
+    assert!(
+        stdout.contains(
+            "nothing listens there: is the server running, and is the endpoint's base_url right?"
+        ),
+        "{stdout}"
+    );
     let (run_dir, _) = printed_files(&stdout);
     let requests = read(&run_dir.join("requests.parquet"));
     assert_eq!(requests.num_rows(), 5);

@@ -674,7 +674,7 @@ async fn connect(host: &str, port: u16) -> Result<Conn, String> {
         Err(_) => TcpStream::connect((host, port)).await,
     }
     .map_err(|e| {
-        let hint = super::out_of_sockets_hint(&e).unwrap_or_default();
+        let hint = super::connect_hint(&e).unwrap_or_default();
         format!("error sending request: connecting to {host}:{port}: {e}{hint}")
     })?;
     // Small request writes go out at once.

@@ -577,7 +577,7 @@ pub(crate) fn compressed(coding: &str) -> String {
 }
 
 /// An error and its sources, joined with ": " (reqwest's top-level message alone hides the
-/// cause, e.g. "connection refused"), with [`out_of_sockets_hint`] when one of them is.
+/// cause, e.g. "connection refused"), with [`connect_hint`] when one of them has one.
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut hint = None;
@@ -589,7 +589,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
             message.push_str(&text);
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            hint = hint.or_else(|| out_of_sockets_hint(io));
+            hint = hint.or_else(|| connect_hint(io));
         }
         source = cause.source();
     }
@@ -597,6 +597,18 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         message.push_str(&hint);
     }
     message
+}
+
+/// What to check when a connection could not be opened: nothing listening (refused), or no
+/// file descriptors left ([`out_of_sockets_hint`]).
+pub(crate) fn connect_hint(e: &std::io::Error) -> Option<String> {
+    if e.kind() == std::io::ErrorKind::ConnectionRefused {
+        return Some(
+            ": nothing listens there: is the server running, and is the endpoint's base_url right?"
+                .to_string(),
+        );
+    }
+    out_of_sockets_hint(e)
 }
 
 /// What to do when a connection could not be opened because the process (`EMFILE`) or the
@@ -675,7 +687,8 @@ mod tests {
         assert!(chain.ends_with(&hint), "{chain}");
         assert_eq!(
             error_chain(&Wrapped(refused)),
-            "error sending request: Connection refused (os error 111)"
+            "error sending request: Connection refused (os error 111): nothing listens there: \
+             is the server running, and is the endpoint's base_url right?"
         );
     }
 }
