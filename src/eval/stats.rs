@@ -33,10 +33,12 @@ pub const BOOTSTRAP_RESAMPLES: usize = 1000;
 /// 95% percentile-bootstrap interval `(low, high)` of `statistic` over `items`: `resamples`
 /// resamples with replacement drawn from a generator seeded by `seed` (so the interval is
 /// reproducible), then the 2.5th and 97.5th percentiles of the resampled statistics. `None`
-/// below 2 items or when the statistic is undefined on every resample.
-pub fn bootstrap_ci95<T>(
+/// below 2 items or when the statistic is undefined on every resample. The resamples run in
+/// parallel on the rayon pool, resample j entering the generator's stream at draw `j * n`
+/// (the numbers of drawing them one after another).
+pub fn bootstrap_ci95<T: Sync>(
     items: &[T],
-    statistic: impl Fn(&[&T]) -> Option<f64>,
+    statistic: impl Fn(&[&T]) -> Option<f64> + Sync,
     resamples: usize,
     seed: u64,
 ) -> Option<(f64, f64)> {
@@ -44,20 +46,29 @@ pub fn bootstrap_ci95<T>(
     if n < 2 {
         return None;
     }
-    let mut state = seed ^ 0x5bd1_e995_0000_0001;
-    let mut sample: Vec<&T> = Vec::with_capacity(n);
-    let mut stats = Vec::with_capacity(resamples);
-    for _ in 0..resamples {
-        sample.clear();
-        for _ in 0..n {
-            // Lemire's multiply-shift: unbiased enough for n far below 2^32.
-            let r = splitmix64(&mut state);
-            sample.push(&items[((u128::from(r) * n as u128) >> 64) as usize]);
-        }
-        if let Some(s) = statistic(&sample).filter(|s| s.is_finite()) {
-            stats.push(s);
-        }
-    }
+    let start = seed ^ 0x5bd1_e995_0000_0001;
+    let mut stats: Vec<f64> = (0..resamples)
+        .into_par_iter()
+        .with_min_len(8)
+        .map_init(
+            || Vec::with_capacity(n),
+            |sample: &mut Vec<&T>, j| {
+                let mut state = start.wrapping_add(
+                    (j as u64)
+                        .wrapping_mul(n as u64)
+                        .wrapping_mul(crate::rng::SPLITMIX64_GAMMA),
+                );
+                sample.clear();
+                for _ in 0..n {
+                    // Lemire's multiply-shift: unbiased enough for n far below 2^32.
+                    let r = splitmix64(&mut state);
+                    sample.push(&items[((u128::from(r) * n as u128) >> 64) as usize]);
+                }
+                statistic(sample).filter(|s| s.is_finite())
+            },
+        )
+        .flatten()
+        .collect();
     stats.sort_by(f64::total_cmp);
     let lo = crate::exec::stats::percentile_sorted(&stats, 0.025)?;
     let hi = crate::exec::stats::percentile_sorted(&stats, 0.975)?;
