@@ -526,9 +526,12 @@ async fn signal_while_judging(panel: &str, graded_by_a: bool) {
             "SELECT judge, error_kind, grade IS NOT NULL, count(*) FROM judgements \
              GROUP BY ALL ORDER BY ALL"
                 .to_string(),
-            // configs counts the judge calls that judgements.parquet holds.
-            "SELECT c.judge_calls, (SELECT count(*) FROM judgements), c.judge_errors, \
-               (SELECT count(*) FROM judgements WHERE grade IS NULL) FROM configs c"
+            // configs counts the judge calls that were sent (judgements.parquet also holds
+            // those the signal kept from being sent), and those of them without a grade.
+            "WITH made AS (SELECT * FROM judgements WHERE error_message IS DISTINCT FROM \
+               'run interrupted before this judge call was sent') \
+             SELECT c.judge_calls, (SELECT count(*) FROM made), c.judge_errors, \
+               (SELECT count(*) FROM made WHERE grade IS NULL) FROM configs c"
                 .to_string(),
             // A case the signal left without the panel's verdict is an error whose reason is
             // the interruption (not a judge failure); a failed case keeps its own error kind.

@@ -117,9 +117,11 @@ pub(crate) async fn judge_all(
     let results = futures_util::future::join_all(futures).await;
     let mut usage = vec![JudgeUsage::new(); run.stages.max(1)];
     let mut judged = Vec::with_capacity(cases.len());
-    for (case, (j, rows)) in cases.iter().zip(results) {
+    for (case, (j, rows, sent)) in cases.iter().zip(results) {
         let u = &mut usage[case.stage.min(run.stages.max(1) - 1)];
-        for row in &rows {
+        // Calls the interruption kept from being sent are rows, but not calls made (as
+        // `configs.requests` leaves out the system under test's unsent calls).
+        for (row, _) in rows.iter().zip(&sent).filter(|(_, sent)| **sent) {
             u.calls += 1;
             if row.grade.is_none() {
                 u.errors += 1;
@@ -194,7 +196,7 @@ async fn judge_case(
     run: &JudgeRun<'_>,
     case: &JudgeCase<'_>,
     permits: &Semaphore,
-) -> (Judged, Vec<JudgementRow>) {
+) -> (Judged, Vec<JudgementRow>, Vec<bool>) {
     let judge = run.judge;
     if let Some(kind) = case.error {
         // The system under test failed: nothing to judge, and no judge call is made.
@@ -204,6 +206,7 @@ async fn judge_case(
                 grade: None,
                 agreement: None,
             },
+            Vec::new(),
             Vec::new(),
         );
     }
@@ -219,10 +222,12 @@ async fn judge_case(
                     agreement: None,
                 },
                 Vec::new(),
+                Vec::new(),
             );
         }
     };
     let mut rows = Vec::new();
+    let mut sent = Vec::new();
     let mut grades = Vec::new();
     for target in run.targets {
         for sample in 0..judge.samples {
@@ -245,7 +250,9 @@ async fn judge_case(
             };
             let o = {
                 let _permit = permits.acquire().await;
-                if *run.cancel.borrow() {
+                let interrupted = *run.cancel.borrow();
+                sent.push(!interrupted);
+                if interrupted {
                     // Interrupted before this call started: it is not sent (a call made now
                     // could reach the judge, and be billed, before the interruption ends it).
                     not_sent(&run.clock)
@@ -324,6 +331,7 @@ async fn judge_case(
                 agreement: None,
             },
             rows,
+            sent,
         );
     }
     let score = match verdict.grade {
@@ -347,5 +355,6 @@ async fn judge_case(
             agreement: verdict.agreement,
         },
         rows,
+        sent,
     )
 }
