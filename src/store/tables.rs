@@ -705,9 +705,18 @@ pub fn check_query(
                         QueryPart::Pareto(dir.into()),
                         format!(
                             "pareto objective `{c}` is a {} column, not a number",
-                            f.data_type()
+                            match f.data_type() {
+                                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View =>
+                                    "string".to_string(),
+                                DataType::Boolean => "boolean".to_string(),
+                                DataType::Timestamp(..) => "timestamp".to_string(),
+                                DataType::List(_) | DataType::LargeList(_) => "list".to_string(),
+                                other => other.to_string(),
+                            }
                         ),
-                        None,
+                        Some(format!(
+                            "{dir} takes numeric columns of the query's result, such as ttft_p95_ms or accuracy"
+                        )),
                     )),
                     Err(_) => out.push((
                         QueryPart::Pareto(dir.into()),
