@@ -874,6 +874,9 @@ fn type_help(types: &Value, node: &Node) -> Option<String> {
         NodeKind::Map(_) if wants("array") => {
             Some("give a list (`- item` lines or `[a, b]`)".into())
         }
+        NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::Float(_) if wants("array") => Some(
+            format!("give a list, even of one value: [{}]", node_text(node)),
+        ),
         NodeKind::Bool(_) if wants("string") => Some(
             "YAML reads a bare `y`, `n`, `yes`, `no`, `on`, `off`, `true` or `false` as a boolean: quote it if you meant text (e.g. `\"n\"`)".into(),
         ),
