@@ -70,7 +70,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run SQL over a finished run's tables (requests, cases, scores, configs, query results).
+    /// Run SQL over a finished run's tables (requests, cases, scores, judgements, score_stats,
+    /// configs, each named query's result).
     Query {
         /// The run folder (OUT/<pipeline>/<run id>).
         run_dir: PathBuf,

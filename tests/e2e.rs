@@ -383,6 +383,19 @@ fn query_refuses_a_folder_that_is_not_a_run_and_names_the_latest_run() {
     let (code, q, e) = run(&["query", latest.to_str().unwrap(), "SELECT 1 AS one"]);
     assert_eq!(code, 0, "{e}");
     assert!(q.contains("(1 row)"), "{q}");
+    // Its help names every table a run writes.
+    let (code, help, _) = run(&["query", "--help"]);
+    assert_eq!(code, 0);
+    for table in [
+        "requests",
+        "cases",
+        "scores",
+        "judgements",
+        "score_stats",
+        "configs",
+    ] {
+        assert!(help.contains(table), "{table}: {help}");
+    }
     let _ = std::fs::remove_dir_all(&out);
 }
 
