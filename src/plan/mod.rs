@@ -1882,6 +1882,23 @@ impl Tokenizers {
     }
 }
 
+/// `path` (relative to `base_dir`) with its file name replaced by the closest name in its
+/// folder, when the file does not exist and one is close.
+fn similar_file(base_dir: &std::path::Path, path: &str) -> Option<String> {
+    let full = base_dir.join(path);
+    if full.exists() {
+        return None;
+    }
+    let name = full.file_name()?.to_str()?;
+    let names: Vec<String> = std::fs::read_dir(full.parent()?)
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    let close = did_you_mean(name, names.iter().map(String::as_str))?;
+    Some(format!("{}{close}", path.strip_suffix(name)?))
+}
+
 fn dataset_issue(
     loaded: &Loaded,
     p: &KeyPath,
@@ -1893,10 +1910,16 @@ fn dataset_issue(
     match e {
         E::Read(msg) => {
             let mut issue = loaded.issue(p.key("path"), format!("cannot read dataset: {msg}"));
-            issue.help = Some(format!(
-                "paths are relative to the pipeline file's folder ({})",
-                base_dir.display()
-            ));
+            let folder = match base_dir.to_str() {
+                Some("" | ".") => "the current folder".to_string(),
+                _ => base_dir.display().to_string(),
+            };
+            issue.help = Some(match similar_file(base_dir, &ds.path) {
+                Some(close) => format!(
+                    "did you mean `{close}`? (paths are relative to the pipeline file's folder, {folder})"
+                ),
+                None => format!("paths are relative to the pipeline file's folder ({folder})"),
+            });
             issue
         }
         E::Format(msg) => loaded.issue(p.key("path"), msg),
