@@ -431,6 +431,27 @@ fn plan_names_each_trials_endpoint_once() {
 }
 
 #[test]
+fn a_set_path_that_cannot_go_on_says_what_stands_there() {
+    let path = Path::new("pipelines/quickstart.yaml");
+    for (arg, says) in [
+        (
+            "flow[1].llm.params.max_tokens=8",
+            "`flow` has 1 item, so `flow[1]` does not exist",
+        ),
+        (
+            "workload.seed.x=1",
+            "`workload.seed` is an integer, not a mapping",
+        ),
+        ("name[0]=x", "`name` is a string, not a list"),
+    ] {
+        let text = frontier::spec::load::load(path, &[arg.to_string()])
+            .unwrap_err()
+            .render();
+        assert!(text.contains(says), "{arg}: {text}");
+    }
+}
+
+#[test]
 fn schema_command_prints_the_schema() {
     let out = Command::new(env!("CARGO_BIN_EXE_frontier"))
         .arg("schema")

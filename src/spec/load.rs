@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Spec;
-use super::node::{KeyPath, Loc, MAX_DEPTH, Node, NodeKind};
+use super::node::{KeyPath, Loc, MAX_DEPTH, Node, NodeKind, PathSeg};
 use super::schema::pipeline_schema;
 use super::validate::{Issue, validate};
 use crate::error::PipelineErrors;
@@ -179,15 +179,41 @@ fn apply_override(root: &mut Node, index: usize, text: &str) -> Result<(), Issue
         Err(_) => Node::from_json(&serde_json::Value::String(value.to_string())),
     };
     locate_at(&mut node, loc);
-    root.set(&path, node).map_err(|prefix| Issue {
-        notes: Vec::new(),
-        path: path.clone(),
-        loc,
-        message: format!(
-            "--set `{text}`: `{prefix}` is not a mapping or list entry that can be set"
-        ),
-        help: Some("only keys of mappings and existing list items can be overridden".into()),
+    root.set(&path, node).map_err(|prefix| {
+        // Say what stands where the path could not go on: a list too short, or a scalar.
+        let parent = KeyPath(prefix.0[..prefix.0.len().saturating_sub(1)].to_vec());
+        let why = match (prefix.0.last(), root.find(&parent).map(|n| &n.kind)) {
+            (Some(PathSeg::Index(_)), Some(NodeKind::Seq(items))) => format!(
+                "`{parent}` has {} item{}, so `{prefix}` does not exist",
+                items.len(),
+                if items.len() == 1 { "" } else { "s" }
+            ),
+            (Some(PathSeg::Index(_)), Some(kind)) => {
+                format!("`{parent}` is {}, not a list", a(kind.type_name()))
+            }
+            (Some(PathSeg::Key(_)), Some(kind)) => {
+                format!("`{parent}` is {}, not a mapping", a(kind.type_name()))
+            }
+            _ => format!("`{prefix}` is not a mapping or list entry that can be set"),
+        };
+        Issue {
+            notes: Vec::new(),
+            path: path.clone(),
+            loc,
+            message: format!("--set `{text}`: {why}"),
+            help: Some("only keys of mappings and existing list items can be overridden".into()),
+        }
     })
+}
+
+/// A type name with its article: `an integer`, `a list`.
+fn a(name: &str) -> String {
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
 }
 
 /// Give every node of a `--set` value the argument's location (positions within the
