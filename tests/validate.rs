@@ -452,6 +452,17 @@ fn a_set_path_that_cannot_go_on_says_what_stands_there() {
 }
 
 #[test]
+fn a_folder_given_as_the_pipeline_names_the_files_in_it() {
+    let text = frontier::spec::load::load(Path::new("pipelines"), &[])
+        .unwrap_err()
+        .render();
+    assert!(
+        text.contains("this is a folder; give a pipeline file in it (pipelines/quickstart.yaml"),
+        "{text}"
+    );
+}
+
+#[test]
 fn schema_command_prints_the_schema() {
     let out = Command::new(env!("CARGO_BIN_EXE_frontier"))
         .arg("schema")

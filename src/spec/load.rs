@@ -56,12 +56,35 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, PipelineErrors>
             message: format!("cannot read the pipeline file: {e}"),
             help: Some(if e.kind() == std::io::ErrorKind::InvalidData {
                 "a pipeline is a YAML text file (UTF-8), such as pipelines/quickstart.yaml".into()
+            } else if path.is_dir() {
+                folder_help(path)
             } else {
                 "check the path; pipelines are YAML files such as pipelines/quickstart.yaml".into()
             }),
         }],
     })?;
     load_str(path, source, overrides)
+}
+
+/// What to give instead of the folder `dir`: the YAML files it holds.
+fn folder_help(dir: &Path) -> String {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    match files.len() {
+        0 => "this is a folder with no .yaml files; give a pipeline file".into(),
+        n => format!(
+            "this is a folder; give a pipeline file in it ({}{})",
+            files[..n.min(5)].join(", "),
+            if n > 5 { ", ..." } else { "" }
+        ),
+    }
 }
 
 /// Like [`load`] for text already in memory (`path` names it in messages).
