@@ -10,7 +10,7 @@ pub const MAX_SECONDS: f64 = 100.0 * 365.0 * 86_400.0;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// A duration as written in YAML.
+/// A duration such as `500ms`, `30s`, `2m` or `1h`, or a number of seconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum HumanDuration {

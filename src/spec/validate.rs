@@ -249,7 +249,7 @@ impl<'s> Walker<'s> {
                         describe_node(node)
                     ),
                 )
-                .with_help(type_help(types, node)),
+                .with_help(type_help(types, node).or_else(|| one_field_help(schema, node))),
             );
             return;
         }
@@ -880,6 +880,25 @@ fn type_help(types: &Value, node: &Node) -> Option<String> {
         NodeKind::Bool(_) if wants("string") => Some(
             "YAML reads a bare `y`, `n`, `yes`, `no`, `on`, `off`, `true` or `false` as a boolean: quote it if you meant text (e.g. `\"n\"`)".into(),
         ),
+        _ => None,
+    }
+}
+
+/// A scalar given where a mapping with one required field is expected (`poisson: 20`): the
+/// mapping it probably means (`{ rate: 20 }`).
+fn one_field_help(schema: &Value, node: &Node) -> Option<String> {
+    if matches!(
+        node.kind,
+        NodeKind::Map(_) | NodeKind::Seq(_) | NodeKind::Null
+    ) || schema.get("type").and_then(Value::as_str) != Some("object")
+    {
+        return None;
+    }
+    match schema.get("required").and_then(Value::as_array)?.as_slice() {
+        [Value::String(field)] => Some(format!(
+            "write it as a mapping: {{ {field}: {} }}",
+            node_text(node)
+        )),
         _ => None,
     }
 }
