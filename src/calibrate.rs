@@ -703,7 +703,7 @@ pub fn render(c: &Calibration) -> String {
     );
     let _ = writeln!(
         s,
-        "{:>9} {:>9} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>10} {:>10} {:>7} {:>14}  sustained",
+        "{:>9} {:>9} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>10} {:>10} {:>8} {:>14}  sustained",
         "rate/s",
         "requests",
         "target/s",
@@ -716,7 +716,7 @@ pub fn render(c: &Calibration) -> String {
         "cpu",
         "client us",
         "engine us",
-        "errors",
+        "err rate",
         "floor p99 ms"
     );
     for r in &c.rungs {
@@ -726,7 +726,7 @@ pub fn render(c: &Calibration) -> String {
         };
         let _ = writeln!(
             s,
-            "{:>9.0} {:>9} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>10} {:>10} {:>7} {:>14}  {}{}",
+            "{:>9.0} {:>9} {:>9} {:>10} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>10} {:>10} {:>8} {:>14}  {}{}",
             r.rate,
             r.requests,
             opt(r.target_rate, 0),
@@ -907,6 +907,8 @@ mod tests {
             interrupted: false,
         };
         let capped = render(&calibration(vec![rung(1000.0, true), rung(2000.0, true)]));
+        // The error column is a share of the requests, not a count.
+        assert!(capped.contains(" err rate "), "{capped}");
         assert!(
             capped.contains("the highest rate tried (--max-rate)"),
             "{capped}"
