@@ -12,6 +12,41 @@ use results::{floats, read};
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 
+/// `frontier run ... | head`: the reader goes away before the run prints anything. The run
+/// still finishes and writes every file; only its lines are lost.
+#[test]
+fn a_closed_stdout_does_not_stop_the_run() {
+    let out = temp_dir("closed-stdout");
+    let mut child = Command::new(bin())
+        .args([
+            "run",
+            "pipelines/quickstart.yaml",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("frontier runs");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let runs: Vec<PathBuf> = std::fs::read_dir(out.join("quickstart"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runs[0].join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["status"], "completed", "{m}");
+    assert_eq!(read(&runs[0].join("configs.parquet")).num_rows(), 6);
+    assert!(runs[0].join("frontier.parquet").exists());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_frontier")
 }
@@ -445,6 +480,11 @@ evaluators: [ {{ exact: {{}} }} ]
         stdout.contains(
             "nothing listens there: is the server running, and is the endpoint's base_url right?"
         ),
+        "{stdout}"
+    );
+    // No latency and no score: the trial line says n/a, not a number or a bare dash.
+    assert!(
+        stdout.contains(": 5 requests, 5 errors, ttft p95 n/a, e2e p95 n/a, accuracy n/a"),
         "{stdout}"
     );
     let (run_dir, _) = printed_files(&stdout);

@@ -615,7 +615,11 @@ async fn run_one_trial(
         }
         if ctx.progress.is_hidden() {
             if !ctx.quiet {
-                println!("{line}");
+                // A closed stdout (`frontier run ... | head`) ends the lines, not the run: its
+                // files are still written to the end.
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}").and_then(|()| out.flush());
             }
         } else {
             ctx.progress.println(line);
@@ -676,9 +680,10 @@ impl ErrorKinds {
 
 fn trial_line(trial: &Trial, n: usize, row: &ConfigRow) -> String {
     let f = |k: &str| row.floats.get(k).copied().flatten();
-    let fmt = |v: Option<f64>, digits: usize| {
-        v.map(|x| format!("{x:.digits$}"))
-            .unwrap_or_else(|| "-".into())
+    // No value (every request failed, or nothing scored): `n/a`, not a number.
+    let fmt = |v: Option<f64>, digits: usize, unit: &str| {
+        v.map(|x| format!("{x:.digits$}{unit}"))
+            .unwrap_or_else(|| "n/a".into())
     };
     let stages = trial.arrival.stages.len();
     let stage = if stages > 1 {
@@ -691,16 +696,16 @@ fn trial_line(trial: &Trial, n: usize, row: &ConfigRow) -> String {
         _ => String::new(),
     };
     format!(
-        "trial {}/{} {} {}{stage}: {} requests, {} errors{not_sent}, ttft p95 {} ms, e2e p95 {} ms, accuracy {}",
+        "trial {}/{} {} {}{stage}: {} requests, {} errors{not_sent}, ttft p95 {}, e2e p95 {}, accuracy {}",
         trial.index + 1,
         n,
         trial.id,
         crate::plan::grid::describe(&trial.grid),
         row.ints.get("requests").copied().flatten().unwrap_or(0),
         row.ints.get("errors").copied().flatten().unwrap_or(0),
-        fmt(f("ttft_p95_ms"), 1),
-        fmt(f("e2e_p95_ms"), 1),
-        fmt(f("accuracy"), 3),
+        fmt(f("ttft_p95_ms"), 1, " ms"),
+        fmt(f("e2e_p95_ms"), 1, " ms"),
+        fmt(f("accuracy"), 3, ""),
     )
 }
 
