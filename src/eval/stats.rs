@@ -47,32 +47,52 @@ pub fn bootstrap_ci95<T: Sync>(
         return None;
     }
     let start = seed ^ 0x5bd1_e995_0000_0001;
-    let mut stats: Vec<f64> = (0..resamples)
-        .into_par_iter()
-        .with_min_len(8)
-        .map_init(
-            || Vec::with_capacity(n),
-            |sample: &mut Vec<&T>, j| {
-                let mut state = start.wrapping_add(
-                    (j as u64)
-                        .wrapping_mul(n as u64)
-                        .wrapping_mul(crate::rng::SPLITMIX64_GAMMA),
-                );
-                sample.clear();
-                for _ in 0..n {
-                    // Lemire's multiply-shift: unbiased enough for n far below 2^32.
-                    let r = splitmix64(&mut state);
-                    sample.push(&items[((u128::from(r) * n as u128) >> 64) as usize]);
-                }
-                statistic(sample).filter(|s| s.is_finite())
-            },
-        )
-        .flatten()
-        .collect();
+    let mut stats: Vec<f64> = map_resamples(
+        n,
+        resamples,
+        || Vec::with_capacity(n),
+        |sample: &mut Vec<&T>, j| {
+            let mut state = start.wrapping_add(
+                (j as u64)
+                    .wrapping_mul(n as u64)
+                    .wrapping_mul(crate::rng::SPLITMIX64_GAMMA),
+            );
+            sample.clear();
+            for _ in 0..n {
+                // Lemire's multiply-shift: unbiased enough for n far below 2^32.
+                let r = splitmix64(&mut state);
+                sample.push(&items[((u128::from(r) * n as u128) >> 64) as usize]);
+            }
+            statistic(sample).filter(|s| s.is_finite())
+        },
+    )
+    .into_iter()
+    .flatten()
+    .collect();
     stats.sort_by(f64::total_cmp);
     let lo = crate::exec::stats::percentile_sorted(&stats, 0.025)?;
     let hi = crate::exec::stats::percentile_sorted(&stats, 0.975)?;
     Some((lo, hi))
+}
+
+/// `f(buffer, j)` for every resample j in order: on the rayon pool when there are at least
+/// 2^20 draws in all (a task then draws at least 65,536 items), else on the calling thread,
+/// where a small input's resamples take less time than handing them to the pool would.
+fn map_resamples<B, R: Send>(
+    n: usize,
+    resamples: usize,
+    init: impl Fn() -> B + Sync + Send,
+    f: impl Fn(&mut B, usize) -> R + Sync + Send,
+) -> Vec<R> {
+    if n.saturating_mul(resamples) < 1 << 20 {
+        let mut buffer = init();
+        return (0..resamples).map(|j| f(&mut buffer, j)).collect();
+    }
+    (0..resamples)
+        .into_par_iter()
+        .with_min_len((65_536 / n.max(1)).max(8))
+        .map_init(init, f)
+        .collect()
 }
 
 /// The same interval as [`bootstrap_ci95`] with the median as the statistic (the same
@@ -213,14 +233,14 @@ impl Resampler<'_> {
             }
             Some(lo_v? + frac * (hi_v? - lo_v?))
         };
-        let medians: Option<Vec<f64>> = (0..self.resamples)
-            .into_par_iter()
-            .with_min_len(8)
-            .map_init(
-                || (vec![0u32; m * LANES], vec![0u32; m]),
-                |bufs, j| median_of(j, bufs),
-            )
-            .collect();
+        let medians: Option<Vec<f64>> = map_resamples(
+            n,
+            self.resamples,
+            || (vec![0u32; m * LANES], vec![0u32; m]),
+            |bufs, j| median_of(j, bufs),
+        )
+        .into_iter()
+        .collect();
         Some(medians?.into_iter().filter(|m| m.is_finite()).collect())
     }
 }
@@ -602,6 +622,53 @@ mod summary_tests {
             }
         }
         assert_eq!(bootstrap_median_ci95(&[1.0], 100, 1), None);
+    }
+
+    #[test]
+    fn parallel_resamples_give_the_numbers_of_drawing_one_after_another() {
+        // Enough draws (1,100 x 1,000) for the rayon path; the reference draws every resample
+        // from one generator in turn and sorts it. 250 levels (one-byte labels) and values
+        // all distinct (two-byte labels, sorted positions): fine enough that another
+        // resampling would move the interval.
+        let (n, resamples, seed) = (1_100usize, 1_000usize, 42u64);
+        assert!(n * resamples >= 1 << 20);
+        for levels in [250u64, u64::MAX] {
+            let mut state = 3u64;
+            let values: Vec<f64> = (0..n)
+                .map(|_| (splitmix64(&mut state) % levels) as f64 / levels as f64)
+                .collect();
+            let mut state = seed ^ 0x5bd1_e995_0000_0001;
+            let mut medians: Vec<f64> = (0..resamples)
+                .map(|_| {
+                    let sample: Vec<f64> = (0..n)
+                        .map(|_| {
+                            let r = splitmix64(&mut state);
+                            values[((u128::from(r) * n as u128) >> 64) as usize]
+                        })
+                        .collect();
+                    median(&sample).unwrap()
+                })
+                .collect();
+            medians.sort_by(f64::total_cmp);
+            let want = Some((
+                crate::exec::stats::percentile_sorted(&medians, 0.025).unwrap(),
+                crate::exec::stats::percentile_sorted(&medians, 0.975).unwrap(),
+            ));
+            let median_of = |v: &[&f64]| median(&v.iter().map(|x| **x).collect::<Vec<_>>());
+            assert_eq!(bootstrap_ci95(&values, median_of, resamples, seed), want);
+            for limits in [[1 << 8, 1 << 16], [0, 1 << 16], [0, 0]] {
+                assert_eq!(
+                    median_ci95_labelled(&values, resamples, seed, limits),
+                    want,
+                    "levels {levels} limits {limits:?}"
+                );
+            }
+            // With every value distinct, another seed gives another interval: the comparison
+            // can fail.
+            if levels == u64::MAX {
+                assert_ne!(bootstrap_median_ci95(&values, resamples, seed + 1), want);
+            }
+        }
     }
 
     #[test]
