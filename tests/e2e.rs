@@ -754,3 +754,53 @@ query:
     assert!(m["ended_at"].is_string());
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// A missing API key stops `run` before it creates anything: no `<out>/<pipeline>/<run_id>/`
+/// folder is left behind without a manifest.
+#[test]
+fn an_unset_api_key_stops_the_run_before_the_run_folder_is_created() {
+    let dir = temp_dir("unset-key");
+    let p = write_pipeline(
+        &dir,
+        r#"
+version: 1
+name: needs-key
+endpoints:
+  hosted: { kind: openai, base_url: "http://127.0.0.1:9/v1", model: m, api_key_env: FRONTIER_E2E_UNSET_KEY }
+datasets:
+  qa: { path: DATASET, input: question, reference: answers, limit: 2 }
+workload: { arrival: { concurrency: 1 } }
+flow:
+  - id: answer
+    llm: { endpoint: hosted, prompt: "{{ item.question }}" }
+evaluators: [ { exact: {} } ]
+"#,
+    );
+    let out = dir.join("results");
+    let o = Command::new(bin())
+        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env_remove("FRONTIER_E2E_UNSET_KEY")
+        .output()
+        .expect("frontier runs");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: endpoint `hosted` reads its API key from the environment variable `FRONTIER_E2E_UNSET_KEY` (endpoints.hosted.api_key_env), which is not set"
+        ),
+        "{stderr}"
+    );
+    // Said once, as the run's error (not also as a validation warning).
+    assert_eq!(
+        stderr.matches("FRONTIER_E2E_UNSET_KEY`").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        !out.exists(),
+        "{} was created: {:?}",
+        out.display(),
+        std::fs::read_dir(&out).map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -238,9 +238,10 @@ pub async fn run(plan: Arc<Plan>, opts: &RunOptions) -> Result<RunOutcome, Error
     let wall_start = Instant::now();
     let started = chrono::Utc::now();
     let run_id = format!("{}-{:04x}", started.format("%Y%m%dT%H%M%SZ"), run_suffix());
+    // Before anything is created: a missing key must not leave an empty run folder behind.
+    let targets_by_endpoint = resolve_api_keys(&plan)?;
     let run_dir = opts.out_dir.join(&plan.name).join(&run_id);
     std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(&run_dir, e))?;
-    let targets_by_endpoint = resolve_api_keys(&plan)?;
     let dataset_digests = manifest::dataset_digests(&plan);
     manifest::write(
         &run_dir,
