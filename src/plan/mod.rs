@@ -938,7 +938,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             )),
             (Some(msgs_or_prompt), None) => {
                 if let Err(e) = templates.add(&format!("{}.prompt", step.id), msgs_or_prompt) {
-                    issues.push(at(lp.key("prompt"), e));
+                    issues.push(with_help(
+                        at(lp.key("prompt"), e),
+                        template::syntax_help(msgs_or_prompt),
+                    ));
                 }
             }
             (None, Some(msgs)) => {
@@ -948,7 +951,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
                 for (j, m) in msgs.iter().enumerate() {
                     if let Err(e) = templates.add(&format!("{}.messages.{j}", step.id), &m.content)
                     {
-                        issues.push(at(lp.key("messages").index(j).key("content"), e));
+                        issues.push(with_help(
+                            at(lp.key("messages").index(j).key("content"), e),
+                            template::syntax_help(&m.content),
+                        ));
                     }
                 }
             }
@@ -1047,7 +1053,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         }
         let template = format!("evaluators.{i}.rubric");
         if let Err(e) = templates.add(&template, &j.rubric) {
-            issues.push(at(jp.key("rubric"), e));
+            issues.push(with_help(
+                at(jp.key("rubric"), e),
+                template::syntax_help(&j.rubric),
+            ));
         } else if let Some(row) = dataset.as_ref().and_then(|d| d.rows.first()) {
             // Strict mode, against the first row, as every template is checked before a run.
             let probe = serde_json::json!({
@@ -1350,7 +1359,10 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
             let endpoint = match templates.render_str(&llm.endpoint, &trial_ctx) {
                 Ok(e) => e.trim().to_string(),
                 Err(e) => {
-                    trial_issues.push(at(lp.key("endpoint"), e));
+                    trial_issues.push(with_help(
+                        at(lp.key("endpoint"), e),
+                        template::syntax_help(&llm.endpoint),
+                    ));
                     continue;
                 }
             };
@@ -2013,7 +2025,7 @@ fn resolve<T: std::str::FromStr + Clone>(
                 }
             },
             Err(e) => {
-                issues.push(loaded.issue(path, e));
+                issues.push(with_help(loaded.issue(path, e), template::syntax_help(t)));
                 None
             }
         },
@@ -2328,6 +2340,16 @@ fn render_json(v: &Value, ctx: &Value, t: &Templates) -> Result<Value, String> {
     })
 }
 
+/// The help for the first template string in `v` that does not compile.
+fn json_syntax_help(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if template::is_template(s) => template::syntax_help(s),
+        Value::Array(items) => items.iter().find_map(json_syntax_help),
+        Value::Object(m) => m.values().find_map(json_syntax_help),
+        _ => None,
+    }
+}
+
 fn resolve_params(
     p: &ParamsSpec,
     ctx: &Value,
@@ -2342,7 +2364,10 @@ fn resolve_params(
             Ok(v) => {
                 fields.insert(k.clone(), v);
             }
-            Err(e) => issues.push(loaded.issue(path.key("extra").key(k), e)),
+            Err(e) => issues.push(with_help(
+                loaded.issue(path.key("extra").key(k), e),
+                json_syntax_help(v),
+            )),
         }
     }
     let temperature = p
@@ -2389,7 +2414,10 @@ fn resolve_params(
             if template::is_template(s) {
                 match t.render_str(s, ctx) {
                     Ok(r) => rendered.push(r),
-                    Err(e) => issues.push(loaded.issue(path.key("stop").index(i), e)),
+                    Err(e) => issues.push(with_help(
+                        loaded.issue(path.key("stop").index(i), e),
+                        template::syntax_help(s),
+                    )),
                 }
             } else {
                 rendered.push(s.clone());

@@ -110,6 +110,58 @@ pub fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%")
 }
 
+/// The help line for a template that does not compile, pointing at the likely fix: a `{{`
+/// or `{%` without its closing `}}` or `%}`, an `{% if %}` or `{% for %}` without its end tag,
+/// and how to write braces that are meant as text. `None` when `source` compiles (its errors,
+/// if any, are about rendering and say what to fix themselves).
+pub fn syntax_help(source: &str) -> Option<String> {
+    let env = Environment::new();
+    let e = env.template_from_str(source).err()?;
+    if e.kind() != minijinja::ErrorKind::SyntaxError {
+        return None;
+    }
+    let detail = e.detail().unwrap_or_default();
+    // The delimiters whose openings and closings differ in number, with their counts.
+    let unbalanced: Vec<(&str, &str, usize, usize)> = [("{{", "}}"), ("{%", "%}")]
+        .into_iter()
+        .map(|(open, close)| {
+            (
+                open,
+                close,
+                source.matches(open).count(),
+                source.matches(close).count(),
+            )
+        })
+        .filter(|(_, _, n, m)| n != m)
+        .collect();
+    let fix = if detail.contains("end of comment") {
+        "close the comment `{#` with `#}`".to_string()
+    } else if detail.contains("raw block") {
+        "close `{% raw %}` with `{% endraw %}`".to_string()
+    } else if !unbalanced.is_empty() {
+        let pairs: Vec<String> = unbalanced
+            .iter()
+            .map(|(open, close, _, _)| format!("every `{open}` is closed by `{close}`"))
+            .collect();
+        let counts: Vec<String> = unbalanced
+            .iter()
+            .map(|(open, close, n, m)| format!("{n} `{open}` and {m} `{close}`"))
+            .collect();
+        format!(
+            "check that {} (this template has {})",
+            pairs.join(" and "),
+            counts.join(", ")
+        )
+    } else if detail.contains("unknown statement") || detail.contains("end of block") {
+        "check the statements: `{% if %}` needs its `{% endif %}` and `{% for %}` its `{% endfor %}`".to_string()
+    } else {
+        "`{{ ... }}` holds an expression such as `item.question` or `grid.temperature`".to_string()
+    };
+    Some(format!(
+        "{fix}; braces meant as text are written `{{{{ '{{{{' }}}}` and `{{{{ '}}}}' }}}}`, or put the text between `{{% raw %}}` and `{{% endraw %}}`"
+    ))
+}
+
 /// The detail of the error raised when a template prints a null value.
 const NULL_PRINTED: &str = "a null value cannot be printed";
 
@@ -276,5 +328,31 @@ mod tests {
                 .contains("template line 1")
         );
         assert!(is_template("{{ x }}") && !is_template("plain"));
+    }
+
+    #[test]
+    fn syntax_errors_get_a_help_that_works() {
+        assert_eq!(syntax_help("Q: {{ item.question }}"), None);
+        // A render error is not a syntax error: its message says what to fix.
+        assert_eq!(syntax_help("{{ item.nope }}"), None);
+        let help = syntax_help("{{ item.question }").unwrap();
+        assert!(
+            help.starts_with(
+                "check that every `{{` is closed by `}}` (this template has 1 `{{` and 0 `}}`)"
+            ),
+            "{help}"
+        );
+        let help = syntax_help("{% if item.x %}yes").unwrap();
+        assert!(help.contains("needs its `{% endif %}`"), "{help}");
+        // The literal-brace forms the help gives render as braces.
+        let mut t = Templates::new();
+        t.add(
+            "lit",
+            "{{ '{{' }}\"a\": 1{{ '}}' }} {% raw %}{{x}}{% endraw %}",
+        )
+        .unwrap();
+        assert_eq!(t.render("lit", &json!({})).unwrap(), "{{\"a\": 1}} {{x}}");
+        assert!(help.contains("`{{ '{{' }}` and `{{ '}}' }}`"), "{help}");
+        assert!(help.contains("`{% raw %}` and `{% endraw %}`"), "{help}");
     }
 }
