@@ -314,6 +314,15 @@ fn emit(text: &str) {
     }
 }
 
+/// Print the plan's warnings on stderr (`api_keys`: with the unset API keys). They do not
+/// change the exit code.
+fn warn(plan: &Plan, api_keys: bool) {
+    if !plan.warnings.is_empty(api_keys) {
+        let text = plan.warnings.render(api_keys);
+        let _ = writeln!(std::io::stderr(), "{}\n", text.trim_end());
+    }
+}
+
 fn load_plan(file: &Path, set: &[String]) -> Result<Plan, Error> {
     let loaded = load(file, set)?;
     Ok(crate::plan::build(&loaded)?)
@@ -328,6 +337,8 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             no_progress,
         } => {
             let plan = Arc::new(load_plan(&file, &set)?);
+            // An unset API key is the run's own error, reported once, before anything is created.
+            warn(&plan, false);
             let opts = crate::exec::RunOptions {
                 out_dir: out,
                 progress: !no_progress,
@@ -395,15 +406,18 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             let mut failed = 0;
             for f in &files {
                 match load_plan(f, &set) {
-                    Ok(plan) => emit(&format!(
-                        "ok: {} ({} trial{}, {} requests)\n",
-                        f.display(),
-                        plan.trials.len(),
-                        if plan.trials.len() == 1 { "" } else { "s" },
-                        plan.total_requests()
-                            .map(|n| n.to_string())
-                            .unwrap_or_else(|| "duration-bounded".into())
-                    )),
+                    Ok(plan) => {
+                        warn(&plan, true);
+                        emit(&format!(
+                            "ok: {} ({} trial{}, {} requests)\n",
+                            f.display(),
+                            plan.trials.len(),
+                            if plan.trials.len() == 1 { "" } else { "s" },
+                            plan.total_requests()
+                                .map(|n| n.to_string())
+                                .unwrap_or_else(|| "duration-bounded".into())
+                        ))
+                    }
                     Err(e) => {
                         failed += 1;
                         let _ = writeln!(std::io::stderr(), "{}", e.to_string().trim_end());
@@ -414,6 +428,7 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
         }
         Command::Plan { file, set } => {
             let plan = load_plan(&file, &set)?;
+            warn(&plan, true);
             emit(&describe_plan(&plan));
             Ok(EXIT_OK)
         }

@@ -520,3 +520,188 @@ fn readme_pipeline_is_the_shipped_example() {
         "README's annotated pipeline and examples/annotated/pipeline.yaml differ"
     );
 }
+
+/// A pipeline given as text, read as if it were `tests/<name>.yaml` (paths in it are relative
+/// to tests/, and `use:` finds the repository's evaluators/).
+fn plan_of(name: &str, text: &str) -> frontier::plan::Plan {
+    let path = PathBuf::from(format!("tests/{name}.yaml"));
+    let loaded = frontier::spec::load::load_str(&path, text.to_string(), &[])
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    frontier::plan::build(&loaded).unwrap_or_else(|e| panic!("{}", e.render()))
+}
+
+const SYNTHETIC_WITH_SCORERS: &str = r#"version: 1
+name: warn
+endpoints: { sim: { kind: simulated } }
+datasets:
+  gen: { synthetic: { count: 4, input_tokens: { fixed: 8 }, output_tokens: { fixed: 4 } } }
+workload: { arrival: { concurrency: 1 } }
+flow:
+  - id: answer
+    llm: { endpoint: sim, prompt: "{{ item.input }}" }
+evaluators:
+  - exact: { name: strict }
+  - json_valid: {}
+  - regex: { pattern: "\\w+" }
+  - json_schema: { schema: { type: object } }
+  - llm_judge: { judges: [sim], rubric: "Grade {{ answer }}: GRADE: 0 or 1" }
+  - use: short-answer
+"#;
+
+#[test]
+fn scorers_that_need_references_warn_on_a_dataset_without_any() {
+    let plan = plan_of("warn-synthetic", SYNTHETIC_WITH_SCORERS);
+    let w = &plan.warnings;
+    let keys: Vec<String> = w.issues.iter().map(|i| i.path.to_string()).collect();
+    // Not json_valid, regex, json_schema or the judge: they need no reference.
+    assert_eq!(keys, vec!["evaluators[0]", "evaluators[5]"], "{w:?}");
+    let text = w.render(true);
+    for want in [
+        "warning: scorer `strict` needs a reference to score against, but the synthetic dataset `gen` has no references: every case will be `unscored` (no_reference)\n  --> tests/warn-synthetic.yaml:11:5\n",
+        "warning: scorers `exact`, `token_f1` need a reference",
+        "= key: evaluators[5]\n",
+        "= help: use scorers that need no reference (`regex`, `json_valid`, `json_schema`, `llm_judge`), or remove the entry\n",
+    ] {
+        assert!(text.contains(want), "{want}\nnot in\n{text}");
+    }
+    assert!(!text.contains("error"), "{text}");
+
+    // A file dataset without `reference:` says which key to add.
+    let plan = plan_of(
+        "warn-file",
+        r#"version: 1
+name: warn
+endpoints: { sim: { kind: simulated } }
+datasets:
+  qa: { path: ../datasets/qa-mini.jsonl, input: question }
+workload: { arrival: { concurrency: 1 } }
+flow:
+  - id: answer
+    llm: { endpoint: sim, prompt: "{{ item.question }}" }
+evaluators: [ { numeric: {} } ]
+"#,
+    );
+    let text = plan.warnings.render(true);
+    assert!(
+        text.contains("warning: scorer `numeric` needs a reference to score against, but the dataset `qa` has no `reference:` field"),
+        "{text}"
+    );
+    assert!(
+        text.contains("= help: name the field holding the answers with `datasets.qa.reference`, or use scorers"),
+        "{text}"
+    );
+    assert!(text.contains("--> tests/warn-file.yaml:10:15"), "{text}");
+
+    // With references, or with only scorers that need none, nothing is said.
+    let plan = plan_of(
+        "warn-none",
+        r#"version: 1
+name: warn
+endpoints: { sim: { kind: simulated } }
+datasets:
+  qa: { path: ../datasets/qa-mini.jsonl, input: question, reference: answers }
+workload: { arrival: { concurrency: 1 } }
+flow:
+  - id: answer
+    llm: { endpoint: sim, prompt: "{{ item.question }}" }
+evaluators: [ { use: short-answer }, { numeric: {} } ]
+"#,
+    );
+    assert!(plan.warnings.is_empty(true), "{:?}", plan.warnings);
+}
+
+#[test]
+fn needs_reference_agrees_with_the_scorers() {
+    // The warning's rule is the scorers' own: a case without references is `no_reference`
+    // exactly for the kinds that need one (a judge grades later, without references).
+    for spec in [
+        serde_json::json!({"exact": {}}),
+        serde_json::json!({"token_f1": {}}),
+        serde_json::json!({"contains": {}}),
+        serde_json::json!({"icontains": {}}),
+        serde_json::json!({"starts_with": {}}),
+        serde_json::json!({"regex": {"pattern": "x"}}),
+        serde_json::json!({"fuzzy": {"threshold": 0.5}}),
+        serde_json::json!({"numeric": {}}),
+        serde_json::json!({"json_valid": {}}),
+        serde_json::json!({"json_schema": {"schema": {"type": "object"}}}),
+        serde_json::json!({"rouge_l": {}}),
+        serde_json::json!({"bleu": {}}),
+        serde_json::json!({"choice": {}}),
+    ] {
+        let spec: frontier::spec::EvaluatorSpec = serde_json::from_value(spec).unwrap();
+        let outcome = frontier::eval::Scorer::from_spec(&spec).score_case("{\"a\": 1}", &[]);
+        let no_reference = matches!(
+            outcome.score,
+            frontier::eval::Score::Unscored("no_reference")
+        );
+        assert_eq!(spec.needs_reference(), no_reference, "{}", spec.kind());
+    }
+}
+
+#[test]
+fn validate_warns_on_stderr_and_still_exits_0() {
+    let dir = std::env::temp_dir().join(format!("frontier-warn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("p.yaml");
+    let text = SYNTHETIC_WITH_SCORERS
+        .replace("  - use: short-answer\n", "")
+        .replace(
+            "endpoints: { sim: { kind: simulated } }",
+            "endpoints:\n  sim: { kind: simulated }\n  api: { kind: openai, base_url: \"http://127.0.0.1:9/v1\", model: m, api_key_env: FRONTIER_TEST_UNSET_KEY }\n  spare: { kind: openai, base_url: \"http://127.0.0.1:9/v1\", model: m, api_key_env: FRONTIER_TEST_UNSET_KEY }",
+        )
+        .replace("endpoint: sim,", "endpoint: \"{{ grid.e }}\",")
+        .replace("evaluators:", "grid: { product: { e: [sim, api] } }\nevaluators:");
+    std::fs::write(&p, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["validate", p.to_str().unwrap()])
+        .env_remove("FRONTIER_TEST_UNSET_KEY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.starts_with("ok: "), "{stdout}");
+    let file = p.display();
+    for want in [
+        "warning: scorer `strict` needs a reference to score against".to_string(),
+        format!("  --> {file}:"),
+        "= key: evaluators[0]".to_string(),
+        "warning: endpoint `api` reads its API key from the environment variable `FRONTIER_TEST_UNSET_KEY`, which is not set: `frontier run` will refuse to start".to_string(),
+        "= key: endpoints.api.api_key_env".to_string(),
+        "= help: export FRONTIER_TEST_UNSET_KEY=... before running".to_string(),
+    ] {
+        assert!(stderr.contains(&want), "{want}\nnot in\n{stderr}");
+    }
+    // `spare` is called by nothing: a run does not read its key, so neither does validate.
+    assert!(!stderr.contains("`spare`"), "{stderr}");
+    assert_eq!(stderr.matches("warning:").count(), 2, "{stderr}");
+    // With the variable set, only the scorer's warning is left.
+    let out = Command::new(env!("CARGO_BIN_EXE_frontier"))
+        .args(["validate", p.to_str().unwrap()])
+        .env("FRONTIER_TEST_UNSET_KEY", "k")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
+    assert!(!stderr.contains("API key"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shipped_pipelines_validate_without_warnings_about_references() {
+    for f in yaml_files("pipelines")
+        .into_iter()
+        .chain(yaml_files("examples"))
+        .chain(yaml_files("benches"))
+    {
+        let plan = check(&f).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            plan.warnings.is_empty(false),
+            "{}:\n{}",
+            f.display(),
+            plan.warnings.render(false)
+        );
+    }
+}

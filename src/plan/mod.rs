@@ -101,6 +101,57 @@ pub struct Plan {
     pub endpoint_tokenizers: BTreeMap<String, Arc<tokenizer::HfTokenizer>>,
     /// LLM judges, in evaluator order.
     pub judges: Vec<JudgePlan>,
+    /// Problems that do not stop a run (printed as `warning:` on stderr).
+    pub warnings: Warnings,
+}
+
+/// Problems `validate` reports without failing: the pipeline runs, but not as its author
+/// probably meant. Printed on stderr by `validate`, `plan` and `run`; the exit code is not
+/// affected.
+#[derive(Clone, Debug, Default)]
+pub struct Warnings {
+    file: PathBuf,
+    source: String,
+    overrides: Vec<String>,
+    /// About the pipeline: scorers that need references on a dataset without any.
+    pub issues: Vec<Issue>,
+    /// Endpoints a trial or judge calls whose `api_key_env` names a variable that is not set
+    /// in this environment (`run` refuses to start with an error instead).
+    pub unset_api_keys: Vec<Issue>,
+}
+
+impl Warnings {
+    /// Whether there is nothing to print (`api_keys`: counting the unset API keys).
+    pub fn is_empty(&self, api_keys: bool) -> bool {
+        self.issues.is_empty() && (!api_keys || self.unset_api_keys.is_empty())
+    }
+
+    /// Every warning rendered as errors are (message, `file:line:col`, the source line, the key
+    /// path, the help), headed `warning:`; with `api_keys`, the unset API keys too.
+    pub fn render(&self, api_keys: bool) -> String {
+        let keys: &[Issue] = if api_keys { &self.unset_api_keys } else { &[] };
+        let mut all: Vec<&Issue> = self.issues.iter().chain(keys).collect();
+        all.sort_by_key(|i| (i.loc.line == 0, i.loc.line, i.loc.col));
+        let tail = format!(
+            "error: {} is not a valid pipeline (1 error)\n",
+            self.file.display()
+        );
+        let mut out = String::new();
+        for issue in all {
+            let text = PipelineErrors {
+                file: self.file.clone(),
+                source: self.source.clone(),
+                overrides: self.overrides.clone(),
+                issues: vec![issue.clone()],
+                structural: false,
+            }
+            .render();
+            let body = text.strip_suffix(&tail).unwrap_or(&text);
+            out.push_str("warning: ");
+            out.push_str(body.strip_prefix("error: ").unwrap_or(body));
+        }
+        out
+    }
 }
 
 /// An `llm_judge` evaluator, resolved.
@@ -1677,6 +1728,18 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
     }
     let dataset = dataset
         .ok_or_else(|| loaded.errors(vec![at(root.key("datasets"), "no dataset".into())]))?;
+    let warnings = Warnings {
+        file: loaded.path.clone(),
+        source: loaded.source.clone(),
+        overrides: loaded.overrides.clone(),
+        issues: reference_warnings(
+            loaded,
+            (&resolved.specs, &resolved.origins, &scorers),
+            &dataset,
+            dataset_name.as_deref().filter(|_| trace_dataset.is_none()),
+        ),
+        unset_api_keys: unset_api_keys(loaded, &trials, &judges),
+    };
     Ok(Plan {
         vars_value: template::to_value(&spec.vars),
         name: spec.name.clone(),
@@ -1710,7 +1773,106 @@ pub fn build(loaded: &Loaded) -> Result<Plan, PipelineErrors> {
         grid_types,
         endpoint_tokenizers,
         judges,
+        warnings,
     })
+}
+
+/// Scorers that need a reference (README, "Scorers": the reason `no_reference`) on a
+/// dataset with none, where every case would be `unscored`: one warning per `evaluators` entry
+/// (a `use:` may bring several). `dataset_name` is the workload's dataset (`None` for a trace).
+fn reference_warnings(
+    loaded: &Loaded,
+    (specs, origins, scorers): (&[crate::spec::EvaluatorSpec], &[KeyPath], &[Scorer]),
+    dataset: &Dataset,
+    dataset_name: Option<&str>,
+) -> Vec<Issue> {
+    if dataset.rows.is_empty() || dataset.rows.iter().any(|r| !r.references.is_empty()) {
+        return Vec::new();
+    }
+    let file_spec = dataset_name.and_then(|n| match loaded.spec.datasets.get(n) {
+        Some(DatasetSpec::File(f)) => Some(f),
+        _ => None,
+    });
+    let (why, fix) = match (dataset_name, file_spec) {
+        (None, _) => (
+            "a trace's records have no references".to_string(),
+            String::new(),
+        ),
+        (Some(n), Some(f)) if f.reference.is_none() => (
+            format!("the dataset `{n}` has no `reference:` field"),
+            format!("name the field holding the answers with `datasets.{n}.reference`, or "),
+        ),
+        (Some(n), Some(_)) => (
+            format!("no row of the dataset `{n}` has a reference"),
+            "give the rows references, or ".to_string(),
+        ),
+        (Some(n), None) => (
+            format!("the synthetic dataset `{n}` has no references"),
+            String::new(),
+        ),
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < specs.len() {
+        // The expanded entries of one `evaluators` entry are consecutive.
+        let origin = &origins[i];
+        let end = i + origins[i..].iter().take_while(|o| *o == origin).count();
+        let names: Vec<String> = (i..end)
+            .filter(|&k| specs[k].needs_reference())
+            .map(|k| format!("`{}`", scorers[k].name))
+            .collect();
+        if !names.is_empty() {
+            let (who, verb) = match names.len() {
+                1 => (format!("scorer {}", names[0]), "needs"),
+                _ => (format!("scorers {}", names.join(", ")), "need"),
+            };
+            out.push(
+                loaded
+                    .issue(
+                        origin.clone(),
+                        format!(
+                            "{who} {verb} a reference to score against, but {why}: every case will be `unscored` (no_reference)"
+                        ),
+                    )
+                    .help(format!(
+                        "{fix}use scorers that need no reference (`regex`, `json_valid`, `json_schema`, `llm_judge`), or remove the entry"
+                    )),
+            );
+        }
+        i = end;
+    }
+    out
+}
+
+/// The `openai` endpoints a trial's steps or a judge call whose `api_key_env` names a variable
+/// that is unset or empty here: `run` refuses to start, and `validate` says so beforehand.
+fn unset_api_keys(loaded: &Loaded, trials: &[Trial], judges: &[JudgePlan]) -> Vec<Issue> {
+    let mut out = Vec::new();
+    for (name, ep) in &loaded.spec.endpoints {
+        let EndpointSpec::Openai(o) = ep else {
+            continue;
+        };
+        let Some(var) = &o.api_key_env else {
+            continue;
+        };
+        let used = trials
+            .iter()
+            .any(|t| t.steps.iter().any(|s| &s.endpoint == name))
+            || judges.iter().any(|j| j.judges.contains(name));
+        if used && std::env::var(var).map_or(true, |v| v.is_empty()) {
+            out.push(
+                loaded
+                    .issue(
+                        KeyPath::root().key("endpoints").key(name).key("api_key_env"),
+                        format!(
+                            "endpoint `{name}` reads its API key from the environment variable `{var}`, which is not set: `frontier run` will refuse to start"
+                        ),
+                    )
+                    .help(format!("export {var}=... before running")),
+            );
+        }
+    }
+    out
 }
 
 /// For an issue of the `index`-th trial at `path`: each grid value that a template at or

@@ -302,6 +302,21 @@ impl EvaluatorSpec {
             EvaluatorSpec::Use(_) => "use",
         }
     }
+
+    /// Whether the scorer measures the answer against the case's references, so that a case
+    /// without any is `unscored` (`no_reference`): every kind but `regex`, `json_valid`,
+    /// `json_schema` and `llm_judge` (whose rubric may show references but grades without
+    /// them). `use:` is not a scorer.
+    pub fn needs_reference(&self) -> bool {
+        !matches!(
+            self,
+            EvaluatorSpec::Regex(_)
+                | EvaluatorSpec::JsonValid(_)
+                | EvaluatorSpec::JsonSchema(_)
+                | EvaluatorSpec::LlmJudge(_)
+                | EvaluatorSpec::Use(_)
+        )
+    }
 }
 
 /// A file of named evaluators (`evaluators/<name>.yaml`), used from a pipeline with
