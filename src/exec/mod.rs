@@ -715,12 +715,7 @@ fn resolve_api_keys(plan: &Plan) -> Result<HashMap<String, Option<String>>, Erro
     let mut keys = HashMap::new();
     for (name, ep) in &plan.spec.endpoints {
         if let EndpointSpec::Openai(o) = ep {
-            // A judge-only endpoint needs its key too (its calls are as real as the steps').
-            let used = plan
-                .trials
-                .iter()
-                .any(|t| t.steps.iter().any(|s| &s.endpoint == name))
-                || plan.judges.iter().any(|j| j.judges.contains(name));
+            let used = crate::plan::endpoint_used(&plan.trials, &plan.judges, name);
             let key = match (&o.api_key_env, used) {
                 (Some(var), true) => match std::env::var(var) {
                     Ok(v) if !v.is_empty() => Some(v),
@@ -738,8 +733,6 @@ fn resolve_api_keys(plan: &Plan) -> Result<HashMap<String, Option<String>>, Erro
     Ok(keys)
 }
 
-/// Start a simulated engine for each simulated endpoint the trial uses and resolve every
-/// step's URL.
 /// Start the trial's simulated engines (one per simulated endpoint its steps or judges use)
 /// and resolve where each step and each judge endpoint is served.
 async fn start_targets(

@@ -1846,6 +1846,15 @@ fn reference_warnings(
 
 /// The `openai` endpoints a trial's steps or a judge call whose `api_key_env` names a variable
 /// that is unset or empty here: `run` refuses to start, and `validate` says so beforehand.
+/// Whether a trial's step or an LLM judge calls the endpoint `name` (a judge-only endpoint is
+/// as real as a step's: it needs its key, and its engine started).
+pub(crate) fn endpoint_used(trials: &[Trial], judges: &[JudgePlan], name: &str) -> bool {
+    trials
+        .iter()
+        .any(|t| t.steps.iter().any(|s| s.endpoint == name))
+        || judges.iter().any(|j| j.judges.iter().any(|n| n == name))
+}
+
 fn unset_api_keys(loaded: &Loaded, trials: &[Trial], judges: &[JudgePlan]) -> Vec<Issue> {
     let mut out = Vec::new();
     for (name, ep) in &loaded.spec.endpoints {
@@ -1855,11 +1864,8 @@ fn unset_api_keys(loaded: &Loaded, trials: &[Trial], judges: &[JudgePlan]) -> Ve
         let Some(var) = &o.api_key_env else {
             continue;
         };
-        let used = trials
-            .iter()
-            .any(|t| t.steps.iter().any(|s| &s.endpoint == name))
-            || judges.iter().any(|j| j.judges.contains(name));
-        if used && std::env::var(var).map_or(true, |v| v.is_empty()) {
+        if endpoint_used(trials, judges, name) && std::env::var(var).map_or(true, |v| v.is_empty())
+        {
             out.push(
                 loaded
                     .issue(
