@@ -486,7 +486,7 @@ fn errors_carry_locations_and_suggestions() {
     let message = err.to_string();
     assert!(
         message.contains(
-            "unknown column `ttft_p59_ms` at line 2, column 3; did you mean `ttft_p95_ms`?"
+            "unknown column `ttft_p59_ms` at line 2, column 3 of the SQL; did you mean `ttft_p95_ms`?"
         ),
         "{message}"
     );

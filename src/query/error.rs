@@ -27,7 +27,9 @@ impl SqlLocation {
 
 impl fmt::Display for SqlLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}", self.line, self.column)
+        // "of the SQL": in a pipeline the error's arrow points into the YAML file, whose line
+        // and column differ from the query's own.
+        write!(f, "line {}, column {} of the SQL", self.line, self.column)
     }
 }
 
@@ -35,7 +37,7 @@ impl fmt::Display for SqlLocation {
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     /// The text is not SQL that sqlparser understands.
-    #[error("SQL parse error at line {line}, column {column}: {message}")]
+    #[error("SQL parse error at line {line}, column {column} of the SQL: {message}")]
     Parse {
         message: String,
         line: u64,
