@@ -7,7 +7,7 @@ mod results;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use results::{floats, read};
+use results::{floats, read, temp_dir};
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
@@ -49,19 +49,6 @@ fn a_closed_stdout_does_not_stop_the_run() {
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_frontier")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let d = std::env::temp_dir().join(format!(
-        "frontier-e2e-{name}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// Run `frontier run` and return (exit code, stdout, stderr).

@@ -7,23 +7,10 @@ mod results;
 use std::path::PathBuf;
 use std::process::Command;
 
-use results::{floats, int_lists, ints, read, run_dir_of, run_ok, strings};
+use results::{floats, int_lists, ints, read, run_dir_of, run_ok, strings, temp_dir};
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let d = std::env::temp_dir().join(format!(
-        "frontier-load-{name}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Write the pipeline (DATASET becomes the shipped QA file), run it, return (exit code,
 /// stdout, stderr, run folder).

@@ -5,6 +5,7 @@
 //! these tests fail with "pip install duckdb"; they never skip.
 
 mod common_query;
+mod results;
 
 use std::path::PathBuf;
 

@@ -13,21 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use results::{floats, read, run_dir_of, strings};
+use results::{duckdb_json, floats, read, run_dir_of, strings, temp_dir};
 use serde_json::Value;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let d = std::env::temp_dir().join(format!(
-        "frontier-scored-{name}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Write `body` (DATASET becomes the shipped QA file) as `out/p.yaml`.
 fn pipeline(out: &Path, body: &str) -> PathBuf {
@@ -126,39 +113,7 @@ const TABLES: [&str; 6] = [
 /// Run `queries` in one DuckDB session over the run's tables; each query's rows (as JSON
 /// values). Any DuckDB error fails the test: every file must be readable.
 fn duck(run_dir: &Path, queries: &[String]) -> Vec<Vec<Vec<Value>>> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common_query/run_duckdb.py");
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python3");
-    let python = if venv.exists() {
-        venv.to_string_lossy().into_owned()
-    } else {
-        "python3".to_string()
-    };
-    let request = serde_json::json!({
-        "dir": run_dir.to_string_lossy(),
-        "tables": TABLES,
-        "queries": queries,
-    });
-    let mut child = Command::new(python)
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs (pip install duckdb)");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(request.to_string().as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "DuckDB helper failed (pip install duckdb?): {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let results: Vec<Value> = serde_json::from_str(&stdout).expect("helper prints JSON");
-    results
+    duckdb_json(run_dir, &TABLES, queries)
         .into_iter()
         .zip(queries)
         .map(|(r, q)| {

@@ -5,22 +5,8 @@
 mod results;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use results::{bools, floats, ints, read, run_ok, strings};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let d = std::env::temp_dir().join(format!(
-        "frontier-scoring-{name}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use results::{bools, floats, ints, read, run_ok, strings, temp_dir};
 
 #[test]
 fn extraction_and_numeric_scores_reach_parquet() {

@@ -2,7 +2,7 @@
 //! Parquet, plus the plumbing to run the same SQL in DuckDB.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use arrow_array::{
@@ -528,34 +528,7 @@ pub fn require_duckdb() {
 
 /// Run all queries in one DuckDB session over the Parquet files in `dir`.
 pub fn run_duckdb(dir: &Path, tables: &[String], queries: &[String]) -> Vec<DuckResult> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common_query/run_duckdb.py");
-    let request = serde_json::json!({
-        "dir": dir.to_string_lossy(),
-        "tables": tables,
-        "queries": queries,
-    });
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs (pip install duckdb)");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(request.to_string().as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "DuckDB helper failed (pip install duckdb?): {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let results: Vec<serde_json::Value> =
-        serde_json::from_str(&stdout).expect("helper prints JSON");
-    results
+    crate::results::duckdb_json(dir, tables, queries)
         .iter()
         .map(|r| match r.get("error") {
             Some(e) => DuckResult::Error(e.as_str().unwrap_or_default().to_string()),

@@ -4,11 +4,70 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
+
+/// A fresh folder under the system's temp dir, named after the test file, `name`, the
+/// process and the time.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let d = std::env::temp_dir().join(format!(
+        "frontier-{}-{name}-{}-{nanos}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Run `queries` in one DuckDB session over the Parquet files `tables` in `dir`
+/// (tests/common_query/run_duckdb.py, with the project's .venv when there is one): per query
+/// its JSON result, `{"rows": [[...], ...]}` or `{"error": "..."}`.
+pub fn duckdb_json<T: serde::Serialize>(
+    dir: &Path,
+    tables: &[T],
+    queries: &[String],
+) -> Vec<serde_json::Value> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("tests/common_query/run_duckdb.py");
+    let venv = root.join(".venv/bin/python3");
+    let python = if venv.exists() {
+        venv.to_string_lossy().into_owned()
+    } else {
+        "python3".to_string()
+    };
+    let request = serde_json::json!({
+        "dir": dir.to_string_lossy(),
+        "tables": tables,
+        "queries": queries,
+    });
+    let mut child = Command::new(python)
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs (pip install duckdb)");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(request.to_string().as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "DuckDB helper failed (pip install duckdb?): {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).expect("helper prints JSON")
+}
 
 /// The run folder `frontier run` printed (`results in DIR:`).
 pub fn run_dir_of(stdout: &str) -> Option<PathBuf> {
