@@ -46,22 +46,15 @@ pub fn bootstrap_ci95<T: Sync>(
     if n < 2 {
         return None;
     }
-    let start = seed ^ 0x5bd1_e995_0000_0001;
     let mut stats: Vec<f64> = map_resamples(
         n,
         resamples,
         || Vec::with_capacity(n),
         |sample: &mut Vec<&T>, j| {
-            let mut state = start.wrapping_add(
-                (j as u64)
-                    .wrapping_mul(n as u64)
-                    .wrapping_mul(crate::rng::SPLITMIX64_GAMMA),
-            );
+            let mut state = resample_state(seed, j, n);
             sample.clear();
             for _ in 0..n {
-                // Lemire's multiply-shift: unbiased enough for n far below 2^32.
-                let r = splitmix64(&mut state);
-                sample.push(&items[((u128::from(r) * n as u128) >> 64) as usize]);
+                sample.push(&items[draw_index(&mut state, n)]);
             }
             statistic(sample).filter(|s| s.is_finite())
         },
@@ -73,6 +66,22 @@ pub fn bootstrap_ci95<T: Sync>(
     let lo = crate::exec::stats::percentile_sorted(&stats, 0.025)?;
     let hi = crate::exec::stats::percentile_sorted(&stats, 0.975)?;
     Some((lo, hi))
+}
+
+/// The generator's state where resample `j` of `n` draws starts: the seed's, advanced by the
+/// `j * n` draws before it (splitmix64 only adds a constant per draw).
+fn resample_state(seed: u64, j: usize, n: usize) -> u64 {
+    (seed ^ 0x5bd1_e995_0000_0001).wrapping_add(
+        (j as u64)
+            .wrapping_mul(n as u64)
+            .wrapping_mul(crate::rng::SPLITMIX64_GAMMA),
+    )
+}
+
+/// The next draw's index in `0..n` (Lemire's multiply-shift: unbiased enough for n far below
+/// 2^32).
+fn draw_index(state: &mut u64, n: usize) -> usize {
+    ((u128::from(splitmix64(state)) * n as u128) >> 64) as usize
 }
 
 /// `f(buffer, j)` for every resample j in order: on the rayon pool when there are at least
@@ -194,18 +203,10 @@ impl Resampler<'_> {
         let lo_k = h.floor() as usize;
         let hi_k = (lo_k + 1).min(n - 1);
         let frac = h - lo_k as f64;
-        let start = self.seed ^ 0x5bd1_e995_0000_0001;
         let m = self.values.len();
-        let draw = |state: &mut u64| {
-            let r = splitmix64(state);
-            label[((u128::from(r) * n as u128) >> 64) as usize].into() as usize
-        };
+        let draw = |state: &mut u64| label[draw_index(state, n)].into() as usize;
         let median_of = |j: usize, (lanes, counts): &mut (Vec<u32>, Vec<u32>)| {
-            let mut state = start.wrapping_add(
-                (j as u64)
-                    .wrapping_mul(n as u64)
-                    .wrapping_mul(crate::rng::SPLITMIX64_GAMMA),
-            );
+            let mut state = resample_state(self.seed, j, n);
             lanes.iter_mut().for_each(|c| *c = 0);
             for _ in 0..n / LANES {
                 for lane in 0..LANES {

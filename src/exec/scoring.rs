@@ -102,6 +102,8 @@ pub(crate) struct TrialScores {
     /// `bleu` scorers' n-gram counts of scored cases, for corpus BLEU: (position in `cases`,
     /// scorer, counts).
     bleu: Vec<(usize, usize, BleuStats)>,
+    /// SQuAD normalisation, for the answers majority votes compare when nothing was extracted.
+    squad: Option<Normalizer>,
 }
 
 impl TrialScores {
@@ -112,6 +114,7 @@ impl TrialScores {
             cases: Vec::with_capacity(cases),
             outcomes: Vec::with_capacity(cases.saturating_mul(scorers)),
             scorers,
+            squad: Normalizer::from_spec(&Default::default()).ok(),
             ..Default::default()
         }
     }
@@ -122,14 +125,13 @@ impl TrialScores {
         case: &MeasuredCase,
         outcomes: Vec<Outcome>,
         agreements: Option<&[Option<f64>]>,
-        squad: Option<&Normalizer>,
     ) {
         let mut normalised: Option<u64> = None;
         let position = self.cases.len();
         for (si, o) in outcomes.into_iter().enumerate() {
             let answer_key = match &o.extracted {
                 Some(x) => key_of(x),
-                None => *normalised.get_or_insert_with(|| match squad {
+                None => *normalised.get_or_insert_with(|| match &self.squad {
                     Some(n) => key_of(&n.apply(&case.answer)),
                     None => key_of(&case.answer),
                 }),
@@ -253,7 +255,6 @@ fn work(
         held.sort_unstable_by_key(|c| c.case_index);
         return Ok(Scored::Held(held));
     }
-    let squad = Normalizer::from_spec(&Default::default()).ok();
     let mut kept = TrialScores::new(plan.scorers.len(), capacity);
     let mut batch: Vec<MeasuredCase> = Vec::new();
     loop {
@@ -289,7 +290,7 @@ fn work(
                     .blocking_send(Record::Score(Box::new(row)))
                     .map_err(|_| writer_stopped())?;
             }
-            kept.push(&case, outcomes, None, squad.as_ref());
+            kept.push(&case, outcomes, None);
         }
     }
     Ok(Scored::Streamed(kept))
@@ -321,7 +322,6 @@ pub(crate) async fn write_held(
     scores: Vec<Vec<Outcome>>,
     agreements: Vec<Vec<Option<f64>>>,
 ) -> Result<TrialScores, Error> {
-    let squad = Normalizer::from_spec(&Default::default()).ok();
     let mut kept = TrialScores::new(plan.scorers.len(), held.len());
     for ((case, outcomes), agreements) in held.into_iter().zip(scores).zip(agreements) {
         for row in rows(plan, sink, &case, &outcomes, Some(&agreements)) {
@@ -330,7 +330,7 @@ pub(crate) async fn write_held(
                 .await
                 .map_err(|_| writer_stopped())?;
         }
-        kept.push(&case, outcomes, Some(&agreements), squad.as_ref());
+        kept.push(&case, outcomes, Some(&agreements));
     }
     Ok(kept)
 }
@@ -595,16 +595,10 @@ evaluators:
         // Reversed, and shuffled, one case per batch: the order a slow trial's cases may
         // finish in and reach the scorers.
         let kept_in = |order: Vec<MeasuredCase>| {
-            let squad = Normalizer::from_spec(&Default::default()).ok();
             let mut kept = TrialScores::new(plan.scorers.len(), 0);
             for c in order {
                 let outcomes = score_each(&plan.scorers, &[answer(&plan, &c)]);
-                kept.push(
-                    &c,
-                    outcomes.into_iter().next().unwrap(),
-                    None,
-                    squad.as_ref(),
-                );
+                kept.push(&c, outcomes.into_iter().next().unwrap(), None);
             }
             kept
         };
